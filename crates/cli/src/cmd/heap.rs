@@ -1,0 +1,731 @@
+//! `heapwise heap ...`: V8/Node.js heap snapshots.
+//!
+//! Glue only: parse flags, call `heapwise-v8`, render with `heapwise-render`.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use heapwise_render::heap::{TextOptions, write_diff, write_leaks, write_summary};
+use heapwise_render::output::{human_bytes, write_json};
+use heapwise_v8::inspector::Inspector;
+use heapwise_v8::{HeapGraph, LeakOptions, LeakReport, ObjectIndex};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::exit;
+
+/// Analyse V8/Node.js heap snapshots.
+#[derive(Subcommand)]
+pub enum HeapCommand {
+    /// Objects by constructor: count, self size and retained size.
+    Summary {
+        /// A `.heapsnapshot` file (Chrome DevTools, `v8.writeHeapSnapshot()`, `heapwise heap capture`).
+        snapshot: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Constructors shown in text output.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
+    /// Compare two snapshots of one process: new, deleted and size change per constructor.
+    Diff {
+        /// The earlier snapshot.
+        before: PathBuf,
+        /// The later snapshot.
+        after: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Constructors shown in text output.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
+    /// Find leaked objects: allocated after BASELINE, present in TARGET, alive in FINAL.
+    ///
+    /// Take BASELINE, run the action suspected of leaking, take TARGET, run it
+    /// again (or wait), take FINAL. All three must come from one process.
+    Leaks {
+        /// Snapshot before the action.
+        baseline: PathBuf,
+        /// Snapshot after the action.
+        target: PathBuf,
+        /// Snapshot after the action should have been cleaned up.
+        #[arg(value_name = "FINAL")]
+        final_snapshot: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Exit with status 10 when a leak cluster is found.
+        #[arg(long)]
+        fail_on_leak: bool,
+        /// Also report objects that only V8 and Node.js internals hold.
+        #[arg(long)]
+        include_internals: bool,
+        /// Constructors shown in text output.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Clusters shown in text output.
+        #[arg(long, default_value_t = 10)]
+        clusters: usize,
+    },
+    /// Take heap snapshots of a running Node.js process (`node --inspect`).
+    ///
+    /// Object ids are only comparable between snapshots of one inspector
+    /// session: take the snapshots for `diff` or `leaks` in one run with
+    /// --count (each path is printed as soon as its file is complete).
+    Capture {
+        #[command(flatten)]
+        target: InspectArgs,
+        /// Directory for the snapshots, or a `.heapsnapshot` file name when --count is 1.
+        #[arg(short, long, default_value = ".")]
+        output: PathBuf,
+        /// How many snapshots to take.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Time between snapshots (`500ms`, `10s`, `2m`).
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        interval: Duration,
+        /// Keep only the newest N snapshots of this run, deleting older ones.
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Force a full garbage collection before each snapshot.
+        #[arg(long)]
+        gc: bool,
+        /// File name prefix.
+        #[arg(long, default_value = "heap")]
+        prefix: String,
+    },
+    /// Sample the JavaScript heap of a running Node.js process and judge its growth.
+    ///
+    /// Samples `Runtime.getHeapUsage` every --interval for --duration and
+    /// gives the verdict `heapwise watch` gives for RSS. With --snapshots DIR,
+    /// a leak verdict is followed by three snapshots and a leak search.
+    Watch {
+        #[command(flatten)]
+        target: InspectArgs,
+        /// Time between samples (`500ms`, `1s`).
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        interval: Duration,
+        /// How long to sample.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Force a full garbage collection before each sample, so the series is
+        /// the live heap (the leak signal) rather than garbage waiting to be collected.
+        #[arg(long)]
+        gc: bool,
+        /// On a leak verdict, take three snapshots into DIR and find what leaked.
+        #[arg(long, value_name = "DIR")]
+        snapshots: Option<PathBuf>,
+        /// Time between those three snapshots.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        snapshot_interval: Duration,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Exit with status 10 on a leak verdict.
+        #[arg(long)]
+        fail_on_leak: bool,
+    },
+}
+
+/// `--format` and `-o`.
+#[derive(Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// The inspector to talk to.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The inspector address of the Node.js process (`node --inspect=HOST:PORT`).
+    /// heapwise connects to this address only.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub inspect: String,
+}
+
+/// Output formats of `heap` commands.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For tools (versioned schema).
+    Json,
+}
+
+/// Runs a `heapwise heap` command.
+pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
+    match cmd {
+        HeapCommand::Summary {
+            snapshot,
+            output,
+            top,
+        } => {
+            let graph = load_graph(&snapshot)?;
+            let summary = heapwise_v8::summarize(&graph);
+            let options = TextOptions {
+                top,
+                ..TextOptions::default()
+            };
+            emit(&output, &summary, |w| write_summary(w, &summary, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HeapCommand::Diff {
+            before,
+            after,
+            output,
+            top,
+        } => {
+            let before = load_index(&before)?;
+            let after = load_index(&after)?;
+            let diff = heapwise_v8::diff(&before, &after);
+            for warning in &diff.warnings {
+                if output.format == Format::Json {
+                    eprintln!("heapwise: warning: {warning}");
+                }
+            }
+            let options = TextOptions {
+                top,
+                ..TextOptions::default()
+            };
+            emit(&output, &diff, |w| write_diff(w, &diff, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HeapCommand::Leaks {
+            baseline,
+            target,
+            final_snapshot,
+            output,
+            fail_on_leak,
+            include_internals,
+            top,
+            clusters,
+        } => {
+            let options = LeakOptions {
+                include_internals,
+                ..LeakOptions::default()
+            };
+            let report = find_leaks(&baseline, &target, &final_snapshot, &options)?;
+            let text = TextOptions { top, clusters };
+            emit(&output, &report, |w| write_leaks(w, &report, &text))?;
+            Ok(leak_exit(&report, fail_on_leak))
+        }
+        HeapCommand::Capture {
+            target,
+            output,
+            count,
+            interval,
+            keep,
+            gc,
+            prefix,
+        } => {
+            let plan = CapturePlan {
+                output,
+                count,
+                interval,
+                keep,
+                gc,
+                prefix,
+            };
+            let mut inspector = connect(&target.inspect)?;
+            // Each path is printed as soon as its file is complete, so a script
+            // can act between snapshots.
+            capture(&mut inspector, &plan, &mut |path| {
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{}", path.display()).and_then(|()| stdout.flush())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HeapCommand::Watch {
+            target,
+            interval,
+            duration,
+            gc,
+            snapshots,
+            snapshot_interval,
+            output,
+            fail_on_leak,
+        } => {
+            let plan = WatchPlan {
+                interval,
+                duration,
+                gc,
+                snapshots,
+                snapshot_interval,
+            };
+            let report = watch(&target.inspect, &plan)?;
+            emit(&output, &report, |w| write_watch(w, &report))?;
+            let leak = report.verdict.leak
+                || report
+                    .leaks
+                    .as_ref()
+                    .is_some_and(|l| !l.clusters.is_empty());
+            Ok(if fail_on_leak && leak {
+                ExitCode::from(exit::LEAK_FOUND)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+/// Schema of `heapwise heap watch --format json`.
+const WATCH_SCHEMA: &str = "heapwise.heap-watch/1";
+
+/// What `heap watch` should do.
+struct WatchPlan {
+    interval: Duration,
+    duration: Duration,
+    gc: bool,
+    snapshots: Option<PathBuf>,
+    snapshot_interval: Duration,
+}
+
+/// `heapwise heap watch` as JSON.
+#[derive(serde::Serialize)]
+struct WatchReport {
+    schema: &'static str,
+    inspect: String,
+    target: String,
+    gc_before_samples: bool,
+    samples: Vec<HeapSample>,
+    verdict: WatchVerdict,
+    /// Snapshots taken after a leak verdict (baseline, target, final).
+    snapshots: Vec<PathBuf>,
+    /// The leak search on those snapshots.
+    leaks: Option<LeakReport>,
+}
+
+#[derive(serde::Serialize)]
+struct HeapSample {
+    t_s: f64,
+    used_bytes: u64,
+    total_bytes: u64,
+}
+
+/// The verdict in the shape `heapwise watch` uses, plus the full analysis.
+#[derive(serde::Serialize)]
+struct WatchVerdict {
+    leak: bool,
+    pattern: &'static str,
+    slope_bytes_per_s: Option<f64>,
+    limit_bytes: Option<u64>,
+    time_to_limit_s: Option<f64>,
+    reason: String,
+    analysis: heapwise_series::Verdict,
+}
+
+fn watch(addr: &str, plan: &WatchPlan) -> Result<WatchReport> {
+    let mut inspector = connect(addr)?;
+    let live = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    let mut next_at = start;
+    loop {
+        let now = Instant::now();
+        if next_at > now {
+            std::thread::sleep(next_at - now);
+        }
+        next_at += plan.interval;
+        if plan.gc {
+            inspector
+                .collect_garbage()
+                .context("while forcing a garbage collection")?;
+        }
+        let usage = inspector
+            .heap_usage()
+            .context("while reading the heap usage")?;
+        let t_s = start.elapsed().as_secs_f64();
+        if live {
+            eprintln!(
+                "{t_s:8.1} s  used {:>10}  of {:>10}",
+                human_bytes(usage.used_bytes),
+                human_bytes(usage.total_bytes)
+            );
+        }
+        samples.push(HeapSample {
+            t_s,
+            used_bytes: usage.used_bytes,
+            total_bytes: usage.total_bytes,
+        });
+        if start.elapsed() + plan.interval > plan.duration {
+            break;
+        }
+    }
+    let series =
+        heapwise_series::Series::from_pairs(samples.iter().map(|s| (s.t_s, s.used_bytes as f64)));
+    let options = heapwise_series::Options {
+        subject: if plan.gc {
+            "live JS heap".into()
+        } else {
+            "JS heap used".into()
+        },
+        ..heapwise_series::Options::default()
+    };
+    let analysis = heapwise_series::analyze(&series, &options);
+    let mut report = WatchReport {
+        schema: WATCH_SCHEMA,
+        inspect: addr.to_string(),
+        target: inspector.title.clone(),
+        gc_before_samples: plan.gc,
+        samples,
+        verdict: WatchVerdict {
+            leak: analysis.leak,
+            pattern: analysis.pattern.as_str(),
+            slope_bytes_per_s: analysis.slope_bytes_per_s,
+            limit_bytes: None,
+            time_to_limit_s: None,
+            reason: analysis.reason.clone(),
+            analysis,
+        },
+        snapshots: Vec::new(),
+        leaks: None,
+    };
+    if let (true, Some(dir)) = (report.verdict.leak, &plan.snapshots) {
+        eprintln!(
+            "heapwise: {}; taking three snapshots into {}",
+            report.verdict.reason,
+            dir.display()
+        );
+        let capture_plan = CapturePlan {
+            output: dir.clone(),
+            count: 3,
+            interval: plan.snapshot_interval,
+            keep: None,
+            gc: true,
+            prefix: "watch".into(),
+        };
+        let paths = capture(&mut inspector, &capture_plan, &mut |_| Ok(()))?;
+        if let [baseline, target, final_snapshot] = paths.as_slice() {
+            report.leaks = Some(find_leaks(
+                baseline,
+                target,
+                final_snapshot,
+                &LeakOptions::default(),
+            )?);
+        }
+        report.snapshots = paths;
+    }
+    Ok(report)
+}
+
+fn write_watch(out: &mut dyn Write, report: &WatchReport) -> std::io::Result<()> {
+    let verdict = &report.verdict;
+    let first = report.samples.first();
+    let last = report.samples.last();
+    if let (Some(first), Some(last)) = (first, last) {
+        writeln!(
+            out,
+            "{} samples of {} over {:.0} s: {} -> {} used.",
+            report.samples.len(),
+            report.target,
+            last.t_s - first.t_s,
+            human_bytes(first.used_bytes),
+            human_bytes(last.used_bytes)
+        )?;
+    }
+    writeln!(
+        out,
+        "Verdict: {} ({}){}",
+        if verdict.leak { "LEAK" } else { "no leak" },
+        verdict.pattern,
+        verdict
+            .slope_bytes_per_s
+            .map_or_else(String::new, |s| format!(
+                ", slope {}/s",
+                human_bytes(s.max(0.0) as u64)
+            ))
+    )?;
+    writeln!(out, "{}", verdict.reason)?;
+    if let Some(leaks) = &report.leaks {
+        writeln!(out)?;
+        let names: Vec<String> = report
+            .snapshots
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        writeln!(out, "Snapshots: {}", names.join(" "))?;
+        write_leaks(out, leaks, &TextOptions::default())?;
+    }
+    Ok(())
+}
+
+/// Exit status of a leak search.
+pub(crate) fn leak_exit(report: &LeakReport, fail_on_leak: bool) -> ExitCode {
+    if fail_on_leak && !report.clusters.is_empty() {
+        ExitCode::from(exit::LEAK_FOUND)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Runs the three-snapshot search, holding only one full snapshot at a time.
+pub(crate) fn find_leaks(
+    baseline: &Path,
+    target: &Path,
+    final_snapshot: &Path,
+    options: &LeakOptions,
+) -> Result<LeakReport> {
+    let baseline_ids = load_ids(baseline)?;
+    let target_ids = load_ids(target)?;
+    let graph = load_graph(final_snapshot)?;
+    Ok(heapwise_v8::find_leaks(
+        &baseline_ids,
+        &target_ids,
+        &graph,
+        options,
+    ))
+}
+
+/// Writes `value` as JSON or as text to the chosen output.
+pub(crate) fn emit<T: serde::Serialize>(
+    output: &OutputArgs,
+    value: &T,
+    text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut sink: Box<dyn Write> = match &output.output {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("while creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    match output.format {
+        Format::Json => write_json(&mut sink, value),
+        Format::Text => text(&mut sink),
+    }
+    .and_then(|()| sink.flush())
+    .context("while writing the report")
+}
+
+/// Files smaller than this parse too fast to need a progress bar.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+/// A progress bar on stderr for large files, only when stderr is a terminal.
+fn progress_bar(total: u64, label: &str) -> ProgressBar {
+    if total < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(label.to_string());
+    bar
+}
+
+fn open_snapshot(path: &Path) -> Result<(File, u64)> {
+    let file =
+        File::open(path).with_context(|| format!("while reading snapshot {}", path.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((file, len))
+}
+
+fn file_label(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Parses a snapshot and builds its graph (dominators, retained sizes).
+pub(crate) fn load_graph(path: &Path) -> Result<HeapGraph> {
+    let (file, len) = open_snapshot(path)?;
+    let bar = progress_bar(len, &format!("reading {}", file_label(path)));
+    let mut report = |bytes: u64| bar.set_position(bytes);
+    let snapshot = heapwise_v8::read_snapshot(file, Some(&mut report))
+        .with_context(|| format!("while reading snapshot {}", path.display()))?;
+    let mut phase = |what: &str| bar.set_message(what.to_string());
+    let graph = HeapGraph::build(snapshot, Some(&mut phase));
+    bar.finish_and_clear();
+    Ok(graph)
+}
+
+/// Reads only the node ids of a snapshot.
+pub(crate) fn load_ids(path: &Path) -> Result<Vec<u32>> {
+    let (file, len) = open_snapshot(path)?;
+    let bar = progress_bar(len, &format!("reading ids of {}", file_label(path)));
+    let mut report = |bytes: u64| bar.set_position(bytes);
+    let ids = heapwise_v8::read_node_ids(file, Some(&mut report))
+        .with_context(|| format!("while reading snapshot {}", path.display()))?;
+    bar.finish_and_clear();
+    Ok(ids)
+}
+
+/// Parses a snapshot and keeps only its objects' ids, classes and sizes.
+fn load_index(path: &Path) -> Result<ObjectIndex> {
+    let (file, len) = open_snapshot(path)?;
+    let bar = progress_bar(len, &format!("reading {}", file_label(path)));
+    let mut report = |bytes: u64| bar.set_position(bytes);
+    let snapshot = heapwise_v8::read_snapshot(file, Some(&mut report))
+        .with_context(|| format!("while reading snapshot {}", path.display()))?;
+    bar.finish_and_clear();
+    Ok(ObjectIndex::new(&snapshot))
+}
+
+/// Connects to the inspector at `addr`.
+pub(crate) fn connect(addr: &str) -> Result<Inspector> {
+    let inspector = Inspector::connect(addr, Duration::from_secs(10))
+        .with_context(|| format!("while connecting to the Node.js inspector at {addr}"))?;
+    eprintln!("heapwise: connected to {addr} ({})", inspector.title);
+    Ok(inspector)
+}
+
+/// What `capture` should do.
+pub(crate) struct CapturePlan {
+    pub(crate) output: PathBuf,
+    pub(crate) count: u32,
+    pub(crate) interval: Duration,
+    pub(crate) keep: Option<usize>,
+    pub(crate) gc: bool,
+    pub(crate) prefix: String,
+}
+
+/// Takes `plan.count` snapshots in one inspector session (object ids are only
+/// comparable within a session), calling `written` with each finished file.
+/// Returns the paths that remain on disk.
+pub(crate) fn capture(
+    inspector: &mut Inspector,
+    plan: &CapturePlan,
+    written: &mut dyn FnMut(&Path) -> std::io::Result<()>,
+) -> Result<Vec<PathBuf>> {
+    if plan.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let single_file =
+        plan.count == 1 && plan.output.extension().is_some_and(|e| e == "heapsnapshot");
+    if !single_file {
+        fs::create_dir_all(&plan.output)
+            .with_context(|| format!("while creating the directory {}", plan.output.display()))?;
+    }
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut kept: Vec<PathBuf> = Vec::new();
+    let mut next_at = Instant::now();
+    for n in 1..=plan.count {
+        let now = Instant::now();
+        if next_at > now {
+            std::thread::sleep(next_at - now);
+        }
+        next_at = Instant::now() + plan.interval;
+        let path = if single_file {
+            plan.output.clone()
+        } else {
+            plan.output
+                .join(format!("{}-{stamp}-{n}.heapsnapshot", plan.prefix))
+        };
+        take_one(inspector, &path, plan.gc)?;
+        written(&path).context("while listing the snapshot")?;
+        kept.push(path);
+        if let Some(keep) = plan.keep {
+            while kept.len() > keep.max(1) {
+                let old = kept.remove(0);
+                fs::remove_file(&old).with_context(|| {
+                    format!("while removing the old snapshot {}", old.display())
+                })?;
+                eprintln!("heapwise: removed {} (--keep {keep})", old.display());
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// Takes one snapshot into `path` (written to `path.part` first, renamed when complete).
+pub(crate) fn take_one(inspector: &mut Inspector, path: &Path, gc: bool) -> Result<u64> {
+    if gc {
+        inspector
+            .collect_garbage()
+            .context("while forcing a garbage collection")?;
+    }
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".part");
+    let partial = PathBuf::from(partial);
+    let file =
+        File::create(&partial).with_context(|| format!("while creating {}", partial.display()))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new_spinner();
+        bar.set_message(format!("snapshot {}", file_label(path)));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let result = inspector.take_snapshot(&mut writer, &mut |bytes| {
+        bar.set_message(format!(
+            "snapshot {}: {}",
+            file_label(path),
+            human_bytes(bytes)
+        ))
+    });
+    bar.finish_and_clear();
+    let result = result.and_then(|size| {
+        writer
+            .flush()
+            .map_err(heapwise_v8::inspector::InspectorError::Write)?;
+        Ok(size)
+    });
+    match result {
+        Ok(size) => {
+            drop(writer);
+            fs::rename(&partial, path).with_context(|| {
+                format!("while renaming {} to {}", partial.display(), path.display())
+            })?;
+            eprintln!("heapwise: wrote {} ({})", path.display(), human_bytes(size));
+            Ok(size)
+        }
+        Err(err) => {
+            drop(writer);
+            let _ = fs::remove_file(&partial);
+            Err(err).with_context(|| format!("while taking the snapshot {}", path.display()))
+        }
+    }
+}
+
+/// Parses `500ms`, `10s`, `2m`, `1h` or a plain number of seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s or 2m"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("{text:?} is not a valid duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_the_usual_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! What `run` and `report` share: reading a trace, symbolizing it, and
+//! rendering a native report in the chosen format.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+
+use heapwise_native::model::NativeReport;
+use heapwise_native::{Analysis, AnalyzeOptions, ReportOptions};
+use heapwise_render::native::{Metric, collapsed, flamegraph, pprof, text};
+
+use super::symbols::TraceSymbolizer;
+
+/// Output formats of `heapwise report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A readable report: totals, sizes, leaking stacks.
+    Text,
+    /// The report as JSON (schema heapwise.native-report/1).
+    Json,
+    /// A gzipped pprof profile (go tool pprof, Pyroscope, Parca).
+    Pprof,
+    /// An SVG flame graph.
+    Flamegraph,
+    /// Folded stacks, one line per stack (flamegraph.pl, speedscope).
+    Collapsed,
+}
+
+/// What a flame graph or folded stacks measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MetricArg {
+    /// Bytes still allocated at the end.
+    Leaked,
+    /// Blocks still allocated at the end.
+    LeakedBlocks,
+    /// Bytes allocated over the whole run.
+    Allocated,
+    /// Number of allocations over the whole run.
+    Allocations,
+}
+
+impl From<MetricArg> for Metric {
+    fn from(metric: MetricArg) -> Metric {
+        match metric {
+            MetricArg::Leaked => Metric::LeakedBytes,
+            MetricArg::LeakedBlocks => Metric::LeakedBlocks,
+            MetricArg::Allocated => Metric::AllocatedBytes,
+            MetricArg::Allocations => Metric::Allocations,
+        }
+    }
+}
+
+/// Reads and replays a trace.
+pub fn analyze(path: &Path) -> Result<Analysis> {
+    heapwise_native::analyze(path, &AnalyzeOptions::default())
+        .with_context(|| format!("while reading trace {}", path.display()))
+}
+
+/// The report of an analysed trace, symbolized.
+pub fn report(analysis: &Analysis, max_leaks: usize) -> NativeReport {
+    let mut symbolizer = TraceSymbolizer::new(analysis);
+    let mut report =
+        heapwise_native::report(analysis, &mut symbolizer, &ReportOptions { max_leaks });
+    report.warnings.extend(symbolizer.warnings());
+    report
+}
+
+/// Renders `analysis` in `format` to `out`.
+pub fn render(
+    out: &mut dyn Write,
+    analysis: &Analysis,
+    format: ReportFormat,
+    metric: MetricArg,
+    text: &text::TextOptions,
+) -> Result<()> {
+    match format {
+        ReportFormat::Text => text::write(out, &report(analysis, text.max_leaks.max(1000)), text)?,
+        ReportFormat::Json => heapwise_render::output::write_json(out, &report(analysis, 0))?,
+        ReportFormat::Pprof | ReportFormat::Flamegraph | ReportFormat::Collapsed => {
+            let mut symbolizer = TraceSymbolizer::new(analysis);
+            let profile = heapwise_native::profile(analysis, &mut symbolizer);
+            for warning in symbolizer.warnings() {
+                eprintln!("heapwise: warning: {warning}");
+            }
+            match format {
+                ReportFormat::Pprof => pprof::write(out, &profile)?,
+                ReportFormat::Flamegraph => {
+                    let command = analysis.header.argv.join(" ");
+                    let title = format!(
+                        "{} (pid {})",
+                        if command.is_empty() { "?" } else { &command },
+                        analysis.header.pid
+                    );
+                    flamegraph::write(out, &profile, metric.into(), &title)?
+                }
+                _ => collapsed::write(out, &profile, metric.into())?,
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

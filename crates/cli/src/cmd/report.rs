@@ -1,0 +1,64 @@
+//! `heapwise report`: read a trace and print its report.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use heapwise_render::native::text::TextOptions;
+
+use super::native::{self, MetricArg, ReportFormat};
+use crate::exit;
+
+/// Report on a trace written by `heapwise run`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// The trace file.
+    #[arg(value_name = "TRACE")]
+    trace: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// What flame graphs and folded stacks measure.
+    #[arg(long, value_enum, default_value_t = MetricArg::Leaked)]
+    metric: MetricArg,
+    /// Leaking call stacks shown in the text report.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    max_leaks: usize,
+    /// Exit with code 10 if anything was still allocated at the end.
+    #[arg(long)]
+    fail_on_leak: bool,
+}
+
+/// Runs `heapwise report`.
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    let analysis = native::analyze(&args.trace)?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => {
+            Box::new(BufWriter::new(File::create(path).with_context(|| {
+                format!("could not create {}", path.display())
+            })?))
+        }
+        None => {
+            if args.format == ReportFormat::Pprof && std::io::stdout().is_terminal() {
+                bail!("pprof output is binary; write it to a file with -o PATH (or pipe it)");
+            }
+            Box::new(BufWriter::new(std::io::stdout().lock()))
+        }
+    };
+    let text = TextOptions {
+        max_leaks: args.max_leaks,
+        ..TextOptions::default()
+    };
+    native::render(&mut out, &analysis, args.format, args.metric, &text)?;
+    if args.fail_on_leak && analysis.replay.live_allocations() > 0 {
+        return Ok(ExitCode::from(exit::LEAK_FOUND));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,350 @@
+//! `heapwise run`: start a program under the preload, wait for it, append
+//! how it ended to its trace, and print a short leak summary.
+//!
+//! heapwise's own output goes to stderr; the program keeps its stdin,
+//! stdout, stderr and environment (apart from the preload variables), and
+//! `heapwise run` exits with the program's own status (128 + signal when it
+//! was killed).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use heapwise_native::Analysis;
+use heapwise_render::native::text::{describe_frame, thousands};
+use heapwise_render::output::human_bytes;
+use heapwise_trace::{ControlRecord, ExitStatus, TraceReader, TraceWriter};
+
+use super::launch::{check_traceable, locate_preload, resolve_command};
+use super::native;
+
+/// Run a program and trace every allocation it makes.
+#[derive(Args)]
+#[command(
+    after_help = "Example:\n  heapwise run -o server.hwt -- ./server --port 8080\n  heapwise report server.hwt"
+)]
+pub struct RunArgs {
+    /// Trace file of the main process [default: heapwise-COMMAND-PID.hwt in the current directory]. Other processes it starts write theirs beside it, with their pid in the name.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Do not trace child processes created with fork.
+    #[arg(long)]
+    no_follow_fork: bool,
+    /// Memory for events waiting to be written, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(4..=65536))]
+    buffer_mb: u32,
+    /// Leaking call stacks shown in the summary.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    top: usize,
+    /// The program and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    command: Vec<OsString>,
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_signal(signal: libc::c_int) {
+    let child = CHILD.load(Ordering::Acquire);
+    if child > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(child, signal) };
+    }
+}
+
+/// Runs `heapwise run`.
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let preload = locate_preload()?;
+    let program = resolve_command(&args.command[0])?;
+    check_traceable(&program)?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let template = match &args.output {
+        Some(path) => {
+            let path = cwd.join(path);
+            prepare_output(&path)?;
+            path
+        }
+        None => {
+            let name = Path::new(&args.command[0])
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "program".into());
+            let name: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            check_directory_writable(&cwd)?;
+            cwd.join(format!("heapwise-{name}-{{pid}}.hwt"))
+        }
+    };
+    let session = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let mut ld_preload = preload.as_os_str().to_os_string();
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        ld_preload.push(":");
+        ld_preload.push(existing);
+    }
+    let mut command = Command::new(&args.command[0]);
+    command
+        .args(&args.command[1..])
+        .env("LD_PRELOAD", ld_preload)
+        .env("HEAPWISE_OUTPUT", &template)
+        .env("HEAPWISE_SESSION", &session)
+        .env("HEAPWISE_PARENT", std::process::id().to_string())
+        .env("HEAPWISE_BUFFER_MB", args.buffer_mb.to_string());
+    if args.no_follow_fork {
+        command.env("HEAPWISE_FOLLOW_FORK", "0");
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot run {}", program.display()))?;
+    let pid = child.id() as i32;
+    CHILD.store(pid, Ordering::Release);
+    // The terminal sends Ctrl-C and Ctrl-\ to the whole process group: let
+    // the program decide what they do, and stay alive to finish the trace.
+    // Termination requests sent to heapwise go to the program.
+    // SAFETY: installing dispositions in our own process.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        libc::signal(
+            libc::SIGTERM,
+            forward_signal as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGHUP,
+            forward_signal as *const () as libc::sighandler_t,
+        );
+    }
+    let status = child.wait().context("cannot wait for the traced program")?;
+    let ended = match (status.code(), status.signal()) {
+        (Some(code), _) => ExitStatus::Code(code),
+        (None, Some(signal)) => ExitStatus::Signal(signal),
+        _ => ExitStatus::Code(1),
+    };
+    let exit_code = match ended {
+        ExitStatus::Code(code) => ExitCode::from((code & 0xff) as u8),
+        ExitStatus::Signal(signal) => ExitCode::from((128 + signal).clamp(0, 255) as u8),
+        ExitStatus::Exec => ExitCode::SUCCESS,
+    };
+    let traces = session_traces(&template, &session);
+    let mut stderr = std::io::stderr().lock();
+    let main = traces
+        .iter()
+        .filter(|t| t.pid == pid as u32)
+        .max_by_key(|t| t.sequence);
+    let Some(main) = main else {
+        writeln!(
+            stderr,
+            "heapwise: {} ran but wrote no trace (it may clear LD_PRELOAD, or have been killed before it started)",
+            program.display()
+        )?;
+        return Ok(exit_code);
+    };
+    let mut analysis = native::analyze(&main.path)?;
+    if analysis.replay.exit.is_none() || matches!(ended, ExitStatus::Signal(_)) {
+        record_exit(&main.path, analysis.status.bytes_read, ended)?;
+        analysis.replay.exit = Some(ended);
+    }
+    summarize(&mut stderr, &analysis, &main.path, args.top)?;
+    let others: Vec<&SessionTrace> = traces.iter().filter(|t| t.path != main.path).collect();
+    if !others.is_empty() {
+        writeln!(
+            stderr,
+            "heapwise: {} more traces from this run:",
+            others.len()
+        )?;
+        for trace in others {
+            match native::analyze(&trace.path) {
+                Ok(other) => writeln!(
+                    stderr,
+                    "  {}  pid {} ({})  {} still allocated in {} blocks",
+                    trace.path.display(),
+                    trace.pid,
+                    other.header.argv.first().map_or("?", String::as_str),
+                    human_bytes(other.replay.live_bytes),
+                    thousands(other.replay.live_allocations())
+                )?,
+                Err(err) => writeln!(
+                    stderr,
+                    "  {}  pid {}  unreadable: {err:#}",
+                    trace.path.display(),
+                    trace.pid
+                )?,
+            }
+        }
+    }
+    Ok(exit_code)
+}
+
+/// Checks that the trace can be created at `path`: the preload creates it
+/// with O_EXCL, so an old file there is removed first.
+fn prepare_output(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "cannot write the trace to {}: it is a directory",
+            path.display()
+        );
+    }
+    let probe = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path);
+    match probe {
+        Ok(_) => std::fs::remove_file(path)
+            .with_context(|| format!("cannot write the trace to {}", path.display())),
+        Err(err) => bail!(
+            "cannot write the trace to {}: {}",
+            path.display(),
+            plain(&err)
+        ),
+    }
+}
+
+fn check_directory_writable(dir: &Path) -> Result<()> {
+    let probe = dir.join(format!(".heapwise-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(err) => bail!(
+            "cannot write a trace in {}: {} (choose another place with -o PATH)",
+            dir.display(),
+            plain(&err)
+        ),
+    }
+}
+
+/// An I/O error's message without the "(os error N)" suffix.
+fn plain(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// A trace written during this run.
+struct SessionTrace {
+    path: PathBuf,
+    pid: u32,
+    sequence: u32,
+}
+
+/// Every trace beside the template that belongs to `session`.
+fn session_traces(template: &Path, session: &str) -> Vec<SessionTrace> {
+    let dir = template.parent().unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut traces: Vec<SessionTrace> = entries
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension().is_some_and(|e| e == "hwt")
+                || path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(".hwt."))
+        })
+        .filter_map(|path| {
+            let reader = TraceReader::open(&path).ok()?;
+            let header = reader.header();
+            (header.session == session).then(|| SessionTrace {
+                pid: header.pid,
+                sequence: header.exec_seq,
+                path: path.clone(),
+            })
+        })
+        .collect();
+    traces.sort_by(|a, b| a.path.cmp(&b.path));
+    traces
+}
+
+/// Appends how the process ended (the preload cannot record a kill).
+fn record_exit(path: &Path, valid_len: u64, status: ExitStatus) -> Result<()> {
+    let mut writer = TraceWriter::append_after(path, valid_len)
+        .with_context(|| format!("cannot record the exit status in {}", path.display()))?;
+    writer.control(&ControlRecord::Exit { ts: 0, status });
+    writer
+        .flush()
+        .with_context(|| format!("cannot record the exit status in {}", path.display()))?;
+    Ok(())
+}
+
+fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) -> Result<()> {
+    let replay = &analysis.replay;
+    let command = analysis.header.argv.join(" ");
+    let ended = match replay.exit {
+        Some(ExitStatus::Code(code)) => format!("exited with code {code}"),
+        Some(ExitStatus::Signal(signal)) => format!("was killed by signal {signal}"),
+        Some(ExitStatus::Exec) => "replaced itself with exec".to_string(),
+        None => "ended".to_string(),
+    };
+    writeln!(
+        out,
+        "heapwise: {command} (pid {}) {ended} after {:.2} s: {} allocations, {} allocated, peak {} live",
+        analysis.header.pid,
+        analysis.duration_s(),
+        thousands(replay.allocations),
+        human_bytes(replay.allocated_bytes),
+        human_bytes(replay.peak_live_bytes)
+    )?;
+    if replay.live_allocations() == 0 {
+        writeln!(
+            out,
+            "heapwise: no leaks: every block allocated while tracing was freed"
+        )?;
+    } else {
+        let report = native::report(analysis, top.max(1));
+        writeln!(
+            out,
+            "heapwise: {} still allocated at the end in {} blocks, from {} call stacks:",
+            human_bytes(replay.live_bytes),
+            thousands(replay.live_allocations()),
+            thousands(analysis.leaking_stacks().len() as u64)
+        )?;
+        for leak in report.leaks.iter().take(top) {
+            let frames: Vec<String> = leak.frames.iter().take(3).map(describe_frame).collect();
+            writeln!(
+                out,
+                "  {:>10} in {:>7} blocks  {}",
+                human_bytes(leak.bytes),
+                thousands(leak.allocations),
+                frames.join("  <-  ")
+            )?;
+        }
+        for warning in &report.warnings {
+            writeln!(out, "heapwise: warning: {warning}")?;
+        }
+    }
+    writeln!(
+        out,
+        "heapwise: trace written to {}; for the full report: heapwise report {}",
+        path.display(),
+        path.display()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! `heapwise`: is growing memory a leak, where is it, and why?
+//!
+//! This binary is glue: it parses flags, calls the library crates, renders
+//! their results and maps errors to exit codes (see `docs/cli.md`).
+
+mod cmd;
+mod exit;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Is growing memory a leak, where is it, and why?
+#[derive(Parser)]
+#[command(name = "heapwise", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program and trace every allocation it makes
+    Run(cmd::run::RunArgs),
+    /// Report on a trace: totals, sizes, leaking call stacks
+    Report(cmd::report::ReportArgs),
+    /// Analyse V8/Node.js heap snapshots
+    Heap {
+        #[command(subcommand)]
+        command: cmd::heap::HeapCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return exit::usage_error(err),
+    };
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Run(args) => cmd::run::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Heap { command } => cmd::heap::run(command),
+    };
+    exit::finish(result)
+}

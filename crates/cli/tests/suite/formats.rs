@@ -1,0 +1,163 @@
+//! Every output format of `heapwise report` on one known trace.
+
+use std::sync::OnceLock;
+
+use super::util::*;
+
+/// A trace of `sites 1000`, made once.
+fn sites_trace() -> &'static std::path::Path {
+    static TRACE: OnceLock<std::path::PathBuf> = OnceLock::new();
+    TRACE.get_or_init(|| {
+        let dir = test_dir("formats");
+        let out = run_traced(&dir, "sites.hwt", &program("sites.c"), &["1000"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        dir.join("sites.hwt")
+    })
+}
+
+fn report(format: &str, extra: &[&str]) -> Vec<u8> {
+    let out = heapwise()
+        .args(["report", "--format", format])
+        .args(extra)
+        .arg(sites_trace())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    out.stdout
+}
+
+#[test]
+fn the_text_report_shows_totals_sizes_and_leaks_largest_first() {
+    let text = String::from_utf8(report("text", &[])).unwrap();
+    assert!(text.contains("in 2,750 allocations"), "{text}");
+    assert!(
+        text.contains("in 1,750 blocks still allocated at the end"),
+        "{text}"
+    );
+    let malloc = text.find("leak_calloc").expect("calloc group shown");
+    let calloc = text.find("leak_malloc").expect("malloc group shown");
+    let memalign = text.find("leak_memalign").expect("memalign group shown");
+    // 150,000 B (calloc) > 100,000 B (malloc) > 50,000 B (memalign).
+    assert!(malloc < calloc && calloc < memalign, "{text}");
+    assert!(text.contains("< 1 KiB"), "{text}");
+    assert!(
+        text.contains(&format!("sites.c:{}", line_of("sites.c", "leak_malloc"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn collapsed_stacks_carry_the_leaked_bytes() {
+    let text = String::from_utf8(report("collapsed", &[])).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains(";leak_malloc "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.ends_with(" 100000"), "{line}");
+    assert!(line.contains("main;leak_malloc"), "{line}");
+    let counts = String::from_utf8(report("collapsed", &["--metric", "allocations"])).unwrap();
+    let churn = counts
+        .lines()
+        .find(|l| l.contains(";churn "))
+        .unwrap_or_else(|| panic!("{counts}"));
+    assert!(churn.ends_with(" 1000"), "{churn}");
+}
+
+#[test]
+fn the_flame_graph_is_svg_with_every_leaking_function() {
+    let svg = String::from_utf8(report("flamegraph", &[])).unwrap();
+    assert!(svg.starts_with("<?xml") && svg.trim_end().ends_with("</svg>"));
+    for name in ["leak_malloc", "leak_calloc", "leak_memalign", "main"] {
+        assert!(svg.contains(&format!("<title>{name} ")), "{name} missing");
+    }
+    assert!(
+        !svg.contains("<title>churn"),
+        "freed temporaries are not leaks"
+    );
+}
+
+#[test]
+fn pprof_holds_the_four_heap_sample_types_with_exact_values() {
+    use prost::Message;
+    use std::io::Read;
+    let gz = report("pprof", &["-o", "/dev/stdout"]);
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut bytes)
+        .expect("gzip");
+    let profile =
+        heapwise_render::native::pprof::proto::Profile::decode(&bytes[..]).expect("profile.proto");
+    let s = |i: i64| profile.string_table[i as usize].clone();
+    assert_eq!(profile.string_table[0], "");
+    let types: Vec<(String, String)> = profile
+        .sample_type
+        .iter()
+        .map(|t| (s(t.r#type), s(t.unit)))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("alloc_objects", "count"),
+            ("alloc_space", "bytes"),
+            ("inuse_objects", "count"),
+            ("inuse_space", "bytes")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let name_of = |location_id: u64| -> String {
+        let location = &profile.location[location_id as usize - 1];
+        let line = location.line.last().expect("a line");
+        s(profile.function[line.function_id as usize - 1].name)
+    };
+    let sample = profile
+        .sample
+        .iter()
+        .find(|s| name_of(s.location_id[0]) == "leak_malloc")
+        .expect("leak_malloc sample");
+    assert_eq!(sample.value, vec![1000, 100_000, 1000, 100_000]);
+    let churn = profile
+        .sample
+        .iter()
+        .find(|s| name_of(s.location_id[0]) == "churn")
+        .expect("churn sample");
+    assert_eq!(churn.value[0], 1000);
+    assert_eq!(&churn.value[2..], &[0, 0]);
+}
+
+#[test]
+fn help_lists_the_commands_and_their_options() {
+    let out = heapwise().arg("--help").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for command in ["run", "report", "heap"] {
+        assert!(text.contains(&format!("  {command} ")), "{text}");
+    }
+    let out = heapwise().args(["report", "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for option in [
+        "--format",
+        "--output",
+        "--metric",
+        "--fail-on-leak",
+        "pprof",
+        "flamegraph",
+        "collapsed",
+    ] {
+        assert!(text.contains(option), "{option} missing from: {text}");
+    }
+    let out = heapwise().args(["run", "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("--output") && text.contains("COMMAND"),
+        "{text}"
+    );
+}
+
+#[test]
+fn fail_on_leak_exits_with_10() {
+    let out = heapwise()
+        .args(["report", "--fail-on-leak"])
+        .arg(sites_trace())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10));
+}

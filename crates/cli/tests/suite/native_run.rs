@@ -1,0 +1,335 @@
+//! `heapwise run` + `heapwise report` on programs whose leaks are known.
+
+use serde_json::Value;
+
+use super::util::*;
+
+fn u(v: &Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
+}
+
+#[test]
+fn leaks_from_three_functions_and_three_apis_are_exact() {
+    let dir = test_dir("sites");
+    let out = run_traced(&dir, "sites.hwt", &program("sites.c"), &["1000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("sites.hwt"));
+
+    let malloc = leak_from(&report, "leak_malloc");
+    assert_eq!(
+        (u(&malloc["allocations"]), u(&malloc["bytes"])),
+        (1000, 1000 * 100)
+    );
+    assert_eq!(
+        u(&malloc["frames"][0]["line"]),
+        line_of("sites.c", "leak_malloc")
+    );
+    assert!(
+        malloc["frames"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("sites.c")
+    );
+    assert_eq!(functions(malloc)[1], "main");
+
+    let calloc = leak_from(&report, "leak_calloc");
+    assert_eq!(
+        (u(&calloc["allocations"]), u(&calloc["bytes"])),
+        (500, 500 * 300)
+    );
+    assert_eq!(
+        u(&calloc["frames"][0]["line"]),
+        line_of("sites.c", "leak_calloc")
+    );
+
+    let memalign = leak_from(&report, "leak_memalign");
+    assert_eq!(
+        (u(&memalign["allocations"]), u(&memalign["bytes"])),
+        (250, 250 * 200)
+    );
+    assert_eq!(
+        u(&memalign["frames"][0]["line"]),
+        line_of("sites.c", "leak_memalign")
+    );
+
+    // The program uses no stdio: everything it allocates is known.
+    let summary = &report["summary"];
+    assert_eq!(u(&summary["leaked_allocations"]), 1000 + 500 + 250);
+    assert_eq!(u(&summary["leaked_bytes"]), 100_000 + 150_000 + 50_000);
+    assert_eq!(u(&summary["allocations"]), 1000 + 1000 + 500 + 250);
+    assert_eq!(u(&summary["frees"]), 1000);
+    let churn: u64 = (0..1000u64).map(|i| 48 + i % 64).sum();
+    assert_eq!(u(&summary["allocated_bytes"]), 300_000 + churn);
+    assert_eq!(report["leaks"].as_array().unwrap().len(), 3);
+    assert_eq!(report["process"]["exit"]["code"], 0);
+    assert_eq!(report["schema"], "heapwise.native-report/1");
+}
+
+#[test]
+fn run_exits_with_the_programs_status_and_prints_a_summary_on_stderr() {
+    let dir = test_dir("exit-status");
+    let out = run_traced(&dir, "f.hwt", &program("forks.c"), &["3", "4"]);
+    // The parent returns the child's status (7) + 1.
+    assert_eq!(out.status.code(), Some(8));
+    assert!(
+        out.stdout.is_empty(),
+        "heapwise wrote to the program's stdout"
+    );
+    let text = stderr(&out);
+    assert!(text.contains("parent_leak"), "{text}");
+    assert!(text.contains("trace written to"), "{text}");
+}
+
+#[test]
+fn four_threads_leak_exactly_amid_churn_and_cross_thread_frees() {
+    let dir = test_dir("threads");
+    let out = run_traced(&dir, "t.hwt", &program("threads.c"), &["100", "200000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("t.hwt"));
+    let leak = leak_from(&report, "thread_leak");
+    // Thread t leaks (t + 1) * 100 blocks of 64 bytes.
+    assert_eq!(u(&leak["allocations"]), 100 + 200 + 300 + 400);
+    assert_eq!(u(&leak["bytes"]), 1000 * 64);
+    assert_eq!(
+        u(&leak["frames"][0]["line"]),
+        line_of("threads.c", "thread_leak")
+    );
+    // Everything else the program allocated was freed; what remains can
+    // only be the thread library's own (cached thread stacks' TLS).
+    for other in report["leaks"].as_array().unwrap() {
+        let names = functions(other);
+        if names.first().map(String::as_str) == Some("thread_leak") {
+            continue;
+        }
+        assert!(
+            names.iter().any(|n| n.contains("pthread_create")
+                || n.contains("allocate_dtv")
+                || n.contains("_dl_allocate_tls")),
+            "unexpected leak: {}",
+            serde_json::to_string_pretty(other).unwrap()
+        );
+    }
+    assert_eq!(report["trace"]["lost_events"], 0);
+}
+
+#[test]
+fn cxx_new_leaks_name_the_caller_of_operator_new() {
+    let dir = test_dir("cxx");
+    let out = run_traced(&dir, "w.hwt", &program("widgets.cpp"), &["100", "50"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("w.hwt"));
+    let widgets = leak_from(&report, "shop::make_widget(long)");
+    assert_eq!(
+        (u(&widgets["allocations"]), u(&widgets["bytes"])),
+        (100, 100 * 64)
+    );
+    assert_eq!(
+        u(&widgets["frames"][0]["line"]),
+        line_of("widgets.cpp", "make_widget")
+    );
+    let arrays = leak_from(&report, "make_array()");
+    assert_eq!(
+        (u(&arrays["allocations"]), u(&arrays["bytes"])),
+        (50, 50 * 100)
+    );
+    for leak in report["leaks"].as_array().unwrap() {
+        let first = leak["frames"][0]["function"].as_str().unwrap_or("");
+        assert!(
+            !first.starts_with("operator new"),
+            "operator new was not trimmed: {first}"
+        );
+    }
+}
+
+#[test]
+fn realloc_chains_that_end_freed_leave_nothing_and_count_as_valgrind_does() {
+    let dir = test_dir("realloc");
+    let out = run_traced(&dir, "r.hwt", &program("reallocs.c"), &["50", "10"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("r.hwt"));
+    let summary = &report["summary"];
+    assert_eq!(u(&summary["leaked_allocations"]), 0);
+    assert_eq!(u(&summary["leaked_bytes"]), 0);
+    // Each chain: realloc(NULL, 16), 10 reallocs, one free.
+    assert_eq!(u(&summary["allocations"]), 50 * 11);
+    assert_eq!(u(&summary["frees"]), 50 * 11);
+    let per_chain: u64 = (0..=10).map(|i| 16u64 << i).sum();
+    assert_eq!(u(&summary["allocated_bytes"]), 50 * per_chain);
+    assert_eq!(u(&summary["peak_live_bytes"]), 16 << 10);
+}
+
+#[test]
+fn a_leak_in_a_library_unloaded_before_exit_still_symbolizes() {
+    let dir = test_dir("dlopen");
+    let plugin = program("plugin.c");
+    let out = run_traced(
+        &dir,
+        "d.hwt",
+        &program("dl.c"),
+        &[plugin.to_str().unwrap(), "30"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("d.hwt"));
+    let leak = leak_from(&report, "plugin_leak");
+    assert_eq!((u(&leak["allocations"]), u(&leak["bytes"])), (30, 30 * 72));
+    assert_eq!(
+        u(&leak["frames"][0]["line"]),
+        line_of("plugin.c", "plugin_leak")
+    );
+    assert!(
+        leak["frames"][0]["module"]
+            .as_str()
+            .unwrap()
+            .ends_with("libplugin.so")
+    );
+    assert_eq!(functions(leak)[1], "main");
+}
+
+#[test]
+fn a_forked_child_writes_its_own_trace_with_its_own_leaks() {
+    let dir = test_dir("fork");
+    let out = run_traced(&dir, "p.hwt", &program("forks.c"), &["20", "30"]);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    let parent = report_json(&dir.join("p.hwt"));
+    let parent_leak = leak_from(&parent, "parent_leak");
+    assert_eq!(
+        (u(&parent_leak["allocations"]), u(&parent_leak["bytes"])),
+        (20, 20 * 40)
+    );
+    assert!(
+        parent["leaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["frames"][0]["function"] != "child_leak")
+    );
+    assert_eq!(parent["process"]["exit"]["code"], 8);
+
+    let children: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("p.") && name.ends_with(".hwt") && name != "p.hwt"
+        })
+        .collect();
+    assert_eq!(
+        children.len(),
+        1,
+        "one child trace beside the parent's: {children:?}"
+    );
+    let child = report_json(&children[0]);
+    let child_leak = leak_from(&child, "child_leak");
+    assert_eq!(
+        (u(&child_leak["allocations"]), u(&child_leak["bytes"])),
+        (30, 30 * 88)
+    );
+    assert_eq!(
+        u(&child["summary"]["leaked_allocations"]),
+        30,
+        "the child's trace starts at the fork"
+    );
+    assert_eq!(child["process"]["exit"]["code"], 7);
+    assert!(stderr(&out).contains("1 more traces"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_program_killed_with_sigkill_keeps_what_it_leaked() {
+    let dir = test_dir("killed");
+    let out = run_traced(&dir, "k.hwt", &program("killed.c"), &["500"]);
+    assert_eq!(out.status.code(), Some(128 + 9), "{}", stderr(&out));
+    let report = report_json(&dir.join("k.hwt"));
+    let leak = leak_from(&report, "before_death");
+    assert_eq!(
+        (u(&leak["allocations"]), u(&leak["bytes"])),
+        (500, 500 * 128)
+    );
+    assert_eq!(report["process"]["exit"]["signal"], 9);
+}
+
+#[test]
+fn allocations_in_a_signal_handler_are_all_recorded() {
+    let dir = test_dir("signals");
+    let out = run_traced(&dir, "s.hwt", &program("signals.c"), &["300"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fired: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("the program prints its count");
+    assert!(fired >= 300);
+    let report = report_json(&dir.join("s.hwt"));
+    // One group per place the signal interrupted; together, every block.
+    let groups: Vec<&Value> = report["leaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["frames"][0]["function"] == "on_alarm")
+        .collect();
+    assert_eq!(
+        groups.iter().map(|g| u(&g["allocations"])).sum::<u64>(),
+        fired
+    );
+    assert_eq!(
+        groups.iter().map(|g| u(&g["bytes"])).sum::<u64>(),
+        fired * 48
+    );
+    assert_eq!(report["trace"]["lost_events"], 0);
+    // The stacks go through the signal frame into the interrupted code,
+    // and never show heapwise's own frames.
+    for group in &groups {
+        let names = functions(group);
+        assert!(names.iter().any(|n| n == "main"), "{names:?}");
+        assert!(
+            group["frames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| !f["module"].as_str().unwrap_or("").contains("heapwise")),
+            "{group}"
+        );
+    }
+}
+
+#[test]
+fn leaked_bytes_match_valgrinds_definitely_lost() {
+    if std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("valgrind is part of this machine kind; install it (apt-get install valgrind)");
+    }
+    let dir = test_dir("valgrind");
+    let sites = program("sites.c");
+    let out = std::process::Command::new("valgrind")
+        .args(["--leak-check=full", "--errors-for-leak-kinds=none"])
+        .arg(&sites)
+        .args(["400", "drop"])
+        .output()
+        .expect("valgrind runs");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let line = text
+        .lines()
+        .find(|l| l.contains("definitely lost:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.replace(',', "").parse().ok())
+        .collect();
+    let (bytes, blocks) = (numbers[0], numbers[1]);
+
+    let traced = run_traced(&dir, "v.hwt", &sites, &["400", "drop"]);
+    assert_eq!(traced.status.code(), Some(0), "{}", stderr(&traced));
+    let report = report_json(&dir.join("v.hwt"));
+    assert_eq!(
+        u(&report["summary"]["leaked_bytes"]),
+        bytes,
+        "valgrind: {line}"
+    );
+    assert_eq!(
+        u(&report["summary"]["leaked_allocations"]),
+        blocks,
+        "valgrind: {line}"
+    );
+}

@@ -1,0 +1,472 @@
+//! Replaying a trace: every allocation and free applied to a map of live
+//! blocks, with per-stack counters, totals and the peak.
+//!
+//! Events arrive in time order ([`crate::merge`]), so an address's history
+//! alternates allocation and free. The one exception is a record that
+//! arrived after its place in time had been released (a thread stamped it
+//! just before a writer pass and committed it after the next one): then an
+//! allocation may find its address still live, or a free find it not live
+//! yet. Both are resolved from the timestamps (frees are stamped before
+//! glibc gets the block back, allocations after glibc hands it out): the
+//! pending side is remembered until its partner arrives. When nothing is
+//! pending — nearly always — replay costs one hash-map insert or remove per
+//! event, and memory is proportional to the live blocks.
+
+use rustc_hash::FxHashMap;
+
+use heapwise_trace::{ControlRecord, Counters, ExitStatus, ModuleLoad, StackId};
+
+use crate::merge::Op;
+
+use crate::clock::ClockFit;
+
+/// A block that is allocated.
+#[derive(Clone, Copy, Debug)]
+struct Live {
+    size: u64,
+    tick: u64,
+    stack: StackId,
+}
+
+/// Something seen on one side only, waiting for its partner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    /// The block allocated at `after` was freed by a free not read yet,
+    /// which happened before `before` (when the address was handed out
+    /// again).
+    Stale { after: u64, before: u64 },
+    /// A free read before the allocation it frees (or of a block allocated
+    /// before tracing started).
+    Orphan { tick: u64 },
+}
+
+/// Counters of one call stack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackStats {
+    /// Allocations made from this stack.
+    pub allocations: u64,
+    /// Bytes requested by them.
+    pub allocated_bytes: u64,
+    /// Allocations from this stack still live.
+    pub live_allocations: u64,
+    /// Their bytes.
+    pub live_bytes: u64,
+    /// Tick of the first allocation from this stack.
+    pub first_tick: u64,
+}
+
+/// The size classes of the report: under 1 KiB, 1 KiB to 1 MiB, over 1 MiB.
+pub const SIZE_CLASS_LIMITS: [u64; 2] = [1024, 1 << 20];
+
+/// Counters of one size class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// Allocations of this size.
+    pub allocations: u64,
+    /// Their bytes.
+    pub allocated_bytes: u64,
+}
+
+/// The index of `size`'s class.
+pub fn size_class(size: u64) -> usize {
+    SIZE_CLASS_LIMITS
+        .iter()
+        .take_while(|&&limit| size >= limit)
+        .count()
+}
+
+/// A module and when it was seen unloaded.
+#[derive(Clone, Debug)]
+pub struct ModuleSpan {
+    /// The load record.
+    pub load: ModuleLoad,
+    /// Tick of the unload record, if any.
+    pub unloaded: Option<u64>,
+}
+
+/// Everything replay accumulates.
+pub struct Replay {
+    live: FxHashMap<u64, Live>,
+    pending: FxHashMap<u64, Vec<Pending>>,
+    events_since_sweep: u64,
+    /// Counters per stack id.
+    pub stacks: Vec<StackStats>,
+    /// Counters per size class.
+    pub classes: [ClassStats; 3],
+    /// Allocations, counted as the report defines them.
+    pub allocations: u64,
+    /// Frees of non-null pointers, including those implied by realloc.
+    pub frees: u64,
+    /// Bytes requested by all allocations.
+    pub allocated_bytes: u64,
+    /// Bytes live now.
+    pub live_bytes: u64,
+    /// The largest `live_bytes` reached.
+    pub peak_live_bytes: u64,
+    /// When it was reached.
+    pub peak_tick: u64,
+    /// The latest tick of any event.
+    pub last_tick: u64,
+    /// Calls the tracer could not record.
+    pub lost: u64,
+    /// Clock samples.
+    pub clock: ClockFit,
+    /// Every module seen.
+    pub modules: Vec<ModuleSpan>,
+    /// How the process ended, if known.
+    pub exit: Option<ExitStatus>,
+    /// Messages from the tracer.
+    pub notes: Vec<String>,
+    /// Counter samples (RSS, allocator statistics).
+    pub counters: Vec<Counters>,
+    /// Kernel thread ids seen.
+    pub threads: u64,
+    /// Number of cross-thread orderings that had to be resolved.
+    pub reordered: u64,
+    sweep_window: u64,
+}
+
+impl Replay {
+    /// Starts a replay; `clock` comes from the trace header.
+    pub fn new(clock: ClockFit) -> Replay {
+        Replay {
+            live: FxHashMap::default(),
+            pending: FxHashMap::default(),
+            events_since_sweep: 0,
+            stacks: Vec::new(),
+            classes: [ClassStats::default(); 3],
+            allocations: 0,
+            frees: 0,
+            allocated_bytes: 0,
+            live_bytes: 0,
+            peak_live_bytes: 0,
+            peak_tick: 0,
+            last_tick: 0,
+            lost: 0,
+            clock,
+            modules: Vec::new(),
+            exit: None,
+            notes: Vec::new(),
+            counters: Vec::new(),
+            threads: 0,
+            reordered: 0,
+            sweep_window: 0,
+        }
+    }
+
+    /// Number of live blocks.
+    pub fn live_allocations(&self) -> u64 {
+        self.live.len() as u64
+    }
+
+    /// Calls `f(size, stack)` for every live block.
+    pub fn for_each_live(&self, mut f: impl FnMut(u64, StackId)) {
+        for live in self.live.values() {
+            f(live.size, live.stack);
+        }
+    }
+
+    fn stack_mut(&mut self, stack: StackId) -> &mut StackStats {
+        let index = stack as usize;
+        if index >= self.stacks.len() {
+            self.stacks.resize(index + 1, StackStats::default());
+        }
+        &mut self.stacks[index]
+    }
+
+    #[inline]
+    fn on_alloc(&mut self, ptr: u64, size: u64, stack: StackId, tick: u64) {
+        self.allocations += 1;
+        self.allocated_bytes += size;
+        let class = &mut self.classes[size_class(size)];
+        class.allocations += 1;
+        class.allocated_bytes += size;
+        let stats = self.stack_mut(stack);
+        if stats.allocations == 0 {
+            stats.first_tick = tick;
+        }
+        stats.allocations += 1;
+        stats.allocated_bytes += size;
+        self.note_tick(tick);
+        if !self.pending.is_empty() && self.take_orphan(ptr, tick) {
+            // Its free was read before it: it is not live.
+            return;
+        }
+        let new = Live { size, tick, stack };
+        match self.live.insert(ptr, new) {
+            None => self.add_live(new),
+            Some(old) if old.tick <= tick => {
+                // `old` was freed by a free we have not read yet.
+                self.remove_live(old);
+                self.add_live(new);
+                self.park(
+                    ptr,
+                    Pending::Stale {
+                        after: old.tick,
+                        before: tick,
+                    },
+                );
+            }
+            Some(old) => {
+                // This allocation is older than the live one: it was freed
+                // before `old` was made.
+                self.live.insert(ptr, old);
+                self.park(
+                    ptr,
+                    Pending::Stale {
+                        after: tick,
+                        before: old.tick,
+                    },
+                );
+            }
+        }
+    }
+
+    #[inline]
+    fn on_free(&mut self, ptr: u64, tick: u64) {
+        self.frees += 1;
+        self.note_tick(tick);
+        if !self.pending.is_empty() && self.take_stale(ptr, tick) {
+            return;
+        }
+        match self.live.get(&ptr) {
+            Some(live) if live.tick <= tick => {
+                let live = *live;
+                self.live.remove(&ptr);
+                self.remove_live(live);
+            }
+            _ => self.park(ptr, Pending::Orphan { tick }),
+        }
+    }
+
+    #[inline]
+    fn add_live(&mut self, live: Live) {
+        self.live_bytes += live.size;
+        if self.live_bytes > self.peak_live_bytes {
+            self.peak_live_bytes = self.live_bytes;
+            self.peak_tick = live.tick;
+        }
+        let stats = self.stack_mut(live.stack);
+        stats.live_allocations += 1;
+        stats.live_bytes += live.size;
+    }
+
+    #[inline]
+    fn remove_live(&mut self, live: Live) {
+        self.live_bytes -= live.size;
+        let stats = self.stack_mut(live.stack);
+        stats.live_allocations -= 1;
+        stats.live_bytes -= live.size;
+    }
+
+    #[inline]
+    fn note_tick(&mut self, tick: u64) {
+        if tick > self.last_tick {
+            self.last_tick = tick;
+        }
+    }
+
+    fn park(&mut self, ptr: u64, pending: Pending) {
+        if matches!(pending, Pending::Stale { .. }) {
+            self.reordered += 1;
+        }
+        self.pending.entry(ptr).or_default().push(pending);
+    }
+
+    /// An orphan free of `ptr` at or after `tick` frees this allocation.
+    fn take_orphan(&mut self, ptr: u64, tick: u64) -> bool {
+        let Some(list) = self.pending.get_mut(&ptr) else {
+            return false;
+        };
+        let best = list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match *p {
+                Pending::Orphan { tick: freed } if freed >= tick => Some((freed, i)),
+                _ => None,
+            })
+            .min();
+        let Some((_, index)) = best else { return false };
+        list.swap_remove(index);
+        if list.is_empty() {
+            self.pending.remove(&ptr);
+        }
+        self.reordered += 1;
+        true
+    }
+
+    /// A free at `tick` is the one a stale allocation was waiting for.
+    fn take_stale(&mut self, ptr: u64, tick: u64) -> bool {
+        let Some(list) = self.pending.get_mut(&ptr) else {
+            return false;
+        };
+        let Some(index) = list.iter().position(
+            |p| matches!(*p, Pending::Stale { after, before } if after <= tick && tick <= before),
+        ) else {
+            return false;
+        };
+        list.swap_remove(index);
+        if list.is_empty() {
+            self.pending.remove(&ptr);
+        }
+        true
+    }
+
+    /// Drops what waited longer than any reordering can delay a partner:
+    /// frees of blocks allocated before tracing started, frees that were
+    /// lost.
+    fn sweep(&mut self) {
+        self.events_since_sweep = 0;
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.sweep_window == 0 {
+            // Ten seconds: the writer flushes every stream several times a
+            // second, so partners are never that far apart.
+            self.sweep_window = (10e9 / self.clock.clock().ns_per_tick()) as u64;
+        }
+        let horizon = self.last_tick.saturating_sub(self.sweep_window);
+        self.pending.retain(|_, list| {
+            list.retain(|p| match *p {
+                Pending::Orphan { tick } => tick >= horizon,
+                Pending::Stale { before, .. } => before >= horizon,
+            });
+            !list.is_empty()
+        });
+    }
+}
+
+impl Replay {
+    /// Applies one event, in time order (see [`crate::merge`]).
+    #[inline]
+    pub fn apply(&mut self, tick: u64, op: Op) {
+        match op {
+            Op::Alloc { ptr, size, stack } => self.on_alloc(ptr, size, stack, tick),
+            Op::Free { ptr } => self.on_free(ptr, tick),
+        }
+        if matches!(self.exit, Some(ExitStatus::Exec)) {
+            // Events after an exec record: the exec failed.
+            self.exit = None;
+        }
+        self.events_since_sweep += 1;
+        if self.events_since_sweep >= 1 << 20 {
+            self.sweep();
+        }
+    }
+
+    /// Applies a control record.
+    pub fn control(&mut self, record: &ControlRecord) {
+        match record {
+            ControlRecord::ModuleLoad(load) => self.modules.push(ModuleSpan {
+                load: load.clone(),
+                unloaded: None,
+            }),
+            ControlRecord::ModuleUnload { id, ts } => {
+                if let Some(span) = self.modules.iter_mut().rev().find(|m| m.load.id == *id) {
+                    span.unloaded = Some(*ts);
+                }
+            }
+            ControlRecord::Clock(sample) => self.clock.add(*sample),
+            ControlRecord::Exit { ts, status } => {
+                if *ts != 0 {
+                    self.note_tick(*ts);
+                }
+                self.exit = Some(*status);
+            }
+            ControlRecord::Note { message, .. } => self.notes.push(message.clone()),
+            ControlRecord::Counters(counters) => self.counters.push(counters.clone()),
+            ControlRecord::Sync { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use heapwise_trace::{ClockSync, TickSource};
+
+    fn replay() -> Replay {
+        Replay::new(ClockFit::new(TickSource::MonotonicNs, ClockSync::default()))
+    }
+
+    fn alloc(r: &mut Replay, ptr: u64, size: u64, stack: StackId, tick: u64) {
+        r.apply(tick, Op::Alloc { ptr, size, stack });
+    }
+
+    fn free(r: &mut Replay, ptr: u64, tick: u64) {
+        r.apply(tick, Op::Free { ptr });
+    }
+
+    #[test]
+    fn in_order_events_pair_by_address() {
+        let mut r = replay();
+        alloc(&mut r, 0x10, 100, 1, 1);
+        alloc(&mut r, 0x20, 50, 2, 2);
+        free(&mut r, 0x10, 3);
+        alloc(&mut r, 0x10, 70, 1, 4);
+        assert_eq!(r.live_allocations(), 2);
+        assert_eq!(r.live_bytes, 120);
+        assert_eq!(r.peak_live_bytes, 150);
+        assert_eq!(r.stacks[1].live_bytes, 70);
+        assert_eq!((r.allocations, r.frees, r.allocated_bytes), (3, 1, 220));
+    }
+
+    #[test]
+    fn an_address_freed_by_one_thread_and_reused_by_another_read_out_of_order() {
+        // Truth: A allocates P (t1), A frees P (t3), B allocates P (t5) and
+        // keeps it. B's block is read before A's free.
+        let mut r = replay();
+        alloc(&mut r, 0x10, 100, 1, 1);
+        alloc(&mut r, 0x10, 40, 2, 5);
+        free(&mut r, 0x10, 3);
+        assert_eq!(r.live_allocations(), 1);
+        assert_eq!(r.stacks[2].live_bytes, 40);
+        assert_eq!(r.stacks[1].live_bytes, 0);
+        assert!(r.pending.is_empty());
+    }
+
+    #[test]
+    fn an_older_allocation_read_after_a_newer_one() {
+        // Truth: B allocates P (t1) and frees it (t2); A allocates P (t4)
+        // and leaks it. A's stream is read first.
+        let mut r = replay();
+        alloc(&mut r, 0x10, 64, 1, 4);
+        alloc(&mut r, 0x10, 32, 2, 1);
+        free(&mut r, 0x10, 2);
+        assert_eq!(r.live_allocations(), 1);
+        assert_eq!(r.stacks[1].live_bytes, 64, "A's block is the leak");
+        assert_eq!(r.stacks[2].live_bytes, 0);
+        assert!(r.pending.is_empty());
+    }
+
+    #[test]
+    fn a_free_read_before_its_allocation() {
+        // Truth: A allocates P (t1), hands it to B, B frees it (t2); B's
+        // stream is read first.
+        let mut r = replay();
+        free(&mut r, 0x10, 2);
+        alloc(&mut r, 0x10, 64, 1, 1);
+        assert_eq!(r.live_allocations(), 0);
+        assert_eq!(r.stacks[1].live_bytes, 0);
+        assert!(r.pending.is_empty());
+    }
+
+    #[test]
+    fn frees_of_blocks_from_before_tracing_are_forgotten_after_a_while() {
+        let mut r = replay();
+        free(&mut r, 0x99, 1);
+        assert_eq!(r.pending.len(), 1);
+        alloc(&mut r, 0x10, 1, 1, 20_000_000_000);
+        r.sweep();
+        assert!(r.pending.is_empty());
+    }
+
+    #[test]
+    fn size_classes_split_at_1_kib_and_1_mib() {
+        assert_eq!(size_class(0), 0);
+        assert_eq!(size_class(1023), 0);
+        assert_eq!(size_class(1024), 1);
+        assert_eq!(size_class((1 << 20) - 1), 1);
+        assert_eq!(size_class(1 << 20), 2);
+    }
+}

@@ -1,0 +1,389 @@
+//! The exported allocation functions.
+//!
+//! Each exported symbol is a three-instruction trampoline that hands the
+//! implementation the stack pointer and RBP it was entered with, then jumps
+//! (the return address stays on the stack, so the implementation returns
+//! straight to the caller). That gives the unwinder the caller's exact
+//! registers without unwinding through any heapwise frame, so `frames[0]`
+//! of every stack is the function that called the allocation API.
+//!
+//! Ordering rules that keep the trace exact when threads reuse each other's
+//! memory: a block's free is recorded (and timestamped) *before* glibc gets
+//! it back, an allocation *after* glibc returns it; `realloc` records the
+//! tick at entry for its implicit free.
+
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{Ordering, compiler_fence};
+
+use heapwise_trace::AllocApi;
+
+use crate::alloc::*;
+use crate::record::{self, Call};
+use crate::state;
+use crate::sys;
+use crate::tls::{self, IDLE, IN_HOOK, INTERNAL, Tls};
+use crate::unwind::Regs;
+
+/// Declares an exported trampoline `$name` that jumps to `$target` with the
+/// entry stack pointer in `$sp` and RBP in `$bp` (the next free argument
+/// registers after the function's own arguments).
+#[cfg(all(not(test), target_arch = "x86_64"))]
+macro_rules! trampoline {
+    ($name:literal, $target:path, $sp:literal, $bp:literal) => {
+        core::arch::global_asm!(
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",@function"),
+            ".p2align 4",
+            concat!($name, ":"),
+            ".cfi_startproc",
+            concat!("mov ", $sp, ", rsp"),
+            concat!("mov ", $bp, ", rbp"),
+            "jmp {target}",
+            ".cfi_endproc",
+            concat!(".size ", $name, ", .-", $name),
+            target = sym $target,
+        );
+    };
+}
+
+#[cfg(all(not(test), target_arch = "x86_64"))]
+mod exported {
+    trampoline!("malloc", super::hw_malloc, "rsi", "rdx");
+    trampoline!("free", super::hw_free, "rsi", "rdx");
+    trampoline!("cfree", super::hw_free, "rsi", "rdx");
+    trampoline!("calloc", super::hw_calloc, "rdx", "rcx");
+    trampoline!("realloc", super::hw_realloc, "rdx", "rcx");
+    trampoline!("reallocarray", super::hw_reallocarray, "rcx", "r8");
+    trampoline!("posix_memalign", super::hw_posix_memalign, "rcx", "r8");
+    trampoline!("aligned_alloc", super::hw_aligned_alloc, "rdx", "rcx");
+    trampoline!("memalign", super::hw_memalign, "rdx", "rcx");
+    trampoline!("valloc", super::hw_valloc, "rsi", "rdx");
+    trampoline!("pvalloc", super::hw_pvalloc, "rsi", "rdx");
+}
+
+#[inline(always)]
+fn caller(sp: *const u64, bp: u64) -> Regs {
+    // SAFETY: `sp` is the stack pointer at the exported symbol's entry,
+    // where the return address was just pushed.
+    let ip = unsafe { sp.read() };
+    Regs {
+        ip,
+        sp: sp as u64 + 8,
+        bp,
+    }
+}
+
+/// What a hook should do with the call it received.
+enum Mode {
+    /// Record on the fast path; the guard is now `IN_HOOK`.
+    Record(*mut Tls),
+    /// A signal handler interrupted a hook on this thread.
+    Nested(*mut Tls),
+    /// Tracing is off, starting, or this is the tracer's own code.
+    Pass,
+}
+
+#[inline(always)]
+fn enter() -> Mode {
+    let tls = tls::get();
+    // SAFETY: the calling thread's TLS.
+    let guard = unsafe { (*tls).guard };
+    if guard == IDLE && state::active() {
+        // SAFETY: as above.
+        unsafe { (*tls).guard = IN_HOOK };
+        compiler_fence(Ordering::SeqCst);
+        return Mode::Record(tls);
+    }
+    enter_slow(tls, guard)
+}
+
+#[cold]
+fn enter_slow(tls: *mut Tls, guard: u8) -> Mode {
+    match guard {
+        IN_HOOK if state::active() => Mode::Nested(tls),
+        IDLE => {
+            if state::ensure_started() {
+                // SAFETY: the calling thread's TLS.
+                unsafe { (*tls).guard = IN_HOOK };
+                compiler_fence(Ordering::SeqCst);
+                Mode::Record(tls)
+            } else {
+                Mode::Pass
+            }
+        }
+        _ => Mode::Pass,
+    }
+}
+
+/// Clears the guard. A signal handler that called `malloc` after the
+/// record's last look at the side buffer parked its record there: look
+/// again once the guard is clear (a later handler takes the normal path),
+/// and move what is there into the stream.
+#[inline(always)]
+fn leave(tls: *mut Tls) {
+    loop {
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: the calling thread's TLS.
+        unsafe { (*tls).guard = IDLE };
+        compiler_fence(Ordering::SeqCst);
+        if !record::side_pending(tls) {
+            return;
+        }
+        // SAFETY: as above.
+        unsafe { (*tls).guard = IN_HOOK };
+        record::drain_pending(tls);
+    }
+}
+
+/// Records `call` in whatever way `mode` allows. (The fast path makes no
+/// system call; the cold paths that may keep `errno` intact themselves.)
+#[inline(always)]
+fn note(mode: &Mode, call: Call, regs: Regs) {
+    match *mode {
+        Mode::Record(tls) => record::record(tls, call, regs),
+        Mode::Nested(tls) => {
+            let saved = sys::errno();
+            record::record_nested(tls, call, regs);
+            sys::set_errno(saved);
+        }
+        Mode::Pass => {}
+    }
+}
+
+#[inline(always)]
+fn finish(mode: Mode) {
+    if let Mode::Record(tls) = mode {
+        leave(tls);
+    }
+}
+
+/// The shared body of the functions that return a new block.
+#[inline(always)]
+fn allocating(
+    api: AllocApi,
+    size: u64,
+    sp: *const u64,
+    bp: u64,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    let mode = enter();
+    let ptr = call();
+    if !ptr.is_null() {
+        note(
+            &mode,
+            Call::Alloc {
+                api,
+                size,
+                ptr: ptr as u64,
+            },
+            caller(sp, bp),
+        );
+    }
+    finish(mode);
+    ptr
+}
+
+pub(crate) unsafe extern "C" fn hw_malloc(size: usize, sp: *const u64, bp: u64) -> *mut c_void {
+    // SAFETY: forwarding to glibc.
+    allocating(AllocApi::Malloc, size as u64, sp, bp, || unsafe {
+        __libc_malloc(size)
+    })
+}
+
+pub(crate) unsafe extern "C" fn hw_calloc(
+    count: usize,
+    size: usize,
+    sp: *const u64,
+    bp: u64,
+) -> *mut c_void {
+    // SAFETY: forwarding to glibc, which checks the multiplication.
+    allocating(
+        AllocApi::Calloc,
+        (count as u64).wrapping_mul(size as u64),
+        sp,
+        bp,
+        || unsafe { __libc_calloc(count, size) },
+    )
+}
+
+pub(crate) unsafe extern "C" fn hw_memalign(
+    align: usize,
+    size: usize,
+    sp: *const u64,
+    bp: u64,
+) -> *mut c_void {
+    // SAFETY: forwarding to glibc.
+    allocating(AllocApi::Memalign, size as u64, sp, bp, || unsafe {
+        __libc_memalign(align, size)
+    })
+}
+
+pub(crate) unsafe extern "C" fn hw_aligned_alloc(
+    align: usize,
+    size: usize,
+    sp: *const u64,
+    bp: u64,
+) -> *mut c_void {
+    // glibc's aligned_alloc accepts any power-of-two alignment and is
+    // memalign with a validity check; reproduce the check.
+    if !align.is_power_of_two() {
+        sys::set_errno(libc::EINVAL);
+        return std::ptr::null_mut();
+    }
+    // SAFETY: forwarding to glibc.
+    allocating(AllocApi::AlignedAlloc, size as u64, sp, bp, || unsafe {
+        __libc_memalign(align, size)
+    })
+}
+
+pub(crate) unsafe extern "C" fn hw_valloc(size: usize, sp: *const u64, bp: u64) -> *mut c_void {
+    // SAFETY: forwarding to glibc.
+    allocating(AllocApi::Valloc, size as u64, sp, bp, || unsafe {
+        __libc_valloc(size)
+    })
+}
+
+pub(crate) unsafe extern "C" fn hw_pvalloc(size: usize, sp: *const u64, bp: u64) -> *mut c_void {
+    // SAFETY: forwarding to glibc.
+    allocating(AllocApi::Pvalloc, size as u64, sp, bp, || unsafe {
+        __libc_pvalloc(size)
+    })
+}
+
+pub(crate) unsafe extern "C" fn hw_posix_memalign(
+    out: *mut *mut c_void,
+    align: usize,
+    size: usize,
+    sp: *const u64,
+    bp: u64,
+) -> c_int {
+    if !align.is_multiple_of(std::mem::size_of::<*mut c_void>()) || !align.is_power_of_two() {
+        return libc::EINVAL;
+    }
+    let mode = enter();
+    let saved = sys::errno();
+    // SAFETY: forwarding to glibc.
+    let ptr = unsafe { __libc_memalign(align, size) };
+    let rc = if ptr.is_null() {
+        libc::ENOMEM
+    } else {
+        // SAFETY: the caller passed a valid out-pointer.
+        unsafe { out.write(ptr) };
+        note(
+            &mode,
+            Call::Alloc {
+                api: AllocApi::PosixMemalign,
+                size: size as u64,
+                ptr: ptr as u64,
+            },
+            caller(sp, bp),
+        );
+        0
+    };
+    // posix_memalign does not set errno.
+    sys::set_errno(saved);
+    finish(mode);
+    rc
+}
+
+pub(crate) unsafe extern "C" fn hw_free(ptr: *mut c_void, sp: *const u64, bp: u64) {
+    if ptr.is_null() {
+        return;
+    }
+    let mode = enter();
+    note(&mode, Call::Free { ptr: ptr as u64 }, caller(sp, bp));
+    // SAFETY: forwarding to glibc.
+    unsafe { __libc_free(ptr) };
+    finish(mode);
+}
+
+pub(crate) unsafe extern "C" fn hw_realloc(
+    ptr: *mut c_void,
+    size: usize,
+    sp: *const u64,
+    bp: u64,
+) -> *mut c_void {
+    // SAFETY: forwarding to glibc.
+    reallocating(AllocApi::Realloc, ptr, size as u64, sp, bp, || unsafe {
+        __libc_realloc(ptr, size)
+    })
+}
+
+pub(crate) unsafe extern "C" fn hw_reallocarray(
+    ptr: *mut c_void,
+    count: usize,
+    size: usize,
+    sp: *const u64,
+    bp: u64,
+) -> *mut c_void {
+    let Some(total) = count.checked_mul(size) else {
+        sys::set_errno(libc::ENOMEM);
+        return std::ptr::null_mut();
+    };
+    // SAFETY: forwarding to glibc.
+    reallocating(
+        AllocApi::Reallocarray,
+        ptr,
+        total as u64,
+        sp,
+        bp,
+        || unsafe { __libc_realloc(ptr, total) },
+    )
+}
+
+#[inline(always)]
+fn reallocating(
+    api: AllocApi,
+    old: *mut c_void,
+    size: u64,
+    sp: *const u64,
+    bp: u64,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    let mode = enter();
+    let regs = caller(sp, bp);
+    if size == 0 && !old.is_null() {
+        // glibc frees the block and returns NULL: a free.
+        note(&mode, Call::Free { ptr: old as u64 }, regs);
+        let new = call();
+        if !new.is_null() {
+            note(
+                &mode,
+                Call::Realloc {
+                    api,
+                    entry: sys::ticks(),
+                    old: 0,
+                    size,
+                    new: new as u64,
+                },
+                regs,
+            );
+        }
+        finish(mode);
+        return new;
+    }
+    let entry = sys::ticks();
+    let new = call();
+    if !new.is_null() {
+        note(
+            &mode,
+            Call::Realloc {
+                api,
+                entry,
+                old: old as u64,
+                size,
+                new: new as u64,
+            },
+            regs,
+        );
+    }
+    finish(mode);
+    new
+}
+
+/// Used by the writer thread and other tracer-owned threads: everything
+/// they allocate passes straight through.
+pub fn mark_internal_thread() {
+    // SAFETY: the calling thread's TLS.
+    unsafe { (*tls::get()).guard = INTERNAL };
+}

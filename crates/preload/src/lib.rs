@@ -1,0 +1,71 @@
+//! `libheapwise_preload.so`: loaded with `LD_PRELOAD` into any dynamically
+//! linked program, it records every allocation — with its call stack — and
+//! every free into a heapwise trace (see the `heapwise-trace` crate and
+//! `docs/trace-format.md`).
+//!
+//! This code runs inside other people's programs, inside `malloc`. Each
+//! rule below exists because breaking it has crashed, hung or corrupted a
+//! real program under some tracer:
+//!
+//! 1. **Never allocate through our own hooks, nor from the program's
+//!    heap.** The Rust allocator of this library maps its own memory
+//!    ([`alloc`]); a hook that recursed into itself would loop forever, and
+//!    one that held glibc's arena lock when a signal handler called `malloc`
+//!    would deadlock the program. glibc functions that allocate on our
+//!    behalf run with the thread's guard set to "internal", so their calls
+//!    pass straight through.
+//! 2. **No `__tls_get_addr` on the hot path.** Per-thread state is in
+//!    initial-exec TLS (`shim.c`): the general-dynamic model may call
+//!    `malloc` after a `dlopen` grows the DTV (a bug that hit bytehound,
+//!    tcmalloc and seastar). No `thread_local!` with destructors either:
+//!    registering them allocates.
+//! 3. **Never take a lock the program (or a signal handler) could be
+//!    waiting on.** The allocation path takes no lock at all: each thread
+//!    appends to its own stream ([`stream`]) and one writer thread drains
+//!    them. The few locks (stream hand-over, module refresh, control queue)
+//!    are spin locks only taken outside signal context, with bounded waits;
+//!    a signal handler that interrupts a hook records into a lock-free side
+//!    buffer ([`record`]). `fork` takes them all in its prepare handler so
+//!    a child never inherits one half-held.
+//! 4. **Never block the program on disk I/O.** Only the writer thread
+//!    touches the file. A thread waits only if the bounded buffer memory is
+//!    full (back-pressure, instead of bytehound's unbounded queue that grew
+//!    to gigabytes).
+//! 5. **`malloc` runs before constructors.** Start-up is a small atomic
+//!    state machine ([`state`]): the first hook reads the settings and
+//!    starts recording into memory; the constructor opens the file and
+//!    starts the writer. Settings come from `getenv`, which does not
+//!    allocate.
+//! 6. **Degrade to "tracking off", never crash.** Every read of memory we
+//!    do not own (unwind tables, stacks) is bounds-checked; a failure to
+//!    write the trace switches recording off and says so once on stderr;
+//!    the target's `errno`, return values and output are untouched.
+//! 7. **Keep the hot path small.** Cached unwind rules per instruction
+//!    address ([`unwind`]), stacks interned per stream ([`intern`]), events
+//!    delta-encoded into per-thread blocks: no system call and no shared
+//!    cache line per event.
+#![allow(clippy::missing_safety_doc)]
+// Unit tests link this crate without its exported hooks (a test binary that
+// interposed malloc would trace itself), so much of it is unreachable there.
+#![cfg_attr(test, allow(dead_code))]
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+compile_error!("libheapwise_preload supports Linux on x86-64 only");
+
+mod alloc;
+mod control;
+mod hooks;
+mod intern;
+mod lifecycle;
+mod output;
+mod record;
+mod state;
+mod stream;
+mod sys;
+mod tls;
+mod unwind;
+mod writer;
+
+#[cfg(not(test))]
+#[global_allocator]
+pub(crate) static ALLOCATOR: alloc::TracerAllocator = alloc::TracerAllocator::new();

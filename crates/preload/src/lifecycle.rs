@@ -1,0 +1,244 @@
+//! Threads, `fork`, `exec`, `exit`, `_exit`, `dlclose`, and the library's
+//! constructor and destructor.
+//!
+//! - Thread exit: a pthread key destructor releases the thread's stream; the
+//!   writer recycles it for the next new thread once it is drained.
+//! - `fork`: the prepare handler takes every tracer lock so the child never
+//!   inherits one half-held; the child forgets the parent's streams (their
+//!   events belong to the parent's trace) and starts its own trace at its
+//!   first allocation. `vfork` and `posix_spawn` children run no handlers
+//!   and share memory with the parent: every entry point that could write
+//!   (exec, `_exit`) first checks that the calling process owns the trace.
+//! - `exec`: buffered events are written before the image is replaced.
+//! - `exit`: an `on_exit` handler keeps the status; the destructor (which
+//!   runs after the program's own destructors) writes it and everything
+//!   still buffered. `_exit` skips all that, so it is interposed.
+//! - `dlclose`: the module list is re-read at once, so cached unwind rules
+//!   for the unloaded code are dropped before anything else is mapped there.
+
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use heapwise_trace::{ControlRecord, ExitStatus};
+
+use crate::stream::{self, Stream};
+use crate::sys;
+use crate::tls;
+use crate::unwind::modules;
+use crate::writer;
+
+static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Registers the thread-exit destructor, fork handlers and exit handler.
+/// Called once, by the first stage of start-up.
+pub fn install() {
+    // SAFETY: plain registrations with valid function pointers.
+    unsafe {
+        let mut key: libc::pthread_key_t = 0;
+        if libc::pthread_key_create(&mut key, Some(on_thread_exit)) == 0 {
+            KEY.store(key, Ordering::Release);
+        }
+        libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
+        on_exit(on_exit_handler, std::ptr::null_mut());
+    }
+}
+
+unsafe extern "C" {
+    fn on_exit(function: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
+}
+
+/// Set when the library destructor has run.
+static DESTRUCTOR_RAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `exit` runs exit handlers in reverse order of registration, and the
+/// destructors of all libraries (ours included) from one of them,
+/// `_dl_fini`, registered when the program started. Ours is usually
+/// registered earlier (at the first `malloc`), so it usually runs after the
+/// destructors: then it ends the trace, after everything the destructors
+/// freed. Otherwise the destructor ends it, with the status known.
+extern "C" fn on_exit_handler(status: c_int, _: *mut c_void) {
+    writer::EXIT_CODE.store(i64::from(status), Ordering::Release);
+    if DESTRUCTOR_RAN.load(Ordering::Acquire) {
+        tls::internal(|| writer::shutdown(writer::exit_status(), 5_000_000_000));
+    }
+}
+
+/// Arranges for the stream to be released when the calling thread exits.
+pub fn watch_thread_exit(stream: &'static Stream) {
+    let key = KEY.load(Ordering::Acquire);
+    if key != u32::MAX {
+        // pthread_setspecific may allocate its second-level table.
+        // SAFETY: a valid key; the value is a 'static pointer.
+        tls::internal(|| unsafe {
+            libc::pthread_setspecific(key, (stream as *const Stream).cast())
+        });
+    }
+}
+
+unsafe extern "C" fn on_thread_exit(value: *mut c_void) {
+    let tls = tls::get();
+    // SAFETY: the calling thread's TLS; `value` is the stream we stored.
+    unsafe {
+        if (*tls).stream.cast::<c_void>() == value.cast_const() {
+            (*tls).stream = std::ptr::null();
+            (*tls).exited = 1;
+            stream::detach(&*value.cast::<Stream>());
+        }
+    }
+}
+
+extern "C" fn fork_prepare() {
+    writer::PASS_LOCK.lock_raw();
+    modules::REFRESH_LOCK.lock_raw();
+    crate::control::CONTROL.lock.lock_raw();
+    crate::control::SHARED.lock.lock_raw();
+    stream::FREE_LOCK.lock_raw();
+    // Last: code holding the locks above may allocate.
+    #[cfg(not(test))]
+    crate::ALLOCATOR.lock_for_fork();
+}
+
+extern "C" fn fork_parent() {
+    #[cfg(not(test))]
+    crate::ALLOCATOR.reset_after_fork();
+    stream::FREE_LOCK.force_unlock();
+    crate::control::SHARED.lock.force_unlock();
+    crate::control::CONTROL.lock.force_unlock();
+    modules::REFRESH_LOCK.force_unlock();
+    writer::PASS_LOCK.force_unlock();
+}
+
+extern "C" fn fork_child() {
+    #[cfg(not(test))]
+    crate::ALLOCATOR.reset_after_fork();
+    modules::REFRESH_LOCK.force_unlock();
+    crate::control::reset_after_fork();
+    stream::reset_after_fork();
+    writer::reset_after_fork();
+    let tls = tls::get();
+    // SAFETY: the calling (and only) thread's TLS.
+    unsafe {
+        (*tls).stream = std::ptr::null();
+        (*tls).exited = 0;
+        (*tls).lost = 0;
+    }
+    let follow = crate::state::config().is_some_and(|c| c.follow_fork);
+    if follow {
+        // Module records go to the child's new trace.
+        modules::announce_all();
+        crate::state::set_child_pending();
+    } else {
+        crate::state::turn_off();
+    }
+}
+
+/// Whether the calling process is the one writing the trace (not a vfork
+/// child sharing its memory).
+fn owns_trace() -> bool {
+    writer::trace_pid() == i64::from(sys::getpid())
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn heapwise_before_exec() {
+    if owns_trace() {
+        tls::internal(|| {
+            crate::control::push(&ControlRecord::Exit {
+                ts: sys::ticks(),
+                status: ExitStatus::Exec,
+            });
+            writer::flush(2_000_000_000);
+        });
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn heapwise_after_failed_exec() {
+    if owns_trace() {
+        tls::internal(|| {
+            crate::control::push(&ControlRecord::Note {
+                ts: sys::ticks(),
+                message: "exec failed; the process went on".into(),
+            });
+        });
+    }
+}
+
+fn exit_now(status: c_int) -> ! {
+    if owns_trace() {
+        tls::internal(|| writer::shutdown(Some(ExitStatus::Code(status)), 5_000_000_000));
+    }
+    // SAFETY: ends the process, as _exit does.
+    unsafe { libc::syscall(libc::SYS_exit_group, status) };
+    loop {
+        std::hint::spin_loop();
+    }
+}
+
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn _exit(status: c_int) -> ! {
+    exit_now(status)
+}
+
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn _Exit(status: c_int) -> ! {
+    exit_now(status)
+}
+
+static REAL_DLCLOSE: AtomicUsize = AtomicUsize::new(0);
+
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn dlclose(handle: *mut c_void) -> c_int {
+    let mut real = REAL_DLCLOSE.load(Ordering::Acquire);
+    if real == 0 {
+        // SAFETY: looking up glibc's definition.
+        real =
+            tls::internal(|| unsafe { libc::dlsym(libc::RTLD_NEXT, c"dlclose".as_ptr()) }) as usize;
+        REAL_DLCLOSE.store(real, Ordering::Release);
+    }
+    if real == 0 {
+        return -1;
+    }
+    // SAFETY: `real` is glibc's dlclose.
+    let real: extern "C" fn(*mut c_void) -> c_int = unsafe { std::mem::transmute(real) };
+    let rc = real(handle);
+    if crate::state::active() {
+        let saved = sys::errno();
+        tls::internal(modules::refresh);
+        sys::set_errno(saved);
+    }
+    rc
+}
+
+/// The version of the preload, for `heapwise run` to check it loaded the
+/// right one.
+#[unsafe(no_mangle)]
+pub extern "C" fn heapwise_preload_version() -> *const std::ffi::c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+extern "C" fn constructor() {
+    crate::state::on_load();
+}
+
+extern "C" fn destructor() {
+    DESTRUCTOR_RAN.store(true, Ordering::Release);
+    tls::internal(|| match writer::exit_status() {
+        Some(status) => writer::shutdown(Some(status), 5_000_000_000),
+        // The exit handler comes later and ends the trace; write what we
+        // have in case the process dies before that.
+        None => writer::flush(1_000_000_000),
+    });
+}
+
+#[cfg(not(test))]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONSTRUCTOR: extern "C" fn() = constructor;
+
+#[cfg(not(test))]
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static DESTRUCTOR: extern "C" fn() = destructor;

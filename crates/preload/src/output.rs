@@ -1,0 +1,163 @@
+//! Where a process's trace goes, and its header.
+//!
+//! `HEAPWISE_OUTPUT` names the trace of the process `heapwise run` started
+//! (a `{pid}` in it is replaced by the process id). Every other process of
+//! the session — forked children, programs started by exec, successors of
+//! an exec — writes beside it: `NAME.PID.hwt`, or `NAME.PID.N.hwt` when that
+//! exists. Files are created with `O_EXCL`, so two processes never share a
+//! file, and `O_CLOEXEC`, so a started program does not inherit the fd.
+
+use std::ffi::{CStr, CString};
+
+use heapwise_trace::{Header, TickSource};
+
+use crate::sys;
+
+/// Settings read from the environment at start.
+pub struct Config {
+    /// `HEAPWISE_OUTPUT`.
+    pub template: String,
+    /// `HEAPWISE_SESSION`.
+    pub session: String,
+    /// `HEAPWISE_PARENT`: the pid of `heapwise run`.
+    pub parent: Option<u32>,
+    /// `HEAPWISE_BUFFER_MB`: memory for buffered events.
+    pub buffer_mb: usize,
+    /// `HEAPWISE_FOLLOW_FORK`: trace forked children (default on).
+    pub follow_fork: bool,
+}
+
+fn env(name: &CStr) -> Option<String> {
+    // SAFETY: getenv returns a pointer into the environment or null.
+    let value = unsafe { libc::getenv(name.as_ptr()) };
+    if value.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated environment string.
+    Some(
+        unsafe { CStr::from_ptr(value) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+impl Config {
+    /// Reads the settings; `None` when tracing was not asked for.
+    pub fn from_env() -> Option<Config> {
+        let template = env(c"HEAPWISE_OUTPUT").filter(|t| !t.is_empty())?;
+        Some(Config {
+            template,
+            session: env(c"HEAPWISE_SESSION").unwrap_or_default(),
+            parent: env(c"HEAPWISE_PARENT").and_then(|p| p.parse().ok()),
+            buffer_mb: env(c"HEAPWISE_BUFFER_MB")
+                .and_then(|v| v.parse().ok())
+                .filter(|&v| v >= 4)
+                .unwrap_or(64),
+            follow_fork: env(c"HEAPWISE_FOLLOW_FORK").is_none_or(|v| v != "0"),
+        })
+    }
+}
+
+/// An open trace file.
+pub struct Opened {
+    pub fd: i32,
+    pub path: String,
+    /// 0 when the first name was free; n for the n-th fallback name.
+    pub sequence: u32,
+}
+
+/// Creates this process's trace file.
+pub fn open(config: &Config, pid: u32) -> Result<Opened, String> {
+    let has_pid = config.template.contains("{pid}");
+    let base = config.template.replace("{pid}", &pid.to_string());
+    // SAFETY: no arguments.
+    let ppid = unsafe { libc::getppid() } as u32;
+    let is_root = config.parent == Some(ppid);
+    let (stem, ext) = match base.rfind('.') {
+        Some(dot) if !base[dot..].contains('/') => (&base[..dot], &base[dot..]),
+        _ => (base.as_str(), ""),
+    };
+    let mut last_error = String::new();
+    for sequence in 0..1000u32 {
+        let name = match (sequence, has_pid) {
+            (0, _) if has_pid || is_root => base.clone(),
+            (0, _) => continue,
+            (n, true) => format!("{stem}.{n}{ext}"),
+            (1, false) => format!("{stem}.{pid}{ext}"),
+            (n, false) => format!("{stem}.{pid}.{n}{ext}"),
+        };
+        let Ok(c_name) = CString::new(name.as_bytes()) else {
+            return Err("the output path contains a NUL byte".into());
+        };
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC;
+        // SAFETY: a valid path; the fd is owned by the caller.
+        let fd = unsafe { libc::open(c_name.as_ptr(), flags, 0o644) };
+        if fd >= 0 {
+            return Ok(Opened {
+                fd,
+                path: name,
+                sequence,
+            });
+        }
+        let err = sys::errno();
+        if err != libc::EEXIST {
+            return Err(format!(
+                "could not create {name}: {}",
+                std::io::Error::from_raw_os_error(err)
+            ));
+        }
+        last_error = format!("{name} already exists");
+    }
+    Err(format!("no free trace name near {base} ({last_error})"))
+}
+
+/// The header of this process's trace.
+pub fn header(
+    config: &Config,
+    pid: u32,
+    sequence: u32,
+    start: heapwise_trace::ClockSync,
+) -> Header {
+    let mut buf = vec![0u8; 1 << 16];
+    let argv = sys::read_file(c"/proc/self/cmdline", &mut buf)
+        .map(|len| {
+            buf[..len]
+                .split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut exe = vec![0u8; 4096];
+    // SAFETY: the buffer is valid for its length.
+    let len = unsafe {
+        libc::readlink(
+            c"/proc/self/exe".as_ptr(),
+            exe.as_mut_ptr().cast(),
+            exe.len(),
+        )
+    };
+    let exe = if len > 0 {
+        String::from_utf8_lossy(&exe[..len as usize]).into_owned()
+    } else {
+        String::new()
+    };
+    Header {
+        pid,
+        // SAFETY: no arguments.
+        ppid: unsafe { libc::getppid() } as u32,
+        exec_seq: sequence,
+        session: config.session.clone(),
+        argv,
+        exe,
+        tick_source: if sys::TICKS_ARE_TSC {
+            TickSource::Tsc
+        } else {
+            TickSource::MonotonicNs
+        },
+        start,
+        // SAFETY: no arguments.
+        page_size: unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u32,
+        tracer_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}

@@ -1,0 +1,307 @@
+//! Turning one call into trace records: the fast path (the thread's own
+//! stream, cached unwinding, interned stacks), the nested path (a signal
+//! handler that interrupted a hook on the same thread), and the shared path
+//! (a thread whose stream was already released at thread exit).
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use heapwise_trace::AllocApi;
+use heapwise_trace::StreamEncoder;
+use heapwise_trace::record::{MAX_RECORD_LEN, raw_record_len};
+
+use crate::intern::hash_frames;
+use crate::stream::{self, Stream, StreamPrivate};
+use crate::sys;
+use crate::tls::Tls;
+use crate::unwind::{self, MAX_FRAMES, Regs};
+
+/// One call to record.
+#[derive(Clone, Copy)]
+pub enum Call {
+    /// An allocating call returned `ptr`.
+    Alloc { api: AllocApi, size: u64, ptr: u64 },
+    /// `free(ptr)` is about to run.
+    Free { ptr: u64 },
+    /// `realloc`-like call entered at tick `entry` turned `old` into `new`.
+    Realloc {
+        api: AllocApi,
+        entry: u64,
+        old: u64,
+        size: u64,
+        new: u64,
+    },
+}
+
+/// The most bytes one NODE record takes (tag, parent, ip delta).
+const NODE_RECORD_LEN: usize = 1 + 5 + 10;
+
+/// Records `call` on the calling thread's stream. The hook has set the
+/// guard to `IN_HOOK`.
+#[inline(always)]
+pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
+    // SAFETY: the calling thread's TLS.
+    let stream_ptr = unsafe { (*tls).stream };
+    if stream_ptr.is_null() {
+        return record_without_stream(tls, call, caller);
+    }
+    // SAFETY: streams are never freed; this thread owns this one and is not
+    // re-entering (nested calls take `record_nested`).
+    let stream = unsafe { &*stream_ptr };
+    let p = unsafe { stream.private() };
+    match call {
+        Call::Free { ptr } => {
+            let ts = sys::ticks();
+            let buf = p.reserve(stream, MAX_RECORD_LEN);
+            let end = p.enc.free(buf, p.pos(), ts, ptr);
+            p.commit(end);
+        }
+        Call::Alloc { api, size, ptr } => {
+            let ts = sys::ticks();
+            let node = stack_node(tls, stream, p, caller);
+            let buf = p.reserve(stream, MAX_RECORD_LEN);
+            let end = p.enc.alloc(buf, p.pos(), api, ts, size, node, ptr);
+            p.commit(end);
+        }
+        Call::Realloc {
+            api,
+            entry,
+            old,
+            size,
+            new,
+        } => {
+            let ts = sys::ticks();
+            let node = stack_node(tls, stream, p, caller);
+            let buf = p.reserve(stream, MAX_RECORD_LEN);
+            let end = p
+                .enc
+                .realloc(buf, p.pos(), api, entry, ts, old, size, node, new);
+            p.commit(end);
+        }
+    }
+    if stream.side.pending() {
+        drain_side(stream, p);
+    }
+}
+
+#[inline(always)]
+fn stack_node(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Regs) -> u32 {
+    let mut frames = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
+    let n = p.unwind.backtrace(tls, caller, &mut frames);
+    // SAFETY: `backtrace` initialised the first `n` frames.
+    let ips = unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), n) };
+    let hash = hash_frames(ips);
+    match p.interner.lookup(ips, hash) {
+        Some(leaf) => leaf,
+        None => new_stack(stream, p, ips, hash),
+    }
+}
+
+#[cold]
+fn new_stack(stream: &Stream, p: &mut StreamPrivate, ips: &[u64], hash: u64) -> u32 {
+    let buf = p.reserve(stream, ips.len() * NODE_RECORD_LEN + MAX_RECORD_LEN);
+    let mut pos = p.pos();
+    let enc = &mut p.enc;
+    let leaf = p
+        .interner
+        .insert(ips, hash, |parent, ip| pos = enc.node(buf, pos, parent, ip));
+    p.commit(pos);
+    leaf
+}
+
+#[cold]
+fn record_without_stream(tls: *mut Tls, call: Call, caller: Regs) {
+    let saved = sys::errno();
+    record_attaching(tls, call, caller);
+    sys::set_errno(saved);
+}
+
+fn record_attaching(tls: *mut Tls, call: Call, caller: Regs) {
+    // SAFETY: the calling thread's TLS.
+    let exited = unsafe { (*tls).exited != 0 };
+    if exited {
+        // After the thread-exit destructor: late frees of thread-local data.
+        return record_shared(tls, call, caller);
+    }
+    // No stream yet, so a signal handler's allocation now would be lost.
+    let blocked = sys::SignalsBlocked::new();
+    let Some(stream) = stream::attach() else {
+        // SAFETY: as above.
+        unsafe { (*tls).lost = (*tls).lost.wrapping_add(1) };
+        return;
+    };
+    // SAFETY: as above.
+    unsafe {
+        (*tls).stream = stream;
+        let lost = std::mem::take(&mut (*tls).lost);
+        if lost > 0 {
+            let p = stream.private();
+            let buf = p.reserve(stream, MAX_RECORD_LEN);
+            let end = p.enc.lost(buf, p.pos(), u64::from(lost));
+            p.commit(end);
+        }
+    }
+    crate::lifecycle::watch_thread_exit(stream);
+    drop(blocked);
+    record(tls, call, caller);
+}
+
+/// Encodes `call` as a self-contained record into `out`; returns its length.
+fn encode_raw(tls: *const Tls, call: Call, caller: Regs, out: &mut [u8]) -> usize {
+    let ts = sys::ticks();
+    let mut frames = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
+    let ips = |frames: &mut [MaybeUninit<u64>; MAX_FRAMES]| {
+        let n = unwind::backtrace_uncached(tls, caller, frames);
+        // SAFETY: the first `n` frames are initialised.
+        unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), n) }
+    };
+    match call {
+        Call::Free { ptr } => StreamEncoder::raw_free(out, 0, ts, ptr),
+        Call::Alloc { api, size, ptr } => {
+            StreamEncoder::raw(out, 0, api, ts, None, size, ips(&mut frames), ptr)
+        }
+        Call::Realloc {
+            api,
+            entry,
+            old,
+            size,
+            new,
+        } => StreamEncoder::raw(
+            out,
+            0,
+            api,
+            ts,
+            Some((entry, old)),
+            size,
+            ips(&mut frames),
+            new,
+        ),
+    }
+}
+
+/// A call made by a signal handler that interrupted a hook on this thread:
+/// the interrupted code owns the stream's encoder and caches, so the record
+/// is self-contained and parked in the stream's side buffer until the hook
+/// finishes. No lock, no allocation.
+pub fn record_nested(tls: *mut Tls, call: Call, caller: Regs) {
+    // SAFETY: the calling thread's TLS.
+    let stream_ptr = unsafe { (*tls).stream };
+    let mut buf = [0u8; raw_record_len(MAX_FRAMES)];
+    let len = encode_raw(tls, call, caller, &mut buf);
+    // SAFETY: streams are never freed; the side buffer is signal-safe.
+    let parked = !stream_ptr.is_null() && unsafe { (*stream_ptr).side.append(&buf[..len]) };
+    if !parked {
+        // SAFETY: as above.
+        unsafe { (*tls).lost = (*tls).lost.wrapping_add(1) };
+    }
+}
+
+fn record_shared(tls: *mut Tls, call: Call, caller: Regs) {
+    let mut buf = [0u8; raw_record_len(MAX_FRAMES)];
+    let len = encode_raw(tls, call, caller, &mut buf);
+    let queued = crate::control::SHARED.with(1000, |queue| queue.extend_from_slice(&buf[..len]));
+    if queued.is_none() {
+        crate::control::LOST.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether the calling thread's side buffer holds records.
+#[inline(always)]
+pub fn side_pending(tls: *const Tls) -> bool {
+    // SAFETY: the calling thread's TLS; streams are never freed.
+    unsafe { (*tls).stream.as_ref() }.is_some_and(|stream| stream.side.pending())
+}
+
+/// Moves the calling thread's side buffer into its stream (the guard is
+/// `IN_HOOK`).
+#[cold]
+pub fn drain_pending(tls: *const Tls) {
+    // SAFETY: as above; this thread owns the stream and is not re-entering.
+    if let Some(stream) = unsafe { (*tls).stream.as_ref() } {
+        drain_side(stream, unsafe { stream.private() });
+    }
+}
+
+fn drain_side(stream: &Stream, p: &mut StreamPrivate) {
+    stream.side.drain(|bytes| {
+        let buf = p.reserve(stream, bytes.len());
+        let pos = p.pos();
+        buf[pos..pos + bytes.len()].copy_from_slice(bytes);
+        p.commit(pos + bytes.len());
+    });
+}
+
+/// Room for about 500 typical records: handlers that fire while a hook
+/// waits for buffer space keep parking records until it finishes. Pages
+/// that are never written are never made resident.
+const SIDE_CAPACITY: usize = 64 * 1024;
+
+/// A small buffer that signal handlers on the owning thread append to and
+/// the interrupted code drains. Appends reserve space with a
+/// compare-and-swap, so handlers nested in handlers cannot overlap.
+pub struct SideBuffer {
+    len: AtomicUsize,
+    data: UnsafeCell<[u8; SIDE_CAPACITY]>,
+}
+
+impl SideBuffer {
+    /// An empty buffer, allocated zeroed (never built on the stack: it is
+    /// larger than some threads' whole stack).
+    pub fn boxed() -> Box<SideBuffer> {
+        // SAFETY: all-zero bytes are an empty SideBuffer (a zero length and
+        // zero data).
+        unsafe { Box::<SideBuffer>::new_zeroed().assume_init() }
+    }
+
+    #[inline(always)]
+    fn pending(&self) -> bool {
+        self.len.load(Ordering::Relaxed) != 0
+    }
+
+    /// Appends `bytes`; false if they do not fit. (Records are at most
+    /// `raw_record_len(MAX_FRAMES)`, under the capacity.)
+    fn append(&self, bytes: &[u8]) -> bool {
+        let mut len = self.len.load(Ordering::Acquire);
+        loop {
+            if len + bytes.len() > SIDE_CAPACITY {
+                return false;
+            }
+            match self.len.compare_exchange(
+                len,
+                len + bytes.len(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(current) => len = current,
+            }
+        }
+        // SAFETY: [len, len + n) was reserved for this call alone; the
+        // drainer runs only when no handler is in progress on this thread.
+        unsafe { (&mut *self.data.get())[len..len + bytes.len()].copy_from_slice(bytes) };
+        true
+    }
+
+    fn drain(&self, mut sink: impl FnMut(&[u8])) {
+        let mut done = 0;
+        loop {
+            let len = self.len.load(Ordering::Acquire);
+            if len > done {
+                // SAFETY: bytes below `len` were written by completed handlers.
+                sink(unsafe { &(&*self.data.get())[done..len] });
+                done = len;
+            }
+            if self
+                .len
+                .compare_exchange(len, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+}
+
+// SAFETY: see the type's documentation.
+unsafe impl Sync for SideBuffer {}

@@ -1,0 +1,60 @@
+//! The calling thread's tracer state, in initial-exec TLS (see `shim.c`).
+
+use crate::stream::Stream;
+
+/// Not inside a hook.
+pub const IDLE: u8 = 0;
+/// Inside a hook: a nested call is a signal handler that interrupted it.
+pub const IN_HOOK: u8 = 1;
+/// The tracer's own thread or code: calls pass straight to glibc.
+pub const INTERNAL: u8 = 2;
+
+/// Mirror of `struct hw_tls` in `shim.c`.
+#[repr(C)]
+pub struct Tls {
+    /// [`IDLE`], [`IN_HOOK`] or [`INTERNAL`].
+    pub guard: u8,
+    /// The thread-exit destructor released the stream.
+    pub exited: u8,
+    pad: u16,
+    /// Calls not recorded while no stream was attached.
+    pub lost: u32,
+    /// The stream this thread writes, or null.
+    pub stream: *const Stream,
+    /// Lowest address of the thread's stack (0 if unknown).
+    pub stack_lo: u64,
+    /// One past the highest address of the thread's stack (0 if unknown).
+    pub stack_hi: u64,
+}
+
+// `Tls` points to a Rust type the C side treats as opaque.
+#[allow(improper_ctypes)]
+unsafe extern "C" {
+    fn heapwise_tls() -> *mut Tls;
+}
+
+/// The calling thread's state. A fixed offset from the thread pointer: never
+/// allocates, never takes a lock.
+#[inline(always)]
+pub fn get() -> *mut Tls {
+    // SAFETY: the shim returns the address of a thread-local struct.
+    unsafe { heapwise_tls() }
+}
+
+/// Runs `f` with the guard set to [`INTERNAL`], so allocations made by
+/// glibc on the tracer's behalf are neither recorded nor recursed into.
+/// Signals wait until `f` is done: a handler's `malloc` is the program's
+/// and must be recorded, which the guard would prevent.
+pub fn internal<R>(f: impl FnOnce() -> R) -> R {
+    let _blocked = crate::sys::SignalsBlocked::new();
+    let tls = get();
+    // SAFETY: the TLS block of the calling thread is always valid.
+    let saved = unsafe { (*tls).guard };
+    unsafe { (*tls).guard = INTERNAL };
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    let result = f();
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: as above.
+    unsafe { (*tls).guard = saved };
+    result
+}

@@ -1,0 +1,432 @@
+//! The writer thread: the only code that does file I/O.
+//!
+//! Several times a second it copies every stream's new records, the
+//! control queue and the shared queue into one payload, and writes it as one
+//! checksummed block; so a trace is readable while the program runs and
+//! loses at most the last fraction of a second when the program is killed.
+//! It also samples process counters and polls the module list. The target's
+//! threads never wait for the disk: they wait for the writer only when the
+//! bounded buffer memory is full.
+
+use std::ffi::c_void;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU8, AtomicU32, Ordering};
+
+use heapwise_trace::block::{BlockEncoder, put_segment_header};
+use heapwise_trace::{ControlRecord, Counters, ExitStatus, StreamEncoder};
+
+use crate::control;
+use crate::output;
+use crate::stream::{self, Block};
+use crate::sys::{self, SpinLock};
+
+/// Bytes of payload after which a block is written at once.
+const BLOCK_TARGET: usize = 1 << 20;
+/// The longest time records wait before being written.
+const WRITE_INTERVAL_NS: u64 = 200_000_000;
+/// How often the writer wakes up when nobody wakes it.
+const TICK_NS: u64 = 50_000_000;
+/// How often counters are sampled.
+const COUNTER_INTERVAL_NS: u64 = 250_000_000;
+/// How often the module list is re-read.
+const MODULE_POLL_NS: u64 = 1_000_000_000;
+
+const NONE: u8 = 0;
+const RUNNING: u8 = 1;
+const STOPPING: u8 = 2;
+const STOPPED: u8 = 3;
+
+static STATE: AtomicU8 = AtomicU8::new(NONE);
+/// Futex word: changes when the writer stops.
+static STOPPED_WORD: AtomicU32 = AtomicU32::new(0);
+static FLUSH_REQUESTED: AtomicU32 = AtomicU32::new(0);
+static FLUSH_DONE: AtomicU32 = AtomicU32::new(0);
+/// Held during each pass; `fork` takes it so the child never inherits a
+/// half-written block.
+pub static PASS_LOCK: SpinLock = SpinLock::new();
+/// The pid whose trace the writer writes.
+static TRACE_PID: AtomicI64 = AtomicI64::new(-1);
+/// The trace's file descriptor (a forked child closes its inherited copy).
+static TRACE_FD: AtomicI32 = AtomicI32::new(-1);
+/// The status passed to `exit`, recorded by the `on_exit` handler.
+pub static EXIT_CODE: AtomicI64 = AtomicI64::new(i64::MIN);
+/// The writer's state, handed from `start` to the thread.
+static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
+
+/// Whether the writer has stopped (or never ran).
+pub fn stopped() -> bool {
+    STATE.load(Ordering::Acquire) != RUNNING
+}
+
+/// The pid this trace belongs to (-1 before a trace was opened).
+pub fn trace_pid() -> i64 {
+    TRACE_PID.load(Ordering::Acquire)
+}
+
+struct Writer {
+    fd: i32,
+    path: String,
+    encoder: BlockEncoder,
+    payload: Vec<u8>,
+    framed: Vec<u8>,
+    scratch: Vec<u8>,
+    pool: Vec<*mut Block>,
+    last_write_ns: u64,
+    last_counters_ns: u64,
+    counter_cost_ns: u64,
+    last_modules_ns: u64,
+    failed: bool,
+}
+
+// SAFETY: the raw block pointers are only used by the writer thread.
+unsafe impl Send for Writer {}
+
+/// Opens this process's trace, writes its header and starts the writer
+/// thread. Returns false (after saying why on stderr) if tracing cannot go
+/// on.
+pub fn start() -> bool {
+    if STATE.load(Ordering::Acquire) == RUNNING {
+        return true;
+    }
+    let Some(config) = crate::state::config() else {
+        return false;
+    };
+    let pid = sys::getpid();
+    let opened = match output::open(config, pid) {
+        Ok(opened) => opened,
+        Err(message) => {
+            complain(&format!("not tracing process {pid}: {message}"));
+            return false;
+        }
+    };
+    let header = output::header(config, pid, opened.sequence, sys::clock_sync());
+    if let Err(err) = sys::write_all(opened.fd, &header.encode()) {
+        complain(&format!(
+            "not tracing process {pid}: could not write {}: {}",
+            opened.path,
+            std::io::Error::from_raw_os_error(err)
+        ));
+        // SAFETY: our fd.
+        unsafe { libc::close(opened.fd) };
+        return false;
+    }
+    let fd = opened.fd;
+    let Ok(encoder) = BlockEncoder::new() else {
+        complain(&format!("not tracing process {pid}: out of memory"));
+        // SAFETY: our fd.
+        unsafe { libc::close(fd) };
+        return false;
+    };
+    let writer = Writer {
+        encoder,
+        fd,
+        path: opened.path,
+        payload: Vec::with_capacity(BLOCK_TARGET * 2),
+        framed: Vec::new(),
+        scratch: Vec::new(),
+        pool: Vec::new(),
+        last_write_ns: sys::monotonic_ns(),
+        last_counters_ns: 0,
+        counter_cost_ns: 0,
+        last_modules_ns: sys::monotonic_ns(),
+        failed: false,
+    };
+    if let Ok(mut slot) = WRITER.lock() {
+        *slot = Some(writer);
+    }
+    TRACE_PID.store(i64::from(pid), Ordering::Release);
+    TRACE_FD.store(fd, Ordering::Release);
+    STATE.store(RUNNING, Ordering::Release);
+    if !spawn() {
+        STATE.store(STOPPED, Ordering::Release);
+        complain(&format!(
+            "not tracing process {pid}: could not start the writer thread"
+        ));
+        return false;
+    }
+    true
+}
+
+fn spawn() -> bool {
+    // The writer must never run the program's signal handlers.
+    // SAFETY: plain pthread calls with valid pointers.
+    unsafe {
+        let mut all = std::mem::zeroed::<libc::sigset_t>();
+        let mut old = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let mut thread = std::mem::zeroed::<libc::pthread_t>();
+        let rc = libc::pthread_create(
+            &mut thread,
+            std::ptr::null(),
+            writer_main,
+            std::ptr::null_mut(),
+        );
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        if rc == 0 {
+            libc::pthread_detach(thread);
+        }
+        rc == 0
+    }
+}
+
+extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
+    crate::hooks::mark_internal_thread();
+    let Some(mut writer) = WRITER.lock().ok().and_then(|mut slot| slot.take()) else {
+        STATE.store(STOPPED, Ordering::Release);
+        return std::ptr::null_mut();
+    };
+    // SAFETY: naming our own thread; the name is NUL-terminated and short.
+    unsafe { libc::pthread_setname_np(libc::pthread_self(), c"heapwise".as_ptr()) };
+    loop {
+        stream::WRITER_WAKE.store(0, Ordering::Release);
+        let stopping = STATE.load(Ordering::Acquire) == STOPPING;
+        let flush_target = FLUSH_REQUESTED.load(Ordering::Acquire);
+        let must_write = stopping || flush_target != FLUSH_DONE.load(Ordering::Acquire);
+        writer.pass(must_write);
+        if must_write {
+            FLUSH_DONE.store(flush_target, Ordering::Release);
+            sys::futex_wake_all(&FLUSH_DONE);
+        }
+        if stopping || writer.failed {
+            break;
+        }
+        writer.housekeeping();
+        sys::futex_wait(&stream::WRITER_WAKE, 0, TICK_NS);
+    }
+    if writer.failed {
+        crate::state::turn_off();
+    }
+    // SAFETY: our fd.
+    unsafe { libc::close(writer.fd) };
+    STATE.store(STOPPED, Ordering::Release);
+    STOPPED_WORD.store(1, Ordering::Release);
+    sys::futex_wake_all(&STOPPED_WORD);
+    std::ptr::null_mut()
+}
+
+impl Writer {
+    fn pass(&mut self, force: bool) {
+        let _lock = PASS_LOCK.lock_for(u64::MAX);
+        let pass_start = sys::ticks();
+        let Writer {
+            payload,
+            framed,
+            scratch,
+            pool,
+            fd,
+            failed,
+            encoder,
+            ..
+        } = self;
+        scratch.clear();
+        control::take(&control::CONTROL, scratch);
+        if !scratch.is_empty() {
+            put_segment_header(payload, 0, scratch.len());
+            payload.extend_from_slice(scratch);
+        }
+        scratch.clear();
+        control::take(&control::SHARED, scratch);
+        let lost = control::LOST.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let mut buf = [0u8; 16];
+            let len = StreamEncoder::new().lost(&mut buf, 0, lost);
+            scratch.extend_from_slice(&buf[..len]);
+        }
+        if !scratch.is_empty() {
+            put_segment_header(payload, control::SHARED_STREAM, scratch.len());
+            payload.extend_from_slice(scratch);
+        }
+        let mut copied = false;
+        stream::drain_all(pool, &mut |id, bytes| {
+            copied = true;
+            put_segment_header(payload, id, bytes.len());
+            payload.extend_from_slice(bytes);
+            if payload.len() >= BLOCK_TARGET * 4 && !*failed {
+                *failed = write_block(encoder, *fd, payload, framed).is_err();
+            }
+        });
+        if copied || !scratch.is_empty() {
+            scratch.clear();
+            ControlRecord::Sync { tick: pass_start }.encode(scratch);
+            put_segment_header(payload, 0, scratch.len());
+            payload.extend_from_slice(scratch);
+        }
+        let now = sys::monotonic_ns();
+        let due = force
+            || payload.len() >= BLOCK_TARGET
+            || now.saturating_sub(self.last_write_ns) >= WRITE_INTERVAL_NS;
+        if due && !self.payload.is_empty() && !self.failed {
+            scratch.clear();
+            ControlRecord::Clock(sys::clock_sync()).encode(scratch);
+            put_segment_header(&mut self.payload, 0, self.scratch.len());
+            self.payload.extend_from_slice(&self.scratch);
+            if let Err(err) = write_block(
+                &mut self.encoder,
+                self.fd,
+                &mut self.payload,
+                &mut self.framed,
+            ) {
+                self.fail(err);
+            }
+            self.last_write_ns = now;
+        }
+        if self.failed {
+            self.payload.clear();
+        }
+    }
+
+    fn fail(&mut self, err: i32) {
+        self.failed = true;
+        complain(&format!(
+            "stopped tracing process {}: could not write {}: {}",
+            sys::getpid(),
+            self.path,
+            std::io::Error::from_raw_os_error(err)
+        ));
+    }
+
+    fn housekeeping(&mut self) {
+        let now = sys::monotonic_ns();
+        // mallinfo2 walks the allocator's free lists under its locks: keep
+        // its share of time below 1/1000.
+        let counter_interval = COUNTER_INTERVAL_NS.max(self.counter_cost_ns * 1000);
+        if now.saturating_sub(self.last_counters_ns) >= counter_interval {
+            self.last_counters_ns = now;
+            control::push(&ControlRecord::Counters(sample_counters()));
+            self.counter_cost_ns = sys::monotonic_ns() - now;
+        }
+        if now.saturating_sub(self.last_modules_ns) >= MODULE_POLL_NS {
+            self.last_modules_ns = now;
+            crate::unwind::modules::refresh_if_changed();
+        }
+    }
+}
+
+fn write_block(
+    encoder: &mut BlockEncoder,
+    fd: i32,
+    payload: &mut Vec<u8>,
+    framed: &mut Vec<u8>,
+) -> Result<(), i32> {
+    if payload.is_empty() {
+        return Ok(());
+    }
+    framed.clear();
+    encoder.encode(payload, framed);
+    payload.clear();
+    sys::write_all(fd, framed)
+}
+
+fn sample_counters() -> Counters {
+    let mut counters = Counters {
+        ts: sys::ticks(),
+        ..Counters::default()
+    };
+    let mut buf = [0u8; 256];
+    if let Some(len) = sys::read_file(c"/proc/self/statm", &mut buf) {
+        let text = String::from_utf8_lossy(&buf[..len]);
+        // SAFETY: no arguments.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+        counters.rss_bytes = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|pages| pages * page);
+    }
+    // SAFETY: mallinfo2 has no preconditions.
+    let info = unsafe { libc::mallinfo2() };
+    counters.heap_arena_bytes = Some(info.arena as u64);
+    counters.heap_in_use_bytes = Some(info.uordblks as u64);
+    counters.heap_free_bytes = Some(info.fordblks as u64);
+    counters.heap_free_chunks = Some(info.ordblks as u64);
+    counters.heap_mmap_bytes = Some(info.hblkhd as u64);
+    counters
+}
+
+/// Writes everything recorded so far and waits (at most `timeout_ns`) until
+/// it is in the file.
+pub fn flush(timeout_ns: u64) {
+    if STATE.load(Ordering::Acquire) != RUNNING {
+        return;
+    }
+    let target = FLUSH_REQUESTED
+        .fetch_add(1, Ordering::AcqRel)
+        .wrapping_add(1);
+    stream::wake_writer();
+    let deadline = sys::monotonic_ns() + timeout_ns;
+    loop {
+        let done = FLUSH_DONE.load(Ordering::Acquire);
+        if done.wrapping_sub(target) as i32 >= 0 || STATE.load(Ordering::Acquire) != RUNNING {
+            return;
+        }
+        let now = sys::monotonic_ns();
+        if now >= deadline {
+            return;
+        }
+        sys::futex_wait(&FLUSH_DONE, done, (deadline - now).min(50_000_000));
+    }
+}
+
+/// Ends the trace: records how the process ended, writes everything and
+/// stops the writer (waiting at most `timeout_ns`). Recording stops.
+pub fn shutdown(status: Option<ExitStatus>, timeout_ns: u64) {
+    if STATE.load(Ordering::Acquire) != RUNNING {
+        crate::state::turn_off();
+        return;
+    }
+    // Queued before the writer is told to stop, so its last pass has it.
+    if let Some(status) = status {
+        control::push(&ControlRecord::Exit {
+            ts: sys::ticks(),
+            status,
+        });
+    }
+    if STATE
+        .compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        crate::state::turn_off();
+        return;
+    }
+    stream::wake_writer();
+    let deadline = sys::monotonic_ns() + timeout_ns;
+    while STATE.load(Ordering::Acquire) != STOPPED {
+        let now = sys::monotonic_ns();
+        if now >= deadline {
+            break;
+        }
+        sys::futex_wait(&STOPPED_WORD, 0, (deadline - now).min(50_000_000));
+    }
+    crate::state::turn_off();
+}
+
+/// The exit status to record at the end (from `exit`'s argument).
+pub fn exit_status() -> Option<ExitStatus> {
+    let code = EXIT_CODE.load(Ordering::Acquire);
+    (code != i64::MIN).then_some(ExitStatus::Code(code as i32))
+}
+
+/// Forgets the parent's writer (a forked child; it has no writer thread).
+pub fn reset_after_fork() {
+    PASS_LOCK.force_unlock();
+    STATE.store(NONE, Ordering::Release);
+    STOPPED_WORD.store(0, Ordering::Release);
+    FLUSH_REQUESTED.store(0, Ordering::Release);
+    FLUSH_DONE.store(0, Ordering::Release);
+    TRACE_PID.store(-1, Ordering::Release);
+    EXIT_CODE.store(i64::MIN, Ordering::Release);
+    let fd = TRACE_FD.swap(-1, Ordering::AcqRel);
+    if fd >= 0 {
+        // The parent's trace fd was inherited: close this process's copy.
+        // SAFETY: the fd is ours to close.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// One line on stderr: the only way to reach the user from inside the
+/// traced program when the trace itself cannot be written.
+fn complain(message: &str) {
+    let line = format!("heapwise: {message}\n");
+    let _ = sys::write_all(2, line.as_bytes());
+}

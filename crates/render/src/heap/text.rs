@@ -1,0 +1,314 @@
+//! Text for people: the largest constructors, what changed, and each leak
+//! cluster with the chain of references that holds it and what to do.
+
+use std::io::{self, Write};
+
+use heapwise_v8::{HeapDiff, HeapSummary, LeakCluster, LeakReport, PathStep};
+
+use crate::output::{human_bytes, human_bytes_signed};
+
+/// How much to show.
+#[derive(Debug, Clone)]
+pub struct TextOptions {
+    /// Rows of constructor tables.
+    pub top: usize,
+    /// Leak clusters shown in full.
+    pub clusters: usize,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions {
+            top: 20,
+            clusters: 10,
+        }
+    }
+}
+
+/// `heapwise heap summary` as text.
+pub fn write_summary<W: Write + ?Sized>(
+    out: &mut W,
+    summary: &HeapSummary,
+    options: &TextOptions,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "Heap snapshot: {} objects, {} references, {} in total.",
+        grouped(summary.nodes),
+        grouped(summary.edges),
+        human_bytes(summary.total_bytes)
+    )?;
+    writeln!(out)?;
+    let shown = summary.constructors.len().min(options.top);
+    writeln!(
+        out,
+        "Largest constructors by retained size ({shown} of {}):",
+        summary.constructors.len()
+    )?;
+    writeln!(
+        out,
+        "{:>12}  {:>12}  {:>10}  constructor",
+        "retained", "self", "count"
+    )?;
+    for row in summary.constructors.iter().take(options.top) {
+        writeln!(
+            out,
+            "{:>12}  {:>12}  {:>10}  {}",
+            human_bytes(row.retained_bytes),
+            human_bytes(row.self_bytes),
+            grouped(row.count),
+            one_line(&row.name)
+        )?;
+    }
+    Ok(())
+}
+
+/// `heapwise heap diff` as text.
+pub fn write_diff<W: Write + ?Sized>(
+    out: &mut W,
+    diff: &HeapDiff,
+    options: &TextOptions,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "Compared by object id: {} objects before, {} after, {} in both.",
+        grouped(diff.before_objects),
+        grouped(diff.after_objects),
+        grouped(diff.shared_objects)
+    )?;
+    for warning in &diff.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    writeln!(out)?;
+    if diff.constructors.is_empty() {
+        writeln!(
+            out,
+            "No object was created or freed between the two snapshots."
+        )?;
+        return Ok(());
+    }
+    let shown = diff.constructors.len().min(options.top);
+    writeln!(
+        out,
+        "Largest growth first ({shown} of {} constructors that changed):",
+        diff.constructors.len()
+    )?;
+    writeln!(
+        out,
+        "{:>12}  {:>10}  {:>10}  {:>8}  {:>8}  {:>8}  constructor",
+        "size delta", "allocated", "freed", "new", "deleted", "delta"
+    )?;
+    for row in diff.constructors.iter().take(options.top) {
+        writeln!(
+            out,
+            "{:>12}  {:>10}  {:>10}  {:>8}  {:>8}  {:>8}  {}",
+            human_bytes_signed(row.size_delta),
+            human_bytes(row.alloc_bytes),
+            human_bytes(row.freed_bytes),
+            grouped(row.new),
+            grouped(row.deleted),
+            signed(row.delta),
+            one_line(&row.name)
+        )?;
+    }
+    Ok(())
+}
+
+/// `heapwise heap leaks` as text.
+pub fn write_leaks<W: Write + ?Sized>(
+    out: &mut W,
+    report: &LeakReport,
+    options: &TextOptions,
+) -> io::Result<()> {
+    for warning in &report.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    if report.leaked_objects == 0 {
+        writeln!(
+            out,
+            "No leak: nothing allocated after BASELINE and present in TARGET is still alive in FINAL."
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} objects leaked ({} self): allocated after BASELINE, present in TARGET, still alive in FINAL.",
+        grouped(report.leaked_objects),
+        human_bytes(report.leaked_self_bytes)
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Leaked constructors:")?;
+    writeln!(out, "{:>10}  {:>12}  constructor", "count", "retained")?;
+    for row in report.by_constructor.iter().take(options.top) {
+        writeln!(
+            out,
+            "{:>10}  {:>12}  {}",
+            grouped(row.count),
+            human_bytes(row.retained_bytes),
+            one_line(&row.name)
+        )?;
+    }
+    if report.by_constructor.len() > options.top {
+        writeln!(
+            out,
+            "{:>10}  ({} more)",
+            "...",
+            report.by_constructor.len() - options.top
+        )?;
+    }
+    let shown = report.clusters.len().min(options.clusters);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Why they stay alive ({shown} of {} clusters, largest first):",
+        report.clusters.len()
+    )?;
+    for (index, cluster) in report.clusters.iter().take(options.clusters).enumerate() {
+        writeln!(out)?;
+        write_cluster(out, index + 1, cluster)?;
+    }
+    Ok(())
+}
+
+/// Paths longer than this are shortened in the middle.
+const MAX_STEPS: usize = 14;
+
+fn write_cluster<W: Write + ?Sized>(
+    out: &mut W,
+    number: usize,
+    cluster: &LeakCluster,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "#{number} {} x {} retaining {} - cause: {}",
+        one_line(&cluster.constructor),
+        grouped(cluster.count),
+        human_bytes(cluster.retained_bytes),
+        cluster.cause.as_str()
+    )?;
+    // Hops as (edge label, node reached); runs of equal hops (linked lists) become one line.
+    let steps = &cluster.retainer_path;
+    let mut hops: Vec<(String, String, usize)> = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let next = steps
+            .get(index + 1)
+            .map_or(cluster.constructor.as_str(), |s| s.node.as_str());
+        let hop = (edge_label(step), one_line(next));
+        match hops.last_mut() {
+            Some(last) if last.0 == hop.0 && last.1 == hop.1 => last.2 += 1,
+            _ => hops.push((hop.0, hop.1, 1)),
+        }
+    }
+    // The chain reads root first: each line is the edge taken and the node it reaches.
+    let first = steps.first().map_or("(root)", |s| s.node.as_str());
+    writeln!(out, "    {}", one_line(first))?;
+    let (head, tail) = if hops.len() > MAX_STEPS {
+        (3, hops.len() - (MAX_STEPS - 3))
+    } else {
+        (hops.len(), hops.len())
+    };
+    for (index, (edge, node, repeat)) in hops.iter().enumerate() {
+        if index == head && tail > head {
+            writeln!(out, "      ... {} more ...", tail - head)?;
+        }
+        if index >= head && index < tail {
+            continue;
+        }
+        let times = if *repeat > 1 {
+            format!("  (x{repeat})")
+        } else {
+            String::new()
+        };
+        writeln!(out, "      --{edge}--> {node}{times}")?;
+    }
+    writeln!(
+        out,
+        "    ({} objects like the last one)",
+        grouped(cluster.count)
+    )?;
+    writeln!(out, "  What to do: {}", cluster.recommendation)?;
+    if !cluster.sample_ids.is_empty() {
+        let ids: Vec<String> = cluster
+            .sample_ids
+            .iter()
+            .map(|id| format!("@{id}"))
+            .collect();
+        writeln!(out, "  Examples (DevTools ids): {}", ids.join(" "))?;
+    }
+    Ok(())
+}
+
+/// An edge as people read it: `.name`, `[]`, `var name` for a captured variable, `{name}` for V8 internals.
+fn edge_label(step: &PathStep) -> String {
+    let name = one_line(&step.edge);
+    match step.edge_type.as_str() {
+        "context" => format!("var {name}"),
+        _ if name == "[]" => "[]".to_string(),
+        "internal" | "hidden" => format!("{{{name}}}"),
+        "weak" => format!("[[{name}]]"),
+        _ => format!(".{name}"),
+    }
+}
+
+/// Names can be long strings with newlines (string nodes): keep one short line.
+fn one_line(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() > 80 {
+        let cut: String = flat.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        flat
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn grouped(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn signed(value: i64) -> String {
+    if value < 0 {
+        format!("-{}", grouped(value.unsigned_abs()))
+    } else {
+        format!("+{}", grouped(value as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1234567), "1,234,567");
+        assert_eq!(signed(-1200), "-1,200");
+    }
+
+    #[test]
+    fn edges_read_like_devtools() {
+        let step = |edge: &str, edge_type: &str| PathStep {
+            node: "x".into(),
+            edge: edge.into(),
+            edge_type: edge_type.into(),
+            node_id: 1,
+        };
+        assert_eq!(edge_label(&step("_events", "property")), "._events");
+        assert_eq!(edge_label(&step("[]", "element")), "[]");
+        assert_eq!(edge_label(&step("ctx", "context")), "var ctx");
+        assert_eq!(edge_label(&step("table", "internal")), "{table}");
+    }
+}

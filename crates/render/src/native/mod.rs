@@ -1,0 +1,66 @@
+//! Native-trace reports: one module per output format.
+
+pub mod collapsed;
+pub mod flamegraph;
+pub mod pprof;
+pub mod text;
+
+use heapwise_native::model::Frame;
+
+/// A short name for a frame: the function, or the module and address when
+/// the function is unknown.
+pub fn frame_label(frame: &Frame) -> String {
+    match (&frame.function, &frame.module) {
+        (Some(function), _) => function.clone(),
+        (None, Some(module)) => format!("[{} {}]", file_name(module), frame.address),
+        (None, None) => format!("[{}]", frame.address),
+    }
+}
+
+/// The last component of a path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Which counter a stack-shaped output (flame graph, folded stacks) shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// Bytes still allocated at the end (the leaks).
+    LeakedBytes,
+    /// Blocks still allocated at the end.
+    LeakedBlocks,
+    /// Bytes allocated over the whole run.
+    AllocatedBytes,
+    /// Allocations over the whole run.
+    Allocations,
+}
+
+impl Metric {
+    /// The value of a stack for this metric.
+    pub fn of(self, stack: &heapwise_native::ProfileStack) -> u64 {
+        match self {
+            Metric::LeakedBytes => stack.live_bytes,
+            Metric::LeakedBlocks => stack.live_allocations,
+            Metric::AllocatedBytes => stack.allocated_bytes,
+            Metric::Allocations => stack.allocations,
+        }
+    }
+
+    /// What the numbers count.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::LeakedBytes | Metric::AllocatedBytes => "bytes",
+            Metric::LeakedBlocks | Metric::Allocations => "blocks",
+        }
+    }
+
+    /// A title for the output.
+    pub fn title(self) -> &'static str {
+        match self {
+            Metric::LeakedBytes => "Leaked bytes",
+            Metric::LeakedBlocks => "Leaked blocks",
+            Metric::AllocatedBytes => "Allocated bytes",
+            Metric::Allocations => "Allocations",
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! pprof output: a gzipped `profile.proto` (github.com/google/pprof,
+//! `proto/profile.proto`) with the four sample types of Go heap profiles
+//! — `alloc_objects`, `alloc_space`, `inuse_objects`, `inuse_space` — as
+//! read by `go tool pprof`, Pyroscope and Parca. "In use" is what was still
+//! allocated when the trace ended.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use prost::Message;
+
+use heapwise_native::Profile;
+use heapwise_native::model::Frame;
+
+use super::file_name;
+
+/// The messages of `profile.proto` that heapwise writes (field numbers as in
+/// the upstream file; fields heapwise does not use are omitted).
+pub mod proto {
+    /// `perftools.profiles.Profile`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Profile {
+        /// Kinds of values in each sample.
+        #[prost(message, repeated, tag = "1")]
+        pub sample_type: Vec<ValueType>,
+        /// The samples.
+        #[prost(message, repeated, tag = "2")]
+        pub sample: Vec<Sample>,
+        /// Mapped binaries.
+        #[prost(message, repeated, tag = "3")]
+        pub mapping: Vec<Mapping>,
+        /// Locations (addresses with their lines).
+        #[prost(message, repeated, tag = "4")]
+        pub location: Vec<Location>,
+        /// Functions.
+        #[prost(message, repeated, tag = "5")]
+        pub function: Vec<Function>,
+        /// Every string; `string_table[0]` is `""`.
+        #[prost(string, repeated, tag = "6")]
+        pub string_table: Vec<String>,
+        /// Start time, ns since the Unix epoch.
+        #[prost(int64, tag = "9")]
+        pub time_nanos: i64,
+        /// Length of the profile.
+        #[prost(int64, tag = "10")]
+        pub duration_nanos: i64,
+        /// Index (into `sample_type`'s string) of the type shown by default.
+        #[prost(int64, tag = "14")]
+        pub default_sample_type: i64,
+    }
+
+    /// `ValueType`: string-table indexes of a type and its unit.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ValueType {
+        /// e.g. `inuse_space`.
+        #[prost(int64, tag = "1")]
+        pub r#type: i64,
+        /// e.g. `bytes`.
+        #[prost(int64, tag = "2")]
+        pub unit: i64,
+    }
+
+    /// `Sample`: one stack and its values.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sample {
+        /// Location ids, innermost first.
+        #[prost(uint64, repeated, tag = "1")]
+        pub location_id: Vec<u64>,
+        /// One value per sample type.
+        #[prost(int64, repeated, tag = "2")]
+        pub value: Vec<i64>,
+    }
+
+    /// `Mapping`: a binary mapped in the process.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Mapping {
+        /// 1-based id.
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        /// File name (string index).
+        #[prost(int64, tag = "5")]
+        pub filename: i64,
+        /// Whether function names are known.
+        #[prost(bool, tag = "7")]
+        pub has_functions: bool,
+        /// Whether file names are known.
+        #[prost(bool, tag = "8")]
+        pub has_filenames: bool,
+        /// Whether line numbers are known.
+        #[prost(bool, tag = "9")]
+        pub has_line_numbers: bool,
+        /// Whether inlined functions are known.
+        #[prost(bool, tag = "10")]
+        pub has_inline_frames: bool,
+    }
+
+    /// `Location`: an address and the source lines it maps to.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Location {
+        /// 1-based id.
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        /// The mapping holding it.
+        #[prost(uint64, tag = "2")]
+        pub mapping_id: u64,
+        /// Instruction address.
+        #[prost(uint64, tag = "3")]
+        pub address: u64,
+        /// Inlined functions first, the caller last.
+        #[prost(message, repeated, tag = "4")]
+        pub line: Vec<Line>,
+    }
+
+    /// `Line`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Line {
+        /// The function.
+        #[prost(uint64, tag = "1")]
+        pub function_id: u64,
+        /// Line number (0: unknown).
+        #[prost(int64, tag = "2")]
+        pub line: i64,
+    }
+
+    /// `Function`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Function {
+        /// 1-based id.
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        /// Name (string index).
+        #[prost(int64, tag = "2")]
+        pub name: i64,
+        /// Name as in the binary (string index).
+        #[prost(int64, tag = "3")]
+        pub system_name: i64,
+        /// Source file (string index).
+        #[prost(int64, tag = "4")]
+        pub filename: i64,
+    }
+}
+
+struct Builder {
+    profile: proto::Profile,
+    strings: HashMap<String, i64>,
+    functions: HashMap<(String, String), u64>,
+    locations: HashMap<String, u64>,
+    mappings: HashMap<String, u64>,
+}
+
+impl Builder {
+    fn string(&mut self, s: &str) -> i64 {
+        if let Some(&index) = self.strings.get(s) {
+            return index;
+        }
+        let index = self.profile.string_table.len() as i64;
+        self.profile.string_table.push(s.to_string());
+        self.strings.insert(s.to_string(), index);
+        index
+    }
+
+    fn mapping(&mut self, module: &str) -> u64 {
+        if let Some(&id) = self.mappings.get(module) {
+            return id;
+        }
+        let id = self.profile.mapping.len() as u64 + 1;
+        let filename = self.string(module);
+        self.profile.mapping.push(proto::Mapping {
+            id,
+            filename,
+            has_functions: true,
+            has_filenames: true,
+            has_line_numbers: true,
+            has_inline_frames: true,
+        });
+        self.mappings.insert(module.to_string(), id);
+        id
+    }
+
+    fn function(&mut self, frame: &Frame) -> u64 {
+        let name = super::frame_label(frame);
+        let file = frame.file.clone().unwrap_or_default();
+        if let Some(&id) = self.functions.get(&(name.clone(), file.clone())) {
+            return id;
+        }
+        let id = self.profile.function.len() as u64 + 1;
+        let name_index = self.string(&name);
+        let file_index = self.string(&file);
+        self.profile.function.push(proto::Function {
+            id,
+            name: name_index,
+            system_name: name_index,
+            filename: file_index,
+        });
+        self.functions.insert((name, file), id);
+        id
+    }
+
+    /// One location per address; `frames` are that address's frames,
+    /// inlined ones first.
+    fn location(&mut self, frames: &[&Frame]) -> u64 {
+        let Some(last) = frames.last() else { return 0 };
+        let key = format!("{}@{}", last.address, last.module.as_deref().unwrap_or(""));
+        if let Some(&id) = self.locations.get(&key) {
+            return id;
+        }
+        let id = self.profile.location.len() as u64 + 1;
+        let mapping_id = self.mapping(last.module.as_deref().map(file_name).unwrap_or("[unknown]"));
+        let address = u64::from_str_radix(last.address.trim_start_matches("0x"), 16).unwrap_or(0);
+        let line = frames
+            .iter()
+            .map(|f| proto::Line {
+                function_id: self.function(f),
+                line: i64::from(f.line.unwrap_or(0)),
+            })
+            .collect();
+        self.profile.location.push(proto::Location {
+            id,
+            mapping_id,
+            address,
+            line,
+        });
+        self.locations.insert(key, id);
+        id
+    }
+}
+
+/// Builds the profile message.
+pub fn build(profile: &Profile) -> proto::Profile {
+    let mut b = Builder {
+        profile: proto::Profile::default(),
+        strings: HashMap::new(),
+        functions: HashMap::new(),
+        locations: HashMap::new(),
+        mappings: HashMap::new(),
+    };
+    b.string("");
+    let types = [
+        ("alloc_objects", "count"),
+        ("alloc_space", "bytes"),
+        ("inuse_objects", "count"),
+        ("inuse_space", "bytes"),
+    ];
+    for (kind, unit) in types {
+        let value_type = proto::ValueType {
+            r#type: b.string(kind),
+            unit: b.string(unit),
+        };
+        b.profile.sample_type.push(value_type);
+    }
+    b.profile.default_sample_type = b.string("inuse_space");
+    for stack in &profile.stacks {
+        let mut location_id = Vec::new();
+        let mut group: Vec<&Frame> = Vec::new();
+        for frame in &stack.frames {
+            group.push(frame);
+            // An address's frames end with its non-inlined function.
+            if !frame.inlined {
+                location_id.push(b.location(&group));
+                group.clear();
+            }
+        }
+        if !group.is_empty() {
+            location_id.push(b.location(&group));
+        }
+        let value = [
+            stack.allocations,
+            stack.allocated_bytes,
+            stack.live_allocations,
+            stack.live_bytes,
+        ]
+        .map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+        .to_vec();
+        b.profile.sample.push(proto::Sample { location_id, value });
+    }
+    b.profile.time_nanos = i64::try_from(profile.start_realtime_ns).unwrap_or(0);
+    b.profile.duration_nanos = i64::try_from(profile.duration_ns).unwrap_or(0);
+    b.profile
+}
+
+/// Writes the gzipped profile.
+pub fn write<W: Write + ?Sized>(out: &mut W, profile: &Profile) -> io::Result<()> {
+    let bytes = build(profile).encode_to_vec();
+    let mut gz = GzEncoder::new(out, Compression::default());
+    gz.write_all(&bytes)?;
+    gz.finish()?;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The report a person reads first: what ran, the totals, the size
+//! distribution, and the leaking call stacks, largest first.
+
+use std::io::{self, Write};
+
+use heapwise_native::model::{Exit, Frame, NativeReport};
+
+use super::{file_name, frame_label};
+use crate::output::human_bytes;
+
+/// Options of the text report.
+#[derive(Clone, Debug)]
+pub struct TextOptions {
+    /// Leak groups shown (the rest are counted).
+    pub max_leaks: usize,
+    /// Frames shown per stack (the rest are counted).
+    pub max_frames: usize,
+}
+
+impl Default for TextOptions {
+    fn default() -> TextOptions {
+        TextOptions {
+            max_leaks: 20,
+            max_frames: 16,
+        }
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Writes the full text report.
+pub fn write<W: Write + ?Sized>(
+    out: &mut W,
+    report: &NativeReport,
+    options: &TextOptions,
+) -> io::Result<()> {
+    write_header(out, report)?;
+    writeln!(out)?;
+    write_summary(out, report)?;
+    writeln!(out)?;
+    write_size_classes(out, report)?;
+    writeln!(out)?;
+    write_leaks(out, report, options)?;
+    write_warnings(out, report)
+}
+
+/// One line: which process, how it ended, how long it ran.
+pub fn write_header<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
+    let command = if report.process.command.is_empty() {
+        "?".to_string()
+    } else {
+        report.process.command.join(" ")
+    };
+    let ended = match report.process.exit {
+        Some(Exit::Code(code)) => format!("exited with code {code}"),
+        Some(Exit::Signal(signal)) => format!("killed by signal {signal}"),
+        None => "end unknown".to_string(),
+    };
+    writeln!(
+        out,
+        "{command} (pid {}), {ended}, traced for {:.2} s",
+        report.process.pid, report.summary.duration_s
+    )
+}
+
+/// The totals.
+pub fn write_summary<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
+    let s = &report.summary;
+    writeln!(
+        out,
+        "  allocated  {:>12} in {} allocations",
+        human_bytes(s.allocated_bytes),
+        thousands(s.allocations)
+    )?;
+    writeln!(out, "  freed      {:>12} frees", thousands(s.frees))?;
+    writeln!(
+        out,
+        "  peak       {:>12} live, at {:.2} s",
+        human_bytes(s.peak_live_bytes),
+        s.peak_t_s
+    )?;
+    writeln!(
+        out,
+        "  leaked     {:>12} in {} blocks still allocated at the end",
+        human_bytes(s.leaked_bytes),
+        thousands(s.leaked_allocations)
+    )
+}
+
+/// The size distribution.
+pub fn write_size_classes<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {:<15} {:>14} {:>12} {:>14} {:>12}",
+        "size", "allocations", "allocated", "leaked blocks", "leaked"
+    )?;
+    for class in &report.size_classes {
+        writeln!(
+            out,
+            "  {:<15} {:>14} {:>12} {:>14} {:>12}",
+            class.name,
+            thousands(class.allocations),
+            human_bytes(class.allocated_bytes),
+            thousands(class.leaked_allocations),
+            human_bytes(class.leaked_bytes)
+        )?;
+    }
+    Ok(())
+}
+
+/// The leak groups.
+pub fn write_leaks<W: Write + ?Sized>(
+    out: &mut W,
+    report: &NativeReport,
+    options: &TextOptions,
+) -> io::Result<()> {
+    if report.leaks.is_empty() {
+        return writeln!(
+            out,
+            "No leaks: every block allocated while tracing was freed."
+        );
+    }
+    writeln!(
+        out,
+        "Leaks, largest first ({} call stacks):",
+        thousands(report.leaks.len() as u64)
+    )?;
+    for (i, leak) in report.leaks.iter().take(options.max_leaks).enumerate() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "#{} {} in {} blocks",
+            i + 1,
+            human_bytes(leak.bytes),
+            thousands(leak.allocations)
+        )?;
+        for frame in leak.frames.iter().take(options.max_frames) {
+            writeln!(out, "    {}", describe_frame(frame))?;
+        }
+        if leak.frames.len() > options.max_frames {
+            writeln!(
+                out,
+                "    ... {} more frames",
+                leak.frames.len() - options.max_frames
+            )?;
+        }
+    }
+    let hidden = report.leaks.len().saturating_sub(options.max_leaks);
+    if hidden > 0 {
+        let bytes: u64 = report
+            .leaks
+            .iter()
+            .skip(options.max_leaks)
+            .map(|l| l.bytes)
+            .sum();
+        writeln!(out)?;
+        writeln!(
+            out,
+            "... and {} more call stacks holding {} (see --format json)",
+            thousands(hidden as u64),
+            human_bytes(bytes)
+        )?;
+    }
+    Ok(())
+}
+
+/// `function  file:line` or `function  (module)`.
+pub fn describe_frame(frame: &Frame) -> String {
+    let name = frame_label(frame);
+    let inlined = if frame.inlined { " [inlined]" } else { "" };
+    match (&frame.file, frame.line, &frame.module) {
+        (Some(file), Some(line), _) => format!("{name}{inlined}  {file}:{line}"),
+        (Some(file), None, _) => format!("{name}{inlined}  {file}"),
+        (None, _, Some(module)) if frame.function.is_some() => {
+            format!("{name}{inlined}  ({})", file_name(module))
+        }
+        _ => format!("{name}{inlined}"),
+    }
+}
+
+/// The warnings, if any.
+pub fn write_warnings<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
+    if report.warnings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    for warning in &report.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

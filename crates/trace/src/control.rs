@@ -1,0 +1,410 @@
+//! Control records: what is true of the whole process rather than of one
+//! thread — module maps, clock synchronisation, counters, how it ended.
+//!
+//! Control records are rare and written by the tracer's writer thread (or
+//! while it starts), never on the allocation path, so they are plain structs
+//! encoded into a `Vec<u8>`.
+
+use crate::bytes::{Cursor, Writer};
+use crate::record::tag;
+
+/// One loadable segment of a module (an ELF `PT_LOAD` program header).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadSegment {
+    /// `p_vaddr`: the segment's address before relocation.
+    pub vaddr: u64,
+    /// `p_memsz`: its size in memory.
+    pub memsz: u64,
+    /// `p_offset`: where it starts in the file.
+    pub file_offset: u64,
+    /// `p_flags` (`PF_X` = 1, `PF_W` = 2, `PF_R` = 4).
+    pub flags: u32,
+}
+
+/// A module (the executable, a shared library, the vDSO) mapped into the
+/// process, recorded when it was first seen so that addresses inside it can
+/// be symbolized later even if it was unloaded before the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleLoad {
+    /// Trace-wide module id, unique for the trace's lifetime.
+    pub id: u32,
+    /// Tick at which it was seen loaded.
+    pub ts: u64,
+    /// Load bias (`dlpi_addr`): runtime address = `base + vaddr`.
+    pub base: u64,
+    /// Path as the dynamic loader knows it (empty for the main executable
+    /// when the loader does not name it; the header's `exe` is used then).
+    pub path: String,
+    /// GNU build-id, empty if the module has none.
+    pub build_id: Vec<u8>,
+    /// Loadable segments.
+    pub segments: Vec<LoadSegment>,
+}
+
+impl ModuleLoad {
+    /// Whether the runtime address `addr` lies in one of the segments.
+    pub fn contains(&self, addr: u64) -> bool {
+        self.segment_for(addr).is_some()
+    }
+
+    /// The segment holding runtime address `addr`.
+    pub fn segment_for(&self, addr: u64) -> Option<&LoadSegment> {
+        self.segments.iter().find(|seg| {
+            let start = self.base.wrapping_add(seg.vaddr);
+            addr >= start && addr - start < seg.memsz
+        })
+    }
+
+    /// The file offset of runtime address `addr`, if it is in a segment.
+    pub fn file_offset(&self, addr: u64) -> Option<u64> {
+        let seg = self.segment_for(addr)?;
+        Some(addr - self.base.wrapping_add(seg.vaddr) + seg.file_offset)
+    }
+}
+
+/// A tick count read together with the system clocks, so ticks can be
+/// converted to seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockSync {
+    /// Tick (the header's [`crate::TickSource`]).
+    pub tick: u64,
+    /// `CLOCK_MONOTONIC` in nanoseconds.
+    pub monotonic_ns: u64,
+    /// `CLOCK_REALTIME` in nanoseconds since the Unix epoch.
+    pub realtime_ns: u64,
+}
+
+/// How a traced process image ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit(code)` or return from `main`.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+    /// Replaced itself with `exec`; its successor writes its own trace.
+    Exec,
+}
+
+/// Process counters sampled by the tracer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Tick of the sample.
+    pub ts: u64,
+    /// Resident set size (bytes).
+    pub rss_bytes: Option<u64>,
+    /// glibc `mallinfo2().arena`: bytes of non-mmapped heap obtained from the kernel.
+    pub heap_arena_bytes: Option<u64>,
+    /// `mallinfo2().uordblks`: bytes in use by allocations.
+    pub heap_in_use_bytes: Option<u64>,
+    /// `mallinfo2().fordblks`: bytes free inside the heap.
+    pub heap_free_bytes: Option<u64>,
+    /// `mallinfo2().ordblks`: number of free chunks.
+    pub heap_free_chunks: Option<u64>,
+    /// `mallinfo2().hblkhd`: bytes in mmapped chunks.
+    pub heap_mmap_bytes: Option<u64>,
+}
+
+/// Counter keys inside a `COUNTERS` record.
+mod counter_key {
+    pub const RSS: u8 = 1;
+    pub const HEAP_ARENA: u8 = 2;
+    pub const HEAP_IN_USE: u8 = 3;
+    pub const HEAP_FREE: u8 = 4;
+    pub const HEAP_FREE_CHUNKS: u8 = 5;
+    pub const HEAP_MMAP: u8 = 6;
+}
+
+/// A decoded control record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlRecord {
+    /// See [`ModuleLoad`].
+    ModuleLoad(ModuleLoad),
+    /// The module with this id was unmapped at this tick.
+    ModuleUnload {
+        /// Module id from its [`ModuleLoad`].
+        id: u32,
+        /// Tick at which it was seen gone.
+        ts: u64,
+    },
+    /// See [`ClockSync`].
+    Clock(ClockSync),
+    /// How the process ended, and when (tick; 0 when written by `heapwise
+    /// run` after the process was gone).
+    Exit {
+        /// Tick, or 0 when unknown.
+        ts: u64,
+        /// The status.
+        status: ExitStatus,
+    },
+    /// A message from the tracer, e.g. why tracking was switched off.
+    Note {
+        /// Tick.
+        ts: u64,
+        /// Text.
+        message: String,
+    },
+    /// See [`Counters`].
+    Counters(Counters),
+    /// The writer started a pass over all streams at this tick: every
+    /// record committed before it is in the file up to this point. Records
+    /// stamped just before it but committed after (a thread was inside a
+    /// hook when the pass began) can still follow, so readers that order
+    /// events by time wait one more `Sync` before trusting a tick.
+    Sync {
+        /// Tick at which the pass started.
+        tick: u64,
+    },
+}
+
+impl ControlRecord {
+    /// Appends the encoding of this record to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut w = Writer {
+            buf: std::mem::take(out),
+        };
+        match self {
+            ControlRecord::ModuleLoad(m) => {
+                w.u8(tag::MODULE_LOAD);
+                w.u64(u64::from(m.id));
+                w.u64(m.ts);
+                w.u64(m.base);
+                w.bytes(m.path.as_bytes());
+                w.bytes(&m.build_id);
+                w.u64(m.segments.len() as u64);
+                for seg in &m.segments {
+                    w.u64(seg.vaddr);
+                    w.u64(seg.memsz);
+                    w.u64(seg.file_offset);
+                    w.u64(u64::from(seg.flags));
+                }
+            }
+            ControlRecord::ModuleUnload { id, ts } => {
+                w.u8(tag::MODULE_UNLOAD);
+                w.u64(u64::from(*id));
+                w.u64(*ts);
+            }
+            ControlRecord::Clock(c) => {
+                w.u8(tag::CLOCK);
+                w.u64(c.tick);
+                w.u64(c.monotonic_ns);
+                w.u64(c.realtime_ns);
+            }
+            ControlRecord::Exit { ts, status } => {
+                w.u8(tag::EXIT);
+                w.u64(*ts);
+                match status {
+                    ExitStatus::Code(code) => {
+                        w.u8(0);
+                        w.i64(i64::from(*code));
+                    }
+                    ExitStatus::Signal(sig) => {
+                        w.u8(1);
+                        w.i64(i64::from(*sig));
+                    }
+                    ExitStatus::Exec => w.u8(2),
+                }
+            }
+            ControlRecord::Note { ts, message } => {
+                w.u8(tag::NOTE);
+                w.u64(*ts);
+                w.bytes(message.as_bytes());
+            }
+            ControlRecord::Sync { tick } => {
+                w.u8(tag::SYNC);
+                w.u64(*tick);
+            }
+            ControlRecord::Counters(c) => {
+                w.u8(tag::COUNTERS);
+                w.u64(c.ts);
+                let fields = [
+                    (counter_key::RSS, c.rss_bytes),
+                    (counter_key::HEAP_ARENA, c.heap_arena_bytes),
+                    (counter_key::HEAP_IN_USE, c.heap_in_use_bytes),
+                    (counter_key::HEAP_FREE, c.heap_free_bytes),
+                    (counter_key::HEAP_FREE_CHUNKS, c.heap_free_chunks),
+                    (counter_key::HEAP_MMAP, c.heap_mmap_bytes),
+                ];
+                let present = fields.iter().filter(|(_, v)| v.is_some()).count();
+                w.u64(present as u64);
+                for (key, value) in fields {
+                    if let Some(value) = value {
+                        w.u8(key);
+                        w.u64(value);
+                    }
+                }
+            }
+        }
+        *out = w.buf;
+    }
+
+    /// Decodes one record from `cur`. `None` means the bytes are not a valid
+    /// control record.
+    pub fn decode(cur: &mut Cursor<'_>) -> Option<ControlRecord> {
+        let record = match cur.u8()? {
+            tag::MODULE_LOAD => {
+                let id = cur.u32()?;
+                let ts = cur.u64()?;
+                let base = cur.u64()?;
+                let path = cur.string()?;
+                let build_id = cur.bytes()?.to_vec();
+                let count = cur.u64()?;
+                if count > 4096 {
+                    return None;
+                }
+                let mut segments = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    segments.push(LoadSegment {
+                        vaddr: cur.u64()?,
+                        memsz: cur.u64()?,
+                        file_offset: cur.u64()?,
+                        flags: cur.u32()?,
+                    });
+                }
+                ControlRecord::ModuleLoad(ModuleLoad {
+                    id,
+                    ts,
+                    base,
+                    path,
+                    build_id,
+                    segments,
+                })
+            }
+            tag::MODULE_UNLOAD => ControlRecord::ModuleUnload {
+                id: cur.u32()?,
+                ts: cur.u64()?,
+            },
+            tag::CLOCK => ControlRecord::Clock(ClockSync {
+                tick: cur.u64()?,
+                monotonic_ns: cur.u64()?,
+                realtime_ns: cur.u64()?,
+            }),
+            tag::EXIT => {
+                let ts = cur.u64()?;
+                let status = match cur.u8()? {
+                    0 => ExitStatus::Code(i32::try_from(cur.i64()?).ok()?),
+                    1 => ExitStatus::Signal(i32::try_from(cur.i64()?).ok()?),
+                    2 => ExitStatus::Exec,
+                    _ => return None,
+                };
+                ControlRecord::Exit { ts, status }
+            }
+            tag::NOTE => ControlRecord::Note {
+                ts: cur.u64()?,
+                message: cur.string()?,
+            },
+            tag::SYNC => ControlRecord::Sync { tick: cur.u64()? },
+            tag::COUNTERS => {
+                let mut c = Counters {
+                    ts: cur.u64()?,
+                    ..Counters::default()
+                };
+                let count = cur.u64()?;
+                for _ in 0..count {
+                    let key = cur.u8()?;
+                    let value = Some(cur.u64()?);
+                    match key {
+                        counter_key::RSS => c.rss_bytes = value,
+                        counter_key::HEAP_ARENA => c.heap_arena_bytes = value,
+                        counter_key::HEAP_IN_USE => c.heap_in_use_bytes = value,
+                        counter_key::HEAP_FREE => c.heap_free_bytes = value,
+                        counter_key::HEAP_FREE_CHUNKS => c.heap_free_chunks = value,
+                        counter_key::HEAP_MMAP => c.heap_mmap_bytes = value,
+                        // Counters added by later writers are skipped.
+                        _ => {}
+                    }
+                }
+                ControlRecord::Counters(c)
+            }
+            _ => return None,
+        };
+        Some(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(record: ControlRecord) {
+        let mut buf = Vec::new();
+        record.encode(&mut buf);
+        let mut cur = Cursor::new(&buf);
+        assert_eq!(ControlRecord::decode(&mut cur), Some(record));
+        assert!(cur.is_empty());
+    }
+
+    #[test]
+    fn every_control_record_round_trips() {
+        round_trip(ControlRecord::ModuleLoad(ModuleLoad {
+            id: 3,
+            ts: 99,
+            base: 0x7f00_0000_0000,
+            path: "/usr/lib/x86_64-linux-gnu/libc.so.6".into(),
+            build_id: vec![0xde, 0xad, 0xbe, 0xef],
+            segments: vec![LoadSegment {
+                vaddr: 0x1000,
+                memsz: 0x2000,
+                file_offset: 0x1000,
+                flags: 5,
+            }],
+        }));
+        round_trip(ControlRecord::ModuleUnload { id: 3, ts: 100 });
+        round_trip(ControlRecord::Clock(ClockSync {
+            tick: 1,
+            monotonic_ns: 2,
+            realtime_ns: 3,
+        }));
+        round_trip(ControlRecord::Exit {
+            ts: 5,
+            status: ExitStatus::Code(-1),
+        });
+        round_trip(ControlRecord::Exit {
+            ts: 0,
+            status: ExitStatus::Signal(9),
+        });
+        round_trip(ControlRecord::Exit {
+            ts: 7,
+            status: ExitStatus::Exec,
+        });
+        round_trip(ControlRecord::Note {
+            ts: 8,
+            message: "disk full".into(),
+        });
+        round_trip(ControlRecord::Sync { tick: 12345 });
+        round_trip(ControlRecord::Counters(Counters {
+            ts: 9,
+            rss_bytes: Some(4096),
+            heap_in_use_bytes: Some(100),
+            ..Counters::default()
+        }));
+    }
+
+    #[test]
+    fn module_addresses_map_to_file_offsets() {
+        let m = ModuleLoad {
+            id: 1,
+            ts: 0,
+            base: 0x5555_0000_0000,
+            path: "/bin/x".into(),
+            build_id: vec![],
+            segments: vec![
+                LoadSegment {
+                    vaddr: 0,
+                    memsz: 0x1000,
+                    file_offset: 0,
+                    flags: 4,
+                },
+                LoadSegment {
+                    vaddr: 0x1000,
+                    memsz: 0x500,
+                    file_offset: 0x1000,
+                    flags: 5,
+                },
+            ],
+        };
+        assert_eq!(m.file_offset(0x5555_0000_1010), Some(0x1010));
+        assert!(m.contains(0x5555_0000_14ff));
+        assert!(!m.contains(0x5555_0000_1500));
+        assert!(!m.contains(0x5554_ffff_ffff));
+    }
+}

@@ -1,0 +1,442 @@
+//! Reading a trace: blocks in file order, each stream's records decoded in
+//! order, stack nodes mapped to trace-wide ids, handed to a [`Visitor`].
+//!
+//! The reader never needs more memory than one block, the stack table and a
+//! little state per stream, whatever the trace's length. It reads every
+//! complete block of a trace that was cut anywhere (the writer was killed, or
+//! is still writing: call [`TraceReader::read_block`] again later to pick up
+//! new blocks) and stops at the first damaged one, saying where.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::block::{BLOCK_HEADER_LEN, BlockDecoder, BlockError, BlockHeader};
+use crate::bytes::Cursor;
+use crate::control::ControlRecord;
+use crate::error::TraceError;
+use crate::header::{FIXED_HEADER_LEN, Header};
+use crate::record::{AllocApi, DecodeError, StreamDecoder, StreamRecord};
+use crate::stacks::{StackId, StackTable};
+use crate::varint::get_u64;
+
+/// One decoded event, with its stack mapped to a trace-wide [`StackId`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A block was allocated (every API but `realloc`/`reallocarray`, and
+    /// those when recorded inline).
+    Alloc {
+        /// Stream (thread slot) that recorded it.
+        stream: u32,
+        /// Function called.
+        api: AllocApi,
+        /// Tick at which it returned.
+        ts: u64,
+        /// Requested size in bytes.
+        size: u64,
+        /// Call stack.
+        stack: StackId,
+        /// Returned pointer.
+        ptr: u64,
+    },
+    /// A block was freed.
+    Free {
+        /// Stream that recorded it.
+        stream: u32,
+        /// Tick at which `free` was entered.
+        ts: u64,
+        /// Freed pointer.
+        ptr: u64,
+    },
+    /// `realloc`/`reallocarray` returned a block (`old` 0: there was none).
+    Realloc {
+        /// Stream that recorded it.
+        stream: u32,
+        /// Function called.
+        api: AllocApi,
+        /// Tick at which it was entered (when `old` was released).
+        entry: u64,
+        /// Tick at which it returned.
+        ts: u64,
+        /// Pointer passed in (0: none).
+        old: u64,
+        /// Requested size in bytes.
+        size: u64,
+        /// Call stack.
+        stack: StackId,
+        /// Returned pointer.
+        new: u64,
+    },
+    /// A thread took over a stream.
+    Thread {
+        /// Stream.
+        stream: u32,
+        /// Kernel thread id.
+        tid: u64,
+    },
+    /// Calls that the tracer could not record.
+    Lost {
+        /// Stream.
+        stream: u32,
+        /// Number of calls.
+        count: u64,
+    },
+    /// A control record.
+    Control(&'a ControlRecord),
+}
+
+/// Receives the events of a trace in order.
+pub trait Visitor {
+    /// Called for every event. `stacks` already contains every stack the
+    /// event refers to.
+    fn event(&mut self, event: Event<'_>, stacks: &StackTable);
+}
+
+impl<F: FnMut(Event<'_>, &StackTable)> Visitor for F {
+    fn event(&mut self, event: Event<'_>, stacks: &StackTable) {
+        self(event, stacks)
+    }
+}
+
+/// How far a trace could be read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadStatus {
+    /// Complete blocks read.
+    pub blocks: u64,
+    /// Bytes of the file read so far (header and complete blocks).
+    pub bytes_read: u64,
+    /// Bytes after the last complete block: a block the writer did not
+    /// finish (killed, or still writing).
+    pub partial_tail_bytes: u64,
+    /// Why reading stopped early, if a damaged block was found.
+    pub damage: Option<String>,
+}
+
+impl ReadStatus {
+    /// Whether the trace ends in the middle of a block.
+    pub fn truncated(&self) -> bool {
+        self.partial_tail_bytes > 0
+    }
+}
+
+#[derive(Debug, Default)]
+struct StreamState {
+    decoder: StreamDecoder,
+    /// Stream-local node id → trace-wide id; index 0 is the empty stack.
+    nodes: Vec<StackId>,
+}
+
+/// Reads a trace file block by block.
+#[derive(Debug)]
+pub struct TraceReader {
+    file: File,
+    path: PathBuf,
+    header: Header,
+    offset: u64,
+    stored: Vec<u8>,
+    raw: Vec<u8>,
+    decoder: BlockDecoder,
+    streams: Vec<StreamState>,
+    stacks: StackTable,
+    status: ReadStatus,
+}
+
+impl TraceReader {
+    /// Opens a trace and reads its header.
+    pub fn open(path: impl AsRef<Path>) -> Result<TraceReader, TraceError> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| TraceError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = File::open(&path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len == 0 {
+            return Err(TraceError::Empty);
+        }
+        let mut fixed = [0u8; FIXED_HEADER_LEN];
+        let got = read_at_most(&file, &mut fixed, 0).map_err(io)?;
+        if got < FIXED_HEADER_LEN {
+            return Err(if fixed[..got] == crate::header::MAGIC[..got.min(8)] {
+                TraceError::TruncatedHeader
+            } else {
+                TraceError::NotATrace
+            });
+        }
+        let (payload_len, crc) = Header::parse_fixed(&fixed)?;
+        let mut payload = vec![0u8; payload_len as usize];
+        let got = read_at_most(&file, &mut payload, FIXED_HEADER_LEN as u64).map_err(io)?;
+        if got < payload.len() {
+            return Err(TraceError::TruncatedHeader);
+        }
+        if crc32fast::hash(&payload) != crc {
+            return Err(TraceError::BadHeader("its checksum does not match".into()));
+        }
+        let header = Header::decode_payload(&payload)?;
+        let offset = (FIXED_HEADER_LEN + payload.len()) as u64;
+        let decoder = BlockDecoder::new().map_err(io)?;
+        Ok(TraceReader {
+            file,
+            path,
+            header,
+            offset,
+            stored: Vec::new(),
+            raw: Vec::new(),
+            decoder,
+            streams: Vec::new(),
+            stacks: StackTable::new(),
+            status: ReadStatus {
+                bytes_read: offset,
+                ..ReadStatus::default()
+            },
+        })
+    }
+
+    /// The trace's header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every stack seen so far.
+    pub fn stacks(&self) -> &StackTable {
+        &self.stacks
+    }
+
+    /// How far the trace has been read.
+    pub fn status(&self) -> &ReadStatus {
+        &self.status
+    }
+
+    /// Reads every complete block, then returns the status.
+    pub fn read_all<V: Visitor>(&mut self, visitor: &mut V) -> Result<ReadStatus, TraceError> {
+        while self.read_block(visitor)? {}
+        Ok(self.status.clone())
+    }
+
+    /// Reads and decodes the next complete block. Returns `Ok(false)` when
+    /// there is none (end of file, an unfinished block, or damage: see
+    /// [`TraceReader::status`]); calling again later picks up blocks written
+    /// since, unless the trace is damaged.
+    pub fn read_block<V: Visitor>(&mut self, visitor: &mut V) -> Result<bool, TraceError> {
+        if self.status.damage.is_some() {
+            return Ok(false);
+        }
+        let io = |source| TraceError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let file_len = self.file.metadata().map_err(io)?.len();
+        self.status.partial_tail_bytes = file_len.saturating_sub(self.offset);
+        if file_len < self.offset + BLOCK_HEADER_LEN as u64 {
+            return Ok(false);
+        }
+        let mut fixed = [0u8; BLOCK_HEADER_LEN];
+        self.file
+            .read_exact_at(&mut fixed, self.offset)
+            .map_err(io)?;
+        let Some(block) = BlockHeader::parse(&fixed) else {
+            return Ok(self.damaged("the bytes there are not a block header"));
+        };
+        let body_start = self.offset + BLOCK_HEADER_LEN as u64;
+        if file_len < body_start + u64::from(block.stored_len) {
+            return Ok(false);
+        }
+        self.stored.resize(block.stored_len as usize, 0);
+        self.file
+            .read_exact_at(&mut self.stored, body_start)
+            .map_err(io)?;
+        if let Err(err) = self.decoder.decode(&block, &self.stored, &mut self.raw) {
+            return Ok(self.damaged(match err {
+                BlockError::Checksum => "its checksum does not match",
+                BlockError::Codec => "its compressed data is invalid",
+            }));
+        }
+        let raw = std::mem::take(&mut self.raw);
+        let result = self.decode_segments(&raw, visitor);
+        self.raw = raw;
+        if let Err(reason) = result {
+            return Ok(self.damaged(&reason));
+        }
+        self.offset = body_start + u64::from(block.stored_len);
+        self.status.blocks += 1;
+        self.status.bytes_read = self.offset;
+        self.status.partial_tail_bytes = file_len - self.offset;
+        Ok(true)
+    }
+
+    fn damaged(&mut self, reason: &str) -> bool {
+        self.status.damage = Some(format!(
+            "block at byte {} is damaged: {reason}",
+            self.offset
+        ));
+        false
+    }
+
+    fn decode_segments<V: Visitor>(&mut self, raw: &[u8], visitor: &mut V) -> Result<(), String> {
+        let mut pos = 0;
+        while pos < raw.len() {
+            let stream = get_u64(raw, &mut pos).ok_or("a segment header is cut short")?;
+            let len = get_u64(raw, &mut pos).ok_or("a segment header is cut short")?;
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|len| pos.checked_add(len))
+                .filter(|&end| end <= raw.len())
+                .ok_or("a segment runs past the end of its block")?;
+            let stream = u32::try_from(stream).map_err(|_| "a stream id is out of range")?;
+            let segment = &raw[pos..end];
+            if stream == 0 {
+                self.decode_control(segment, visitor)?;
+            } else {
+                self.decode_stream(stream, segment, visitor)
+                    .map_err(|err| format!("stream {stream}: {}", describe(err)))?;
+            }
+            pos = end;
+        }
+        Ok(())
+    }
+
+    fn decode_control<V: Visitor>(
+        &mut self,
+        segment: &[u8],
+        visitor: &mut V,
+    ) -> Result<(), String> {
+        let mut cur = Cursor::new(segment);
+        while !cur.is_empty() {
+            let at = cur.position();
+            let record = ControlRecord::decode(&mut cur)
+                .ok_or_else(|| format!("control record at {at} is malformed"))?;
+            visitor.event(Event::Control(&record), &self.stacks);
+        }
+        Ok(())
+    }
+
+    fn decode_stream<V: Visitor>(
+        &mut self,
+        stream: u32,
+        segment: &[u8],
+        visitor: &mut V,
+    ) -> Result<(), DecodeError> {
+        let index = stream as usize;
+        if index >= self.streams.len() {
+            if index > 1 << 20 {
+                return Err(DecodeError::BadValue);
+            }
+            self.streams.resize_with(index + 1, StreamState::default);
+        }
+        let state = &mut self.streams[index];
+        if state.nodes.is_empty() {
+            state.nodes.push(0);
+        }
+        let stacks = &mut self.stacks;
+        let mut pos = 0;
+        while pos < segment.len() {
+            let record = state.decoder.next(segment, &mut pos)?;
+            let global = |nodes: &[StackId], node: u32| {
+                nodes
+                    .get(node as usize)
+                    .copied()
+                    .ok_or(DecodeError::BadValue)
+            };
+            let event = match record {
+                StreamRecord::Alloc {
+                    api,
+                    ts,
+                    size,
+                    node,
+                    ptr,
+                } => Event::Alloc {
+                    stream,
+                    api,
+                    ts,
+                    size,
+                    stack: global(&state.nodes, node)?,
+                    ptr,
+                },
+                StreamRecord::Free { ts, ptr } => Event::Free { stream, ts, ptr },
+                StreamRecord::Realloc {
+                    api,
+                    entry,
+                    ts,
+                    old,
+                    size,
+                    node,
+                    new,
+                } => Event::Realloc {
+                    stream,
+                    api,
+                    entry,
+                    ts,
+                    old,
+                    size,
+                    stack: global(&state.nodes, node)?,
+                    new,
+                },
+                StreamRecord::Node { parent, ip } => {
+                    let parent = global(&state.nodes, parent)?;
+                    let id = stacks.intern(parent, ip);
+                    state.nodes.push(id);
+                    continue;
+                }
+                StreamRecord::Thread { tid } => Event::Thread { stream, tid },
+                StreamRecord::Lost { count } => Event::Lost { stream, count },
+                StreamRecord::Raw {
+                    api,
+                    ts,
+                    old,
+                    size,
+                    new,
+                } => {
+                    let stack = stacks.intern_frames(state.decoder.raw_frames());
+                    match old {
+                        Some((entry, old)) => Event::Realloc {
+                            stream,
+                            api,
+                            entry,
+                            ts,
+                            old,
+                            size,
+                            stack,
+                            new,
+                        },
+                        None => Event::Alloc {
+                            stream,
+                            api,
+                            ts,
+                            size,
+                            stack,
+                            ptr: new,
+                        },
+                    }
+                }
+            };
+            visitor.event(event, stacks);
+        }
+        Ok(())
+    }
+}
+
+fn describe(err: DecodeError) -> String {
+    match err {
+        DecodeError::Truncated => "a record is cut short".into(),
+        DecodeError::UnknownTag(tag) => format!("unknown record tag {tag:#04x}"),
+        DecodeError::BadValue => "a value is out of range".into(),
+    }
+}
+
+fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(done)
+}

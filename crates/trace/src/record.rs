@@ -1,0 +1,803 @@
+//! Record layout: the tags, the allocation APIs, and the per-stream encoder
+//! and decoder that must stay exact mirrors of each other.
+//!
+//! A *stream* is the sequence of records written by one thread of the traced
+//! process (a stream outlives its thread: when a thread exits, the next new
+//! thread may take the stream over, announced by a [`tag::THREAD`] record).
+//! Numbers inside a stream are delta-encoded against the stream's previous
+//! timestamp, pointer and instruction pointer, so a stream can only be decoded
+//! from its start, in order. Stream `0` is the control stream (module maps,
+//! clock synchronisation, exit status), encoded without deltas.
+
+use crate::varint::{get_delta, get_u64, put_delta, put_u64};
+
+/// Record tags. The high nibble is the record kind, the low nibble an
+/// argument (the allocation API for allocation records).
+pub mod tag {
+    /// `ALLOC | api`: ts, size, stack node, pointer.
+    pub const ALLOC: u8 = 0x10;
+    /// `FREE`: ts, pointer.
+    pub const FREE: u8 = 0x20;
+    /// `REALLOC | api`: ts (return), ts − ts at entry, old pointer (0 = none),
+    /// size, stack node, new pointer. The old block is released inside the
+    /// call, so its free is placed at the entry tick.
+    pub const REALLOC: u8 = 0x30;
+    /// `NODE`: parent node, instruction pointer. The node's id is implicit:
+    /// the number of nodes the stream defined before it, plus one.
+    pub const NODE: u8 = 0x40;
+    /// `THREAD`: the kernel thread id that now writes this stream.
+    pub const THREAD: u8 = 0x50;
+    /// `RAW_ALLOC | api`: like `ALLOC` but self-contained: absolute values
+    /// (no deltas, the stream's delta state is neither used nor changed) and
+    /// the stack inline (frame count, then instruction pointers innermost
+    /// first). Written by signal handlers that interrupted the tracer on the
+    /// same thread, and by threads whose stream was already released.
+    pub const RAW_ALLOC: u8 = 0x60;
+    /// `RAW_REALLOC | api`: the self-contained form of `REALLOC`.
+    pub const RAW_REALLOC: u8 = 0x70;
+    /// `RAW_FREE`: the self-contained form of `FREE`.
+    pub const RAW_FREE: u8 = 0x90;
+    /// `LOST`: a count of allocation-API calls that could not be recorded.
+    pub const LOST: u8 = 0x80;
+    /// `FREE_RECENT`: ts, then one byte: the slot of the stream's
+    /// recent-allocation table that holds the freed pointer.
+    pub const FREE_RECENT: u8 = 0xA0;
+    /// `ALLOC_REUSE | api`: like `ALLOC` without the pointer: it is the one
+    /// this stream last freed in the same size class.
+    pub const ALLOC_REUSE: u8 = 0xB0;
+
+    /// Control stream: a module (executable or shared library) was mapped.
+    pub const MODULE_LOAD: u8 = 0x01;
+    /// Control stream: a module was unmapped.
+    pub const MODULE_UNLOAD: u8 = 0x02;
+    /// Control stream: a (tick, monotonic ns, realtime ns) triple.
+    pub const CLOCK: u8 = 0x03;
+    /// Control stream: how the process ended (exit code, signal or exec).
+    pub const EXIT: u8 = 0x04;
+    /// Control stream: a message from the tracer (e.g. why tracking stopped).
+    pub const NOTE: u8 = 0x05;
+    /// Control stream: process counters (RSS, allocator statistics).
+    pub const COUNTERS: u8 = 0x06;
+    /// Control stream: every event stamped before this tick is in the file
+    /// up to here (written after each writer pass).
+    pub const SYNC: u8 = 0x07;
+}
+
+/// Which allocation function returned a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum AllocApi {
+    /// `malloc` (and C++ `operator new`, which calls it).
+    Malloc = 0,
+    /// `calloc`.
+    Calloc = 1,
+    /// `posix_memalign`.
+    PosixMemalign = 2,
+    /// `aligned_alloc`.
+    AlignedAlloc = 3,
+    /// `memalign`.
+    Memalign = 4,
+    /// `valloc`.
+    Valloc = 5,
+    /// `pvalloc`.
+    Pvalloc = 6,
+    /// `realloc`.
+    Realloc = 7,
+    /// `reallocarray`.
+    Reallocarray = 8,
+}
+
+impl AllocApi {
+    /// Every API, in tag order.
+    pub const ALL: [AllocApi; 9] = [
+        AllocApi::Malloc,
+        AllocApi::Calloc,
+        AllocApi::PosixMemalign,
+        AllocApi::AlignedAlloc,
+        AllocApi::Memalign,
+        AllocApi::Valloc,
+        AllocApi::Pvalloc,
+        AllocApi::Realloc,
+        AllocApi::Reallocarray,
+    ];
+
+    /// The API with this tag argument, if any.
+    pub fn from_u8(value: u8) -> Option<AllocApi> {
+        AllocApi::ALL.get(usize::from(value)).copied()
+    }
+
+    /// The C name of the function.
+    pub fn name(self) -> &'static str {
+        match self {
+            AllocApi::Malloc => "malloc",
+            AllocApi::Calloc => "calloc",
+            AllocApi::PosixMemalign => "posix_memalign",
+            AllocApi::AlignedAlloc => "aligned_alloc",
+            AllocApi::Memalign => "memalign",
+            AllocApi::Valloc => "valloc",
+            AllocApi::Pvalloc => "pvalloc",
+            AllocApi::Realloc => "realloc",
+            AllocApi::Reallocarray => "reallocarray",
+        }
+    }
+}
+
+/// The longest stream record with a node id (tag + 5 varints, plus slack).
+pub const MAX_RECORD_LEN: usize = 64;
+
+/// The most frames an inline (raw) stack may carry.
+pub const MAX_RAW_FRAMES: usize = 128;
+
+/// Slots of the recent-allocation table.
+const RECENT_SLOTS: usize = 256;
+/// Size classes of the last-freed table.
+const CLASSES: usize = 128;
+
+/// The slot of `ptr` in the recent-allocation table.
+#[inline(always)]
+fn recent_slot(ptr: u64) -> usize {
+    (((ptr >> 4) ^ (ptr >> 12)) as usize) & (RECENT_SLOTS - 1)
+}
+
+/// glibc's small-chunk size class of a request (larger sizes share the
+/// last class).
+#[inline(always)]
+fn size_class(size: u64) -> usize {
+    (size.saturating_add(8 + 15) / 16).min(CLASSES as u64 - 1) as usize
+}
+
+/// The state both sides of a stream keep in step: the last values (for
+/// deltas), the pointers this stream allocated recently (so that freeing one
+/// costs a one-byte slot number instead of a pointer), and the pointer it
+/// last freed in each size class (allocators hand that block out next, so
+/// an allocation that gets it back needs no pointer at all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct DeltaState {
+    ts: u64,
+    ptr: u64,
+    ip: u64,
+    recent: [(u64, u64); RECENT_SLOTS],
+    freed: [u64; CLASSES],
+}
+
+impl Default for DeltaState {
+    fn default() -> DeltaState {
+        DeltaState {
+            ts: 0,
+            ptr: 0,
+            ip: 0,
+            recent: [(0, 0); RECENT_SLOTS],
+            freed: [0; CLASSES],
+        }
+    }
+}
+
+impl DeltaState {
+    #[inline(always)]
+    fn allocated(&mut self, ptr: u64, size: u64) {
+        self.recent[recent_slot(ptr)] = (ptr, size);
+        self.ptr = ptr;
+    }
+
+    /// Forgets `ptr` if the recent table holds it and remembers it as the
+    /// last freed block of its class; returns its slot if it was there.
+    #[inline(always)]
+    fn freed(&mut self, ptr: u64) -> Option<usize> {
+        let slot = recent_slot(ptr);
+        let (known, size) = self.recent[slot];
+        self.ptr = ptr;
+        if known != ptr || ptr == 0 {
+            return None;
+        }
+        self.recent[slot].0 = 0;
+        self.freed[size_class(size)] = ptr;
+        Some(slot)
+    }
+}
+
+/// Encodes the records of one stream. Every method writes one record at
+/// `out[pos..]` and returns the position after it; `out` must have at least
+/// [`MAX_RECORD_LEN`] bytes free (raw-stack records: see [`raw_record_len`]).
+/// Nothing here allocates: this runs inside `malloc`.
+#[derive(Clone, Debug, Default)]
+pub struct StreamEncoder {
+    state: DeltaState,
+}
+
+/// The most bytes a raw-stack record with `frames` frames can take.
+pub const fn raw_record_len(frames: usize) -> usize {
+    MAX_RECORD_LEN + frames * crate::varint::MAX_VARINT_LEN
+}
+
+impl StreamEncoder {
+    /// A fresh encoder (all deltas against zero, empty tables).
+    pub fn new() -> StreamEncoder {
+        StreamEncoder::default()
+    }
+
+    /// `ALLOC` or `ALLOC_REUSE`: `api` returned `ptr` for `size` bytes,
+    /// called from stack `node`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn alloc(
+        &mut self,
+        out: &mut [u8],
+        pos: usize,
+        api: AllocApi,
+        ts: u64,
+        size: u64,
+        node: u32,
+        ptr: u64,
+    ) -> usize {
+        let reuse = self.state.freed[size_class(size)] == ptr;
+        out[pos] = if reuse { tag::ALLOC_REUSE } else { tag::ALLOC } | api as u8;
+        let pos = put_delta(out, pos + 1, ts, self.state.ts);
+        let pos = put_u64(out, pos, size);
+        let mut pos = put_u64(out, pos, u64::from(node));
+        if !reuse {
+            pos = put_delta(out, pos, ptr, self.state.ptr);
+        }
+        self.state.ts = ts;
+        self.state.allocated(ptr, size);
+        pos
+    }
+
+    /// `FREE` or `FREE_RECENT`: `ptr` was freed.
+    #[inline(always)]
+    pub fn free(&mut self, out: &mut [u8], pos: usize, ts: u64, ptr: u64) -> usize {
+        let base = self.state.ptr;
+        let slot = self.state.freed(ptr);
+        out[pos] = if slot.is_some() {
+            tag::FREE_RECENT
+        } else {
+            tag::FREE
+        };
+        let pos = put_delta(out, pos + 1, ts, self.state.ts);
+        self.state.ts = ts;
+        match slot {
+            Some(slot) => {
+                out[pos] = slot as u8;
+                pos + 1
+            }
+            None => put_delta(out, pos, ptr, base),
+        }
+    }
+
+    /// `REALLOC`: `old` (0 for none) became `new` of `size` bytes; the call
+    /// was entered at tick `entry` and returned at `ts`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn realloc(
+        &mut self,
+        out: &mut [u8],
+        pos: usize,
+        api: AllocApi,
+        entry: u64,
+        ts: u64,
+        old: u64,
+        size: u64,
+        node: u32,
+        new: u64,
+    ) -> usize {
+        out[pos] = tag::REALLOC | api as u8;
+        let pos = put_delta(out, pos + 1, ts, self.state.ts);
+        let pos = put_u64(out, pos, ts.wrapping_sub(entry));
+        let pos = put_delta(out, pos, old, self.state.ptr);
+        let pos = put_u64(out, pos, size);
+        let pos = put_u64(out, pos, u64::from(node));
+        let pos = put_delta(out, pos, new, old);
+        self.state.ts = ts;
+        self.state.allocated(new, size);
+        pos
+    }
+
+    /// `NODE`: defines the next stack node as (`parent`, `ip`).
+    #[inline(always)]
+    pub fn node(&mut self, out: &mut [u8], pos: usize, parent: u32, ip: u64) -> usize {
+        out[pos] = tag::NODE;
+        let pos = put_u64(out, pos + 1, u64::from(parent));
+        let pos = put_delta(out, pos, ip, self.state.ip);
+        self.state.ip = ip;
+        pos
+    }
+
+    /// `THREAD`: thread `tid` now writes this stream.
+    pub fn thread(&mut self, out: &mut [u8], pos: usize, tid: u64) -> usize {
+        out[pos] = tag::THREAD;
+        put_u64(out, pos + 1, tid)
+    }
+
+    /// `LOST`: `count` calls were not recorded.
+    pub fn lost(&mut self, out: &mut [u8], pos: usize, count: u64) -> usize {
+        out[pos] = tag::LOST;
+        put_u64(out, pos + 1, count)
+    }
+
+    /// `RAW_ALLOC` or `RAW_REALLOC` (when `old` is `Some((entry tick,
+    /// pointer))`), with absolute values and the stack inline, innermost
+    /// frame first. Independent of the delta state, so it can be encoded by
+    /// code that interrupted another encoder. `out` needs [`raw_record_len`]
+    /// bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn raw(
+        out: &mut [u8],
+        pos: usize,
+        api: AllocApi,
+        ts: u64,
+        old: Option<(u64, u64)>,
+        size: u64,
+        ips: &[u64],
+        new: u64,
+    ) -> usize {
+        let ips = &ips[..ips.len().min(MAX_RAW_FRAMES)];
+        let kind = if old.is_some() {
+            tag::RAW_REALLOC
+        } else {
+            tag::RAW_ALLOC
+        };
+        out[pos] = kind | api as u8;
+        let mut pos = put_u64(out, pos + 1, ts);
+        if let Some((entry, old)) = old {
+            pos = put_u64(out, pos, ts.wrapping_sub(entry));
+            pos = put_u64(out, pos, old);
+        }
+        pos = put_u64(out, pos, size);
+        pos = put_u64(out, pos, ips.len() as u64);
+        for &ip in ips {
+            pos = put_u64(out, pos, ip);
+        }
+        put_u64(out, pos, new)
+    }
+
+    /// `RAW_FREE`: the self-contained form of [`StreamEncoder::free`].
+    pub fn raw_free(out: &mut [u8], pos: usize, ts: u64, ptr: u64) -> usize {
+        out[pos] = tag::RAW_FREE;
+        let pos = put_u64(out, pos + 1, ts);
+        put_u64(out, pos, ptr)
+    }
+}
+
+/// One decoded stream record. Node ids are the stream's own (see
+/// [`crate::reader`] for the mapping to trace-wide stack ids).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamRecord {
+    /// See [`tag::ALLOC`].
+    Alloc {
+        /// Which function.
+        api: AllocApi,
+        /// Tick at which the call returned.
+        ts: u64,
+        /// Requested size.
+        size: u64,
+        /// Stream-local stack node.
+        node: u32,
+        /// Returned pointer.
+        ptr: u64,
+    },
+    /// See [`tag::FREE`].
+    Free {
+        /// Tick at which the call started.
+        ts: u64,
+        /// Freed pointer.
+        ptr: u64,
+    },
+    /// See [`tag::REALLOC`].
+    Realloc {
+        /// Which function.
+        api: AllocApi,
+        /// Tick at which the call was entered (when `old` was released).
+        entry: u64,
+        /// Tick at which the call returned.
+        ts: u64,
+        /// Pointer passed in, 0 for none.
+        old: u64,
+        /// Requested size.
+        size: u64,
+        /// Stream-local stack node.
+        node: u32,
+        /// Returned pointer.
+        new: u64,
+    },
+    /// See [`tag::NODE`].
+    Node {
+        /// Parent node (0 = the root, i.e. the outermost frame).
+        parent: u32,
+        /// Instruction pointer (a return address, except for the frame
+        /// interrupted by a signal).
+        ip: u64,
+    },
+    /// See [`tag::THREAD`].
+    Thread {
+        /// Kernel thread id.
+        tid: u64,
+    },
+    /// See [`tag::RAW_ALLOC`] / [`tag::RAW_REALLOC`]. The frames are left in
+    /// the decoder's scratch buffer ([`StreamDecoder::raw_frames`]).
+    Raw {
+        /// Which function.
+        api: AllocApi,
+        /// Tick at which the call returned.
+        ts: u64,
+        /// (entry tick, pointer passed in), for reallocations.
+        old: Option<(u64, u64)>,
+        /// Requested size.
+        size: u64,
+        /// Returned pointer.
+        new: u64,
+    },
+    /// See [`tag::LOST`].
+    Lost {
+        /// How many calls.
+        count: u64,
+    },
+}
+
+/// Why a stream record could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The record runs past the end of its segment.
+    Truncated,
+    /// The tag byte is not a known record.
+    UnknownTag(u8),
+    /// A number is out of range (e.g. a node id above 2^32).
+    BadValue,
+}
+
+/// Decodes the records of one stream, in order.
+#[derive(Clone, Debug, Default)]
+pub struct StreamDecoder {
+    state: DeltaState,
+    raw_frames: Vec<u64>,
+}
+
+impl StreamDecoder {
+    /// A fresh decoder.
+    pub fn new() -> StreamDecoder {
+        StreamDecoder::default()
+    }
+
+    /// The frames of the last [`StreamRecord::Raw`] record, innermost first.
+    pub fn raw_frames(&self) -> &[u64] {
+        &self.raw_frames
+    }
+
+    /// Decodes the record at `buf[*pos..]`, advancing `pos`.
+    #[inline]
+    pub fn next(&mut self, buf: &[u8], pos: &mut usize) -> Result<StreamRecord, DecodeError> {
+        let tag_byte = *buf.get(*pos).ok_or(DecodeError::Truncated)?;
+        *pos += 1;
+        let kind = tag_byte & 0xf0;
+        let arg = tag_byte & 0x0f;
+        let t = DecodeError::Truncated;
+        let api = || AllocApi::from_u8(arg).ok_or(DecodeError::UnknownTag(tag_byte));
+        match kind {
+            tag::ALLOC | tag::ALLOC_REUSE => {
+                let api = api()?;
+                let ts = get_delta(buf, pos, self.state.ts).ok_or(t)?;
+                let size = get_u64(buf, pos).ok_or(t)?;
+                let node = node_id(get_u64(buf, pos).ok_or(t)?)?;
+                let ptr = if kind == tag::ALLOC {
+                    get_delta(buf, pos, self.state.ptr).ok_or(t)?
+                } else {
+                    self.state.freed[size_class(size)]
+                };
+                self.state.ts = ts;
+                self.state.allocated(ptr, size);
+                Ok(StreamRecord::Alloc {
+                    api,
+                    ts,
+                    size,
+                    node,
+                    ptr,
+                })
+            }
+            tag::FREE if arg == 0 => {
+                let ts = get_delta(buf, pos, self.state.ts).ok_or(t)?;
+                let ptr = get_delta(buf, pos, self.state.ptr).ok_or(t)?;
+                self.state.ts = ts;
+                // Keep the tables in step with the encoder, which looked the
+                // pointer up and did not find it.
+                self.state.freed(ptr);
+                Ok(StreamRecord::Free { ts, ptr })
+            }
+            tag::FREE_RECENT if arg == 0 => {
+                let ts = get_delta(buf, pos, self.state.ts).ok_or(t)?;
+                let slot = *buf.get(*pos).ok_or(t)? as usize;
+                *pos += 1;
+                let ptr = self.state.recent[slot].0;
+                if ptr == 0 {
+                    return Err(DecodeError::BadValue);
+                }
+                self.state.ts = ts;
+                self.state.freed(ptr);
+                Ok(StreamRecord::Free { ts, ptr })
+            }
+            tag::REALLOC => {
+                let api = api()?;
+                let ts = get_delta(buf, pos, self.state.ts).ok_or(t)?;
+                let entry = ts.wrapping_sub(get_u64(buf, pos).ok_or(t)?);
+                let old = get_delta(buf, pos, self.state.ptr).ok_or(t)?;
+                let size = get_u64(buf, pos).ok_or(t)?;
+                let node = node_id(get_u64(buf, pos).ok_or(t)?)?;
+                let new = get_delta(buf, pos, old).ok_or(t)?;
+                self.state.ts = ts;
+                self.state.allocated(new, size);
+                Ok(StreamRecord::Realloc {
+                    api,
+                    entry,
+                    ts,
+                    old,
+                    size,
+                    node,
+                    new,
+                })
+            }
+            tag::NODE if arg == 0 => {
+                let parent = node_id(get_u64(buf, pos).ok_or(t)?)?;
+                let ip = get_delta(buf, pos, self.state.ip).ok_or(t)?;
+                self.state.ip = ip;
+                Ok(StreamRecord::Node { parent, ip })
+            }
+            tag::THREAD if arg == 0 => Ok(StreamRecord::Thread {
+                tid: get_u64(buf, pos).ok_or(t)?,
+            }),
+            tag::LOST if arg == 0 => Ok(StreamRecord::Lost {
+                count: get_u64(buf, pos).ok_or(t)?,
+            }),
+            tag::RAW_ALLOC | tag::RAW_REALLOC => {
+                let api = api()?;
+                let ts = get_u64(buf, pos).ok_or(t)?;
+                let old = if kind == tag::RAW_REALLOC {
+                    let entry = ts.wrapping_sub(get_u64(buf, pos).ok_or(t)?);
+                    Some((entry, get_u64(buf, pos).ok_or(t)?))
+                } else {
+                    None
+                };
+                let size = get_u64(buf, pos).ok_or(t)?;
+                let count = get_u64(buf, pos).ok_or(t)?;
+                if count > MAX_RAW_FRAMES as u64 {
+                    return Err(DecodeError::BadValue);
+                }
+                self.raw_frames.clear();
+                for _ in 0..count {
+                    self.raw_frames.push(get_u64(buf, pos).ok_or(t)?);
+                }
+                let new = get_u64(buf, pos).ok_or(t)?;
+                Ok(StreamRecord::Raw {
+                    api,
+                    ts,
+                    old,
+                    size,
+                    new,
+                })
+            }
+            tag::RAW_FREE if arg == 0 => {
+                let ts = get_u64(buf, pos).ok_or(t)?;
+                let ptr = get_u64(buf, pos).ok_or(t)?;
+                Ok(StreamRecord::Free { ts, ptr })
+            }
+            _ => Err(DecodeError::UnknownTag(tag_byte)),
+        }
+    }
+}
+
+fn node_id(value: u64) -> Result<u32, DecodeError> {
+    u32::try_from(value).map_err(|_| DecodeError::BadValue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_all(buf: &[u8]) -> Vec<StreamRecord> {
+        let mut dec = StreamDecoder::new();
+        let mut pos = 0;
+        let mut out = Vec::new();
+        while pos < buf.len() {
+            out.push(dec.next(buf, &mut pos).expect("valid record"));
+        }
+        out
+    }
+
+    #[test]
+    fn every_record_kind_round_trips() {
+        let mut enc = StreamEncoder::new();
+        let mut buf = vec![0u8; 4096];
+        let mut pos = 0;
+        pos = enc.thread(&mut buf, pos, 4242);
+        pos = enc.node(&mut buf, pos, 0, 0x5555_0000_1234);
+        pos = enc.node(&mut buf, pos, 1, 0x7fff_0000_0010);
+        pos = enc.alloc(
+            &mut buf,
+            pos,
+            AllocApi::Calloc,
+            1000,
+            100,
+            2,
+            0x5555_aaaa_0010,
+        );
+        pos = enc.realloc(
+            &mut buf,
+            pos,
+            AllocApi::Realloc,
+            1005,
+            1010,
+            0x5555_aaaa_0010,
+            300,
+            2,
+            0x5555_aaaa_0100,
+        );
+        pos = enc.free(&mut buf, pos, 990, 0x5555_aaaa_0100);
+        pos = StreamEncoder::raw(
+            &mut buf,
+            pos,
+            AllocApi::Malloc,
+            1020,
+            None,
+            7,
+            &[0x10, 0x7fff_0000_0010],
+            0x1234,
+        );
+        pos = StreamEncoder::raw(
+            &mut buf,
+            pos,
+            AllocApi::Reallocarray,
+            1030,
+            Some((1025, 0x1234)),
+            9,
+            &[0x20],
+            0x2000,
+        );
+        pos = StreamEncoder::raw_free(&mut buf, pos, 1040, 0x2000);
+        // Raw records leave the delta state alone: this free is relative to
+        // the realloc above.
+        pos = enc.free(&mut buf, pos, 1050, 0x5555_aaaa_0200);
+        pos = enc.lost(&mut buf, pos, 3);
+        let records = decode_all(&buf[..pos]);
+        assert_eq!(
+            records,
+            vec![
+                StreamRecord::Thread { tid: 4242 },
+                StreamRecord::Node {
+                    parent: 0,
+                    ip: 0x5555_0000_1234
+                },
+                StreamRecord::Node {
+                    parent: 1,
+                    ip: 0x7fff_0000_0010
+                },
+                StreamRecord::Alloc {
+                    api: AllocApi::Calloc,
+                    ts: 1000,
+                    size: 100,
+                    node: 2,
+                    ptr: 0x5555_aaaa_0010
+                },
+                StreamRecord::Realloc {
+                    api: AllocApi::Realloc,
+                    entry: 1005,
+                    ts: 1010,
+                    old: 0x5555_aaaa_0010,
+                    size: 300,
+                    node: 2,
+                    new: 0x5555_aaaa_0100
+                },
+                StreamRecord::Free {
+                    ts: 990,
+                    ptr: 0x5555_aaaa_0100
+                },
+                StreamRecord::Raw {
+                    api: AllocApi::Malloc,
+                    ts: 1020,
+                    old: None,
+                    size: 7,
+                    new: 0x1234
+                },
+                StreamRecord::Raw {
+                    api: AllocApi::Reallocarray,
+                    ts: 1030,
+                    old: Some((1025, 0x1234)),
+                    size: 9,
+                    new: 0x2000
+                },
+                StreamRecord::Free {
+                    ts: 1040,
+                    ptr: 0x2000
+                },
+                StreamRecord::Free {
+                    ts: 1050,
+                    ptr: 0x5555_aaaa_0200
+                },
+                StreamRecord::Lost { count: 3 },
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_tags_and_cut_records_are_errors() {
+        let mut dec = StreamDecoder::new();
+        let mut pos = 0;
+        assert_eq!(
+            dec.next(&[0xf0], &mut pos),
+            Err(DecodeError::UnknownTag(0xf0))
+        );
+        let mut pos = 0;
+        assert_eq!(
+            dec.next(&[tag::ALLOC | 0x0f], &mut pos),
+            Err(DecodeError::UnknownTag(0x1f))
+        );
+        let mut enc = StreamEncoder::new();
+        let mut buf = [0u8; MAX_RECORD_LEN];
+        let end = enc.alloc(&mut buf, 0, AllocApi::Malloc, 5, 6, 7, 8);
+        for cut in 0..end {
+            let mut dec = StreamDecoder::new();
+            let mut pos = 0;
+            assert_eq!(
+                dec.next(&buf[..cut], &mut pos),
+                Err(DecodeError::Truncated),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_typical_small_allocation_is_compact() {
+        let mut enc = StreamEncoder::new();
+        let mut buf = [0u8; 2 * MAX_RECORD_LEN];
+        let first = enc.alloc(
+            &mut buf,
+            0,
+            AllocApi::Malloc,
+            1_000_000,
+            64,
+            3,
+            0x5555_5555_9000,
+        );
+        let second = enc.alloc(
+            &mut buf,
+            first,
+            AllocApi::Malloc,
+            1_000_040,
+            64,
+            3,
+            0x5555_5555_9050,
+        );
+        assert!(
+            second - first <= 6,
+            "second alloc took {} bytes",
+            second - first
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn random_sequences_round_trip(ops in proptest::collection::vec((0u8..4, any::<u64>(), any::<u64>(), 0u64..1 << 40, any::<u32>()), 0..64)) {
+            let mut enc = StreamEncoder::new();
+            let mut buf = vec![0u8; 64 * MAX_RECORD_LEN];
+            let mut pos = 0;
+            let mut expected = Vec::new();
+            for (kind, a, b, size, node) in ops {
+                match kind {
+                    0 => {
+                        pos = enc.alloc(&mut buf, pos, AllocApi::Malloc, a, size, node, b);
+                        expected.push(StreamRecord::Alloc { api: AllocApi::Malloc, ts: a, size, node, ptr: b });
+                    }
+                    1 => {
+                        pos = enc.free(&mut buf, pos, a, b);
+                        expected.push(StreamRecord::Free { ts: a, ptr: b });
+                    }
+                    2 => {
+                        pos = enc.realloc(&mut buf, pos, AllocApi::Realloc, a.wrapping_sub(size), a, b, size, node, a ^ b);
+                        expected.push(StreamRecord::Realloc { api: AllocApi::Realloc, entry: a.wrapping_sub(size), ts: a, old: b, size, node, new: a ^ b });
+                    }
+                    _ => {
+                        pos = enc.node(&mut buf, pos, node, a);
+                        expected.push(StreamRecord::Node { parent: node, ip: a });
+                    }
+                }
+            }
+            prop_assert_eq!(decode_all(&buf[..pos]), expected);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Writing a trace from ordinary code: tests, tools, and `heapwise run`
+//! appending the exit status of a process it traced. (The preload frames
+//! blocks with the same [`crate::block`] functions from its writer thread.)
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use crate::block::{BlockEncoder, put_segment_header};
+use crate::control::ControlRecord;
+use crate::error::TraceError;
+use crate::header::Header;
+use crate::reader::TraceReader;
+use crate::stacks::StackTable;
+
+/// Buffers segments and writes them as one block per [`TraceWriter::flush`].
+#[derive(Debug)]
+pub struct TraceWriter {
+    file: File,
+    encoder: BlockEncoder,
+    payload: Vec<u8>,
+    framed: Vec<u8>,
+    control: Vec<u8>,
+}
+
+impl TraceWriter {
+    /// Creates (or truncates) `path` and writes `header`.
+    pub fn create(path: impl AsRef<Path>, header: &Header) -> Result<TraceWriter, TraceError> {
+        let path = path.as_ref();
+        let io = |source| TraceError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = File::create(path).map_err(io)?;
+        file.write_all(&header.encode()).map_err(io)?;
+        TraceWriter::with_file(file).map_err(io)
+    }
+
+    /// Opens an existing trace to append blocks after its last complete
+    /// block; an unfinished block at the end (the writer was killed while
+    /// writing it) is cut off first, since it can never be read.
+    pub fn append(path: impl AsRef<Path>) -> Result<TraceWriter, TraceError> {
+        let path = path.as_ref();
+        let mut reader = TraceReader::open(path)?;
+        let status = reader.read_all(&mut |_: crate::Event<'_>, _: &StackTable| {})?;
+        TraceWriter::append_after(path, status.bytes_read)
+    }
+
+    /// Like [`TraceWriter::append`] when the length of the trace's readable
+    /// part is already known (from [`crate::ReadStatus::bytes_read`]).
+    pub fn append_after(path: impl AsRef<Path>, valid_len: u64) -> Result<TraceWriter, TraceError> {
+        let path = path.as_ref();
+        let io = |source| TraceError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new().write(true).open(path).map_err(io)?;
+        file.set_len(valid_len).map_err(io)?;
+        let mut writer = TraceWriter::with_file(file).map_err(io)?;
+        use std::io::Seek;
+        writer.file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
+        Ok(writer)
+    }
+
+    fn with_file(file: File) -> std::io::Result<TraceWriter> {
+        Ok(TraceWriter {
+            file,
+            encoder: BlockEncoder::new()?,
+            payload: Vec::new(),
+            framed: Vec::new(),
+            control: Vec::new(),
+        })
+    }
+
+    /// Adds a segment of stream `stream`'s records (already encoded).
+    pub fn stream(&mut self, stream: u32, records: &[u8]) {
+        put_segment_header(&mut self.payload, stream, records.len());
+        self.payload.extend_from_slice(records);
+    }
+
+    /// Adds a control record.
+    pub fn control(&mut self, record: &ControlRecord) {
+        self.control.clear();
+        record.encode(&mut self.control);
+        put_segment_header(&mut self.payload, 0, self.control.len());
+        self.payload.extend_from_slice(&self.control);
+    }
+
+    /// Writes what was added since the last flush as one block.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if self.payload.is_empty() {
+            return Ok(());
+        }
+        self.framed.clear();
+        self.encoder.encode(&self.payload, &mut self.framed);
+        self.payload.clear();
+        self.file.write_all(&self.framed)
+    }
+}

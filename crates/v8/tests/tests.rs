@@ -1,0 +1,2 @@
+//! heapwise-v8's integration tests, in one binary.
+mod it;
