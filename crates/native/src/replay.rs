@@ -115,6 +115,8 @@ pub struct Replay {
     pub modules: Vec<ModuleSpan>,
     /// How the process ended, if known.
     pub exit: Option<ExitStatus>,
+    /// When it was recorded (`u64::MAX`: written after the process ended).
+    exit_tick: u64,
     /// Messages from the tracer.
     pub notes: Vec<String>,
     /// Counter samples (RSS, allocator statistics).
@@ -146,6 +148,7 @@ impl Replay {
             clock,
             modules: Vec::new(),
             exit: None,
+            exit_tick: u64::MAX,
             notes: Vec::new(),
             counters: Vec::new(),
             threads: 0,
@@ -344,8 +347,8 @@ impl Replay {
             Op::Alloc { ptr, size, stack } => self.on_alloc(ptr, size, stack, tick),
             Op::Free { ptr } => self.on_free(ptr, tick),
         }
-        if matches!(self.exit, Some(ExitStatus::Exec)) {
-            // Events after an exec record: the exec failed.
+        if matches!(self.exit, Some(ExitStatus::Exec)) && tick > self.exit_tick {
+            // Events stamped after the exec record: the exec failed.
             self.exit = None;
         }
         self.events_since_sweep += 1;
@@ -372,6 +375,7 @@ impl Replay {
                     self.note_tick(*ts);
                 }
                 self.exit = Some(*status);
+                self.exit_tick = if *ts == 0 { u64::MAX } else { *ts };
             }
             ControlRecord::Note { message, .. } => self.notes.push(message.clone()),
             ControlRecord::Counters(counters) => self.counters.push(counters.clone()),

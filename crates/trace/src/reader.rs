@@ -157,7 +157,8 @@ impl TraceReader {
         let mut fixed = [0u8; FIXED_HEADER_LEN];
         let got = read_at_most(&file, &mut fixed, 0).map_err(io)?;
         if got < FIXED_HEADER_LEN {
-            return Err(if fixed[..got] == crate::header::MAGIC[..got.min(8)] {
+            let prefix = got.min(crate::header::MAGIC.len());
+            return Err(if fixed[..prefix] == crate::header::MAGIC[..prefix] {
                 TraceError::TruncatedHeader
             } else {
                 TraceError::NotATrace

@@ -333,3 +333,93 @@ fn leaked_bytes_match_valgrinds_definitely_lost() {
         "valgrind: {line}"
     );
 }
+
+#[test]
+fn allocations_in_a_constructor_before_main_are_recorded() {
+    let dir = test_dir("ctor");
+    let out = heapwise()
+        .current_dir(&dir)
+        .env("LIFECYCLE_CTOR", "1")
+        .arg("run")
+        .arg("-o")
+        .arg(dir.join("c.hwt"))
+        .arg("--")
+        .arg(program("lifecycle.c"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("c.hwt"));
+    let leak = leak_from(&report, "early_leak");
+    assert_eq!((u(&leak["allocations"]), u(&leak["bytes"])), (7, 7 * 24));
+    assert_eq!(
+        u(&leak["frames"][0]["line"]),
+        line_of("lifecycle.c", "early_leak")
+    );
+}
+
+#[test]
+fn exit_from_a_second_thread_keeps_its_leaks_and_status() {
+    let dir = test_dir("thread-exit");
+    let out = run_traced(&dir, "t.hwt", &program("lifecycle.c"), &["thread-exit"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let report = report_json(&dir.join("t.hwt"));
+    let leak = leak_from(&report, "thread_leak_then_exit");
+    assert_eq!((u(&leak["allocations"]), u(&leak["bytes"])), (11, 11 * 56));
+    assert_eq!(report["process"]["exit"]["code"], 5);
+}
+
+#[test]
+fn underscore_exit_skips_exit_handlers_but_not_the_trace() {
+    let dir = test_dir("_exit");
+    let out = run_traced(&dir, "u.hwt", &program("lifecycle.c"), &["_exit"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let report = report_json(&dir.join("u.hwt"));
+    let leak = leak_from(&report, "leak_then__exit");
+    assert_eq!((u(&leak["allocations"]), u(&leak["bytes"])), (13, 13 * 72));
+    assert_eq!(report["process"]["exit"]["code"], 3);
+    assert_eq!(report["trace"]["truncated"], false);
+}
+
+#[test]
+fn exec_ends_one_trace_and_the_new_program_writes_the_next() {
+    let dir = test_dir("exec");
+    let sites = program("sites.c");
+    let out = run_traced(
+        &dir,
+        "e.hwt",
+        &program("lifecycle.c"),
+        &["exec", sites.to_str().unwrap(), "100"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The image before exec: its own leak, and no exit status (it was replaced).
+    let before = report_json(&dir.join("e.hwt"));
+    let leak = leak_from(&before, "leak_before_exec");
+    assert_eq!((u(&leak["allocations"]), u(&leak["bytes"])), (9, 9 * 40));
+    assert!(before["process"]["exit"].is_null());
+    assert!(
+        before["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("exec"))
+    );
+    // The program it became, same pid, in the trace beside it.
+    let pid = before["process"]["pid"].as_u64().unwrap();
+    let after = report_json(&dir.join(format!("e.{pid}.hwt")));
+    assert_eq!(after["process"]["pid"], pid);
+    let malloc = leak_from(&after, "leak_malloc");
+    assert_eq!(
+        (u(&malloc["allocations"]), u(&malloc["bytes"])),
+        (100, 100 * 100)
+    );
+    assert_eq!(after["process"]["exit"]["code"], 0);
+    assert!(
+        after["leaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["frames"][0]["function"] != "leak_before_exec")
+    );
+    // run summarises the program the process ended as.
+    assert!(stderr(&out).contains("leak_malloc"), "{}", stderr(&out));
+}
