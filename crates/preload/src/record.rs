@@ -52,9 +52,8 @@ pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
     let p = unsafe { stream.private() };
     match call {
         Call::Free { ptr } => {
-            let ts = sys::ticks();
             let buf = p.reserve(stream, MAX_RECORD_LEN);
-            let end = p.enc.free(buf, p.pos(), ts, ptr);
+            let end = p.enc.free(buf, p.pos(), ptr, sys::ticks);
             p.commit(end);
         }
         Call::Alloc { api, size, ptr } => {
@@ -87,15 +86,26 @@ pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
 
 #[inline(always)]
 fn stack_node(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Regs) -> u32 {
+    p.unwind.check_generation();
+    if let Some(leaf) = p.unwind.recall(caller) {
+        return leaf;
+    }
+    unwind_and_intern(tls, stream, p, caller)
+}
+
+#[inline(never)]
+fn unwind_and_intern(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Regs) -> u32 {
     let mut frames = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
     let n = p.unwind.backtrace(tls, caller, &mut frames);
     // SAFETY: `backtrace` initialised the first `n` frames.
     let ips = unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), n) };
     let hash = hash_frames(ips);
-    match p.interner.lookup(ips, hash) {
+    let leaf = match p.interner.lookup(ips, hash) {
         Some(leaf) => leaf,
         None => new_stack(stream, p, ips, hash),
-    }
+    };
+    p.unwind.remember(caller, leaf);
+    leaf
 }
 
 #[cold]

@@ -23,7 +23,7 @@
 //! let mut buf = [0u8; 256];
 //! let mut pos = enc.node(&mut buf, 0, 0, 0x401136);
 //! pos = enc.alloc(&mut buf, pos, AllocApi::Malloc, 10, 64, 1, 0x5000);
-//! pos = enc.free(&mut buf, pos, 20, 0x5000);
+//! pos = enc.free(&mut buf, pos, 0x5000, || 20);
 //! writer.stream(1, &buf[..pos]);
 //! writer.flush()?;
 //!

@@ -39,8 +39,9 @@ pub mod tag {
     pub const RAW_FREE: u8 = 0x90;
     /// `LOST`: a count of allocation-API calls that could not be recorded.
     pub const LOST: u8 = 0x80;
-    /// `FREE_RECENT`: ts, then one byte: the slot of the stream's
-    /// recent-allocation table that holds the freed pointer.
+    /// `FREE_RECENT`: one byte, the slot of the stream's recent-allocation
+    /// table that holds the freed pointer. No timestamp: the stream's
+    /// previous one stands (see [`super::StreamEncoder::free`]).
     pub const FREE_RECENT: u8 = 0xA0;
     /// `ALLOC_REUSE | api`: like `ALLOC` without the pointer: it is the one
     /// this stream last freed in the same size class.
@@ -242,24 +243,33 @@ impl StreamEncoder {
         pos
     }
 
-    /// `FREE` or `FREE_RECENT`: `ptr` was freed.
+    /// `FREE` or `FREE_RECENT`: `ptr` was freed; `now` reads the clock.
+    ///
+    /// A block this stream allocated recently (found in the recent table)
+    /// is written as `FREE_RECENT`, without reading the clock: its time is
+    /// the stream's previous timestamp, a lower bound. That is enough for
+    /// every order the reader needs: the block's own allocation is earlier
+    /// in this stream, and a thread that gets the address next stamps its
+    /// allocation after glibc hands it out, so later. A block from anywhere
+    /// else (another thread's, or older) is stamped with `now()`, because the
+    /// allocation it pairs with may be on another stream. Returns the new
+    /// position.
     #[inline(always)]
-    pub fn free(&mut self, out: &mut [u8], pos: usize, ts: u64, ptr: u64) -> usize {
+    pub fn free(&mut self, out: &mut [u8], pos: usize, ptr: u64, now: impl FnOnce() -> u64) -> usize {
         let base = self.state.ptr;
-        let slot = self.state.freed(ptr);
-        out[pos] = if slot.is_some() {
-            tag::FREE_RECENT
-        } else {
-            tag::FREE
-        };
-        let pos = put_delta(out, pos + 1, ts, self.state.ts);
-        self.state.ts = ts;
-        match slot {
+        match self.state.freed(ptr) {
             Some(slot) => {
-                out[pos] = slot as u8;
-                pos + 1
+                out[pos] = tag::FREE_RECENT;
+                out[pos + 1] = slot as u8;
+                pos + 2
             }
-            None => put_delta(out, pos, ptr, base),
+            None => {
+                let ts = now();
+                out[pos] = tag::FREE;
+                let pos = put_delta(out, pos + 1, ts, self.state.ts);
+                self.state.ts = ts;
+                put_delta(out, pos, ptr, base)
+            }
         }
     }
 
@@ -501,16 +511,14 @@ impl StreamDecoder {
                 Ok(StreamRecord::Free { ts, ptr })
             }
             tag::FREE_RECENT if arg == 0 => {
-                let ts = get_delta(buf, pos, self.state.ts).ok_or(t)?;
                 let slot = *buf.get(*pos).ok_or(t)? as usize;
                 *pos += 1;
                 let ptr = self.state.recent[slot].0;
                 if ptr == 0 {
                     return Err(DecodeError::BadValue);
                 }
-                self.state.ts = ts;
                 self.state.freed(ptr);
-                Ok(StreamRecord::Free { ts, ptr })
+                Ok(StreamRecord::Free { ts: self.state.ts, ptr })
             }
             tag::REALLOC => {
                 let api = api()?;
@@ -628,7 +636,9 @@ mod tests {
             2,
             0x5555_aaaa_0100,
         );
-        pos = enc.free(&mut buf, pos, 990, 0x5555_aaaa_0100);
+        // Allocated just above by this stream: FREE_RECENT, no clock read,
+        // stamped with the stream's previous time.
+        pos = enc.free(&mut buf, pos, 0x5555_aaaa_0100, || unreachable!("no clock read for a recent block"));
         pos = StreamEncoder::raw(
             &mut buf,
             pos,
@@ -652,7 +662,7 @@ mod tests {
         pos = StreamEncoder::raw_free(&mut buf, pos, 1040, 0x2000);
         // Raw records leave the delta state alone: this free is relative to
         // the realloc above.
-        pos = enc.free(&mut buf, pos, 1050, 0x5555_aaaa_0200);
+        pos = enc.free(&mut buf, pos, 0x5555_aaaa_0200, || 1050);
         pos = enc.lost(&mut buf, pos, 3);
         let records = decode_all(&buf[..pos]);
         assert_eq!(
@@ -684,7 +694,7 @@ mod tests {
                     new: 0x5555_aaaa_0100
                 },
                 StreamRecord::Free {
-                    ts: 990,
+                    ts: 1010,
                     ptr: 0x5555_aaaa_0100
                 },
                 StreamRecord::Raw {
@@ -742,6 +752,32 @@ mod tests {
     }
 
     #[test]
+    fn freeing_a_recent_block_costs_two_bytes_and_no_clock_read() {
+        let mut enc = StreamEncoder::new();
+        let mut buf = [0u8; 4 * MAX_RECORD_LEN];
+        let mut pos = enc.alloc(&mut buf, 0, AllocApi::Malloc, 500, 32, 1, 0x7000_0040);
+        let before = pos;
+        pos = enc.free(&mut buf, pos, 0x7000_0040, || panic!("the clock is not read"));
+        assert_eq!(pos - before, 2);
+        // The next allocation of that size class gets the block back: no
+        // pointer is written.
+        let before = pos;
+        pos = enc.alloc(&mut buf, pos, AllocApi::Malloc, 530, 40, 1, 0x7000_0040);
+        assert!(pos - before <= 5, "{} bytes", pos - before);
+        // A block never allocated here reads the clock.
+        let mut read = false;
+        pos = enc.free(&mut buf, pos, 0x9000, || {
+            read = true;
+            540
+        });
+        assert!(read);
+        let records = decode_all(&buf[..pos]);
+        assert_eq!(records[1], StreamRecord::Free { ts: 500, ptr: 0x7000_0040 });
+        assert_eq!(records[2], StreamRecord::Alloc { api: AllocApi::Malloc, ts: 530, size: 40, node: 1, ptr: 0x7000_0040 });
+        assert_eq!(records[3], StreamRecord::Free { ts: 540, ptr: 0x9000 });
+    }
+
+    #[test]
     fn a_typical_small_allocation_is_compact() {
         let mut enc = StreamEncoder::new();
         let mut buf = [0u8; 2 * MAX_RECORD_LEN];
@@ -784,8 +820,11 @@ mod tests {
                         expected.push(StreamRecord::Alloc { api: AllocApi::Malloc, ts: a, size, node, ptr: b });
                     }
                     1 => {
-                        pos = enc.free(&mut buf, pos, a, b);
-                        expected.push(StreamRecord::Free { ts: a, ptr: b });
+                        // Pointers never allocated here: a FREE with its
+                        // own time (FREE_RECENT has its own test).
+                        let ptr = b | 1 << 63;
+                        pos = enc.free(&mut buf, pos, ptr, || a);
+                        expected.push(StreamRecord::Free { ts: a, ptr });
                     }
                     2 => {
                         pos = enc.realloc(&mut buf, pos, AllocApi::Realloc, a.wrapping_sub(size), a, b, size, node, a ^ b);

@@ -71,9 +71,60 @@ fn pack(rule: &Rule) -> u64 {
     (rule.cfa_off as u32 as u64) | (bp << 32)
 }
 
+/// Stack words a memoized unwind may depend on (two per frame).
+const MEMO_READS: usize = 2 * MAX_FRAMES;
+/// Memoized unwinds per stream (distinct call sites alternating).
+const MEMOS: usize = 4;
+
+/// A previous unwind and everything it depended on. An unwind is a pure
+/// function of the starting registers, the unwind rules (fixed per address
+/// until the module list changes) and the stack words it read; if those are
+/// all the same, so is the stack, and its interned node can be reused
+/// without walking, hashing or looking it up again. Only unwinds that never
+/// left the fast path (CFA = RSP + n in every frame) are memoized, and
+/// those depend on neither RBP nor the saved RBP values: the memo keys on
+/// IP and SP and checks the return-address slots.
+struct Memo {
+    ip: u64,
+    sp: u64,
+    generation: u32,
+    /// Interned leaf node of the stack; 0 = empty memo.
+    leaf: u32,
+    reads: u16,
+    words: [(u64, u64); MEMO_READS],
+}
+
+/// Stack words read by one unwind, for its memo.
+struct Reads {
+    count: usize,
+    words: [MaybeUninit<(u64, u64)>; MEMO_READS],
+    /// False once a step left the memoizable fast path.
+    memoizable: bool,
+}
+
+impl Reads {
+    #[inline(always)]
+    fn note(&mut self, addr: u64, value: u64) {
+        if self.count < MEMO_READS {
+            self.words[self.count].write((addr, value));
+            self.count += 1;
+        } else {
+            self.memoizable = false;
+        }
+    }
+
+    fn as_slice(&self) -> &[(u64, u64)] {
+        // SAFETY: the first `count` words were written by `note`.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast(), self.count) }
+    }
+}
+
 /// Per-stream unwinding state.
 pub struct UnwindState {
     cache: Box<[CacheEntry; CACHE_SIZE]>,
+    memos: Box<[Memo; MEMOS]>,
+    /// The stack words the last unwind read.
+    reads: Box<Reads>,
     /// Full rules of the addresses whose rule is not the common shape.
     general: Box<[(u64, Rule); GENERAL_SIZE]>,
     generation: u32,
@@ -88,8 +139,15 @@ impl UnwindState {
             pc: 0,
             packed: GENERAL,
         };
+        // SAFETY: all-zero memos are empty (leaf 0).
+        let memos = unsafe { Box::<[Memo; MEMOS]>::new_zeroed().assume_init() };
+        // SAFETY: an empty list: zero count; the words are never read
+        // beyond it.
+        let reads = unsafe { Box::<Reads>::new_zeroed().assume_init() };
         UnwindState {
             cache: Box::new([empty; CACHE_SIZE]),
+            memos,
+            reads,
             general: Box::new([(0, Rule::UNSUPPORTED); GENERAL_SIZE]),
             generation: modules::GENERATION.load(std::sync::atomic::Ordering::Acquire),
         }
@@ -98,6 +156,8 @@ impl UnwindState {
     /// Records the calling thread's stack bounds in its TLS (a new thread
     /// took over the stream).
     pub fn attach_thread(&mut self) {
+        // Memos hold addresses in the previous thread's stack.
+        self.memos.iter_mut().for_each(|m| m.leaf = 0);
         let tls = crate::tls::get();
         let (lo, hi) = crate::tls::internal(thread_stack_bounds);
         // SAFETY: the calling thread's TLS.
@@ -107,21 +167,67 @@ impl UnwindState {
         }
     }
 
-    /// Captures the stack from `regs` into `out`, innermost first; returns
-    /// the number of frames.
+    fn memo_slot(regs: Regs) -> usize {
+        ((regs.ip ^ (regs.sp >> 4)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 62) as usize % MEMOS
+    }
+
+    /// The interned node of the stack starting at `regs`, if an earlier
+    /// unwind from the same registers read stack words that all still hold
+    /// the same values.
     #[inline(always)]
-    pub fn backtrace(
-        &mut self,
-        tls: *const Tls,
-        regs: Regs,
-        out: &mut [MaybeUninit<u64>; MAX_FRAMES],
-    ) -> usize {
+    pub fn recall(&self, regs: Regs) -> Option<u32> {
+        let memo = &self.memos[Self::memo_slot(regs)];
+        if memo.leaf == 0 || memo.ip != regs.ip || memo.sp != regs.sp || memo.generation != self.generation {
+            return None;
+        }
+        let same = memo.words[..memo.reads as usize].iter().all(|&(addr, value)| {
+            // SAFETY: the memo was made by this thread (memos are cleared
+            // when a stream changes threads) from reads at addresses at or
+            // above this same stack pointer, all inside its stack.
+            unsafe { (addr as *const u64).read() == value }
+        });
+        same.then_some(memo.leaf)
+    }
+
+    /// Remembers that the stack from `regs` of the last
+    /// [`UnwindState::backtrace`] is interned as `leaf`.
+    #[inline(always)]
+    pub fn remember(&mut self, regs: Regs, leaf: u32) {
+        let reads = &self.reads;
+        if !reads.memoizable {
+            return;
+        }
+        let memo = &mut self.memos[Self::memo_slot(regs)];
+        memo.ip = regs.ip;
+        memo.sp = regs.sp;
+        memo.generation = self.generation;
+        memo.leaf = leaf;
+        let words = reads.as_slice();
+        memo.reads = words.len() as u16;
+        memo.words[..words.len()].copy_from_slice(words);
+    }
+
+    /// Drops cached rules and memos if the module list changed.
+    #[inline(always)]
+    pub fn check_generation(&mut self) {
         let generation = modules::GENERATION.load(std::sync::atomic::Ordering::Acquire);
         if generation != self.generation {
             self.cache.iter_mut().for_each(|e| e.pc = 0);
             self.general.iter_mut().for_each(|e| e.0 = 0);
+            self.memos.iter_mut().for_each(|m| m.leaf = 0);
             self.generation = generation;
         }
+    }
+
+    /// Captures the stack from `regs` into `out`, innermost first; returns
+    /// the number of frames. The return-address slots read are kept for
+    /// [`UnwindState::remember`]. Call [`UnwindState::check_generation`]
+    /// first.
+    #[inline(always)]
+    pub fn backtrace(&mut self, tls: *const Tls, regs: Regs, out: &mut [MaybeUninit<u64>; MAX_FRAMES]) -> usize {
+        let reads = &mut *self.reads;
+        reads.count = 0;
+        reads.memoizable = true;
         let window = StackWindow::new(tls, regs.sp);
         let Regs {
             mut ip,
@@ -146,7 +252,9 @@ impl UnwindState {
                     out[n].write(ip);
                     return n + 1;
                 }
-                // Hand the rest of the stack to the general walker.
+                // Hand the rest of the stack to the general walker (its
+                // reads are not tracked: such stacks are not memoized).
+                reads.memoizable = false;
                 let general = &mut self.general;
                 return n + walk(Regs { ip, sp, bp }, &mut out[n..], &window, |pc| {
                     let slot = &mut general[(pc as usize ^ (pc as usize >> 6)) % GENERAL_SIZE];
@@ -157,14 +265,15 @@ impl UnwindState {
                 });
             }
             let frame = sp.wrapping_add(packed as u32 as i32 as i64 as u64);
-            let Some(ra) = window.read(frame.wrapping_sub(8)) else {
+            let ra_at = frame.wrapping_sub(8);
+            let Some(ra) = window.read(ra_at) else {
                 break;
             };
+            reads.note(ra_at, ra);
             let bp_off = (packed >> 32) as u16 as i16;
             if bp_off != 0 {
-                bp = window
-                    .read(frame.wrapping_add(bp_off as i64 as u64))
-                    .unwrap_or(0);
+                // Only an RBP-based frame (the general path) uses RBP.
+                bp = window.read(frame.wrapping_add(bp_off as i64 as u64)).unwrap_or(0);
             }
             if frame <= sp {
                 break;
