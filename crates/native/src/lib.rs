@@ -20,6 +20,7 @@ pub mod clock;
 mod error;
 pub mod merge;
 pub mod model;
+mod pipeline;
 pub mod profile;
 pub mod replay;
 mod resolve;
@@ -58,20 +59,19 @@ pub struct Analysis {
 
 /// Reads and replays a whole trace.
 pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, NativeError> {
-    let mut reader = TraceReader::open(path)?;
+    let reader = TraceReader::open(path)?;
     let header = reader.header().clone();
     let mut merger =
         merge::Merger::new(Replay::new(ClockFit::new(header.tick_source, header.start)));
-    let status = reader.read_all(&mut merger)?;
+    let read = pipeline::run(reader, &mut merger)?;
     merger.finish();
     let replay = merger.replay;
     let clock = replay.clock.clock();
-    let stacks = reader.stacks().clone();
     Ok(Analysis {
         path: path.display().to_string(),
-        header,
-        status,
-        stacks,
+        header: read.header,
+        status: read.status,
+        stacks: read.stacks,
         replay,
         clock,
     })

@@ -39,13 +39,21 @@ pub mod tag {
     pub const RAW_FREE: u8 = 0x90;
     /// `LOST`: a count of allocation-API calls that could not be recorded.
     pub const LOST: u8 = 0x80;
-    /// `FREE_RECENT`: one byte, the slot of the stream's recent-allocation
-    /// table that holds the freed pointer. No timestamp: the stream's
-    /// previous one stands (see [`super::StreamEncoder::free`]).
+    /// `FREE_RECENT`: one byte, the distance (0–255, in allocations) from
+    /// the stream's newest allocation to the one freed. No timestamp: the
+    /// stream's previous one stands (see [`super::StreamEncoder::free`]).
     pub const FREE_RECENT: u8 = 0xA0;
     /// `ALLOC_REUSE | api`: like `ALLOC` without the pointer: it is the one
     /// this stream last freed in the same size class.
     pub const ALLOC_REUSE: u8 = 0xB0;
+    /// `ALLOC_SAME | api`: like `ALLOC` without the node: the same stack as
+    /// the stream's previous allocation.
+    pub const ALLOC_SAME: u8 = 0xC0;
+    /// `ALLOC_REUSE_SAME | api`: neither pointer nor node.
+    pub const ALLOC_REUSE_SAME: u8 = 0xD0;
+    /// `FREE_NEAR + d` (d < 32): `FREE_RECENT` of distance `d`, in the tag
+    /// byte alone.
+    pub const FREE_NEAR: u8 = 0xE0;
 
     /// Control stream: a module (executable or shared library) was mapped.
     pub const MODULE_LOAD: u8 = 0x01;
@@ -131,6 +139,10 @@ pub const MAX_RAW_FRAMES: usize = 128;
 
 /// Slots of the recent-allocation table.
 const RECENT_SLOTS: usize = 256;
+/// Allocations remembered in order (a free names one by its distance).
+const HISTORY: usize = 256;
+/// Distances written in the tag byte itself (`FREE_NEAR`).
+const NEAR: u32 = 32;
 /// Size classes of the last-freed table.
 const CLASSES: usize = 128;
 
@@ -147,9 +159,19 @@ fn size_class(size: u64) -> usize {
     (size.saturating_add(8 + 15) / 16).min(CLASSES as u64 - 1) as usize
 }
 
+/// A block this stream allocated recently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Recent {
+    ptr: u64,
+    size: u64,
+    /// The stream's allocation count when it was allocated.
+    seq: u32,
+}
+
 /// The state both sides of a stream keep in step: the last values (for
-/// deltas), the pointers this stream allocated recently (so that freeing one
-/// costs a one-byte slot number instead of a pointer), and the pointer it
+/// deltas and "same as before" records), the blocks this stream allocated
+/// recently (so that freeing one costs a byte — its distance, in
+/// allocations, from the newest — instead of a pointer), and the pointer it
 /// last freed in each size class (allocators hand that block out next, so
 /// an allocation that gets it back needs no pointer at all).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,7 +179,13 @@ struct DeltaState {
     ts: u64,
     ptr: u64,
     ip: u64,
-    recent: [(u64, u64); RECENT_SLOTS],
+    /// Stack node of the last allocation.
+    node: u32,
+    /// Allocations so far (wrapping).
+    seq: u32,
+    recent: [Recent; RECENT_SLOTS],
+    /// Pointer of allocation number `seq`, at `seq % HISTORY`.
+    history: [u64; HISTORY],
     freed: [u64; CLASSES],
 }
 
@@ -167,7 +195,10 @@ impl Default for DeltaState {
             ts: 0,
             ptr: 0,
             ip: 0,
-            recent: [(0, 0); RECENT_SLOTS],
+            node: u32::MAX,
+            seq: 0,
+            recent: [Recent::default(); RECENT_SLOTS],
+            history: [0; HISTORY],
             freed: [0; CLASSES],
         }
     }
@@ -175,24 +206,38 @@ impl Default for DeltaState {
 
 impl DeltaState {
     #[inline(always)]
-    fn allocated(&mut self, ptr: u64, size: u64) {
-        self.recent[recent_slot(ptr)] = (ptr, size);
+    fn allocated(&mut self, ptr: u64, size: u64, node: u32) {
+        self.seq = self.seq.wrapping_add(1);
+        self.history[self.seq as usize % HISTORY] = ptr;
+        self.recent[recent_slot(ptr)] = Recent {
+            ptr,
+            size,
+            seq: self.seq,
+        };
         self.ptr = ptr;
+        self.node = node;
     }
 
     /// Forgets `ptr` if the recent table holds it and remembers it as the
-    /// last freed block of its class; returns its slot if it was there.
+    /// last freed block of its class; returns its distance (allocations
+    /// since it was allocated) if it was there.
     #[inline(always)]
-    fn freed(&mut self, ptr: u64) -> Option<usize> {
+    fn freed(&mut self, ptr: u64) -> Option<u32> {
         let slot = recent_slot(ptr);
-        let (known, size) = self.recent[slot];
+        let entry = self.recent[slot];
         self.ptr = ptr;
-        if known != ptr || ptr == 0 {
+        if entry.ptr != ptr || ptr == 0 {
             return None;
         }
-        self.recent[slot].0 = 0;
-        self.freed[size_class(size)] = ptr;
-        Some(slot)
+        self.recent[slot].ptr = 0;
+        self.freed[size_class(entry.size)] = ptr;
+        Some(self.seq.wrapping_sub(entry.seq))
+    }
+
+    /// The pointer allocated `distance` allocations ago.
+    #[inline(always)]
+    fn allocated_before(&self, distance: u32) -> u64 {
+        self.history[self.seq.wrapping_sub(distance) as usize % HISTORY]
     }
 }
 
@@ -216,8 +261,9 @@ impl StreamEncoder {
         StreamEncoder::default()
     }
 
-    /// `ALLOC` or `ALLOC_REUSE`: `api` returned `ptr` for `size` bytes,
-    /// called from stack `node`.
+    /// An allocation record (`ALLOC`, `ALLOC_REUSE`, `ALLOC_SAME` or
+    /// `ALLOC_REUSE_SAME`): `api` returned `ptr` for `size` bytes, called
+    /// from stack `node`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn alloc(
@@ -231,15 +277,24 @@ impl StreamEncoder {
         ptr: u64,
     ) -> usize {
         let reuse = self.state.freed[size_class(size)] == ptr;
-        out[pos] = if reuse { tag::ALLOC_REUSE } else { tag::ALLOC } | api as u8;
+        let same = self.state.node == node;
+        let kind = match (reuse, same) {
+            (false, false) => tag::ALLOC,
+            (true, false) => tag::ALLOC_REUSE,
+            (false, true) => tag::ALLOC_SAME,
+            (true, true) => tag::ALLOC_REUSE_SAME,
+        };
+        out[pos] = kind | api as u8;
         let pos = put_delta(out, pos + 1, ts, self.state.ts);
-        let pos = put_u64(out, pos, size);
-        let mut pos = put_u64(out, pos, u64::from(node));
+        let mut pos = put_u64(out, pos, size);
+        if !same {
+            pos = put_u64(out, pos, u64::from(node));
+        }
         if !reuse {
             pos = put_delta(out, pos, ptr, self.state.ptr);
         }
         self.state.ts = ts;
-        self.state.allocated(ptr, size);
+        self.state.allocated(ptr, size, node);
         pos
     }
 
@@ -255,15 +310,25 @@ impl StreamEncoder {
     /// allocation it pairs with may be on another stream. Returns the new
     /// position.
     #[inline(always)]
-    pub fn free(&mut self, out: &mut [u8], pos: usize, ptr: u64, now: impl FnOnce() -> u64) -> usize {
+    pub fn free(
+        &mut self,
+        out: &mut [u8],
+        pos: usize,
+        ptr: u64,
+        now: impl FnOnce() -> u64,
+    ) -> usize {
         let base = self.state.ptr;
         match self.state.freed(ptr) {
-            Some(slot) => {
+            Some(distance) if distance < NEAR => {
+                out[pos] = tag::FREE_NEAR + distance as u8;
+                pos + 1
+            }
+            Some(distance) if (distance as usize) < HISTORY => {
                 out[pos] = tag::FREE_RECENT;
-                out[pos + 1] = slot as u8;
+                out[pos + 1] = distance as u8;
                 pos + 2
             }
-            None => {
+            _ => {
                 let ts = now();
                 out[pos] = tag::FREE;
                 let pos = put_delta(out, pos + 1, ts, self.state.ts);
@@ -297,7 +362,7 @@ impl StreamEncoder {
         let pos = put_u64(out, pos, u64::from(node));
         let pos = put_delta(out, pos, new, old);
         self.state.ts = ts;
-        self.state.allocated(new, size);
+        self.state.allocated(new, size, node);
         pos
     }
 
@@ -481,18 +546,22 @@ impl StreamDecoder {
         let t = DecodeError::Truncated;
         let api = || AllocApi::from_u8(arg).ok_or(DecodeError::UnknownTag(tag_byte));
         match kind {
-            tag::ALLOC | tag::ALLOC_REUSE => {
+            tag::ALLOC | tag::ALLOC_REUSE | tag::ALLOC_SAME | tag::ALLOC_REUSE_SAME => {
                 let api = api()?;
                 let ts = get_delta(buf, pos, self.state.ts).ok_or(t)?;
                 let size = get_u64(buf, pos).ok_or(t)?;
-                let node = node_id(get_u64(buf, pos).ok_or(t)?)?;
-                let ptr = if kind == tag::ALLOC {
+                let node = if kind == tag::ALLOC || kind == tag::ALLOC_REUSE {
+                    node_id(get_u64(buf, pos).ok_or(t)?)?
+                } else {
+                    self.state.node
+                };
+                let ptr = if kind == tag::ALLOC || kind == tag::ALLOC_SAME {
                     get_delta(buf, pos, self.state.ptr).ok_or(t)?
                 } else {
                     self.state.freed[size_class(size)]
                 };
                 self.state.ts = ts;
-                self.state.allocated(ptr, size);
+                self.state.allocated(ptr, size, node);
                 Ok(StreamRecord::Alloc {
                     api,
                     ts,
@@ -506,19 +575,29 @@ impl StreamDecoder {
                 let ptr = get_delta(buf, pos, self.state.ptr).ok_or(t)?;
                 self.state.ts = ts;
                 // Keep the tables in step with the encoder, which looked the
-                // pointer up and did not find it.
+                // pointer up too (and found it too old, or not at all).
                 self.state.freed(ptr);
                 Ok(StreamRecord::Free { ts, ptr })
             }
-            tag::FREE_RECENT if arg == 0 => {
-                let slot = *buf.get(*pos).ok_or(t)? as usize;
-                *pos += 1;
-                let ptr = self.state.recent[slot].0;
-                if ptr == 0 {
+            tag::FREE_RECENT | 0xE0 | 0xF0 => {
+                let distance = if kind == tag::FREE_RECENT {
+                    if arg != 0 {
+                        return Err(DecodeError::UnknownTag(tag_byte));
+                    }
+                    let byte = *buf.get(*pos).ok_or(t)?;
+                    *pos += 1;
+                    u32::from(byte)
+                } else {
+                    u32::from(tag_byte - tag::FREE_NEAR)
+                };
+                let ptr = self.state.allocated_before(distance);
+                if self.state.freed(ptr) != Some(distance) {
                     return Err(DecodeError::BadValue);
                 }
-                self.state.freed(ptr);
-                Ok(StreamRecord::Free { ts: self.state.ts, ptr })
+                Ok(StreamRecord::Free {
+                    ts: self.state.ts,
+                    ptr,
+                })
             }
             tag::REALLOC => {
                 let api = api()?;
@@ -529,7 +608,7 @@ impl StreamDecoder {
                 let node = node_id(get_u64(buf, pos).ok_or(t)?)?;
                 let new = get_delta(buf, pos, old).ok_or(t)?;
                 self.state.ts = ts;
-                self.state.allocated(new, size);
+                self.state.allocated(new, size, node);
                 Ok(StreamRecord::Realloc {
                     api,
                     entry,
@@ -638,7 +717,9 @@ mod tests {
         );
         // Allocated just above by this stream: FREE_RECENT, no clock read,
         // stamped with the stream's previous time.
-        pos = enc.free(&mut buf, pos, 0x5555_aaaa_0100, || unreachable!("no clock read for a recent block"));
+        pos = enc.free(&mut buf, pos, 0x5555_aaaa_0100, || {
+            unreachable!("no clock read for a recent block")
+        });
         pos = StreamEncoder::raw(
             &mut buf,
             pos,
@@ -729,8 +810,14 @@ mod tests {
         let mut dec = StreamDecoder::new();
         let mut pos = 0;
         assert_eq!(
-            dec.next(&[0xf0], &mut pos),
-            Err(DecodeError::UnknownTag(0xf0))
+            dec.next(&[0x05], &mut pos),
+            Err(DecodeError::UnknownTag(0x05))
+        );
+        let mut pos = 0;
+        // Nothing was allocated 3 allocations ago.
+        assert_eq!(
+            dec.next(&[tag::FREE_NEAR + 3], &mut pos),
+            Err(DecodeError::BadValue)
         );
         let mut pos = 0;
         assert_eq!(
@@ -752,18 +839,20 @@ mod tests {
     }
 
     #[test]
-    fn freeing_a_recent_block_costs_two_bytes_and_no_clock_read() {
+    fn freeing_a_recent_block_costs_a_byte_and_no_clock_read() {
         let mut enc = StreamEncoder::new();
         let mut buf = [0u8; 4 * MAX_RECORD_LEN];
         let mut pos = enc.alloc(&mut buf, 0, AllocApi::Malloc, 500, 32, 1, 0x7000_0040);
         let before = pos;
-        pos = enc.free(&mut buf, pos, 0x7000_0040, || panic!("the clock is not read"));
-        assert_eq!(pos - before, 2);
+        pos = enc.free(&mut buf, pos, 0x7000_0040, || {
+            panic!("the clock is not read")
+        });
+        assert_eq!(pos - before, 1, "the newest allocation, freed: one byte");
         // The next allocation of that size class gets the block back: no
         // pointer is written.
         let before = pos;
         pos = enc.alloc(&mut buf, pos, AllocApi::Malloc, 530, 40, 1, 0x7000_0040);
-        assert!(pos - before <= 5, "{} bytes", pos - before);
+        assert!(pos - before <= 3, "{} bytes", pos - before);
         // A block never allocated here reads the clock.
         let mut read = false;
         pos = enc.free(&mut buf, pos, 0x9000, || {
@@ -772,9 +861,62 @@ mod tests {
         });
         assert!(read);
         let records = decode_all(&buf[..pos]);
-        assert_eq!(records[1], StreamRecord::Free { ts: 500, ptr: 0x7000_0040 });
-        assert_eq!(records[2], StreamRecord::Alloc { api: AllocApi::Malloc, ts: 530, size: 40, node: 1, ptr: 0x7000_0040 });
-        assert_eq!(records[3], StreamRecord::Free { ts: 540, ptr: 0x9000 });
+        assert_eq!(
+            records[1],
+            StreamRecord::Free {
+                ts: 500,
+                ptr: 0x7000_0040
+            }
+        );
+        assert_eq!(
+            records[2],
+            StreamRecord::Alloc {
+                api: AllocApi::Malloc,
+                ts: 530,
+                size: 40,
+                node: 1,
+                ptr: 0x7000_0040
+            }
+        );
+        assert_eq!(
+            records[3],
+            StreamRecord::Free {
+                ts: 540,
+                ptr: 0x9000
+            }
+        );
+    }
+
+    #[test]
+    fn frees_name_recent_allocations_by_distance() {
+        let mut enc = StreamEncoder::new();
+        let mut buf = vec![0u8; 400 * MAX_RECORD_LEN];
+        let mut pos = 0;
+        let ptr = |i: u64| 0x10_0000 + i * 0x40;
+        for i in 0..300 {
+            pos = enc.alloc(&mut buf, pos, AllocApi::Malloc, 10 + i, 24, 1, ptr(i));
+        }
+        let sizes: Vec<usize> = [299u64, 298, 280, 44, 43, 5]
+            .iter()
+            .map(|&i| {
+                let before = pos;
+                pos = enc.free(&mut buf, pos, ptr(i), || 9_999);
+                pos - before
+            })
+            .collect();
+        // Distances 0, 1 (one byte), 19 after the two frees (one byte),
+        // 255 (two bytes), then 256 and 294: too old for the history, so a
+        // full FREE with its own time.
+        assert_eq!(&sizes[..4], &[1, 1, 1, 2]);
+        assert!(sizes[4] > 2 && sizes[5] > 2);
+        let frees: Vec<u64> = decode_all(&buf[..pos])
+            .into_iter()
+            .filter_map(|r| match r {
+                StreamRecord::Free { ptr, .. } => Some(ptr),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(frees, [299u64, 298, 280, 44, 43, 5].map(ptr));
     }
 
     #[test]

@@ -47,6 +47,17 @@ pub fn put_delta(buf: &mut [u8], pos: usize, value: u64, base: u64) -> usize {
 /// not fit in 64 bits.
 #[inline(always)]
 pub fn get_u64(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    // Most fields fit in one byte.
+    let first = *buf.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
+    get_u64_long(buf, pos)
+}
+
+#[inline(never)]
+fn get_u64_long(buf: &[u8], pos: &mut usize) -> Option<u64> {
     let mut result = 0u64;
     let mut shift = 0u32;
     loop {

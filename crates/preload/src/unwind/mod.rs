@@ -177,15 +177,21 @@ impl UnwindState {
     #[inline(always)]
     pub fn recall(&self, regs: Regs) -> Option<u32> {
         let memo = &self.memos[Self::memo_slot(regs)];
-        if memo.leaf == 0 || memo.ip != regs.ip || memo.sp != regs.sp || memo.generation != self.generation {
+        if memo.leaf == 0
+            || memo.ip != regs.ip
+            || memo.sp != regs.sp
+            || memo.generation != self.generation
+        {
             return None;
         }
-        let same = memo.words[..memo.reads as usize].iter().all(|&(addr, value)| {
-            // SAFETY: the memo was made by this thread (memos are cleared
-            // when a stream changes threads) from reads at addresses at or
-            // above this same stack pointer, all inside its stack.
-            unsafe { (addr as *const u64).read() == value }
-        });
+        let same = memo.words[..memo.reads as usize]
+            .iter()
+            .all(|&(addr, value)| {
+                // SAFETY: the memo was made by this thread (memos are cleared
+                // when a stream changes threads) from reads at addresses at or
+                // above this same stack pointer, all inside its stack.
+                unsafe { (addr as *const u64).read() == value }
+            });
         same.then_some(memo.leaf)
     }
 
@@ -224,7 +230,12 @@ impl UnwindState {
     /// [`UnwindState::remember`]. Call [`UnwindState::check_generation`]
     /// first.
     #[inline(always)]
-    pub fn backtrace(&mut self, tls: *const Tls, regs: Regs, out: &mut [MaybeUninit<u64>; MAX_FRAMES]) -> usize {
+    pub fn backtrace(
+        &mut self,
+        tls: *const Tls,
+        regs: Regs,
+        out: &mut [MaybeUninit<u64>; MAX_FRAMES],
+    ) -> usize {
         let reads = &mut *self.reads;
         reads.count = 0;
         reads.memoizable = true;
@@ -273,7 +284,9 @@ impl UnwindState {
             let bp_off = (packed >> 32) as u16 as i16;
             if bp_off != 0 {
                 // Only an RBP-based frame (the general path) uses RBP.
-                bp = window.read(frame.wrapping_add(bp_off as i64 as u64)).unwrap_or(0);
+                bp = window
+                    .read(frame.wrapping_add(bp_off as i64 as u64))
+                    .unwrap_or(0);
             }
             if frame <= sp {
                 break;
