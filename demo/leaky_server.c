@@ -60,7 +60,7 @@ static void handle_request(long id) {
 
 int main(int argc, char **argv) {
     long requests = argc > 1 ? atol(argv[1]) : 20000;
-    struct timespec tick = {0, 50000};
+    struct timespec tick = {0, 10000000}; /* 10 ms every 100 requests: ~2 s */
     for (long id = 1; id <= requests; id++) {
         handle_request(id);
         if (id % 100 == 0) nanosleep(&tick, NULL);

@@ -24,6 +24,7 @@ mod pipeline;
 pub mod profile;
 pub mod replay;
 mod resolve;
+pub mod runtime;
 
 use std::path::Path;
 
@@ -152,10 +153,14 @@ pub fn report(
         .iter()
         .map(|&stack| {
             let stats = &replay.stacks[stack as usize];
-            Leak {
-                bytes: stats.live_bytes,
-                allocations: stats.live_allocations,
-                frames: resolver.frames(stack),
+            {
+                let frames = resolver.frames(stack);
+                Leak {
+                    bytes: stats.live_bytes,
+                    allocations: stats.live_allocations,
+                    note: runtime::note(&frames),
+                    frames,
+                }
             }
         })
         .collect();

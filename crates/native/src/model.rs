@@ -100,6 +100,10 @@ pub struct Leak {
     /// The call stack, `frames[0]` being the function that called the
     /// allocation API.
     pub frames: Vec<Frame>,
+    /// Set when the C/C++ runtime holds these blocks until exit by design
+    /// (a stdio buffer, the loader's records): what they are. `null` for
+    /// the program's own.
+    pub note: Option<&'static str>,
 }
 
 /// One stack frame.

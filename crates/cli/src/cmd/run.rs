@@ -326,7 +326,9 @@ fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) 
             thousands(replay.live_allocations()),
             thousands(analysis.leaking_stacks().len() as u64)
         )?;
-        for leak in report.leaks.iter().take(top) {
+        let (program, runtime): (Vec<_>, Vec<_>) =
+            report.leaks.iter().partition(|l| l.note.is_none());
+        for leak in program.iter().take(top) {
             let frames: Vec<String> = leak.frames.iter().take(3).map(describe_frame).collect();
             writeln!(
                 out,
@@ -334,6 +336,14 @@ fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) 
                 human_bytes(leak.bytes),
                 thousands(leak.allocations),
                 frames.join("  <-  ")
+            )?;
+        }
+        if !runtime.is_empty() {
+            let bytes: u64 = runtime.iter().map(|l| l.bytes).sum();
+            writeln!(
+                out,
+                "  {:>10} held by the C/C++ runtime until exit by design (stdio buffers, loader records): not leaks",
+                human_bytes(bytes)
             )?;
         }
         for warning in &report.warnings {

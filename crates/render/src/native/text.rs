@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use heapwise_native::model::{Exit, Frame, NativeReport};
+use heapwise_native::model::{Exit, Frame, Leak, NativeReport};
 
 use super::{file_name, frame_label};
 use crate::output::human_bytes;
@@ -119,7 +119,8 @@ pub fn write_size_classes<W: Write + ?Sized>(out: &mut W, report: &NativeReport)
     Ok(())
 }
 
-/// The leak groups.
+/// The leak groups: the program's first, largest first; then what the
+/// runtime holds until exit by design.
 pub fn write_leaks<W: Write + ?Sized>(
     out: &mut W,
     report: &NativeReport,
@@ -131,35 +132,35 @@ pub fn write_leaks<W: Write + ?Sized>(
             "No leaks: every block allocated while tracing was freed."
         );
     }
-    writeln!(
-        out,
-        "Leaks, largest first ({} call stacks):",
-        thousands(report.leaks.len() as u64)
-    )?;
-    for (i, leak) in report.leaks.iter().take(options.max_leaks).enumerate() {
+    let (program, runtime): (Vec<&Leak>, Vec<&Leak>) =
+        report.leaks.iter().partition(|l| l.note.is_none());
+    if program.is_empty() {
+        writeln!(
+            out,
+            "No leaks of the program: what is still allocated is held by the runtime (below)."
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Leaks, largest first ({} call stacks):",
+            thousands(program.len() as u64)
+        )?;
+    }
+    for (i, leak) in program.iter().take(options.max_leaks).enumerate() {
         writeln!(out)?;
         writeln!(
             out,
-            "#{} {} in {} blocks",
+            "#{} {} in {} {}",
             i + 1,
             human_bytes(leak.bytes),
-            thousands(leak.allocations)
+            thousands(leak.allocations),
+            blocks(leak.allocations)
         )?;
-        for frame in leak.frames.iter().take(options.max_frames) {
-            writeln!(out, "    {}", describe_frame(frame))?;
-        }
-        if leak.frames.len() > options.max_frames {
-            writeln!(
-                out,
-                "    ... {} more frames",
-                leak.frames.len() - options.max_frames
-            )?;
-        }
+        write_frames(out, leak, options)?;
     }
-    let hidden = report.leaks.len().saturating_sub(options.max_leaks);
+    let hidden = program.len().saturating_sub(options.max_leaks);
     if hidden > 0 {
-        let bytes: u64 = report
-            .leaks
+        let bytes: u64 = program
             .iter()
             .skip(options.max_leaks)
             .map(|l| l.bytes)
@@ -170,6 +171,46 @@ pub fn write_leaks<W: Write + ?Sized>(
             "... and {} more call stacks holding {} (see --format json)",
             thousands(hidden as u64),
             human_bytes(bytes)
+        )?;
+    }
+    if !runtime.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Held by the runtime until exit, by design (not leaks of the program):"
+        )?;
+        for leak in runtime {
+            let first = leak.frames.first().map(describe_frame).unwrap_or_default();
+            writeln!(
+                out,
+                "  {} in {} {}: {}\n      {first}",
+                human_bytes(leak.bytes),
+                thousands(leak.allocations),
+                blocks(leak.allocations),
+                leak.note.unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn blocks(n: u64) -> &'static str {
+    if n == 1 { "block" } else { "blocks" }
+}
+
+fn write_frames<W: Write + ?Sized>(
+    out: &mut W,
+    leak: &Leak,
+    options: &TextOptions,
+) -> io::Result<()> {
+    for frame in leak.frames.iter().take(options.max_frames) {
+        writeln!(out, "    {}", describe_frame(frame))?;
+    }
+    if leak.frames.len() > options.max_frames {
+        writeln!(
+            out,
+            "    ... {} more frames",
+            leak.frames.len() - options.max_frames
         )?;
     }
     Ok(())

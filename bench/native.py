@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Native tracing benchmark: heapwise against the uninstrumented program and heaptrack.
+
+Runs bench/alloc_bench.c (PAIRS malloc/free pairs per thread, sizes 8..135 bytes, three call
+levels deep, each block freed 16 allocations later) plain, under heapwise's preload and under
+heaptrack, interleaved, for several rounds, with 1 and 2 threads. Prints the median wall time of
+each, the slowdown against the plain run, the trace size per event, and how fast `heapwise report`
+reads its trace compared with `heaptrack_print` reading heaptrack's.
+
+    bench/native.py                      # 10 M pairs per thread, 5 rounds
+    bench/native.py --pairs 2000000 --rounds 3 --threads 1
+
+Results go to stdout and to bench/out/native.md. Benchmarks are never run in CI.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "native"
+
+
+def run(cmd, env=None, cwd=None):
+    start = time.perf_counter()
+    result = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"failed ({result.returncode}): {' '.join(map(str, cmd))}\n{result.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def timed_with_rss(cmd):
+    """Wall seconds and peak RSS (KiB) of a command, through /usr/bin/time."""
+    result = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{result.stderr.decode(errors='replace')}")
+    wall, rss = result.stderr.decode().strip().splitlines()[-1].split()
+    return float(wall), int(rss)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=10_000_000, help="malloc/free pairs per thread")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-build", action="store_true", help="use the existing release build")
+    args = parser.parse_args()
+
+    for tool in ("heaptrack", "heaptrack_print", "gcc"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is needed (apt-get install heaptrack gcc)")
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "heapwise", "-p", "heapwise-preload"], cwd=ROOT, check=True)
+    heapwise = ROOT / "target" / "release" / "heapwise"
+    preload = ROOT / "target" / "release" / "libheapwise_preload.so"
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    bench = OUT / "alloc_bench"
+    subprocess.run(["gcc", "-O2", "-g", "-pthread", "-o", bench, ROOT / "bench" / "alloc_bench.c"], check=True)
+
+    lines = []
+
+    def say(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    say(f"# Native tracing benchmark\n")
+    say(f"{args.pairs:,} malloc/free pairs per thread, {args.rounds} interleaved rounds, medians. "
+        f"Machine: {os.cpu_count()} cores; `{' '.join(sys.argv)}`.\n")
+    say("| threads | plain | heapwise | heaptrack | heapwise slowdown | heaptrack slowdown | heapwise / heaptrack |")
+    say("|---|---|---|---|---|---|---|")
+    sizes = {}
+    for threads in args.threads:
+        times = {"plain": [], "heapwise": [], "heaptrack": []}
+        for round_ in range(args.rounds):
+            order = list(times)
+            random.shuffle(order)
+            for tool in order:
+                base = [str(bench), str(threads), str(args.pairs)]
+                if tool == "plain":
+                    times[tool].append(run(base))
+                elif tool == "heapwise":
+                    trace = OUT / f"hw-{threads}-{round_}.hwt"
+                    env = dict(os.environ, LD_PRELOAD=str(preload), HEAPWISE_OUTPUT=str(trace), HEAPWISE_PARENT=str(os.getpid()))
+                    times[tool].append(run(base, env=env))
+                    sizes[("heapwise", threads)] = trace.stat().st_size
+                else:
+                    prefix = OUT / f"ht-{threads}-{round_}"
+                    times[tool].append(run(["heaptrack", "-o", str(prefix)] + base))
+                    sizes[("heaptrack", threads)] = Path(f"{prefix}.zst").stat().st_size
+        med = {tool: statistics.median(values) for tool, values in times.items()}
+        say(f"| {threads} | {med['plain']:.3f} s | {med['heapwise']:.3f} s | {med['heaptrack']:.3f} s | "
+            f"{med['heapwise'] / med['plain']:.1f}× | {med['heaptrack'] / med['plain']:.1f}× | "
+            f"{med['heapwise'] / med['heaptrack']:.2f} |")
+
+    say("\n| threads | events | heapwise trace | bytes/event | heaptrack trace | bytes/event | ratio |")
+    say("|---|---|---|---|---|---|---|")
+    for threads in args.threads:
+        events = 2 * args.pairs * threads
+        hw, ht = sizes[("heapwise", threads)], sizes[("heaptrack", threads)]
+        say(f"| {threads} | {events:,} | {hw / 1e6:.1f} MB | {hw / events:.2f} | {ht / 1e6:.1f} MB | {ht / events:.2f} | {hw / ht:.2f} |")
+
+    threads = args.threads[0]
+    events = 2 * args.pairs * threads
+    hw_trace = OUT / f"hw-{threads}-0.hwt"
+    ht_trace = OUT / f"ht-{threads}-0.zst"
+    reads = {"heapwise report": [], "heaptrack_print": []}
+    rss = {}
+    for _ in range(3):
+        wall, rss["heapwise report"] = timed_with_rss([str(heapwise), "report", str(hw_trace)])
+        reads["heapwise report"].append(wall)
+        wall, rss["heaptrack_print"] = timed_with_rss(["heaptrack_print", str(ht_trace)])
+        reads["heaptrack_print"].append(wall)
+    say(f"\nAnalysis of the {threads}-thread traces ({events:,} events), median of 3:\n")
+    say("| reader | wall | events/s | peak RSS |")
+    say("|---|---|---|---|")
+    for tool, values in reads.items():
+        wall = statistics.median(values)
+        say(f"| {tool} | {wall:.2f} s | {events / wall / 1e6:.1f} M | {rss[tool] / 1024:.0f} MiB |")
+    ratio = statistics.median(reads["heaptrack_print"]) / statistics.median(reads["heapwise report"])
+    say(f"\n`heapwise report` is {ratio:.1f}× as fast as `heaptrack_print`.")
+    (OUT.parent / "native.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+//! Allocations made by the C/C++ runtime on the program's behalf and held
+//! until exit by design — not leaks the program can fix. They are still
+//! counted (they are allocated when the trace ends); reports set them
+//! apart with a note saying what they are.
+
+use crate::model::Frame;
+
+/// (function name fragment, what it is).
+const KNOWN: [(&str, &str); 9] = [
+    (
+        "_IO_file_doallocate",
+        "the buffer of a stdio stream (stdout, a FILE): allocated on first use, freed only by fclose",
+    ),
+    (
+        "(anonymous namespace)::pool::pool",
+        "libstdc++'s emergency exception pool, allocated once at start-up",
+    ),
+    (
+        "__cxa_get_globals",
+        "libstdc++'s per-thread exception state",
+    ),
+    (
+        "_dl_allocate_tls",
+        "thread-local storage of a thread, kept by glibc's thread-stack cache",
+    ),
+    (
+        "allocate_dtv",
+        "thread-local storage of a thread, kept by glibc's thread-stack cache",
+    ),
+    ("_dlfo_", "the dynamic loader's table of loaded objects"),
+    (
+        "_dl_new_object",
+        "the dynamic loader's record of a loaded library",
+    ),
+    ("_nl_", "locale data loaded by setlocale"),
+    ("__tzfile_read", "time-zone data loaded by tzset"),
+];
+
+/// A note for a leak group held by the runtime, if it is one.
+pub fn note(frames: &[Frame]) -> Option<&'static str> {
+    // The runtime's allocation is near the top of the stack; deeper frames
+    // are the program's.
+    frames
+        .iter()
+        .take(8)
+        .filter_map(|f| f.function.as_deref())
+        .find_map(|name| {
+            KNOWN
+                .iter()
+                .find(|(fragment, _)| name.contains(fragment))
+                .map(|(_, what)| *what)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(name: &str) -> Frame {
+        Frame {
+            function: Some(name.into()),
+            file: None,
+            line: None,
+            module: None,
+            address: "0x1".into(),
+            inlined: false,
+        }
+    }
+
+    #[test]
+    fn stdio_buffers_and_loader_records_are_recognised() {
+        assert!(
+            note(&[
+                frame("__GI__IO_file_doallocate"),
+                frame("puts"),
+                frame("main")
+            ])
+            .unwrap()
+            .contains("stdio")
+        );
+        assert!(
+            note(&[frame("allocate_dtv"), frame("__GI__dl_allocate_tls")])
+                .unwrap()
+                .contains("thread-local")
+        );
+        assert_eq!(note(&[frame("leak_small"), frame("main")]), None);
+    }
+}
