@@ -27,6 +27,11 @@ impl ClockFit {
         }
     }
 
+    /// The tick at which the trace started.
+    pub fn start_tick(&self) -> u64 {
+        self.first.tick
+    }
+
     /// Adds a later sample.
     pub fn add(&mut self, sample: ClockSync) {
         if sample.tick > self.last.tick && sample.monotonic_ns >= self.last.monotonic_ns {

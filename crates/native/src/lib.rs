@@ -18,6 +18,7 @@
 
 pub mod clock;
 mod error;
+pub mod growth;
 pub mod merge;
 pub mod model;
 mod pipeline;
@@ -25,6 +26,7 @@ pub mod profile;
 pub mod replay;
 mod resolve;
 pub mod runtime;
+pub mod timeline;
 
 use std::path::Path;
 
@@ -35,7 +37,10 @@ pub use profile::{Profile, ProfileStack, profile};
 pub use resolve::{Resolver, Symbolize, module_at};
 
 use clock::{ClockFit, TickClock};
-use model::{Exit, Leak, NativeReport, Process, SizeClass, Summary, TraceInfo};
+use model::{
+    Exit, Growth, Leak, MemoryOverTime, NativeReport, OldAllocations, Peak, Process, SizeClass,
+    StackBlocks, StackBytes, StackCount, Summary, Temporary, TraceInfo,
+};
 use replay::{Replay, SIZE_CLASS_LIMITS, size_class};
 
 /// Options of [`analyze`].
@@ -83,11 +88,20 @@ pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, Nativ
 pub struct ReportOptions {
     /// At most this many leak groups are symbolized and listed (0: all).
     pub max_leaks: usize,
+    /// Stacks listed in each of the time-based sections (growth, peak,
+    /// old and temporary allocations).
+    pub max_stacks: usize,
+    /// Options of the time-based sections.
+    pub growth: growth::GrowthOptions,
 }
 
 impl Default for ReportOptions {
     fn default() -> ReportOptions {
-        ReportOptions { max_leaks: 1000 }
+        ReportOptions {
+            max_leaks: 1000,
+            max_stacks: 20,
+            growth: growth::GrowthOptions::default(),
+        }
     }
 }
 
@@ -134,8 +148,8 @@ impl Analysis {
     }
 }
 
-/// Builds the report: totals, size classes, and the leak groups with their
-/// symbolized stacks.
+/// Builds the report: totals, size classes, the leak groups, and memory over
+/// time, with every stack it shows symbolized in one batch.
 pub fn report(
     analysis: &Analysis,
     symbolizer: &mut dyn Symbolize,
@@ -146,24 +160,143 @@ pub fn report(
     if options.max_leaks > 0 {
         leaking.truncate(options.max_leaks);
     }
+    let timeline = growth::timeline(analysis);
+    let live = growth::live_verdict(&timeline);
+    let rss = growth::rss_verdict(analysis);
+    let mut stack_growth = growth::stack_growth(analysis, &timeline, &options.growth);
+    stack_growth.truncate(options.max_stacks);
+    let mut peak_stacks = growth::peak_stacks(analysis);
+    peak_stacks.truncate(options.max_stacks);
+    let (min_age_s, old) = growth::old_allocations(analysis, &options.growth);
+    let (old_allocations, old_bytes) = old
+        .iter()
+        .fold((0, 0), |(n, b), &(_, sn, sb)| (n + sn, b + sb));
+    let old_shown = &old[..old.len().min(options.max_stacks)];
+    let mut temporary = growth::temporary_stacks(analysis);
+    temporary.truncate(options.max_stacks);
+
     let first_tick = |s: StackId| analysis.first_tick(s);
     let mut resolver = analysis.resolver(&first_tick);
-    resolver.prepare(leaking.iter().copied(), symbolizer);
+    let wanted = leaking
+        .iter()
+        .copied()
+        .chain(stack_growth.iter().map(|g| g.stack))
+        .chain(peak_stacks.iter().map(|p| p.0))
+        .chain(old_shown.iter().map(|o| o.0))
+        .chain(temporary.iter().map(|t| t.0));
+    resolver.prepare(wanted, symbolizer);
+
     let leaks = leaking
         .iter()
         .map(|&stack| {
             let stats = &replay.stacks[stack as usize];
-            {
-                let frames = resolver.frames(stack);
-                Leak {
-                    bytes: stats.live_bytes,
-                    allocations: stats.live_allocations,
-                    note: runtime::note(&frames),
-                    frames,
-                }
+            let frames = resolver.frames(stack);
+            Leak {
+                bytes: stats.live_bytes,
+                allocations: stats.live_allocations,
+                note: runtime::note(&frames),
+                frames,
             }
         })
         .collect();
+    let growth: Vec<Growth> = stack_growth
+        .into_iter()
+        .map(|g| {
+            let stats = &replay.stacks[g.stack as usize];
+            Growth {
+                frames: resolver.frames(g.stack),
+                pattern: g.verdict.pattern,
+                leak: g.verdict.leak,
+                slope_bytes_per_s: g.verdict.slope_bytes_per_s,
+                live_bytes_end: stats.live_bytes,
+                allocations_end: stats.live_allocations,
+                verdict: g.verdict,
+            }
+        })
+        .collect();
+    let peak = Peak {
+        t_s: if replay.peak_live_bytes == 0 {
+            0.0
+        } else {
+            analysis.clock.seconds(replay.peak_tick).max(0.0)
+        },
+        live_bytes: replay.peak_live_bytes,
+        stacks: peak_stacks
+            .iter()
+            .map(|&(stack, bytes)| StackBytes {
+                bytes,
+                frames: resolver.frames(stack),
+            })
+            .collect(),
+    };
+    let old_allocations = OldAllocations {
+        min_age_s,
+        allocations: old_allocations,
+        bytes: old_bytes,
+        stacks: old_shown
+            .iter()
+            .map(|&(stack, allocations, bytes)| StackBlocks {
+                allocations,
+                bytes,
+                frames: resolver.frames(stack),
+            })
+            .collect(),
+    };
+    let temporary = Temporary {
+        allocations: replay.temporary,
+        fraction: if replay.allocations == 0 {
+            0.0
+        } else {
+            replay.temporary as f64 / replay.allocations as f64
+        },
+        stacks: temporary
+            .iter()
+            .map(|&(stack, allocations)| StackCount {
+                allocations,
+                frames: resolver.frames(stack),
+            })
+            .collect(),
+    };
+    let fragmentation = growth::fragmentation(&timeline, &live, rss.as_ref());
+    let leaking_growth: Vec<(String, heapwise_series::Pattern, Option<f64>)> = growth
+        .iter()
+        .filter(|g| g.leak)
+        .map(|g| {
+            (
+                g.frames
+                    .first()
+                    .map(model::Frame::short)
+                    .unwrap_or_default(),
+                g.pattern,
+                g.slope_bytes_per_s,
+            )
+        })
+        .collect();
+    let mut recommendations = growth::recommendations(&live, &leaking_growth);
+    if let Some(f) = &fragmentation {
+        recommendations.push(f.finding.clone());
+        recommendations.extend(f.advice.iter().cloned());
+    }
+    // The leak rate: the live heap's slope when it leaks as a whole, else
+    // what the leaking stacks add up to (a swinging buffer can hide them
+    // in the total).
+    let stacks_rate: f64 = growth
+        .iter()
+        .filter(|g| g.leak)
+        .filter_map(|g| g.slope_bytes_per_s)
+        .sum();
+    let memory = MemoryOverTime {
+        leak_rate_bytes_per_s: if live.leak {
+            live.slope_bytes_per_s
+        } else if stacks_rate > 0.0 {
+            Some(stacks_rate)
+        } else {
+            None
+        },
+        live,
+        rss,
+        fragmentation,
+    };
 
     let mut leaked_by_class = [(0u64, 0u64); 3];
     replay.for_each_live(|size, _| {
@@ -236,6 +369,13 @@ pub fn report(
         },
         size_classes,
         leaks,
+        timeline,
+        growth,
+        memory,
+        peak,
+        old_allocations,
+        temporary,
+        recommendations,
         trace: TraceInfo {
             path: analysis.path.clone(),
             truncated: analysis.status.truncated(),

@@ -184,7 +184,7 @@ impl Merger {
                     self.heap.push(Reverse((tick, kind, index)));
                     break;
                 }
-                self.replay.apply(event.tick, event.op());
+                self.replay.apply(event.stream, event.tick, event.op());
                 head += 1;
             }
             queue.head = head;

@@ -2,6 +2,7 @@
 //! (schema `heapwise.native-report/1`, see `docs/schemas.md`) and what every
 //! other renderer reads.
 
+use heapwise_series::{Pattern, Verdict};
 use serde::Serialize;
 
 /// The schema string of [`NativeReport`].
@@ -21,6 +22,21 @@ pub struct NativeReport {
     /// Blocks still allocated at the end, grouped by identical call stack,
     /// largest `bytes` first.
     pub leaks: Vec<Leak>,
+    /// Live bytes (and RSS, the allocator's heap) over time, evenly
+    /// spaced, at most a couple of thousand points.
+    pub timeline: Vec<TimelinePoint>,
+    /// Call stacks judged for growth, most suspicious first.
+    pub growth: Vec<Growth>,
+    /// Verdicts on the whole process over time.
+    pub memory: MemoryOverTime,
+    /// The moment the most bytes were live, and who held them.
+    pub peak: Peak,
+    /// Blocks still live at the end that were allocated long before it.
+    pub old_allocations: OldAllocations,
+    /// Allocations freed before their thread allocated anything else.
+    pub temporary: Temporary,
+    /// What to do, from the patterns found.
+    pub recommendations: Vec<String>,
     /// About the trace file itself.
     pub trace: TraceInfo,
     /// Things the reader should know (truncated trace, lost events,
@@ -123,6 +139,24 @@ pub struct Frame {
     pub inlined: bool,
 }
 
+impl Frame {
+    /// `function (file:line)` with the file's last component, or what is
+    /// known.
+    pub fn short(&self) -> String {
+        let name = self
+            .function
+            .clone()
+            .unwrap_or_else(|| format!("[{}]", self.address));
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => format!(
+                "{name} ({}:{line})",
+                file.rsplit('/').next().unwrap_or(file)
+            ),
+            _ => name,
+        }
+    }
+}
+
 /// About the trace file.
 #[derive(Clone, Debug, Serialize)]
 pub struct TraceInfo {
@@ -137,4 +171,145 @@ pub struct TraceInfo {
     pub lost_events: u64,
     /// Threads that wrote to the trace.
     pub threads: u64,
+}
+
+/// One point of the timeline (the end of a time bucket).
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelinePoint {
+    /// Seconds from the start.
+    pub t_s: f64,
+    /// Bytes live at that moment.
+    pub live_bytes: u64,
+    /// The most bytes live during the bucket.
+    pub max_live_bytes: u64,
+    /// Allocations during the bucket.
+    pub allocations: u64,
+    /// Bytes allocated during the bucket.
+    pub allocated_bytes: u64,
+    /// Frees during the bucket.
+    pub frees: u64,
+    /// Allocation rate during the bucket.
+    pub allocated_bytes_per_s: f64,
+    /// Resident set size last sampled by then (`null`: not sampled).
+    pub rss_bytes: Option<u64>,
+    /// The allocator's heap from the kernel (glibc `mallinfo2` arena plus
+    /// mmapped chunks) last sampled by then.
+    pub heap_bytes: Option<u64>,
+}
+
+/// One call stack's growth.
+#[derive(Clone, Debug, Serialize)]
+pub struct Growth {
+    /// The call stack.
+    pub frames: Vec<Frame>,
+    /// `stable`, `plateau`, `sawtooth`, `linear`, `step`, `periodic`, `spike`.
+    pub pattern: Pattern,
+    /// Growth that does not level off and is statistically significant.
+    pub leak: bool,
+    /// Robust slope of its live bytes (`null` with too few points).
+    pub slope_bytes_per_s: Option<f64>,
+    /// Bytes it still held at the end.
+    pub live_bytes_end: u64,
+    /// Blocks it still held at the end.
+    pub allocations_end: u64,
+    /// The full verdict (slope interval, Mann–Kendall test, change points,
+    /// confidence, the reason in one sentence).
+    pub verdict: Verdict,
+}
+
+/// Verdicts on the whole process.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemoryOverTime {
+    /// The live heap over time.
+    pub live: Verdict,
+    /// RSS over time (`null`: not sampled).
+    pub rss: Option<Verdict>,
+    /// How fast memory leaks: the live heap's slope when it leaks as a
+    /// whole, else the sum of the leaking stacks' slopes; `null` when
+    /// nothing leaks.
+    pub leak_rate_bytes_per_s: Option<f64>,
+    /// Set when RSS grows while the live heap does not.
+    pub fragmentation: Option<Fragmentation>,
+}
+
+/// RSS growing without the live heap.
+#[derive(Clone, Debug, Serialize)]
+pub struct Fragmentation {
+    /// `fragmentation` (the allocator keeps freed memory) or
+    /// `outside-malloc` (the growth is not in the malloc heap at all).
+    pub kind: &'static str,
+    /// One sentence.
+    pub finding: String,
+    /// RSS at the end minus RSS at the start.
+    pub rss_growth_bytes: i64,
+    /// Live heap bytes at the end minus at the start.
+    pub live_growth_bytes: i64,
+    /// The allocator's heap at the end minus at the start.
+    pub heap_growth_bytes: Option<i64>,
+    /// What to try.
+    pub advice: Vec<String>,
+}
+
+/// The peak.
+#[derive(Clone, Debug, Serialize)]
+pub struct Peak {
+    /// When, seconds from the start.
+    pub t_s: f64,
+    /// How many bytes were live.
+    pub live_bytes: u64,
+    /// The stacks holding the most at that moment.
+    pub stacks: Vec<StackBytes>,
+}
+
+/// Bytes held by one stack.
+#[derive(Clone, Debug, Serialize)]
+pub struct StackBytes {
+    /// Bytes.
+    pub bytes: u64,
+    /// The call stack.
+    pub frames: Vec<Frame>,
+}
+
+/// Old blocks still live at the end.
+#[derive(Clone, Debug, Serialize)]
+pub struct OldAllocations {
+    /// Minimum age in seconds (`--min-age`).
+    pub min_age_s: f64,
+    /// Blocks that old.
+    pub allocations: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// By stack, most bytes first.
+    pub stacks: Vec<StackBlocks>,
+}
+
+/// Blocks held by one stack.
+#[derive(Clone, Debug, Serialize)]
+pub struct StackBlocks {
+    /// Blocks.
+    pub allocations: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// The call stack.
+    pub frames: Vec<Frame>,
+}
+
+/// Temporary allocations.
+#[derive(Clone, Debug, Serialize)]
+pub struct Temporary {
+    /// How many.
+    pub allocations: u64,
+    /// Their share of all allocations.
+    pub fraction: f64,
+    /// The stacks making the most, most first.
+    pub stacks: Vec<StackCount>,
+}
+
+/// A count for one stack.
+#[derive(Clone, Debug, Serialize)]
+pub struct StackCount {
+    /// How many.
+    pub allocations: u64,
+    /// The call stack.
+    pub frames: Vec<Frame>,
 }

@@ -17,6 +17,7 @@ use rustc_hash::FxHashMap;
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, ModuleLoad, StackId};
 
 use crate::merge::Op;
+use crate::timeline::{StackSeries, Timeline};
 
 use crate::clock::ClockFit;
 
@@ -41,7 +42,7 @@ enum Pending {
 }
 
 /// Counters of one call stack.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct StackStats {
     /// Allocations made from this stack.
     pub allocations: u64,
@@ -53,6 +54,14 @@ pub struct StackStats {
     pub live_bytes: u64,
     /// Tick of the first allocation from this stack.
     pub first_tick: u64,
+    /// Allocations freed before the thread allocated anything else.
+    pub temporary: u64,
+    /// Live bytes over time.
+    pub series: StackSeries,
+    /// Live bytes when the peak was reached (valid when `peak_epoch` is the
+    /// replay's; otherwise `live_bytes` has not changed since).
+    at_peak: u64,
+    peak_epoch: u32,
 }
 
 /// The size classes of the report: under 1 KiB, 1 KiB to 1 MiB, over 1 MiB.
@@ -126,11 +135,22 @@ pub struct Replay {
     /// Number of cross-thread orderings that had to be resolved.
     pub reordered: u64,
     sweep_window: u64,
+    /// Live bytes, allocations and frees over time.
+    pub timeline: Timeline,
+    /// Allocations freed before their thread allocated anything else.
+    pub temporary: u64,
+    /// Bumped at every new peak.
+    peak_epoch: u32,
+    /// Per stream: the last pointer it allocated, while not yet freed.
+    last_alloc: Vec<u64>,
+    /// The timeline bucket of the event being applied.
+    bucket: usize,
 }
 
 impl Replay {
     /// Starts a replay; `clock` comes from the trace header.
     pub fn new(clock: ClockFit) -> Replay {
+        let start = clock.start_tick();
         Replay {
             live: FxHashMap::default(),
             pending: FxHashMap::default(),
@@ -154,6 +174,29 @@ impl Replay {
             threads: 0,
             reordered: 0,
             sweep_window: 0,
+            timeline: Timeline::new(start),
+            temporary: 0,
+            peak_epoch: 0,
+            last_alloc: Vec::new(),
+            bucket: 0,
+        }
+    }
+
+    /// Live bytes of `stack` when the peak was reached.
+    pub fn at_peak(&self, stack: StackId) -> u64 {
+        self.stacks.get(stack as usize).map_or(0, |s| {
+            if s.peak_epoch == self.peak_epoch {
+                s.at_peak
+            } else {
+                s.live_bytes
+            }
+        })
+    }
+
+    /// Calls `f(size, stack, tick)` for every live block.
+    pub fn for_each_live_since(&self, mut f: impl FnMut(u64, StackId, u64)) {
+        for live in self.live.values() {
+            f(live.size, live.stack, live.tick);
         }
     }
 
@@ -178,9 +221,19 @@ impl Replay {
     }
 
     #[inline]
-    fn on_alloc(&mut self, ptr: u64, size: u64, stack: StackId, tick: u64) {
+    fn on_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
         self.allocations += 1;
         self.allocated_bytes += size;
+        self.bucket = self.timeline.bucket(tick, self.live_bytes);
+        let bucket = &mut self.timeline.buckets[self.bucket];
+        bucket.allocations += 1;
+        bucket.allocated_bytes += size;
+        if let Some(last) = self.last_alloc.get_mut(stream as usize) {
+            *last = ptr;
+        } else {
+            self.last_alloc.resize(stream as usize + 1, 0);
+            self.last_alloc[stream as usize] = ptr;
+        }
         let class = &mut self.classes[size_class(size)];
         class.allocations += 1;
         class.allocated_bytes += size;
@@ -226,9 +279,18 @@ impl Replay {
     }
 
     #[inline]
-    fn on_free(&mut self, ptr: u64, tick: u64) {
+    fn on_free(&mut self, stream: u32, ptr: u64, tick: u64) {
         self.frees += 1;
         self.note_tick(tick);
+        self.bucket = self.timeline.bucket(tick, self.live_bytes);
+        self.timeline.buckets[self.bucket].frees += 1;
+        let temporary = match self.last_alloc.get_mut(stream as usize) {
+            Some(last) if *last == ptr => {
+                *last = 0;
+                true
+            }
+            _ => false,
+        };
         if !self.pending.is_empty() && self.take_stale(ptr, tick) {
             return;
         }
@@ -237,6 +299,10 @@ impl Replay {
                 let live = *live;
                 self.live.remove(&ptr);
                 self.remove_live(live);
+                if temporary {
+                    self.temporary += 1;
+                    self.stacks[live.stack as usize].temporary += 1;
+                }
             }
             _ => self.park(ptr, Pending::Orphan { tick }),
         }
@@ -244,22 +310,53 @@ impl Replay {
 
     #[inline]
     fn add_live(&mut self, live: Live) {
+        self.change_stack(live.stack, |stats| {
+            stats.live_allocations += 1;
+            stats.live_bytes += live.size;
+        });
         self.live_bytes += live.size;
         if self.live_bytes > self.peak_live_bytes {
             self.peak_live_bytes = self.live_bytes;
             self.peak_tick = live.tick;
+            // Every stack's "at peak" is now its current value (copied
+            // lazily, when it next changes).
+            self.peak_epoch = self.peak_epoch.wrapping_add(1);
         }
-        let stats = self.stack_mut(live.stack);
-        stats.live_allocations += 1;
-        stats.live_bytes += live.size;
+        self.update_bucket();
     }
 
     #[inline]
     fn remove_live(&mut self, live: Live) {
+        self.change_stack(live.stack, |stats| {
+            stats.live_allocations -= 1;
+            stats.live_bytes -= live.size;
+        });
         self.live_bytes -= live.size;
-        let stats = self.stack_mut(live.stack);
-        stats.live_allocations -= 1;
-        stats.live_bytes -= live.size;
+        self.update_bucket();
+    }
+
+    /// Changes a stack's live counters, keeping its peak value and its
+    /// series up to date.
+    #[inline]
+    fn change_stack(&mut self, stack: StackId, change: impl FnOnce(&mut StackStats)) {
+        let epoch = self.peak_epoch;
+        let (bucket, level) = (self.bucket, self.timeline.level);
+        let stats = self.stack_mut(stack);
+        if stats.peak_epoch != epoch {
+            stats.at_peak = stats.live_bytes;
+            stats.peak_epoch = epoch;
+        }
+        change(stats);
+        stats.series.record(bucket, level, stats.live_bytes);
+    }
+
+    #[inline]
+    fn update_bucket(&mut self) {
+        let live = self.live_bytes;
+        if let Some(bucket) = self.timeline.buckets.get_mut(self.bucket) {
+            bucket.live_bytes = live;
+            bucket.max_live_bytes = bucket.max_live_bytes.max(live);
+        }
     }
 
     #[inline]
@@ -342,10 +439,10 @@ impl Replay {
 impl Replay {
     /// Applies one event, in time order (see [`crate::merge`]).
     #[inline]
-    pub fn apply(&mut self, tick: u64, op: Op) {
+    pub fn apply(&mut self, stream: u32, tick: u64, op: Op) {
         match op {
-            Op::Alloc { ptr, size, stack } => self.on_alloc(ptr, size, stack, tick),
-            Op::Free { ptr } => self.on_free(ptr, tick),
+            Op::Alloc { ptr, size, stack } => self.on_alloc(stream, ptr, size, stack, tick),
+            Op::Free { ptr } => self.on_free(stream, ptr, tick),
         }
         if matches!(self.exit, Some(ExitStatus::Exec)) && tick > self.exit_tick {
             // Events stamped after the exec record: the exec failed.
@@ -394,11 +491,11 @@ mod tests {
     }
 
     fn alloc(r: &mut Replay, ptr: u64, size: u64, stack: StackId, tick: u64) {
-        r.apply(tick, Op::Alloc { ptr, size, stack });
+        r.apply(1, tick, Op::Alloc { ptr, size, stack });
     }
 
     fn free(r: &mut Replay, ptr: u64, tick: u64) {
-        r.apply(tick, Op::Free { ptr });
+        r.apply(1, tick, Op::Free { ptr });
     }
 
     #[test]

@@ -61,8 +61,14 @@ pub fn analyze(path: &Path) -> Result<Analysis> {
 /// The report of an analysed trace, symbolized.
 pub fn report(analysis: &Analysis, max_leaks: usize) -> NativeReport {
     let mut symbolizer = TraceSymbolizer::new(analysis);
-    let mut report =
-        heapwise_native::report(analysis, &mut symbolizer, &ReportOptions { max_leaks });
+    let mut report = heapwise_native::report(
+        analysis,
+        &mut symbolizer,
+        &ReportOptions {
+            max_leaks,
+            ..ReportOptions::default()
+        },
+    );
     report.warnings.extend(symbolizer.warnings());
     report
 }

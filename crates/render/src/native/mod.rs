@@ -4,6 +4,7 @@ pub mod collapsed;
 pub mod flamegraph;
 pub mod pprof;
 pub mod text;
+pub mod time;
 
 use heapwise_native::model::Frame;
 

@@ -52,6 +52,8 @@ pub fn write<W: Write + ?Sized>(
     write_size_classes(out, report)?;
     writeln!(out)?;
     write_leaks(out, report, options)?;
+    writeln!(out)?;
+    super::time::write(out, report, options)?;
     write_warnings(out, report)
 }
 

@@ -1,0 +1,144 @@
+//! Memory over time: growth verdicts per stack, the timeline, the peak,
+//! temporary allocations, fragmentation.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::util::*;
+
+/// The server program's report and what it printed (its exact holdings at
+/// each checkpoint), made once.
+fn server() -> &'static (Value, Vec<u64>) {
+    static RUN: OnceLock<(Value, Vec<u64>)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = test_dir("server");
+        let out = run_traced(&dir, "server.hwt", &program("server.c"), &["5000"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let held = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().parse().expect("a number"))
+            .collect();
+        (report_json(&dir.join("server.hwt")), held)
+    })
+}
+
+fn growth_of<'a>(report: &'a Value, function: &str) -> Option<&'a Value> {
+    report["growth"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["frames"][0]["function"] == function)
+}
+
+#[test]
+fn an_unevicted_cache_grows_linearly_and_is_a_leak() {
+    let (report, _) = server();
+    let cache = growth_of(report, "cache_add").expect("cache_add judged");
+    assert_eq!(cache["pattern"], "linear", "{cache}");
+    assert_eq!(cache["leak"], true);
+    assert!(cache["slope_bytes_per_s"].as_f64().unwrap() > 0.0);
+    // 5000 entries of 64 bytes.
+    assert_eq!(cache["live_bytes_end"], 5000 * 64);
+}
+
+#[test]
+fn a_batch_leaked_every_n_requests_is_step_or_periodic_and_a_leak() {
+    let (report, _) = server();
+    let batch = growth_of(report, "batch_leak").expect("batch_leak judged");
+    let pattern = batch["pattern"].as_str().unwrap();
+    assert!(pattern == "step" || pattern == "periodic", "{batch}");
+    assert_eq!(batch["leak"], true);
+    assert_eq!(batch["live_bytes_end"], 5 * 50 * 1024);
+}
+
+#[test]
+fn a_buffer_held_for_a_while_and_freed_is_not_a_leak() {
+    let (report, _) = server();
+    if let Some(buffer) = growth_of(report, "hold_buffer") {
+        assert_eq!(buffer["leak"], false, "{buffer}");
+    }
+    // It is what made the peak.
+    let peak = &report["peak"];
+    let holder = peak["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["frames"][0]["function"] == "hold_buffer")
+        .expect("held at the peak");
+    assert_eq!(holder["bytes"], 1 << 20);
+    assert!(peak["live_bytes"].as_u64().unwrap() >= 1 << 20);
+    assert!(report["memory"]["leak_rate_bytes_per_s"].as_f64().unwrap() > 0.0);
+    assert!(!report["recommendations"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_timeline_holds_exactly_what_the_program_held_at_its_checkpoints() {
+    let (report, held) = server();
+    assert_eq!(held.len(), 5);
+    let timeline = report["timeline"].as_array().unwrap();
+    assert!(timeline.len() > 100 && timeline.len() <= 4096);
+    for bytes in held {
+        assert!(
+            timeline.iter().any(|p| p["live_bytes"] == *bytes),
+            "no timeline point holds {bytes} bytes"
+        );
+    }
+    // Evenly spaced, in order.
+    let t: Vec<f64> = timeline
+        .iter()
+        .map(|p| p["t_s"].as_f64().unwrap())
+        .collect();
+    assert!(t.windows(2).all(|w| w[1] >= w[0]));
+}
+
+#[test]
+fn temporaries_are_counted_by_their_definition() {
+    let (report, _) = server();
+    // Per request: the scratch buffer, and the response (freed right after
+    // the request buffer, with nothing allocated in between).
+    assert_eq!(report["temporary"]["allocations"], 2 * 5000);
+    // Four per request, 50 per batch (every 1000th), one buffer every
+    // 1500th request.
+    let buffers = (1..=5000u64).filter(|id| id % 1500 == 0).count() as u64;
+    assert_eq!(
+        report["summary"]["allocations"].as_u64().unwrap(),
+        5000 * 4 + 5 * 50 + buffers
+    );
+}
+
+#[test]
+fn rss_growing_over_a_flat_live_heap_is_fragmentation_not_a_leak() {
+    let dir = test_dir("fragment");
+    let out = run_traced(&dir, "f.hwt", &program("fragment.c"), &["24"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("f.hwt"));
+    let memory = &report["memory"];
+    assert_eq!(memory["live"]["leak"], false, "{}", memory["live"]);
+    assert_eq!(memory["fragmentation"]["kind"], "fragmentation", "{memory}");
+    assert!(
+        memory["fragmentation"]["rss_growth_bytes"]
+            .as_i64()
+            .unwrap()
+            > 4 << 20
+    );
+    assert!(
+        report["growth"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["leak"] == false)
+    );
+    // What the program keeps: 1 MiB of data and a 16-byte pin per round.
+    assert_eq!(report["summary"]["leaked_bytes"], (1 << 20) + 24 * 16);
+    let text = String::from_utf8(
+        heapwise()
+            .arg("report")
+            .arg(dir.join("f.hwt"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(text.contains("malloc_trim"), "{text}");
+}

@@ -1,0 +1,240 @@
+//! Memory over time, gathered during the single replay pass.
+//!
+//! A global grid of time buckets holds the live bytes at the end of each
+//! bucket and what was allocated and freed in it; when it reaches
+//! [`MAX_BUCKETS`] it halves its resolution by merging neighbours, so it
+//! covers any length of trace in bounded memory. Each call stack keeps its
+//! own live bytes on the same grid, but only where they changed (a point
+//! per bucket in which the stack allocated or freed), capped at
+//! [`MAX_STACK_POINTS`] points by merging neighbours locally. The peak is
+//! attributed to stacks lazily: reaching a new peak bumps an epoch, and a
+//! stack copies its live bytes into "at peak" the next time it changes (or
+//! at the end), so no event costs more than a comparison.
+
+/// Buckets of the global timeline.
+pub const MAX_BUCKETS: usize = 2048;
+/// Points of one stack's series.
+pub const MAX_STACK_POINTS: usize = 256;
+/// The first bucket width in ticks (about 1.6 ms at 40 M ticks/s).
+const FIRST_WIDTH: u64 = 1 << 16;
+
+/// One bucket of the global timeline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    /// Live bytes at the end of the bucket.
+    pub live_bytes: u64,
+    /// The most live bytes during the bucket.
+    pub max_live_bytes: u64,
+    /// Allocations in the bucket.
+    pub allocations: u64,
+    /// Bytes allocated in the bucket.
+    pub allocated_bytes: u64,
+    /// Frees in the bucket.
+    pub frees: u64,
+}
+
+impl Bucket {
+    fn merge(a: Bucket, b: Bucket) -> Bucket {
+        Bucket {
+            live_bytes: b.live_bytes,
+            max_live_bytes: a.max_live_bytes.max(b.max_live_bytes),
+            allocations: a.allocations + b.allocations,
+            allocated_bytes: a.allocated_bytes + b.allocated_bytes,
+            frees: a.frees + b.frees,
+        }
+    }
+}
+
+/// The global timeline.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    start_tick: u64,
+    /// log2 of the bucket width in units of [`FIRST_WIDTH`].
+    pub level: u32,
+    /// The buckets so far.
+    pub buckets: Vec<Bucket>,
+}
+
+impl Timeline {
+    /// A timeline starting at `start_tick`.
+    pub fn new(start_tick: u64) -> Timeline {
+        Timeline {
+            start_tick,
+            level: 0,
+            buckets: Vec::new(),
+        }
+    }
+
+    /// The width of a bucket in ticks.
+    pub fn width(&self) -> u64 {
+        FIRST_WIDTH << self.level
+    }
+
+    /// The tick at which bucket `index` ends.
+    pub fn end_tick(&self, index: usize) -> u64 {
+        self.start_tick + (index as u64 + 1) * self.width()
+    }
+
+    /// The bucket of `tick`, growing (and if needed coarsening) the grid,
+    /// with buckets skipped since the last event carrying the live bytes.
+    #[inline]
+    pub fn bucket(&mut self, tick: u64, live_bytes: u64) -> usize {
+        let mut index = (tick.saturating_sub(self.start_tick) >> self.level) / FIRST_WIDTH;
+        while index as usize >= MAX_BUCKETS {
+            self.coarsen();
+            index = (tick.saturating_sub(self.start_tick) >> self.level) / FIRST_WIDTH;
+        }
+        let index = index as usize;
+        if index >= self.buckets.len() {
+            let carried = Bucket {
+                live_bytes,
+                max_live_bytes: live_bytes,
+                ..Bucket::default()
+            };
+            self.buckets.resize(index + 1, carried);
+        }
+        // A late event (a bucket already closed): counted there as well.
+        index
+    }
+
+    fn coarsen(&mut self) {
+        let merged = self
+            .buckets
+            .chunks(2)
+            .map(|pair| {
+                if pair.len() == 2 {
+                    Bucket::merge(pair[0], pair[1])
+                } else {
+                    pair[0]
+                }
+            })
+            .collect();
+        self.buckets = merged;
+        self.level += 1;
+    }
+}
+
+/// A stack's live bytes on the global grid, where they changed.
+#[derive(Clone, Debug, Default)]
+pub struct StackSeries {
+    /// (bucket index at `level`, live bytes at the end of that bucket).
+    pub points: Vec<(u32, u64)>,
+    /// Resolution of `points`: at least the timeline's level.
+    pub level: u32,
+}
+
+impl StackSeries {
+    /// Records that the stack holds `live_bytes` at the end of `bucket`
+    /// (an index at the timeline's `level`).
+    #[inline]
+    pub fn record(&mut self, bucket: usize, level: u32, live_bytes: u64) {
+        if self.level < level {
+            self.coarsen_to(level);
+        }
+        let index = (bucket >> (self.level - level)) as u32;
+        match self.points.last_mut() {
+            Some(last) if last.0 == index => last.1 = live_bytes,
+            Some(last) if last.0 > index => {
+                // A late event: apply it to the newest point.
+                last.1 = live_bytes;
+            }
+            _ => {
+                if self.points.len() >= MAX_STACK_POINTS {
+                    self.coarsen_to(self.level + 1);
+                    return self.record(bucket, level, live_bytes);
+                }
+                self.points.push((index, live_bytes));
+            }
+        }
+    }
+
+    fn coarsen_to(&mut self, level: u32) {
+        let shift = level - self.level;
+        let mut merged: Vec<(u32, u64)> = Vec::with_capacity(self.points.len());
+        for &(index, value) in &self.points {
+            let index = index >> shift;
+            match merged.last_mut() {
+                Some(last) if last.0 == index => last.1 = value,
+                _ => merged.push((index, value)),
+            }
+        }
+        self.points = merged;
+        self.level = level;
+    }
+
+    /// The series expanded onto `count` buckets of the timeline at
+    /// `level` (a step function: the value holds until it changes). A point
+    /// of a coarser series holds the value at the end of its wide bucket,
+    /// so it takes effect in the last narrow bucket that wide one covers.
+    pub fn dense(&self, level: u32, count: usize) -> Vec<u64> {
+        let shift = self.level.saturating_sub(level);
+        let mut out = Vec::with_capacity(count);
+        let mut value = 0;
+        let mut points = self.points.iter().peekable();
+        for bucket in 0..count {
+            while let Some(&&(index, v)) = points.peek() {
+                let effective = ((index as usize + 1) << shift) - 1;
+                if effective > bucket {
+                    break;
+                }
+                value = v;
+                points.next();
+            }
+            out.push(value);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_halves_its_resolution_instead_of_growing() {
+        let mut t = Timeline::new(1000);
+        for i in 0..(MAX_BUCKETS as u64 * 5) {
+            let index = t.bucket(1000 + i * FIRST_WIDTH, i);
+            t.buckets[index].allocations += 1;
+        }
+        assert!(t.buckets.len() <= MAX_BUCKETS);
+        assert_eq!(t.level, 3);
+        assert_eq!(
+            t.buckets.iter().map(|b| b.allocations).sum::<u64>(),
+            MAX_BUCKETS as u64 * 5
+        );
+        // Live bytes at the end of each bucket are the last value in it.
+        assert_eq!(t.buckets[0].live_bytes, 7);
+    }
+
+    #[test]
+    fn stack_series_keep_the_last_value_per_bucket_and_stay_small() {
+        let mut s = StackSeries::default();
+        for bucket in 0..2000usize {
+            s.record(bucket, 0, bucket as u64 * 10);
+            s.record(bucket, 0, bucket as u64 * 10 + 5);
+        }
+        assert!(s.points.len() <= MAX_STACK_POINTS);
+        let dense = s.dense(0, 2000);
+        assert_eq!(dense.len(), 2000);
+        assert_eq!(*dense.last().unwrap(), 1999 * 10 + 5);
+        // A step function: values never run ahead of the real ones.
+        assert!(
+            dense
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v <= i as u64 * 10 + 5)
+        );
+    }
+
+    #[test]
+    fn a_sparse_series_holds_its_value_between_changes() {
+        let mut s = StackSeries::default();
+        s.record(3, 0, 100);
+        s.record(10, 0, 40);
+        assert_eq!(
+            s.dense(0, 12),
+            vec![0, 0, 0, 100, 100, 100, 100, 100, 100, 100, 40, 40]
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! The time-based sections of the text report: verdicts over time with a
+//! small chart, growing stacks, the peak, old and temporary allocations,
+//! fragmentation and recommendations.
+
+use std::io::{self, Write};
+
+use heapwise_native::model::{NativeReport, TimelinePoint};
+use heapwise_series::Verdict;
+
+use super::text::{TextOptions, describe_frame, thousands};
+use crate::output::{human_bytes, human_bytes_signed};
+
+const CHART_WIDTH: usize = 64;
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A one-line chart of `values` squeezed into `width` columns (the
+/// maximum of each column), scaled from 0 to the largest value.
+pub fn sparkline(values: &[u64], width: usize) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let columns = width.min(values.len()).max(1);
+    let max = values.iter().copied().max().unwrap_or(0).max(1);
+    (0..columns)
+        .map(|c| {
+            let start = c * values.len() / columns;
+            let end = ((c + 1) * values.len() / columns).max(start + 1);
+            let v = values[start..end].iter().copied().max().unwrap_or(0);
+            BARS[((v as u128 * (BARS.len() as u128 - 1) + max as u128 / 2) / max as u128) as usize]
+        })
+        .collect()
+}
+
+fn verdict_line(verdict: &Verdict) -> String {
+    let leak = if verdict.leak { ", LEAK" } else { "" };
+    format!("{}{leak} — {}", verdict.pattern, verdict.reason)
+}
+
+fn rate(bytes_per_s: Option<f64>) -> String {
+    match bytes_per_s {
+        Some(rate) if rate.is_finite() => format!("{}/s", human_bytes_signed(rate.round() as i64)),
+        _ => "?".into(),
+    }
+}
+
+/// Writes the time-based sections.
+pub fn write<W: Write + ?Sized>(
+    out: &mut W,
+    report: &NativeReport,
+    options: &TextOptions,
+) -> io::Result<()> {
+    let timeline: &[TimelinePoint] = &report.timeline;
+    writeln!(
+        out,
+        "Memory over time ({:.2} s):",
+        report.summary.duration_s
+    )?;
+    let live: Vec<u64> = timeline.iter().map(|p| p.live_bytes).collect();
+    let peak_live = live.iter().copied().max().unwrap_or(0);
+    writeln!(
+        out,
+        "  live heap  {}  max {}",
+        sparkline(&live, CHART_WIDTH),
+        human_bytes(peak_live)
+    )?;
+    let rss: Vec<u64> = timeline.iter().filter_map(|p| p.rss_bytes).collect();
+    if !rss.is_empty() {
+        let max_rss = rss.iter().copied().max().unwrap_or(0);
+        writeln!(
+            out,
+            "  RSS        {}  max {}",
+            sparkline(&rss, CHART_WIDTH),
+            human_bytes(max_rss)
+        )?;
+    }
+    writeln!(out, "  live heap: {}", verdict_line(&report.memory.live))?;
+    if let Some(rss) = &report.memory.rss {
+        writeln!(out, "  RSS:       {}", verdict_line(rss))?;
+    }
+    if let Some(rate) = report.memory.leak_rate_bytes_per_s {
+        writeln!(out, "  leak rate: {}", self::rate(Some(rate)))?;
+    }
+    if let Some(f) = &report.memory.fragmentation {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  {} ({}): RSS {} while the live heap changed {}",
+            f.finding,
+            f.kind,
+            human_bytes_signed(f.rss_growth_bytes),
+            human_bytes_signed(f.live_growth_bytes)
+        )?;
+    }
+
+    let growing: Vec<_> = report
+        .growth
+        .iter()
+        .filter(|g| g.leak || g.slope_bytes_per_s.unwrap_or(0.0) > 0.0)
+        .collect();
+    if !growing.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Growing call stacks, most suspicious first:")?;
+        for g in growing.iter().take(options.max_leaks) {
+            let leak = if g.leak { "LEAK" } else { "    " };
+            let first = g.frames.first().map(describe_frame).unwrap_or_default();
+            writeln!(
+                out,
+                "  {leak} {:<9} {:>12}  {:>10} at the end  {first}",
+                g.pattern.to_string(),
+                rate(g.slope_bytes_per_s),
+                human_bytes(g.live_bytes_end)
+            )?;
+        }
+    }
+
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Peak: {} live at {:.2} s, held by:",
+        human_bytes(report.peak.live_bytes),
+        report.peak.t_s
+    )?;
+    for stack in report.peak.stacks.iter().take(5) {
+        let first = stack.frames.first().map(describe_frame).unwrap_or_default();
+        writeln!(out, "  {:>10}  {first}", human_bytes(stack.bytes))?;
+    }
+    let old = &report.old_allocations;
+    if old.allocations > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Old allocations: {} blocks ({}) allocated more than {:.1} s before the end are still live:",
+            thousands(old.allocations),
+            human_bytes(old.bytes),
+            old.min_age_s
+        )?;
+        for stack in old.stacks.iter().take(5) {
+            let first = stack.frames.first().map(describe_frame).unwrap_or_default();
+            writeln!(
+                out,
+                "  {:>10} in {:>7} blocks  {first}",
+                human_bytes(stack.bytes),
+                thousands(stack.allocations)
+            )?;
+        }
+    }
+    let temporary = &report.temporary;
+    if temporary.allocations > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Temporary allocations (freed before the thread allocated anything else): {} ({:.1} % of all):",
+            thousands(temporary.allocations),
+            100.0 * temporary.fraction
+        )?;
+        for stack in temporary.stacks.iter().take(5) {
+            let first = stack.frames.first().map(describe_frame).unwrap_or_default();
+            writeln!(out, "  {:>10}  {first}", thousands(stack.allocations))?;
+        }
+    }
+    if !report.recommendations.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "What to do:")?;
+        for r in &report.recommendations {
+            writeln!(out, "  - {r}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_scale_to_the_maximum_and_fit_the_width() {
+        assert_eq!(sparkline(&[0, 7, 14], 10), "▁▅█");
+        assert_eq!(
+            sparkline(&(0..1000).collect::<Vec<_>>(), 8).chars().count(),
+            8
+        );
+        assert_eq!(sparkline(&[], 8), "");
+        assert_eq!(sparkline(&[5, 5], 4), "██");
+    }
+}
