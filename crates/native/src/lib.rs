@@ -18,6 +18,7 @@
 
 pub mod clock;
 mod error;
+pub mod follow;
 pub mod growth;
 pub mod merge;
 pub mod model;
@@ -67,20 +68,12 @@ pub struct Analysis {
 pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, NativeError> {
     let reader = TraceReader::open(path)?;
     let header = reader.header().clone();
-    let mut merger =
-        merge::Merger::new(Replay::new(ClockFit::new(header.tick_source, header.start)));
-    let read = pipeline::run(reader, &mut merger)?;
-    merger.finish();
-    let replay = merger.replay;
+    let mut replay = Replay::new(ClockFit::new(header.tick_source, header.start));
+    let mut merger = merge::Merger::new();
+    let read = pipeline::run(reader, &mut merger, &mut replay)?;
+    merger.finish(&mut replay);
     let clock = replay.clock.clock();
-    Ok(Analysis {
-        path: path.display().to_string(),
-        header: read.header,
-        status: read.status,
-        stacks: read.stacks,
-        replay,
-        clock,
-    })
+    Ok(Analysis { path: path.display().to_string(), header: read.header, status: read.status, stacks: read.stacks, replay, clock })
 }
 
 /// Options of [`report`].

@@ -34,6 +34,25 @@ pub enum Op {
         /// Pointer.
         ptr: u64,
     },
+    /// An allocation whose free is known (it comes later in the same
+    /// stream): it never needs to enter the map of live blocks.
+    AllocPaired {
+        /// Pointer.
+        ptr: u64,
+        /// Requested size.
+        size: u64,
+        /// Call stack.
+        stack: StackId,
+    },
+    /// The free of an [`Op::AllocPaired`], with what it frees.
+    FreePaired {
+        /// Pointer.
+        ptr: u64,
+        /// Size of the block.
+        size: u64,
+        /// Call stack of its allocation.
+        stack: StackId,
+    },
 }
 
 /// A decoded event in 32 bytes, as queued and as sent between threads: the
@@ -49,78 +68,87 @@ pub struct Queued {
 }
 
 const FREE_BIT: u64 = 1 << 63;
+/// Set on both halves of a pair (see [`Op::AllocPaired`]).
+const PAIRED_BIT: u64 = 1 << 62;
+const SIZE_MASK: u64 = PAIRED_BIT - 1;
 
 impl Queued {
     /// The event `op` of `stream` at `tick`.
     #[inline(always)]
     pub fn new(stream: u32, tick: u64, op: Op) -> Queued {
-        match op {
-            Op::Alloc { ptr, size, stack } => Queued {
-                tick,
-                ptr,
-                size_or_free: size & !FREE_BIT,
-                stack,
-                stream,
-            },
-            Op::Free { ptr } => Queued {
-                tick,
-                ptr,
-                size_or_free: FREE_BIT,
-                stack: 0,
-                stream,
-            },
-        }
+        let (ptr, size_or_free, stack) = match op {
+            Op::Alloc { ptr, size, stack } => (ptr, size & SIZE_MASK, stack),
+            Op::Free { ptr } => (ptr, FREE_BIT, 0),
+            Op::AllocPaired { ptr, size, stack } => (ptr, PAIRED_BIT | (size & SIZE_MASK), stack),
+            Op::FreePaired { ptr, size, stack } => (ptr, FREE_BIT | PAIRED_BIT | (size & SIZE_MASK), stack),
+        };
+        Queued { tick, ptr, size_or_free, stack, stream }
     }
 
     #[inline(always)]
     fn op(&self) -> Op {
-        if self.size_or_free == FREE_BIT {
-            Op::Free { ptr: self.ptr }
-        } else {
-            Op::Alloc {
-                ptr: self.ptr,
-                size: self.size_or_free,
-                stack: self.stack,
-            }
+        let (ptr, size, stack) = (self.ptr, self.size_or_free & SIZE_MASK, self.stack);
+        match (self.size_or_free & FREE_BIT != 0, self.size_or_free & PAIRED_BIT != 0) {
+            (false, false) => Op::Alloc { ptr, size, stack },
+            (true, false) => Op::Free { ptr },
+            (false, true) => Op::AllocPaired { ptr, size, stack },
+            (true, true) => Op::FreePaired { ptr, size, stack },
         }
+    }
+
+    /// Whether this is an allocation not yet paired with its free.
+    #[inline(always)]
+    pub fn pairable(&self) -> bool {
+        self.size_or_free & (FREE_BIT | PAIRED_BIT) == 0
+    }
+
+    /// Marks an allocation as paired with a later free of the same stream.
+    #[inline(always)]
+    pub fn set_paired(&mut self) {
+        self.size_or_free |= PAIRED_BIT;
+    }
+
+    /// Makes this free the pair of `alloc` (carrying its size and stack).
+    #[inline(always)]
+    pub fn pair_with(&mut self, alloc: &Queued) {
+        self.size_or_free = FREE_BIT | PAIRED_BIT | (alloc.size_or_free & SIZE_MASK);
+        self.stack = alloc.stack;
     }
 
     /// Frees sort before allocations at equal ticks.
     #[inline(always)]
     fn key(&self) -> (u64, u8) {
-        (self.tick, u8::from(self.size_or_free != FREE_BIT))
+        (self.tick, u8::from(self.size_or_free & FREE_BIT == 0))
     }
 }
 
-/// One stream's events not yet replayed, oldest first from `head`.
+/// One stream's events not yet replayed: runs of events in order, the
+/// first consumed up to `head`.
 #[derive(Default)]
 struct Queue {
-    events: Vec<Queued>,
+    runs: std::collections::VecDeque<Vec<Queued>>,
     head: usize,
 }
 
 impl Queue {
     #[inline(always)]
     fn front(&self) -> Option<&Queued> {
-        self.events.get(self.head)
+        self.runs.front().and_then(|run| run.get(self.head))
     }
 
-    /// Drops the consumed prefix once it is most of the buffer.
-    fn compact(&mut self) {
-        if self.head == self.events.len() {
-            self.events.clear();
-            self.head = 0;
-        } else if self.head > 4096 && self.head * 2 > self.events.len() {
-            self.events.drain(..self.head);
+    #[inline(always)]
+    fn advance(&mut self) {
+        self.head += 1;
+        if self.runs.front().is_some_and(|run| self.head >= run.len()) {
+            self.runs.pop_front();
             self.head = 0;
         }
     }
 }
 
 /// Orders events by time and feeds them to a [`Replay`].
+#[derive(Default)]
 pub struct Merger {
-    /// The replay fed in order.
-    pub replay: Replay,
     queues: Vec<Queue>,
     /// Release everything stamped before this tick at the next `SYNC`.
     horizon: u64,
@@ -128,20 +156,27 @@ pub struct Merger {
 }
 
 impl Merger {
-    /// A merger feeding `replay`.
-    pub fn new(replay: Replay) -> Merger {
-        Merger {
-            replay,
-            queues: Vec::new(),
-            horizon: 0,
-            heap: BinaryHeap::new(),
-        }
+    /// An empty merger.
+    pub fn new() -> Merger {
+        Merger::default()
     }
 
     /// Queues one event of `stream`.
     #[inline(always)]
     pub fn push(&mut self, stream: u32, tick: u64, op: Op) {
         self.push_queued(Queued::new(stream, tick, op));
+    }
+
+    /// Queues a run of `stream`'s events (in order, after what is queued),
+    /// without copying them.
+    pub fn take_run(&mut self, stream: u32, events: Vec<Queued>) {
+        let index = stream as usize;
+        if index >= self.queues.len() {
+            self.queues.resize_with(index + 1, Queue::default);
+        }
+        if !events.is_empty() {
+            self.queues[index].runs.push_back(events);
+        }
     }
 
     /// Queues one event.
@@ -151,11 +186,15 @@ impl Merger {
         if index >= self.queues.len() {
             self.queues.resize_with(index + 1, Queue::default);
         }
-        self.queues[index].events.push(event);
+        let queue = &mut self.queues[index];
+        match queue.runs.back_mut() {
+            Some(run) if run.len() < 4096 => run.push(event),
+            _ => queue.runs.push_back(vec![event]),
+        }
     }
 
     /// Replays, in time order, every queued event stamped before `limit`.
-    fn release(&mut self, limit: u64) {
+    fn release(&mut self, limit: u64, replay: &mut Replay) {
         self.heap.clear();
         for (index, queue) in self.queues.iter().enumerate() {
             if let Some(first) = queue.front()
@@ -168,12 +207,8 @@ impl Merger {
         while let Some(Reverse((_, _, index))) = self.heap.pop() {
             let queue = &mut self.queues[index];
             // Replay this stream while it stays ahead of every other one.
-            let next_other = self
-                .heap
-                .peek()
-                .map(|Reverse((tick, kind, _))| (*tick, *kind));
-            let mut head = queue.head;
-            while let Some(event) = queue.events.get(head) {
+            let next_other = self.heap.peek().map(|Reverse((tick, kind, _))| (*tick, *kind));
+            while let Some(&event) = queue.front() {
                 if event.tick >= limit {
                     break;
                 }
@@ -184,30 +219,26 @@ impl Merger {
                     self.heap.push(Reverse((tick, kind, index)));
                     break;
                 }
-                self.replay.apply(event.stream, event.tick, event.op());
-                head += 1;
+                replay.apply(event.stream, event.tick, event.op());
+                queue.advance();
             }
-            queue.head = head;
-        }
-        for queue in &mut self.queues {
-            queue.compact();
         }
     }
 
     /// Applies a control record; a `SYNC` releases what it makes safe.
-    pub fn control(&mut self, record: &ControlRecord) {
+    pub fn control(&mut self, record: &ControlRecord, replay: &mut Replay) {
         match record {
             ControlRecord::Sync { tick } => {
                 let horizon = std::mem::replace(&mut self.horizon, *tick);
-                self.release(horizon);
+                self.release(horizon, replay);
             }
-            other => self.replay.control(other),
+            other => replay.control(other),
         }
     }
 
     /// Replays everything still queued (the end of the trace).
-    pub fn finish(&mut self) {
-        self.release(u64::MAX);
+    pub fn finish(&mut self, replay: &mut Replay) {
+        self.release(u64::MAX, replay);
     }
 }
 
@@ -216,45 +247,29 @@ impl Merger {
 // between two threads can only mean the free came first. (Within one
 // stream, order is kept by the queue.)
 
-impl Visitor for Merger {
+/// A merger and the replay it feeds, as one trace visitor.
+pub struct Feed<'a> {
+    /// Orders the events.
+    pub merger: &'a mut Merger,
+    /// Receives them in order.
+    pub replay: &'a mut Replay,
+}
+
+impl Visitor for Feed<'_> {
     #[inline]
     fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
         match event {
-            Event::Alloc {
-                stream,
-                ptr,
-                size,
-                stack,
-                ts,
-                ..
-            } => self.push(stream, ts, Op::Alloc { ptr, size, stack }),
-            Event::Free { stream, ptr, ts } => self.push(stream, ts, Op::Free { ptr }),
-            Event::Realloc {
-                stream,
-                old,
-                new,
-                size,
-                stack,
-                entry,
-                ts,
-                ..
-            } => {
+            Event::Alloc { stream, ptr, size, stack, ts, .. } => self.merger.push(stream, ts, Op::Alloc { ptr, size, stack }),
+            Event::Free { stream, ptr, ts, .. } => self.merger.push(stream, ts, Op::Free { ptr }),
+            Event::Realloc { stream, old, new, size, stack, entry, ts, .. } => {
                 if old != 0 {
-                    self.push(stream, entry, Op::Free { ptr: old });
+                    self.merger.push(stream, entry, Op::Free { ptr: old });
                 }
-                self.push(
-                    stream,
-                    ts,
-                    Op::Alloc {
-                        ptr: new,
-                        size,
-                        stack,
-                    },
-                );
+                self.merger.push(stream, ts, Op::Alloc { ptr: new, size, stack });
             }
             Event::Thread { .. } => self.replay.threads += 1,
             Event::Lost { count, .. } => self.replay.lost += count,
-            Event::Control(record) => self.control(record),
+            Event::Control(record) => self.merger.control(record, self.replay),
         }
     }
 }
@@ -265,15 +280,27 @@ mod tests {
     use crate::clock::ClockFit;
     use heapwise_trace::{ClockSync, TickSource};
 
-    fn merger() -> Merger {
-        Merger::new(Replay::new(ClockFit::new(
-            TickSource::MonotonicNs,
-            ClockSync::default(),
-        )))
+    struct M {
+        merger: Merger,
+        replay: Replay,
     }
 
-    fn sync(m: &mut Merger, tick: u64) {
-        m.control(&ControlRecord::Sync { tick });
+    impl M {
+        fn push(&mut self, stream: u32, tick: u64, op: Op) {
+            self.merger.push(stream, tick, op);
+        }
+
+        fn finish(&mut self) {
+            self.merger.finish(&mut self.replay);
+        }
+    }
+
+    fn merger() -> M {
+        M { merger: Merger::new(), replay: Replay::new(ClockFit::new(TickSource::MonotonicNs, ClockSync::default())) }
+    }
+
+    fn sync(m: &mut M, tick: u64) {
+        m.merger.control(&ControlRecord::Sync { tick }, &mut m.replay);
     }
 
     #[test]
@@ -361,20 +388,24 @@ mod tests {
 
     #[test]
     fn a_queued_event_round_trips_its_operation() {
-        for op in [
-            Op::Alloc {
-                ptr: 1,
-                size: 0,
-                stack: 3,
-            },
-            Op::Alloc {
-                ptr: 2,
-                size: u64::MAX >> 1,
-                stack: 0,
-            },
+        // Sizes up to 2^62 - 1: no allocation comes near that.
+        let ops = [
+            Op::Alloc { ptr: 1, size: 0, stack: 3 },
+            Op::Alloc { ptr: 2, size: (1 << 62) - 1, stack: 0 },
             Op::Free { ptr: 9 },
-        ] {
+            Op::AllocPaired { ptr: 3, size: 40, stack: 8 },
+            Op::FreePaired { ptr: 3, size: 40, stack: 8 },
+        ];
+        for op in ops {
             assert_eq!(Queued::new(4, 7, op).op(), op);
         }
+        let mut alloc = Queued::new(2, 1, Op::Alloc { ptr: 5, size: 24, stack: 6 });
+        let mut free = Queued::new(2, 2, Op::Free { ptr: 5 });
+        assert!(alloc.pairable() && !free.pairable());
+        alloc.set_paired();
+        free.pair_with(&alloc);
+        assert!(!alloc.pairable());
+        assert_eq!(alloc.op(), Op::AllocPaired { ptr: 5, size: 24, stack: 6 });
+        assert_eq!(free.op(), Op::FreePaired { ptr: 5, size: 24, stack: 6 });
     }
 }

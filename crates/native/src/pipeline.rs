@@ -1,45 +1,127 @@
 //! Reading and replaying on two threads: one reads, decompresses and
 //! decodes the trace; the other merges the streams back into time order
-//! and replays them. Decoded events travel in batches through a small
-//! bounded channel (so memory stays bounded however long the trace), and
-//! emptied batches travel back to be reused.
+//! and replays them.
+//!
+//! Decoded events travel in batches through a small bounded channel (so
+//! memory stays bounded however long the trace) and emptied buffers travel
+//! back to be reused. A batch holds one writer pass — it ends at a `SYNC`
+//! record — with each stream's events in a vector of their own, which the
+//! replay thread takes over without copying when its queue is empty.
+//!
+//! The reading thread also pairs frees with their allocations when the
+//! trace names them (a free of one of the stream's recent blocks carries
+//! the block's allocation number) and both are in the same batch: the
+//! replay thread then updates its counters without the live-block map.
 
 use std::sync::mpsc;
 
-use heapwise_trace::{
-    ControlRecord, Event, Header, ReadStatus, StackTable, TraceError, TraceReader, Visitor,
-};
+use heapwise_trace::{ControlRecord, Event, Header, ReadStatus, StackTable, TraceError, TraceReader, Visitor};
 
 use crate::merge::{Merger, Op, Queued};
+use crate::replay::Replay;
 
-/// Events decoded in file order, with the control records that came
-/// between them.
+/// One stream's events of a batch.
+#[derive(Default)]
+pub struct StreamRun {
+    /// The stream.
+    pub stream: u32,
+    /// Its events, in order.
+    pub events: Vec<Queued>,
+    /// Allocation numbers → index in `events`, for pairing (by number
+    /// modulo its length).
+    recent: Vec<(u32, u32)>,
+}
+
+/// Slots of a stream's pairing table (the trace names frees up to 255
+/// allocations back).
+const RECENT: usize = 256;
+
+impl StreamRun {
+    fn clear(&mut self) {
+        self.events.clear();
+        self.recent.clear();
+    }
+
+    #[inline]
+    fn alloc(&mut self, seq: u32, event: Queued) {
+        if seq != 0 {
+            if self.recent.is_empty() {
+                self.recent.resize(RECENT, (0, u32::MAX));
+            }
+            self.recent[seq as usize % RECENT] = (seq, self.events.len() as u32);
+        }
+        self.events.push(event);
+    }
+
+    #[inline]
+    fn free(&mut self, of_seq: u32, mut event: Queued) {
+        if of_seq != 0
+            && let Some(&(seq, index)) = self.recent.get(of_seq as usize % RECENT)
+            && seq == of_seq
+            && let Some(alloc) = self.events.get_mut(index as usize)
+            && alloc.pairable()
+        {
+            alloc.set_paired();
+            event.pair_with(alloc);
+        }
+        self.events.push(event);
+    }
+}
+
+/// One writer pass worth of decoded events.
 #[derive(Default)]
 struct Batch {
-    ops: Vec<Queued>,
-    /// (number of ops before it, record).
-    controls: Vec<(usize, ControlRecord)>,
+    runs: Vec<StreamRun>,
+    /// Control records other than `SYNC`, in file order.
+    controls: Vec<ControlRecord>,
+    /// The `SYNC` that ended the batch.
+    sync: Option<u64>,
     lost: u64,
     threads: u64,
 }
 
 impl Batch {
     fn clear(&mut self) {
-        self.ops.clear();
+        // Keep the runs' buffers for reuse.
+        self.runs.iter_mut().for_each(StreamRun::clear);
         self.controls.clear();
+        self.sync = None;
         self.lost = 0;
         self.threads = 0;
     }
+
+    fn run_index(&mut self, stream: u32) -> usize {
+        let index = match self.runs.iter().rposition(|r| r.stream == stream) {
+            Some(index) => index,
+            None => match self.runs.iter().position(|r| r.events.is_empty()) {
+                Some(index) => {
+                    self.runs[index].stream = stream;
+                    self.runs[index].recent.clear();
+                    index
+                }
+                None => {
+                    self.runs.push(StreamRun { stream, ..StreamRun::default() });
+                    self.runs.len() - 1
+                }
+            },
+        };
+        index
+    }
+
 }
 
-/// Events per batch: large enough that channel costs vanish, small enough
-/// to stay in cache.
-const BATCH: usize = 16 * 1024;
+/// A batch is sent early if it grows beyond this many events (a very long
+/// writer pass); pairing then spans less, nothing else changes.
+const MAX_BATCH: usize = 1 << 18;
 /// Batches in flight.
 const DEPTH: usize = 4;
 
 struct Collector {
     batch: Batch,
+    events: usize,
+    /// (stream, index in `batch.runs`) of the last event: streams come in
+    /// segments, so this spares most lookups.
+    current: Option<(u32, usize)>,
     full: mpsc::SyncSender<Batch>,
     empty: mpsc::Receiver<Batch>,
 }
@@ -48,14 +130,29 @@ impl Collector {
     fn send(&mut self) {
         let next = self.empty.try_recv().unwrap_or_default();
         let batch = std::mem::replace(&mut self.batch, next);
+        self.events = 0;
+        self.current = None;
         // The replay thread only hangs up if it failed; reading stops then.
         let _ = self.full.send(batch);
     }
 
     #[inline]
-    fn op(&mut self, stream: u32, tick: u64, op: Op) {
-        self.batch.ops.push(Queued::new(stream, tick, op));
-        if self.batch.ops.len() >= BATCH {
+    fn run(&mut self, stream: u32) -> &mut StreamRun {
+        let index = match self.current {
+            Some((current, index)) if current == stream => index,
+            _ => {
+                let index = self.batch.run_index(stream);
+                self.current = Some((stream, index));
+                index
+            }
+        };
+        &mut self.batch.runs[index]
+    }
+
+    #[inline]
+    fn counted(&mut self) {
+        self.events += 1;
+        if self.events >= MAX_BATCH {
             self.send();
         }
     }
@@ -65,44 +162,29 @@ impl Visitor for Collector {
     #[inline]
     fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
         match event {
-            Event::Alloc {
-                stream,
-                ptr,
-                size,
-                stack,
-                ts,
-                ..
-            } => self.op(stream, ts, Op::Alloc { ptr, size, stack }),
-            Event::Free { stream, ptr, ts } => self.op(stream, ts, Op::Free { ptr }),
-            Event::Realloc {
-                stream,
-                old,
-                new,
-                size,
-                stack,
-                entry,
-                ts,
-                ..
-            } => {
+            Event::Alloc { stream, ptr, size, stack, ts, seq, .. } => {
+                self.run(stream).alloc(seq, Queued::new(stream, ts, Op::Alloc { ptr, size, stack }));
+                self.counted();
+            }
+            Event::Free { stream, ptr, ts, of_seq } => {
+                self.run(stream).free(of_seq, Queued::new(stream, ts, Op::Free { ptr }));
+                self.counted();
+            }
+            Event::Realloc { stream, old, new, size, stack, entry, ts, seq, .. } => {
+                let run = self.run(stream);
                 if old != 0 {
-                    self.op(stream, entry, Op::Free { ptr: old });
+                    run.free(0, Queued::new(stream, entry, Op::Free { ptr: old }));
                 }
-                self.op(
-                    stream,
-                    ts,
-                    Op::Alloc {
-                        ptr: new,
-                        size,
-                        stack,
-                    },
-                );
+                run.alloc(seq, Queued::new(stream, ts, Op::Alloc { ptr: new, size, stack }));
+                self.counted();
             }
             Event::Thread { .. } => self.batch.threads += 1,
             Event::Lost { count, .. } => self.batch.lost += count,
-            Event::Control(record) => self
-                .batch
-                .controls
-                .push((self.batch.ops.len(), record.clone())),
+            Event::Control(ControlRecord::Sync { tick }) => {
+                self.batch.sync = Some(*tick);
+                self.send();
+            }
+            Event::Control(record) => self.batch.controls.push(record.clone()),
         }
     }
 }
@@ -114,50 +196,37 @@ pub struct Read {
     pub stacks: StackTable,
 }
 
-/// Reads `reader` on a second thread, feeding `merger` on this one.
-pub fn run(reader: TraceReader, merger: &mut Merger) -> Result<Read, TraceError> {
+/// Reads `reader` on a second thread, feeding `merger` and `replay` on
+/// this one.
+pub fn run(reader: TraceReader, merger: &mut Merger, replay: &mut Replay) -> Result<Read, TraceError> {
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(DEPTH);
     let (empty_tx, empty_rx) = mpsc::sync_channel::<Batch>(DEPTH + 2);
     std::thread::scope(|scope| {
         let reading = scope.spawn(move || {
             let mut reader = reader;
-            let mut collector = Collector {
-                batch: Batch::default(),
-                full: full_tx,
-                empty: empty_rx,
-            };
+            let mut collector = Collector { batch: Batch::default(), events: 0, current: None, full: full_tx, empty: empty_rx };
             let status = reader.read_all(&mut collector);
             collector.send();
             drop(collector);
-            status.map(|status| Read {
-                header: reader.header().clone(),
-                status,
-                stacks: reader.stacks().clone(),
-            })
+            status.map(|status| Read { header: reader.header().clone(), status, stacks: reader.stacks().clone() })
         });
         for mut batch in full_rx {
-            apply(merger, &batch);
+            replay.lost += batch.lost;
+            replay.threads += batch.threads;
+            for record in &batch.controls {
+                merger.control(record, replay);
+            }
+            for run in &mut batch.runs {
+                if !run.events.is_empty() {
+                    merger.take_run(run.stream, std::mem::take(&mut run.events));
+                }
+            }
+            if let Some(tick) = batch.sync {
+                merger.control(&ControlRecord::Sync { tick }, replay);
+            }
             batch.clear();
             let _ = empty_tx.try_send(batch);
         }
-        reading
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        reading.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
-}
-
-fn apply(merger: &mut Merger, batch: &Batch) {
-    merger.replay.lost += batch.lost;
-    merger.replay.threads += batch.threads;
-    let mut done = 0;
-    for (at, record) in &batch.controls {
-        for &op in &batch.ops[done..*at] {
-            merger.push_queued(op);
-        }
-        done = *at;
-        merger.control(record);
-    }
-    for &op in &batch.ops[done..] {
-        merger.push_queued(op);
-    }
 }

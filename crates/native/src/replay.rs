@@ -145,6 +145,8 @@ pub struct Replay {
     last_alloc: Vec<u64>,
     /// The timeline bucket of the event being applied.
     bucket: usize,
+    /// Paired allocations that had to enter the map after all.
+    unpaired: rustc_hash::FxHashSet<u64>,
 }
 
 impl Replay {
@@ -179,6 +181,7 @@ impl Replay {
             peak_epoch: 0,
             last_alloc: Vec::new(),
             bucket: 0,
+            unpaired: Default::default(),
         }
     }
 
@@ -220,19 +223,21 @@ impl Replay {
         &mut self.stacks[index]
     }
 
+    /// The counters every allocation updates, paired or not.
     #[inline]
-    fn on_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
+    fn count_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
         self.allocations += 1;
         self.allocated_bytes += size;
         self.bucket = self.timeline.bucket(tick, self.live_bytes);
         let bucket = &mut self.timeline.buckets[self.bucket];
         bucket.allocations += 1;
         bucket.allocated_bytes += size;
-        if let Some(last) = self.last_alloc.get_mut(stream as usize) {
-            *last = ptr;
-        } else {
-            self.last_alloc.resize(stream as usize + 1, 0);
-            self.last_alloc[stream as usize] = ptr;
+        match self.last_alloc.get_mut(stream as usize) {
+            Some(last) => *last = ptr,
+            None => {
+                self.last_alloc.resize(stream as usize + 1, 0);
+                self.last_alloc[stream as usize] = ptr;
+            }
         }
         let class = &mut self.classes[size_class(size)];
         class.allocations += 1;
@@ -244,53 +249,60 @@ impl Replay {
         stats.allocations += 1;
         stats.allocated_bytes += size;
         self.note_tick(tick);
+    }
+
+    /// The counters every free updates; returns whether it is a temporary
+    /// (freed before its thread allocated anything else).
+    #[inline]
+    fn count_free(&mut self, stream: u32, ptr: u64, tick: u64) -> bool {
+        self.frees += 1;
+        self.note_tick(tick);
+        self.bucket = self.timeline.bucket(tick, self.live_bytes);
+        self.timeline.buckets[self.bucket].frees += 1;
+        match self.last_alloc.get_mut(stream as usize) {
+            Some(last) if *last == ptr => {
+                *last = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn on_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
+        self.count_alloc(stream, ptr, size, stack, tick);
+        self.insert_live(ptr, Live { size, tick, stack });
+    }
+
+    /// Enters a block into the map of live blocks, resolving an address
+    /// that still looks live (a free not read yet).
+    #[inline]
+    fn insert_live(&mut self, ptr: u64, new: Live) {
+        let tick = new.tick;
         if !self.pending.is_empty() && self.take_orphan(ptr, tick) {
             // Its free was read before it: it is not live.
             return;
         }
-        let new = Live { size, tick, stack };
         match self.live.insert(ptr, new) {
             None => self.add_live(new),
             Some(old) if old.tick <= tick => {
                 // `old` was freed by a free we have not read yet.
                 self.remove_live(old);
                 self.add_live(new);
-                self.park(
-                    ptr,
-                    Pending::Stale {
-                        after: old.tick,
-                        before: tick,
-                    },
-                );
+                self.park(ptr, Pending::Stale { after: old.tick, before: tick });
             }
             Some(old) => {
                 // This allocation is older than the live one: it was freed
                 // before `old` was made.
                 self.live.insert(ptr, old);
-                self.park(
-                    ptr,
-                    Pending::Stale {
-                        after: tick,
-                        before: old.tick,
-                    },
-                );
+                self.park(ptr, Pending::Stale { after: tick, before: old.tick });
             }
         }
     }
 
     #[inline]
     fn on_free(&mut self, stream: u32, ptr: u64, tick: u64) {
-        self.frees += 1;
-        self.note_tick(tick);
-        self.bucket = self.timeline.bucket(tick, self.live_bytes);
-        self.timeline.buckets[self.bucket].frees += 1;
-        let temporary = match self.last_alloc.get_mut(stream as usize) {
-            Some(last) if *last == ptr => {
-                *last = 0;
-                true
-            }
-            _ => false,
-        };
+        let temporary = self.count_free(stream, ptr, tick);
         if !self.pending.is_empty() && self.take_stale(ptr, tick) {
             return;
         }
@@ -305,6 +317,34 @@ impl Replay {
                 }
             }
             _ => self.park(ptr, Pending::Orphan { tick }),
+        }
+    }
+
+    /// An allocation whose free comes later in the same stream: counted
+    /// and made live without entering the map — unless its address still
+    /// looks live (a late record of another thread), then the exact path.
+    #[inline]
+    fn on_alloc_paired(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
+        self.count_alloc(stream, ptr, size, stack, tick);
+        let live = Live { size, tick, stack };
+        if !self.live.is_empty() && self.live.contains_key(&ptr) {
+            self.unpaired.insert(ptr);
+            self.insert_live(ptr, live);
+        } else {
+            self.add_live(live);
+        }
+    }
+
+    #[inline]
+    fn on_free_paired(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
+        if !self.unpaired.is_empty() && self.unpaired.remove(&ptr) {
+            return self.on_free(stream, ptr, tick);
+        }
+        let temporary = self.count_free(stream, ptr, tick);
+        self.remove_live(Live { size, tick, stack });
+        if temporary {
+            self.temporary += 1;
+            self.stacks[stack as usize].temporary += 1;
         }
     }
 
@@ -443,6 +483,8 @@ impl Replay {
         match op {
             Op::Alloc { ptr, size, stack } => self.on_alloc(stream, ptr, size, stack, tick),
             Op::Free { ptr } => self.on_free(stream, ptr, tick),
+            Op::AllocPaired { ptr, size, stack } => self.on_alloc_paired(stream, ptr, size, stack, tick),
+            Op::FreePaired { ptr, size, stack } => self.on_free_paired(stream, ptr, size, stack, tick),
         }
         if matches!(self.exit, Some(ExitStatus::Exec)) && tick > self.exit_tick {
             // Events stamped after the exec record: the exec failed.

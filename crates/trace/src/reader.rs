@@ -38,6 +38,9 @@ pub enum Event<'a> {
         stack: StackId,
         /// Returned pointer.
         ptr: u64,
+        /// The stream's number for this allocation (0 for records that do
+        /// not count: inline-stack records).
+        seq: u32,
     },
     /// A block was freed.
     Free {
@@ -47,6 +50,9 @@ pub enum Event<'a> {
         ts: u64,
         /// Freed pointer.
         ptr: u64,
+        /// The stream's number of the allocation this frees, when the
+        /// record names it (a recent block of the same stream); else 0.
+        of_seq: u32,
     },
     /// `realloc`/`reallocarray` returned a block (`old` 0: there was none).
     Realloc {
@@ -66,6 +72,9 @@ pub enum Event<'a> {
         stack: StackId,
         /// Returned pointer.
         new: u64,
+        /// The stream's number for the new block (0 for inline-stack
+        /// records).
+        seq: u32,
     },
     /// A thread took over a stream.
     Thread {
@@ -206,6 +215,13 @@ impl TraceReader {
     /// Every stack seen so far.
     pub fn stacks(&self) -> &StackTable {
         &self.stacks
+    }
+
+    /// Every stack seen so far, to move out and back in (a caller that
+    /// keeps analysing while the trace grows swaps its own table in before
+    /// reading more and out after, instead of copying it).
+    pub fn stacks_mut(&mut self) -> &mut StackTable {
+        &mut self.stacks
     }
 
     /// How far the trace has been read.
@@ -357,8 +373,9 @@ impl TraceReader {
                     size,
                     stack: global(&state.nodes, node)?,
                     ptr,
+                    seq: state.decoder.alloc_seq(),
                 },
-                StreamRecord::Free { ts, ptr } => Event::Free { stream, ts, ptr },
+                StreamRecord::Free { ts, ptr } => Event::Free { stream, ts, ptr, of_seq: state.decoder.freed_seq() },
                 StreamRecord::Realloc {
                     api,
                     entry,
@@ -376,6 +393,7 @@ impl TraceReader {
                     size,
                     stack: global(&state.nodes, node)?,
                     new,
+                    seq: state.decoder.alloc_seq(),
                 },
                 StreamRecord::Node { parent, ip } => {
                     let parent = global(&state.nodes, parent)?;
@@ -403,6 +421,7 @@ impl TraceReader {
                             size,
                             stack,
                             new,
+                            seq: 0,
                         },
                         None => Event::Alloc {
                             stream,
@@ -411,6 +430,7 @@ impl TraceReader {
                             size,
                             stack,
                             ptr: new,
+                            seq: 0,
                         },
                     }
                 }

@@ -523,12 +523,28 @@ pub enum DecodeError {
 pub struct StreamDecoder {
     state: DeltaState,
     raw_frames: Vec<u64>,
+    /// See [`StreamDecoder::freed_seq`].
+    freed_seq: u32,
 }
 
 impl StreamDecoder {
     /// A fresh decoder.
     pub fn new() -> StreamDecoder {
         StreamDecoder::default()
+    }
+
+    /// The stream's allocation number of the last allocation decoded
+    /// (`ALLOC*` or `REALLOC`; counting from 1, wrapping).
+    pub fn alloc_seq(&self) -> u32 {
+        self.state.seq
+    }
+
+    /// For a free written by distance (`FREE_NEAR`, `FREE_RECENT`): the
+    /// allocation number ([`StreamDecoder::alloc_seq`]) of the block it
+    /// freed; 0 for any other record. Lets a reader pair the two without
+    /// looking the pointer up.
+    pub fn freed_seq(&self) -> u32 {
+        self.freed_seq
     }
 
     /// The frames of the last [`StreamRecord::Raw`] record, innermost first.
@@ -541,6 +557,7 @@ impl StreamDecoder {
     pub fn next(&mut self, buf: &[u8], pos: &mut usize) -> Result<StreamRecord, DecodeError> {
         let tag_byte = *buf.get(*pos).ok_or(DecodeError::Truncated)?;
         *pos += 1;
+        self.freed_seq = 0;
         let kind = tag_byte & 0xf0;
         let arg = tag_byte & 0x0f;
         let t = DecodeError::Truncated;
@@ -594,6 +611,7 @@ impl StreamDecoder {
                 if self.state.freed(ptr) != Some(distance) {
                     return Err(DecodeError::BadValue);
                 }
+                self.freed_seq = self.state.seq.wrapping_sub(distance);
                 Ok(StreamRecord::Free {
                     ts: self.state.ts,
                     ptr,

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod heap;
+pub mod interrupts;
 mod launch;
 mod native;
 pub mod report;

@@ -52,6 +52,33 @@ impl From<MetricArg> for Metric {
     }
 }
 
+/// Follows a trace that is still being written until the traced program
+/// ends (or is gone without a word, or Ctrl-C), then returns it analysed.
+pub fn follow_to_end(path: &Path) -> Result<Analysis> {
+    let context = || format!("while following trace {}", path.display());
+    let mut follower = heapwise_native::follow::Follower::open(path).with_context(context)?;
+    let pid = follower.analysis.header.pid as i32;
+    eprintln!("heapwise: following {} (pid {pid}) until it ends; Ctrl-C to report now", path.display());
+    let mut idle = std::time::Instant::now();
+    loop {
+        if follower.poll().with_context(context)? {
+            idle = std::time::Instant::now();
+        }
+        if follower.ended() || super::interrupts::interrupted() {
+            break;
+        }
+        // A process that is gone (killed) writes no end record.
+        // SAFETY: kill with signal 0 only checks for existence.
+        let gone = unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone && idle.elapsed() > std::time::Duration::from_millis(1500) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    follower.finish();
+    Ok(follower.analysis)
+}
+
 /// Reads and replays a trace.
 pub fn analyze(path: &Path) -> Result<Analysis> {
     heapwise_native::analyze(path, &AnalyzeOptions::default())
@@ -59,13 +86,14 @@ pub fn analyze(path: &Path) -> Result<Analysis> {
 }
 
 /// The report of an analysed trace, symbolized.
-pub fn report(analysis: &Analysis, max_leaks: usize) -> NativeReport {
+pub fn report(analysis: &Analysis, max_leaks: usize, min_age: Option<std::time::Duration>) -> NativeReport {
     let mut symbolizer = TraceSymbolizer::new(analysis);
     let mut report = heapwise_native::report(
         analysis,
         &mut symbolizer,
         &ReportOptions {
             max_leaks,
+            growth: heapwise_native::growth::GrowthOptions { min_age_s: min_age.map(|d| d.as_secs_f64()), ..Default::default() },
             ..ReportOptions::default()
         },
     );
@@ -80,10 +108,11 @@ pub fn render(
     format: ReportFormat,
     metric: MetricArg,
     text: &text::TextOptions,
+    min_age: Option<std::time::Duration>,
 ) -> Result<()> {
     match format {
-        ReportFormat::Text => text::write(out, &report(analysis, text.max_leaks.max(1000)), text)?,
-        ReportFormat::Json => heapwise_render::output::write_json(out, &report(analysis, 0))?,
+        ReportFormat::Text => text::write(out, &report(analysis, text.max_leaks.max(1000), min_age), text)?,
+        ReportFormat::Json => heapwise_render::output::write_json(out, &report(analysis, 0, min_age))?,
         ReportFormat::Pprof | ReportFormat::Flamegraph | ReportFormat::Collapsed => {
             let mut symbolizer = TraceSymbolizer::new(analysis);
             let profile = heapwise_native::profile(analysis, &mut symbolizer);

@@ -34,11 +34,25 @@ pub struct ReportArgs {
     /// Exit with code 10 if anything was still allocated at the end.
     #[arg(long)]
     fail_on_leak: bool,
+    /// Blocks allocated at least this long before the end count as "old"
+    /// (e.g. 30s, 5m) [default: 5m for runs of 10 minutes or more, half the
+    /// run otherwise].
+    #[arg(long, value_name = "DURATION", value_parser = super::heap::parse_duration)]
+    min_age: Option<std::time::Duration>,
+    /// The trace is still being written: follow it until the traced program
+    /// ends, then report.
+    #[arg(long)]
+    follow: bool,
 }
 
 /// Runs `heapwise report`.
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
-    let analysis = native::analyze(&args.trace)?;
+    let analysis = if args.follow {
+        super::interrupts::catch_interrupts();
+        native::follow_to_end(&args.trace)?
+    } else {
+        native::analyze(&args.trace)?
+    };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => {
             Box::new(BufWriter::new(File::create(path).with_context(|| {
@@ -56,7 +70,7 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         max_leaks: args.max_leaks,
         ..TextOptions::default()
     };
-    native::render(&mut out, &analysis, args.format, args.metric, &text)?;
+    native::render(&mut out, &analysis, args.format, args.metric, &text, args.min_age)?;
     if args.fail_on_leak && analysis.replay.live_allocations() > 0 {
         return Ok(ExitCode::from(exit::LEAK_FOUND));
     }

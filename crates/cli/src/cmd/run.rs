@@ -318,7 +318,7 @@ fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) 
             "heapwise: no leaks: every block allocated while tracing was freed"
         )?;
     } else {
-        let report = native::report(analysis, top.max(1));
+        let report = native::report(analysis, top.max(1), None);
         writeln!(
             out,
             "heapwise: {} still allocated at the end in {} blocks, from {} call stacks:",
