@@ -28,6 +28,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::heap::HeapCommand,
     },
+    /// Analyse a GC log (Node.js, JVM, Go)
+    Gc(cmd::gc::GcArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Heap { command } => cmd::heap::run(command),
+        Command::Gc(args) => cmd::gc::run(args),
     };
     exit::finish(result)
 }

@@ -35,7 +35,12 @@ impl Follower {
             replay,
             clock,
         };
-        Ok(Follower { reader, merger: Merger::new(), analysis, finished: false })
+        Ok(Follower {
+            reader,
+            merger: Merger::new(),
+            analysis,
+            finished: false,
+        })
     }
 
     /// Reads every block completed since the last call. Returns whether
@@ -46,7 +51,10 @@ impl Follower {
         }
         let before = self.reader.status().blocks;
         std::mem::swap(self.reader.stacks_mut(), &mut self.analysis.stacks);
-        let mut feed = Feed { merger: &mut self.merger, replay: &mut self.analysis.replay };
+        let mut feed = Feed {
+            merger: &mut self.merger,
+            replay: &mut self.analysis.replay,
+        };
         let result = (|| {
             while self.reader.read_block(&mut feed)? {}
             Ok::<(), NativeError>(())
@@ -63,7 +71,10 @@ impl Follower {
 
     /// Whether the traced process recorded its end (exit, signal).
     pub fn ended(&self) -> bool {
-        matches!(self.analysis.replay.exit, Some(ExitStatus::Code(_) | ExitStatus::Signal(_))) || self.analysis.status.damage.is_some()
+        matches!(
+            self.analysis.replay.exit,
+            Some(ExitStatus::Code(_) | ExitStatus::Signal(_))
+        ) || self.analysis.status.damage.is_some()
     }
 
     /// Replays what is still waiting for the next writer pass: call when
@@ -92,10 +103,22 @@ mod tests {
         let mut buf = vec![0u8; 4096];
         let mut tick = 0;
         for round in 1..=3u64 {
-            let mut pos = if round == 1 { enc.node(&mut buf, 0, 0, 0x1000) } else { 0 };
+            let mut pos = if round == 1 {
+                enc.node(&mut buf, 0, 0, 0x1000)
+            } else {
+                0
+            };
             for _ in 0..10 {
                 tick += 10;
-                pos = enc.alloc(&mut buf, pos, AllocApi::Malloc, tick, 100, 1, 0x10_0000 + tick * 16);
+                pos = enc.alloc(
+                    &mut buf,
+                    pos,
+                    AllocApi::Malloc,
+                    tick,
+                    100,
+                    1,
+                    0x10_0000 + tick * 16,
+                );
             }
             writer.stream(2, &buf[..pos]);
             writer.control(&ControlRecord::Sync { tick: tick + 1 });
@@ -104,7 +127,10 @@ mod tests {
             // Released one writer pass later.
             assert_eq!(follower.analysis.replay.allocations, (round - 1) * 10);
         }
-        writer.control(&ControlRecord::Exit { ts: tick + 5, status: ExitStatus::Code(0) });
+        writer.control(&ControlRecord::Exit {
+            ts: tick + 5,
+            status: ExitStatus::Code(0),
+        });
         writer.flush().unwrap();
         follower.poll().unwrap();
         assert!(follower.ended());

@@ -73,7 +73,14 @@ pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, Nativ
     let read = pipeline::run(reader, &mut merger, &mut replay)?;
     merger.finish(&mut replay);
     let clock = replay.clock.clock();
-    Ok(Analysis { path: path.display().to_string(), header: read.header, status: read.status, stacks: read.stacks, replay, clock })
+    Ok(Analysis {
+        path: path.display().to_string(),
+        header: read.header,
+        status: read.status,
+        stacks: read.stacks,
+        replay,
+        clock,
+    })
 }
 
 /// Options of [`report`].

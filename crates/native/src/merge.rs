@@ -80,15 +80,26 @@ impl Queued {
             Op::Alloc { ptr, size, stack } => (ptr, size & SIZE_MASK, stack),
             Op::Free { ptr } => (ptr, FREE_BIT, 0),
             Op::AllocPaired { ptr, size, stack } => (ptr, PAIRED_BIT | (size & SIZE_MASK), stack),
-            Op::FreePaired { ptr, size, stack } => (ptr, FREE_BIT | PAIRED_BIT | (size & SIZE_MASK), stack),
+            Op::FreePaired { ptr, size, stack } => {
+                (ptr, FREE_BIT | PAIRED_BIT | (size & SIZE_MASK), stack)
+            }
         };
-        Queued { tick, ptr, size_or_free, stack, stream }
+        Queued {
+            tick,
+            ptr,
+            size_or_free,
+            stack,
+            stream,
+        }
     }
 
     #[inline(always)]
     fn op(&self) -> Op {
         let (ptr, size, stack) = (self.ptr, self.size_or_free & SIZE_MASK, self.stack);
-        match (self.size_or_free & FREE_BIT != 0, self.size_or_free & PAIRED_BIT != 0) {
+        match (
+            self.size_or_free & FREE_BIT != 0,
+            self.size_or_free & PAIRED_BIT != 0,
+        ) {
             (false, false) => Op::Alloc { ptr, size, stack },
             (true, false) => Op::Free { ptr },
             (false, true) => Op::AllocPaired { ptr, size, stack },
@@ -207,7 +218,10 @@ impl Merger {
         while let Some(Reverse((_, _, index))) = self.heap.pop() {
             let queue = &mut self.queues[index];
             // Replay this stream while it stays ahead of every other one.
-            let next_other = self.heap.peek().map(|Reverse((tick, kind, _))| (*tick, *kind));
+            let next_other = self
+                .heap
+                .peek()
+                .map(|Reverse((tick, kind, _))| (*tick, *kind));
             while let Some(&event) = queue.front() {
                 if event.tick >= limit {
                     break;
@@ -259,13 +273,39 @@ impl Visitor for Feed<'_> {
     #[inline]
     fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
         match event {
-            Event::Alloc { stream, ptr, size, stack, ts, .. } => self.merger.push(stream, ts, Op::Alloc { ptr, size, stack }),
-            Event::Free { stream, ptr, ts, .. } => self.merger.push(stream, ts, Op::Free { ptr }),
-            Event::Realloc { stream, old, new, size, stack, entry, ts, .. } => {
+            Event::Alloc {
+                stream,
+                ptr,
+                size,
+                stack,
+                ts,
+                ..
+            } => self.merger.push(stream, ts, Op::Alloc { ptr, size, stack }),
+            Event::Free {
+                stream, ptr, ts, ..
+            } => self.merger.push(stream, ts, Op::Free { ptr }),
+            Event::Realloc {
+                stream,
+                old,
+                new,
+                size,
+                stack,
+                entry,
+                ts,
+                ..
+            } => {
                 if old != 0 {
                     self.merger.push(stream, entry, Op::Free { ptr: old });
                 }
-                self.merger.push(stream, ts, Op::Alloc { ptr: new, size, stack });
+                self.merger.push(
+                    stream,
+                    ts,
+                    Op::Alloc {
+                        ptr: new,
+                        size,
+                        stack,
+                    },
+                );
             }
             Event::Thread { .. } => self.replay.threads += 1,
             Event::Lost { count, .. } => self.replay.lost += count,
@@ -296,11 +336,15 @@ mod tests {
     }
 
     fn merger() -> M {
-        M { merger: Merger::new(), replay: Replay::new(ClockFit::new(TickSource::MonotonicNs, ClockSync::default())) }
+        M {
+            merger: Merger::new(),
+            replay: Replay::new(ClockFit::new(TickSource::MonotonicNs, ClockSync::default())),
+        }
     }
 
     fn sync(m: &mut M, tick: u64) {
-        m.merger.control(&ControlRecord::Sync { tick }, &mut m.replay);
+        m.merger
+            .control(&ControlRecord::Sync { tick }, &mut m.replay);
     }
 
     #[test]
@@ -390,22 +434,60 @@ mod tests {
     fn a_queued_event_round_trips_its_operation() {
         // Sizes up to 2^62 - 1: no allocation comes near that.
         let ops = [
-            Op::Alloc { ptr: 1, size: 0, stack: 3 },
-            Op::Alloc { ptr: 2, size: (1 << 62) - 1, stack: 0 },
+            Op::Alloc {
+                ptr: 1,
+                size: 0,
+                stack: 3,
+            },
+            Op::Alloc {
+                ptr: 2,
+                size: (1 << 62) - 1,
+                stack: 0,
+            },
             Op::Free { ptr: 9 },
-            Op::AllocPaired { ptr: 3, size: 40, stack: 8 },
-            Op::FreePaired { ptr: 3, size: 40, stack: 8 },
+            Op::AllocPaired {
+                ptr: 3,
+                size: 40,
+                stack: 8,
+            },
+            Op::FreePaired {
+                ptr: 3,
+                size: 40,
+                stack: 8,
+            },
         ];
         for op in ops {
             assert_eq!(Queued::new(4, 7, op).op(), op);
         }
-        let mut alloc = Queued::new(2, 1, Op::Alloc { ptr: 5, size: 24, stack: 6 });
+        let mut alloc = Queued::new(
+            2,
+            1,
+            Op::Alloc {
+                ptr: 5,
+                size: 24,
+                stack: 6,
+            },
+        );
         let mut free = Queued::new(2, 2, Op::Free { ptr: 5 });
         assert!(alloc.pairable() && !free.pairable());
         alloc.set_paired();
         free.pair_with(&alloc);
         assert!(!alloc.pairable());
-        assert_eq!(alloc.op(), Op::AllocPaired { ptr: 5, size: 24, stack: 6 });
-        assert_eq!(free.op(), Op::FreePaired { ptr: 5, size: 24, stack: 6 });
+        assert_eq!(
+            alloc.op(),
+            Op::AllocPaired {
+                ptr: 5,
+                size: 24,
+                stack: 6
+            }
+        );
+        assert_eq!(
+            free.op(),
+            Op::FreePaired {
+                ptr: 5,
+                size: 24,
+                stack: 6
+            }
+        );
     }
 }

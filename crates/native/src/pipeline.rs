@@ -15,7 +15,9 @@
 
 use std::sync::mpsc;
 
-use heapwise_trace::{ControlRecord, Event, Header, ReadStatus, StackTable, TraceError, TraceReader, Visitor};
+use heapwise_trace::{
+    ControlRecord, Event, Header, ReadStatus, StackTable, TraceError, TraceReader, Visitor,
+};
 
 use crate::merge::{Merger, Op, Queued};
 use crate::replay::Replay;
@@ -91,7 +93,7 @@ impl Batch {
     }
 
     fn run_index(&mut self, stream: u32) -> usize {
-        let index = match self.runs.iter().rposition(|r| r.stream == stream) {
+        match self.runs.iter().rposition(|r| r.stream == stream) {
             Some(index) => index,
             None => match self.runs.iter().position(|r| r.events.is_empty()) {
                 Some(index) => {
@@ -100,14 +102,15 @@ impl Batch {
                     index
                 }
                 None => {
-                    self.runs.push(StreamRun { stream, ..StreamRun::default() });
+                    self.runs.push(StreamRun {
+                        stream,
+                        ..StreamRun::default()
+                    });
                     self.runs.len() - 1
                 }
             },
-        };
-        index
+        }
     }
-
 }
 
 /// A batch is sent early if it grows beyond this many events (a very long
@@ -162,20 +165,56 @@ impl Visitor for Collector {
     #[inline]
     fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
         match event {
-            Event::Alloc { stream, ptr, size, stack, ts, seq, .. } => {
-                self.run(stream).alloc(seq, Queued::new(stream, ts, Op::Alloc { ptr, size, stack }));
+            Event::Alloc {
+                stream,
+                ptr,
+                size,
+                stack,
+                ts,
+                seq,
+                ..
+            } => {
+                self.run(stream)
+                    .alloc(seq, Queued::new(stream, ts, Op::Alloc { ptr, size, stack }));
                 self.counted();
             }
-            Event::Free { stream, ptr, ts, of_seq } => {
-                self.run(stream).free(of_seq, Queued::new(stream, ts, Op::Free { ptr }));
+            Event::Free {
+                stream,
+                ptr,
+                ts,
+                of_seq,
+            } => {
+                self.run(stream)
+                    .free(of_seq, Queued::new(stream, ts, Op::Free { ptr }));
                 self.counted();
             }
-            Event::Realloc { stream, old, new, size, stack, entry, ts, seq, .. } => {
+            Event::Realloc {
+                stream,
+                old,
+                new,
+                size,
+                stack,
+                entry,
+                ts,
+                seq,
+                ..
+            } => {
                 let run = self.run(stream);
                 if old != 0 {
                     run.free(0, Queued::new(stream, entry, Op::Free { ptr: old }));
                 }
-                run.alloc(seq, Queued::new(stream, ts, Op::Alloc { ptr: new, size, stack }));
+                run.alloc(
+                    seq,
+                    Queued::new(
+                        stream,
+                        ts,
+                        Op::Alloc {
+                            ptr: new,
+                            size,
+                            stack,
+                        },
+                    ),
+                );
                 self.counted();
             }
             Event::Thread { .. } => self.batch.threads += 1,
@@ -198,17 +237,31 @@ pub struct Read {
 
 /// Reads `reader` on a second thread, feeding `merger` and `replay` on
 /// this one.
-pub fn run(reader: TraceReader, merger: &mut Merger, replay: &mut Replay) -> Result<Read, TraceError> {
+pub fn run(
+    reader: TraceReader,
+    merger: &mut Merger,
+    replay: &mut Replay,
+) -> Result<Read, TraceError> {
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(DEPTH);
     let (empty_tx, empty_rx) = mpsc::sync_channel::<Batch>(DEPTH + 2);
     std::thread::scope(|scope| {
         let reading = scope.spawn(move || {
             let mut reader = reader;
-            let mut collector = Collector { batch: Batch::default(), events: 0, current: None, full: full_tx, empty: empty_rx };
+            let mut collector = Collector {
+                batch: Batch::default(),
+                events: 0,
+                current: None,
+                full: full_tx,
+                empty: empty_rx,
+            };
             let status = reader.read_all(&mut collector);
             collector.send();
             drop(collector);
-            status.map(|status| Read { header: reader.header().clone(), status, stacks: reader.stacks().clone() })
+            status.map(|status| Read {
+                header: reader.header().clone(),
+                status,
+                stacks: reader.stacks().clone(),
+            })
         });
         for mut batch in full_rx {
             replay.lost += batch.lost;
@@ -227,6 +280,8 @@ pub fn run(reader: TraceReader, merger: &mut Merger, replay: &mut Replay) -> Res
             batch.clear();
             let _ = empty_tx.try_send(batch);
         }
-        reading.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }

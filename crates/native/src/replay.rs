@@ -289,13 +289,25 @@ impl Replay {
                 // `old` was freed by a free we have not read yet.
                 self.remove_live(old);
                 self.add_live(new);
-                self.park(ptr, Pending::Stale { after: old.tick, before: tick });
+                self.park(
+                    ptr,
+                    Pending::Stale {
+                        after: old.tick,
+                        before: tick,
+                    },
+                );
             }
             Some(old) => {
                 // This allocation is older than the live one: it was freed
                 // before `old` was made.
                 self.live.insert(ptr, old);
-                self.park(ptr, Pending::Stale { after: tick, before: old.tick });
+                self.park(
+                    ptr,
+                    Pending::Stale {
+                        after: tick,
+                        before: old.tick,
+                    },
+                );
             }
         }
     }
@@ -483,8 +495,12 @@ impl Replay {
         match op {
             Op::Alloc { ptr, size, stack } => self.on_alloc(stream, ptr, size, stack, tick),
             Op::Free { ptr } => self.on_free(stream, ptr, tick),
-            Op::AllocPaired { ptr, size, stack } => self.on_alloc_paired(stream, ptr, size, stack, tick),
-            Op::FreePaired { ptr, size, stack } => self.on_free_paired(stream, ptr, size, stack, tick),
+            Op::AllocPaired { ptr, size, stack } => {
+                self.on_alloc_paired(stream, ptr, size, stack, tick)
+            }
+            Op::FreePaired { ptr, size, stack } => {
+                self.on_free_paired(stream, ptr, size, stack, tick)
+            }
         }
         if matches!(self.exit, Some(ExitStatus::Exec)) && tick > self.exit_tick {
             // Events stamped after the exec record: the exec failed.

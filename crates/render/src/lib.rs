@@ -6,6 +6,7 @@
 //! touching the analysis that feeds it.
 #![deny(missing_docs)]
 
+pub mod gc;
 pub mod heap;
 pub mod native;
 pub mod output;

@@ -375,7 +375,12 @@ impl TraceReader {
                     ptr,
                     seq: state.decoder.alloc_seq(),
                 },
-                StreamRecord::Free { ts, ptr } => Event::Free { stream, ts, ptr, of_seq: state.decoder.freed_seq() },
+                StreamRecord::Free { ts, ptr } => Event::Free {
+                    stream,
+                    ts,
+                    ptr,
+                    of_seq: state.decoder.freed_seq(),
+                },
                 StreamRecord::Realloc {
                     api,
                     entry,

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod gc;
 pub mod heap;
 pub mod interrupts;
 mod launch;

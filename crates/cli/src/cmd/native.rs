@@ -58,7 +58,10 @@ pub fn follow_to_end(path: &Path) -> Result<Analysis> {
     let context = || format!("while following trace {}", path.display());
     let mut follower = heapwise_native::follow::Follower::open(path).with_context(context)?;
     let pid = follower.analysis.header.pid as i32;
-    eprintln!("heapwise: following {} (pid {pid}) until it ends; Ctrl-C to report now", path.display());
+    eprintln!(
+        "heapwise: following {} (pid {pid}) until it ends; Ctrl-C to report now",
+        path.display()
+    );
     let mut idle = std::time::Instant::now();
     loop {
         if follower.poll().with_context(context)? {
@@ -69,7 +72,8 @@ pub fn follow_to_end(path: &Path) -> Result<Analysis> {
         }
         // A process that is gone (killed) writes no end record.
         // SAFETY: kill with signal 0 only checks for existence.
-        let gone = unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
         if gone && idle.elapsed() > std::time::Duration::from_millis(1500) {
             break;
         }
@@ -86,14 +90,21 @@ pub fn analyze(path: &Path) -> Result<Analysis> {
 }
 
 /// The report of an analysed trace, symbolized.
-pub fn report(analysis: &Analysis, max_leaks: usize, min_age: Option<std::time::Duration>) -> NativeReport {
+pub fn report(
+    analysis: &Analysis,
+    max_leaks: usize,
+    min_age: Option<std::time::Duration>,
+) -> NativeReport {
     let mut symbolizer = TraceSymbolizer::new(analysis);
     let mut report = heapwise_native::report(
         analysis,
         &mut symbolizer,
         &ReportOptions {
             max_leaks,
-            growth: heapwise_native::growth::GrowthOptions { min_age_s: min_age.map(|d| d.as_secs_f64()), ..Default::default() },
+            growth: heapwise_native::growth::GrowthOptions {
+                min_age_s: min_age.map(|d| d.as_secs_f64()),
+                ..Default::default()
+            },
             ..ReportOptions::default()
         },
     );
@@ -111,8 +122,14 @@ pub fn render(
     min_age: Option<std::time::Duration>,
 ) -> Result<()> {
     match format {
-        ReportFormat::Text => text::write(out, &report(analysis, text.max_leaks.max(1000), min_age), text)?,
-        ReportFormat::Json => heapwise_render::output::write_json(out, &report(analysis, 0, min_age))?,
+        ReportFormat::Text => text::write(
+            out,
+            &report(analysis, text.max_leaks.max(1000), min_age),
+            text,
+        )?,
+        ReportFormat::Json => {
+            heapwise_render::output::write_json(out, &report(analysis, 0, min_age))?
+        }
         ReportFormat::Pprof | ReportFormat::Flamegraph | ReportFormat::Collapsed => {
             let mut symbolizer = TraceSymbolizer::new(analysis);
             let profile = heapwise_native::profile(analysis, &mut symbolizer);

@@ -70,7 +70,14 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         max_leaks: args.max_leaks,
         ..TextOptions::default()
     };
-    native::render(&mut out, &analysis, args.format, args.metric, &text, args.min_age)?;
+    native::render(
+        &mut out,
+        &analysis,
+        args.format,
+        args.metric,
+        &text,
+        args.min_age,
+    )?;
     if args.fail_on_leak && analysis.replay.live_allocations() > 0 {
         return Ok(ExitCode::from(exit::LEAK_FOUND));
     }

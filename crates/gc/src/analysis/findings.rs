@@ -1,0 +1,187 @@
+//! What the evidence adds up to: the three causes a GC log can tell apart
+//! (live data growing, heap too small, allocation rate too high), long
+//! pauses, or a healthy collector. Each finding carries one sentence of
+//! evidence; the renderer words the advice.
+
+use serde::Serialize;
+
+use super::{AnalysisOptions, GcReport, human, plural};
+
+/// The kinds of finding, most serious first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// The heap after GC keeps rising: live data grows (a leak, or a cache
+    /// without a bound). More heap only delays the out-of-memory error.
+    LiveDataGrowing,
+    /// Live data is flat but fills most of the heap, so the collector runs
+    /// often and frees little (back-to-back full collections, or a busy
+    /// collector with the heap after GC near the limit).
+    HeapTooSmall,
+    /// The collector is busy while the heap after GC is small: the program
+    /// allocates (and drops) too much.
+    AllocationRateTooHigh,
+    /// Pauses above the long-pause threshold.
+    LongPauses,
+    /// None of the above: the GC frees what the program drops.
+    Healthy,
+}
+
+/// One finding with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// What was found.
+    pub kind: FindingKind,
+    /// The numbers behind it, in one sentence.
+    pub evidence: String,
+}
+
+pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let heap = &report.heap_after_gc;
+    let busy = report
+        .gc_overhead_percent
+        .is_some_and(|o| o >= options.busy_overhead_percent);
+    let nearly_full = report
+        .occupancy_after_gc
+        .is_some_and(|o| o >= options.full_heap_fraction);
+    if heap.leak {
+        let mut evidence = heap.reason.clone();
+        if let (Some(eta), Some(max)) = (heap.time_to_max_heap_s, heap.max_heap_bytes) {
+            evidence.push_str(&format!(
+                "; at this rate it reaches the maximum heap of {} in about {}",
+                human(max as f64),
+                duration(eta)
+            ));
+        }
+        out.push(Finding {
+            kind: super::FindingKind::LiveDataGrowing,
+            evidence,
+        });
+    } else if !report.back_to_back_full.is_empty() || (nearly_full && busy) {
+        let mut parts = Vec::new();
+        if let (Some(occupancy), Some(recent)) = (report.occupancy_after_gc, heap.recent_bytes) {
+            parts.push(format!(
+                "the heap after GC ({}) fills {:.0} % of the heap",
+                human(recent as f64),
+                occupancy * 100.0
+            ));
+        }
+        let runs = report.back_to_back_full.len() as u64;
+        if runs > 0 {
+            parts.push(format!(
+                "{runs} run{} of back-to-back full collections",
+                plural(runs)
+            ));
+        }
+        if let Some(overhead) = report.gc_overhead_percent {
+            parts.push(format!("GC pauses take {overhead:.1} % of wall time"));
+        }
+        parts.push(format!("while the heap after GC is {}", heap.pattern));
+        out.push(Finding {
+            kind: FindingKind::HeapTooSmall,
+            evidence: sentence(&parts),
+        });
+    } else if busy {
+        let mut parts = vec![format!(
+            "GC pauses take {:.1} % of wall time",
+            report.gc_overhead_percent.unwrap_or(0.0)
+        )];
+        if let Some(occupancy) = report.occupancy_after_gc {
+            parts.push(format!(
+                "the heap after GC fills only {:.0} % of the heap",
+                occupancy * 100.0
+            ));
+        }
+        if let Some(rate) = report.allocation_rate_bytes_per_s {
+            parts.push(format!("the program allocates about {}/s", human(rate)));
+        }
+        if let (Some(d), minor) = (report.duration_s, report.collections_by_kind.minor)
+            && minor > 0
+        {
+            parts.push(format!(
+                "{:.1} minor collections per second",
+                minor as f64 / d
+            ));
+        }
+        out.push(Finding {
+            kind: FindingKind::AllocationRateTooHigh,
+            evidence: sentence(&parts),
+        });
+    }
+    if report.long_pauses.count > 0 {
+        let longest = report
+            .long_pauses
+            .longest
+            .first()
+            .map(|p| format!("; the longest {:.1} ms ({})", p.pause_ms, p.name))
+            .unwrap_or_default();
+        out.push(Finding {
+            kind: FindingKind::LongPauses,
+            evidence: format!(
+                "{} pause{} longer than {} ms{longest}",
+                report.long_pauses.count,
+                plural(report.long_pauses.count),
+                super::trim_float(report.long_pauses.threshold_ms)
+            ),
+        });
+    }
+    let causes = out.iter().any(|f| {
+        matches!(
+            f.kind,
+            FindingKind::LiveDataGrowing
+                | FindingKind::HeapTooSmall
+                | FindingKind::AllocationRateTooHigh
+        )
+    });
+    if !causes {
+        let overhead = report
+            .gc_overhead_percent
+            .map(|o| format!(" and GC pauses take {o:.1} % of wall time"))
+            .unwrap_or_default();
+        out.push(Finding {
+            kind: FindingKind::Healthy,
+            evidence: format!(
+                "the heap after GC is {} ({} sample{}){overhead}",
+                heap.pattern,
+                heap.samples,
+                plural(heap.samples as u64)
+            ),
+        });
+    }
+    out
+}
+
+fn sentence(parts: &[String]) -> String {
+    parts.join("; ")
+}
+
+/// `380 ms`, `4.2 s`, `42 s`, `12 min`, `3.5 h`, `2.0 days`.
+fn duration(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0} ms", seconds * 1e3)
+    } else if seconds < 10.0 {
+        format!("{seconds:.1} s")
+    } else if seconds < 120.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 7200.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else if seconds < 172_800.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else {
+        format!("{:.1} days", seconds / 86_400.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(super::duration(0.38), "380 ms");
+        assert_eq!(super::duration(4.25), "4.2 s");
+        assert_eq!(super::duration(42.0), "42 s");
+        assert_eq!(super::duration(720.0), "12 min");
+        assert_eq!(super::duration(3.5 * 3600.0), "3.5 h");
+        assert_eq!(super::duration(2.0 * 86400.0), "2.0 days");
+    }
+}

@@ -1,0 +1,371 @@
+//! From a [`GcLog`] to a [`GcReport`]: plain, serialisable data.
+
+mod findings;
+mod heap;
+mod pauses;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::model::{Clock, GcKind, GcLog, LineCounts, LogFormat, Runtime};
+
+pub use findings::{Finding, FindingKind};
+pub use heap::{HeapAfterGc, HeapPoint, SeriesBasis, TimeAxis};
+pub use pauses::{FullRun, LongPauses, PauseRef, PauseStats, PausesByKind};
+
+/// The JSON schema name of [`GcReport`].
+pub const SCHEMA: &str = "heapwise.gc/1";
+
+/// Thresholds of the analysis, with the reason for each default.
+#[derive(Debug, Clone)]
+pub struct AnalysisOptions {
+    /// A pause longer than this is a long pause (warning). Default 100 ms,
+    /// the seed's threshold: about where a pause becomes visible to an
+    /// interactive user or trips a request timeout budget.
+    pub long_pause_ms: f64,
+    /// This many full-heap collections in a row, with no minor collection
+    /// between, are "back to back" (warning). Default 3: two can be one
+    /// explicit `System.gc()` after another; three mean the collector keeps
+    /// failing to free enough.
+    pub back_to_back_min: usize,
+    /// The heap-after-GC series uses major and full collections only when
+    /// there are at least this many; otherwise every collection. Default 10:
+    /// fewer major collections are too few to judge a trend (Mann–Kendall
+    /// needs 5 samples at least, the floor of a sawtooth about 5 cycles).
+    pub min_major_samples: usize,
+    /// GC overhead (pause time over wall time) at or above this is a
+    /// busy collector. Default 5 %: the usual throughput goal of 95 %
+    /// (GCeasy, the JVM's `-XX:GCTimeRatio` defaults aim higher still).
+    pub busy_overhead_percent: f64,
+    /// Heap after GC at or above this fraction of the maximum heap (or,
+    /// when the log does not state it, of the largest committed heap) means
+    /// the live data nearly fills the heap. Default 0.7: a collector needs
+    /// headroom about the size of the live data to work efficiently; at
+    /// 70 % it has less than half of that.
+    pub full_heap_fraction: f64,
+    /// Maximum heap for the time-to-limit forecast, bytes, overriding what
+    /// the log says (`-Xmx`, `--max-old-space-size`, `GOMEMLIMIT`).
+    pub max_heap_bytes: Option<u64>,
+    /// Points in the heap-after-GC timeline. Default 120.
+    pub timeline_points: usize,
+    /// Options of the series analysis (`subject` is "heap after GC").
+    pub series: heapwise_series::Options,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            long_pause_ms: 100.0,
+            back_to_back_min: 3,
+            min_major_samples: 10,
+            busy_overhead_percent: 5.0,
+            full_heap_fraction: 0.7,
+            max_heap_bytes: None,
+            timeline_points: 120,
+            series: heapwise_series::Options {
+                subject: "heap after GC".into(),
+                ..heapwise_series::Options::default()
+            },
+        }
+    }
+}
+
+/// Collections per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KindCounts {
+    /// Minor (young generation) collections.
+    pub minor: u64,
+    /// Major collections.
+    pub major: u64,
+    /// Full (stop-the-world, whole heap) collections.
+    pub full: u64,
+}
+
+/// What `heapwise gc` reports (JSON schema `heapwise.gc/1`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GcReport {
+    /// `heapwise.gc/1`.
+    pub schema: &'static str,
+    /// `node`, `jvm` or `go`.
+    pub runtime: Runtime,
+    /// The log format read.
+    pub format: LogFormat,
+    /// The collector (`G1`, `Parallel`, `Serial`, `ZGC`, `Shenandoah`,
+    /// `CMS`), or `null`.
+    pub collector: Option<String>,
+    /// Collections: distinct `GC(N)` ids for the JVM (a G1 concurrent cycle
+    /// with its Remark and Cleanup pauses is one), one per line elsewhere.
+    pub collections: u64,
+    /// Collections by kind (a collection's kind is its heaviest event's).
+    pub collections_by_kind: KindCounts,
+    /// Events (log lines that reported a pause or a collection).
+    pub events: u64,
+    /// Statistics of every pause.
+    pub pauses: PauseStats,
+    /// Pause statistics per kind of collection.
+    pub pauses_by_kind: PausesByKind,
+    /// Pause time over wall time, percent; `null` without timestamps.
+    pub gc_overhead_percent: Option<f64>,
+    /// Wall time the log covers (first to last timestamp), seconds.
+    pub duration_s: Option<f64>,
+    /// Bytes allocated per second, estimated from the heap before each
+    /// collection minus the heap after the previous one.
+    pub allocation_rate_bytes_per_s: Option<f64>,
+    /// Bytes promoted to the old generation per second, where the log
+    /// carries it (`-Xlog:gc*` generation sizes, JDK 8 details, Node NVP).
+    pub promotion_rate_bytes_per_s: Option<f64>,
+    /// Heap after GC: pattern, leak verdict, slope, forecast.
+    pub heap_after_gc: HeapAfterGc,
+    /// The heap after GC now (median of the last five values) over the
+    /// maximum heap; for the JVM, when the log does not state the maximum,
+    /// over the largest committed heap in the log.
+    pub occupancy_after_gc: Option<f64>,
+    /// Pauses longer than the threshold.
+    pub long_pauses: LongPauses,
+    /// Runs of full-heap collections with no minor collection between.
+    pub back_to_back_full: Vec<FullRun>,
+    /// Go: the runtime's own GC CPU percentage (`P%` of the last line).
+    pub runtime_gc_cpu_percent: Option<f64>,
+    /// What the evidence says, most important first.
+    pub findings: Vec<Finding>,
+    /// Sentences for people about what was found or could not be judged.
+    pub warnings: Vec<String>,
+    /// How the log's lines were used.
+    pub lines: LineCounts,
+}
+
+/// Analyses a parsed log.
+pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
+    let mut warnings = Vec::new();
+    let (pauses, pauses_by_kind) = pauses::pause_stats(&log.events);
+    let (collections, collections_by_kind) = count_collections(log);
+    let duration_s = match (log.first_t_s, log.last_t_s) {
+        (Some(first), Some(last)) if last > first => Some(last - first),
+        _ => None,
+    };
+    let gc_overhead_percent = duration_s
+        .filter(|_| pauses.count > 0)
+        .map(|d| pauses.total_ms / (d * 1e3) * 100.0);
+    let allocation_rate_bytes_per_s = duration_s.and_then(|d| allocated_bytes(log).map(|b| b / d));
+    let promoted: Option<u64> = log
+        .events
+        .iter()
+        .filter_map(|e| e.promoted_bytes)
+        .reduce(|a, b| a.saturating_add(b));
+    let promotion_rate_bytes_per_s = duration_s.and_then(|d| promoted.map(|p| p as f64 / d));
+    let (heap_after_gc, judged_heap) = heap::heap_after_gc(log, options);
+    let occupancy_after_gc = occupancy(log, &heap_after_gc, judged_heap);
+    let long_pauses = pauses::long_pauses(&log.events, options.long_pause_ms);
+    let back_to_back_full = pauses::back_to_back(log, options.back_to_back_min);
+
+    if log.lines.malformed > 0 {
+        warnings.push(format!(
+            "{} line{} looked like GC events but could not be read (cut off or garbled); they are not counted",
+            log.lines.malformed,
+            plural(log.lines.malformed)
+        ));
+    }
+    if log.lines.truncated_last_line {
+        warnings.push(
+            "the last line is incomplete (still being written, or the writer was killed) and was not read"
+                .to_string(),
+        );
+    }
+    if log.clock == Clock::None {
+        warnings.push(
+            "the log has no timestamps: GC overhead, rates and the slope per second are unknown (JVM: add the uptime decorator; JDK 8: -XX:+PrintGCTimeStamps)"
+                .to_string(),
+        );
+    }
+    if pauses.count == 0 {
+        warnings.push(if log.collector.as_deref() == Some("ZGC") {
+            "the log has no pause times: ZGC prints its pauses only with -Xlog:gc* (or -Xlog:gc+phases)".to_string()
+        } else {
+            "the log has no pause times".to_string()
+        });
+    }
+    if log.heaps.len() > 1
+        && let Some(isolate) = log.heaps.get(usize::from(judged_heap))
+    {
+        warnings.push(format!(
+            "the log has {} V8 isolates (worker threads have their own heaps): heap after GC is judged for the busiest, {isolate}",
+            log.heaps.len()
+        ));
+    }
+    if !heap_after_gc.verdict.enough_data {
+        warnings.push(format!(
+            "only {} heap-after-GC sample{}: too few to judge whether live data grows",
+            heap_after_gc.samples,
+            plural(heap_after_gc.samples as u64)
+        ));
+    }
+    if heap_after_gc.leak
+        && heap_after_gc.basis == SeriesBasis::All
+        && collections_by_kind.major + collections_by_kind.full == 0
+        && log.runtime() != Runtime::Go
+    {
+        warnings.push(
+            "the log has no major or full collection, so the heap after GC includes garbage promoted to the old generation that no collection has freed yet; a longer log (with old-generation collections) settles whether the growth is live data"
+                .to_string(),
+        );
+    }
+    if long_pauses.count > 0
+        && let Some(longest) = long_pauses.longest.first()
+    {
+        warnings.push(format!(
+            "{} pause{} longer than {} ms; the longest {:.1} ms ({}{}, line {})",
+            long_pauses.count,
+            plural(long_pauses.count),
+            trim_float(options.long_pause_ms),
+            longest.pause_ms,
+            longest.name,
+            longest
+                .t_s
+                .map(|t| format!(" at {t:.3} s"))
+                .unwrap_or_default(),
+            longest.line
+        ));
+    }
+    for run in &back_to_back_full {
+        warnings.push(format!(
+            "{} full collections back to back from line {}{}: the collector keeps running without freeing enough",
+            run.count,
+            run.first_line,
+            match (run.heap_before_bytes, run.heap_after_bytes, run.heap_total_bytes) {
+                (Some(before), Some(after), Some(total)) => format!(
+                    " (heap {} -> {} of {})",
+                    human(before as f64),
+                    human(after as f64),
+                    human(total as f64)
+                ),
+                _ => String::new(),
+            }
+        ));
+    }
+    if let Some(overhead) = gc_overhead_percent
+        && overhead >= options.busy_overhead_percent
+    {
+        warnings.push(format!(
+            "GC pauses took {overhead:.1} % of wall time (at or above {} %)",
+            trim_float(options.busy_overhead_percent)
+        ));
+    }
+    let mut report = GcReport {
+        schema: SCHEMA,
+        runtime: log.runtime(),
+        format: log.format,
+        collector: log.collector.clone(),
+        collections,
+        collections_by_kind,
+        events: log.events.len() as u64,
+        pauses,
+        pauses_by_kind,
+        gc_overhead_percent,
+        duration_s,
+        allocation_rate_bytes_per_s,
+        promotion_rate_bytes_per_s,
+        heap_after_gc,
+        occupancy_after_gc,
+        long_pauses,
+        back_to_back_full,
+        runtime_gc_cpu_percent: log.runtime_gc_cpu_percent,
+        findings: Vec::new(),
+        warnings,
+        lines: log.lines,
+    };
+    report.findings = findings::findings(&report, options);
+    report
+}
+
+fn count_collections(log: &GcLog) -> (u64, KindCounts) {
+    let mut kinds: FxHashMap<(u16, u64), GcKind> = FxHashMap::default();
+    kinds.reserve(log.events.len());
+    for event in &log.events {
+        let kind = kinds
+            .entry((event.heap, event.collection))
+            .or_insert(event.kind);
+        *kind = (*kind).max(event.kind);
+    }
+    let mut counts = KindCounts::default();
+    for kind in kinds.values() {
+        match kind {
+            GcKind::Minor => counts.minor += 1,
+            GcKind::Major => counts.major += 1,
+            GcKind::Full => counts.full += 1,
+        }
+    }
+    (kinds.len() as u64, counts)
+}
+
+/// Bytes allocated over the log: for each event with the heap before it,
+/// that minus the heap after the previous event of the same heap.
+fn allocated_bytes(log: &GcLog) -> Option<f64> {
+    let mut after: Vec<Option<u64>> = vec![None; log.heaps.len().max(1) + 1];
+    let mut total = 0u64;
+    let mut pairs = 0u64;
+    for event in &log.events {
+        let Some(slot) = after.get_mut(usize::from(event.heap)) else {
+            continue;
+        };
+        if let (Some(before), Some(previous)) = (event.heap_before_bytes, *slot) {
+            total = total.saturating_add(before.saturating_sub(previous));
+            pairs += 1;
+        }
+        if let Some(now) = event.heap_after_bytes {
+            *slot = Some(now);
+        }
+    }
+    (pairs > 0).then_some(total as f64)
+}
+
+fn occupancy(log: &GcLog, heap: &HeapAfterGc, judged: u16) -> Option<f64> {
+    // Without a stated maximum, the JVM's committed heap (which grows only
+    // under pressure, up to -Xmx) stands in; V8 and Go commit just what
+    // they use, so their committed size says nothing about headroom.
+    let committed = log.runtime() == Runtime::Jvm;
+    let limit = heap.max_heap_bytes.or_else(|| {
+        if !committed {
+            return None;
+        }
+        log.events
+            .iter()
+            .filter(|e| e.heap == judged)
+            .filter_map(|e| e.heap_total_bytes)
+            .max()
+    })?;
+    if limit == 0 {
+        return None;
+    }
+    heap.recent_bytes.map(|recent| recent as f64 / limit as f64)
+}
+
+pub(crate) fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `512 B`, `1.5 KiB`, `12.0 MiB`, `2.5 GiB` (the wording of the text
+/// report, for the sentences the analysis writes).
+pub(crate) fn human(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes.abs();
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let sign = if bytes < 0.0 { "-" } else { "" };
+    if unit == 0 {
+        format!("{sign}{value:.0} B")
+    } else {
+        format!("{sign}{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `100` rather than `100.0`.
+pub(crate) fn trim_float(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
