@@ -28,6 +28,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::heap::HeapCommand,
     },
+    /// Watch a running process's memory: verdict, forecast, dashboard
+    Watch(cmd::watch::WatchArgs),
     /// Analyse a GC log (Node.js, JVM, Go)
     Gc(cmd::gc::GcArgs),
 }
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Heap { command } => cmd::heap::run(command),
+        Command::Watch(args) => cmd::watch::run(args),
         Command::Gc(args) => cmd::gc::run(args),
     };
     exit::finish(result)

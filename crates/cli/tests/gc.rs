@@ -336,3 +336,40 @@ fn a_real_node_leak_fails_the_build() {
     // Console output of the script ("kept … objects") is skipped, not counted.
     assert!(v["lines"]["skipped"].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn follow_writes_into_an_output_that_is_not_a_regular_file() {
+    // Each refresh replaces `-o` by renaming a new file over it; renaming
+    // over `/dev/null` once replaced the device. A FIFO stands in for it.
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch("follow-fifo");
+    let fifo = dir.join("report.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+    };
+    let out = heapwise(&[
+        "gc",
+        "--follow",
+        "--idle-timeout",
+        "300ms",
+        "--interval",
+        "100ms",
+        "--format",
+        "json",
+        "-o",
+        fifo.to_str().unwrap(),
+        &fixture("go_leak.log"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the FIFO is still there: {kind:?}");
+    let written = String::from_utf8(reader.join().unwrap()).unwrap();
+    let last: Value = serde_json::from_str(written.lines().last().unwrap())
+        .or_else(|_| serde_json::from_str(&written))
+        .unwrap();
+    assert_eq!(last["runtime"], "go");
+}

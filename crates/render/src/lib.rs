@@ -10,3 +10,4 @@ pub mod gc;
 pub mod heap;
 pub mod native;
 pub mod output;
+pub mod watch;

@@ -224,6 +224,15 @@ impl<'a> Sink<'a> {
     /// reader never sees half a report.
     fn replace_file(&self, path: &Path, report: &GcReport) -> Result<()> {
         let context = || format!("while writing {}", path.display());
+        // Only a regular file is replaced by renaming: renaming over a
+        // device (`-o /dev/null`) or a pipe would replace the node itself.
+        if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            let mut out = BufWriter::new(File::create(path).with_context(context)?);
+            return self
+                .render(&mut out, report)
+                .and_then(|()| out.flush())
+                .with_context(context);
+        }
         let mut temporary = path.as_os_str().to_owned();
         temporary.push(".tmp");
         let temporary = PathBuf::from(temporary);

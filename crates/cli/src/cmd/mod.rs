@@ -8,3 +8,4 @@ mod native;
 pub mod report;
 pub mod run;
 mod symbols;
+pub mod watch;

@@ -199,13 +199,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 /// Checks that the trace can be created at `path`: the preload creates it
-/// with O_EXCL, so an old file there is removed first.
+/// with O_EXCL, so an old trace there is removed first. Only a regular file
+/// is ever removed: `-o /dev/null` must not delete the device.
 fn prepare_output(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        bail!(
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => bail!(
             "cannot write the trace to {}: it is a directory",
             path.display()
-        );
+        ),
+        Ok(meta) if !meta.is_file() => bail!(
+            "cannot write the trace to {}: it is not a regular file (a trace must be a file heapwise can read back)",
+            path.display()
+        ),
+        _ => {}
     }
     let probe = std::fs::OpenOptions::new()
         .write(true)

@@ -70,6 +70,28 @@ fn an_unwritable_output_path() {
 }
 
 #[test]
+fn an_output_path_that_is_not_a_regular_file_is_left_alone() {
+    // `-o /dev/null` once deleted the device node (the old trace at the
+    // path is removed before the run). A FIFO stands in for the device.
+    let dir = test_dir("not-regular");
+    let fifo = dir.join("fifo.hwt");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = heapwise()
+        .current_dir(&dir)
+        .args(["run", "-o", "fifo.hwt", "--", "true"])
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, "it is not a regular file");
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the FIFO is still there: {kind:?}");
+}
+
+#[test]
 fn report_on_missing_empty_and_foreign_files() {
     let dir = test_dir("bad-traces");
     let out = heapwise()

@@ -1,0 +1,368 @@
+//! `heapwise watch`: follow a running process's memory, judge whether it
+//! leaks, forecast when it hits its limit; live dashboard, headless reports
+//! and a Prometheus endpoint.
+//!
+//! This module is the loop and the glue: sampling and judging are
+//! `heapwise-watch`, formats are `heapwise-render`, the screen is
+//! [`dashboard`] built from the reusable [`tui`] pieces.
+
+mod dashboard;
+mod listen;
+mod target;
+pub mod tui;
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{ArgGroup, Args, ValueEnum};
+
+use heapwise_render::watch::{write_csv, write_json, write_metrics, write_text};
+use heapwise_watch::{
+    EndReason, JudgeOptions, PssPolicy, SamplerOptions, Watch, WatchEnd, WatchError, WatchOptions,
+};
+
+use crate::exit;
+use listen::MetricsServer;
+use target::{ChildIo, Launched};
+
+/// Watch a running process's memory: verdict, forecast, dashboard.
+#[derive(Args)]
+#[command(
+    group(ArgGroup::new("target").required(true).args(["pid", "command"])),
+    after_help = "Examples:\n  heapwise watch --pid 4242\n  heapwise watch --no-tui --duration 10m --format json -o watch.json --pid 4242\n  heapwise watch --listen 127.0.0.1:9187 --children -- ./server --port 8080"
+)]
+pub struct WatchArgs {
+    /// The process to watch.
+    #[arg(long, value_name = "PID", allow_negative_numbers = true)]
+    pid: Option<i64>,
+    /// Time between samples: 500ms, 1s, 2m ...
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    interval: String,
+    /// Stop after this long [default: until the process exits, Ctrl-C, or q].
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<String>,
+    /// Format of the report written when the watch ends.
+    #[arg(short, long, value_enum, default_value_t = WatchFormat::Text)]
+    format: WatchFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// No live dashboard, even on a terminal.
+    #[arg(long)]
+    no_tui: bool,
+    /// Exit with code 10 if the verdict is a leak.
+    #[arg(long)]
+    fail_on_leak: bool,
+    /// Add up the process and all its descendants (pre-forking servers).
+    #[arg(long)]
+    children: bool,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics while watching.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<String>,
+    /// Also judge the last DURATION on its own, once the watch is longer.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    window: String,
+    /// Never read smaps_rollup (PSS).
+    #[arg(long)]
+    no_pss: bool,
+    /// Skip PSS while the process's RSS is above this many MiB (reading it
+    /// walks page tables under the process's mmap lock).
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    pss_max_rss_mib: u64,
+    /// The program to start and watch, with its arguments (after --).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    command: Vec<OsString>,
+}
+
+/// Formats of the final report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum WatchFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+/// Parses `500ms`, `1s`, `1.5s`, `2m`, `1h`, or plain seconds.
+fn parse_duration(option: &str, text: &str) -> Result<Duration> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let scale = match unit.trim() {
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => f64::NAN,
+    };
+    let seconds = number.parse::<f64>().map(|n| n * scale).unwrap_or(f64::NAN);
+    if !seconds.is_finite() || seconds <= 0.0 {
+        bail!(
+            "{option} {text:?} is not a duration: use a positive number with ms, s, m or h (for example 500ms or 2s)"
+        );
+    }
+    Ok(Duration::from_secs_f64(seconds.min(1e9)))
+}
+
+/// Runs `heapwise watch`.
+pub fn run(args: WatchArgs) -> Result<ExitCode> {
+    let interval = parse_duration("--interval", &args.interval)?;
+    if interval < Duration::from_millis(10) {
+        bail!(
+            "--interval {} is too short: sample at most every 10ms",
+            args.interval
+        );
+    }
+    let duration = args
+        .duration
+        .as_deref()
+        .map(|d| parse_duration("--duration", d))
+        .transpose()?;
+    let window = parse_duration("--window", &args.window)?;
+    let options = WatchOptions {
+        sampler: SamplerOptions {
+            children: args.children,
+            pss: PssPolicy {
+                enabled: !args.no_pss,
+                max_rss_bytes: args.pss_max_rss_mib.saturating_mul(1 << 20),
+                ..PssPolicy::default()
+            },
+        },
+        judge: JudgeOptions {
+            window_s: window.as_secs_f64(),
+            ..JudgeOptions::default()
+        },
+        interval,
+    };
+    // Open the output first: a watch of hours must not end in "cannot write".
+    let mut sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout())),
+    };
+    let server = args
+        .listen
+        .as_deref()
+        .map(MetricsServer::start)
+        .transpose()?;
+    if let Some(server) = &server {
+        eprintln!(
+            "heapwise: serving metrics at http://{}/metrics",
+            server.local_addr()
+        );
+    }
+    let use_dashboard =
+        !args.no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+
+    let mut launched = match args.pid {
+        Some(_) => None,
+        None => {
+            let io = if use_dashboard {
+                ChildIo::LogFile
+            } else if args.output.is_some() {
+                ChildIo::Inherit
+            } else {
+                ChildIo::StdoutToStderr
+            };
+            Some(Launched::start(&args.command, io)?)
+        }
+    };
+    let pid = match (&launched, args.pid) {
+        (Some(child), _) => i64::from(child.pid()),
+        (None, Some(pid)) => pid,
+        (None, None) => bail!("no process to watch: give --pid PID or -- COMMAND [ARGS...]"),
+    };
+    let mut watch = match Watch::attach(pid, options) {
+        Ok(watch) => watch,
+        Err(WatchError::Exited(_) | WatchError::NoSuchProcess(_)) if launched.is_some() => {
+            let exit = launched
+                .as_mut()
+                .and_then(|c| c.wait_exit(Duration::from_secs(1)));
+            return Err(exited_early(&args.command, pid, exit));
+        }
+        Err(err) => return Err(anyhow!(err)),
+    };
+
+    target::catch_interrupts();
+    let mut screen = if use_dashboard {
+        Some(tui::Screen::enter().context("cannot start the dashboard (try --no-tui)")?)
+    } else {
+        None
+    };
+    let note = launched
+        .as_ref()
+        .and_then(|c| c.log.as_ref())
+        .map(|log| format!("the program's output goes to {}", log.display()));
+    let live = screen.is_some() || server.is_some();
+    let start = Instant::now();
+    let mut tick: u64 = 0;
+    let reason = loop {
+        let t_s = start.elapsed().as_secs_f64();
+        if watch.sample(t_s)?.is_none() {
+            break EndReason::Exited;
+        }
+        if live {
+            watch.refresh();
+        }
+        if let Some(server) = &server {
+            server.publish(metrics_page(&watch));
+        }
+        if let Some(screen) = &mut screen {
+            let snapshot = watch.snapshot();
+            screen.draw(|f| dashboard::draw(f, &snapshot, watch.history(), note.as_deref()))?;
+        }
+        if duration.is_some_and(|d| start.elapsed() + interval / 2 >= d) {
+            break EndReason::Duration;
+        }
+        // Next tick on the absolute schedule; ticks missed (a stalled
+        // machine) are skipped rather than sampled in a burst.
+        let elapsed = start.elapsed();
+        tick = tick.max((elapsed.as_secs_f64() / interval.as_secs_f64()) as u64) + 1;
+        let mut next = start + Duration::from_secs_f64(interval.as_secs_f64() * tick as f64);
+        if let Some(d) = duration {
+            next = next.min(start + d);
+        }
+        match wait_until(next, &mut screen, &mut watch, note.as_deref())? {
+            Some(reason) => break reason,
+            None => continue,
+        }
+    };
+
+    let exit = match reason {
+        EndReason::Exited => launched
+            .as_mut()
+            .and_then(|c| c.wait_exit(Duration::from_secs(2))),
+        _ => launched.as_mut().and_then(Launched::poll_exit),
+    };
+    watch.finish(WatchEnd { reason, exit });
+    if let Some(screen) = screen.take() {
+        screen.leave()?;
+    }
+    if watch.history().samples().is_empty() {
+        return Err(exited_early(&args.command, pid, exit));
+    }
+    let report = watch.report();
+    if let Some(server) = &server {
+        server.publish(metrics_page(&watch));
+    }
+    match args.format {
+        WatchFormat::Text => write_text(&mut sink, &report)?,
+        WatchFormat::Json => write_json(&mut sink, &report)?,
+        WatchFormat::Csv => write_csv(&mut sink, &report)?,
+    }
+    sink.flush()?;
+    if let Some(child) = &launched
+        && exit.is_none()
+    {
+        eprintln!(
+            "heapwise: {} (PID {}) is still running; watch does not stop it",
+            args.command[0].to_string_lossy(),
+            child.pid()
+        );
+    }
+    if let Some(log) = launched.as_ref().and_then(|c| c.log.as_ref()) {
+        eprintln!("heapwise: the program's output is in {}", log.display());
+    }
+    if args.fail_on_leak && report.snapshot.verdict.leak {
+        return Ok(ExitCode::from(exit::LEAK_FOUND));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The process ended between starting (or attaching) and the first sample.
+fn exited_early(
+    command: &[OsString],
+    pid: i64,
+    exit: Option<heapwise_watch::ExitStatus>,
+) -> anyhow::Error {
+    let what = match command.first() {
+        Some(program) => program.to_string_lossy().into_owned(),
+        None => format!("process {pid}"),
+    };
+    let how = match exit {
+        Some(heapwise_watch::ExitStatus::Code { code }) => format!(" (exit code {code})"),
+        Some(heapwise_watch::ExitStatus::Signal { signal }) => format!(" (signal {signal})"),
+        None => String::new(),
+    };
+    anyhow!("{what} exited before its memory could be sampled{how}")
+}
+
+/// Waits for the next sample time; `Some` when the watch must end first.
+fn wait_until(
+    next: Instant,
+    screen: &mut Option<tui::Screen>,
+    watch: &mut Watch,
+    note: Option<&str>,
+) -> Result<Option<EndReason>> {
+    loop {
+        if target::interrupted() {
+            return Ok(Some(EndReason::Interrupted));
+        }
+        let now = Instant::now();
+        if now >= next {
+            return Ok(None);
+        }
+        // Wake at least every 100 ms to notice SIGINT/SIGTERM.
+        let slice = (next - now).min(Duration::from_millis(100));
+        match screen {
+            Some(screen) => match screen.wait_for_input(slice)? {
+                tui::Input::Quit => return Ok(Some(EndReason::Quit)),
+                tui::Input::Redraw => {
+                    let snapshot = watch.snapshot();
+                    screen.draw(|f| dashboard::draw(f, &snapshot, watch.history(), note))?;
+                }
+                tui::Input::Nothing => {}
+            },
+            None => std::thread::sleep(slice),
+        }
+    }
+}
+
+fn metrics_page(watch: &Watch) -> String {
+    let mut page = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_metrics(&mut page, &watch.snapshot());
+    String::from_utf8_lossy(&page).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_or_say_what_is_wrong() {
+        let ok = |s: &str| parse_duration("--interval", s).unwrap();
+        assert_eq!(ok("500ms"), Duration::from_millis(500));
+        assert_eq!(ok("1s"), Duration::from_secs(1));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok("2"), Duration::from_secs(2));
+        assert_eq!(ok("2m"), Duration::from_secs(120));
+        assert_eq!(ok("1h"), Duration::from_secs(3600));
+        for bad in [
+            "",
+            "0s",
+            "-1s",
+            "fast",
+            "1 fortnight",
+            "1e3s",
+            "1..2s",
+            "nan",
+        ] {
+            let err = parse_duration("--interval", bad).unwrap_err().to_string();
+            assert!(err.starts_with("--interval "), "{err}");
+            assert!(err.contains("is not a duration"), "{err}");
+        }
+    }
+}
