@@ -108,25 +108,31 @@ def main():
         hw, ht = sizes[("heapwise", threads)], sizes[("heaptrack", threads)]
         say(f"| {threads} | {events:,} | {hw / 1e6:.1f} MB | {hw / events:.2f} | {ht / 1e6:.1f} MB | {ht / events:.2f} | {hw / ht:.2f} |")
 
-    threads = args.threads[0]
-    events = 2 * args.pairs * threads
-    hw_trace = OUT / f"hw-{threads}-0.hwt"
-    ht_trace = OUT / f"ht-{threads}-0.zst"
-    reads = {"heapwise report": [], "heaptrack_print": []}
-    rss = {}
-    for _ in range(3):
-        wall, rss["heapwise report"] = timed_with_rss([str(heapwise), "report", str(hw_trace)])
-        reads["heapwise report"].append(wall)
-        wall, rss["heaptrack_print"] = timed_with_rss(["heaptrack_print", str(ht_trace)])
-        reads["heaptrack_print"].append(wall)
-    say(f"\nAnalysis of the {threads}-thread traces ({events:,} events), median of 3:\n")
-    say("| reader | wall | events/s | peak RSS |")
-    say("|---|---|---|---|")
-    for tool, values in reads.items():
-        wall = statistics.median(values)
-        say(f"| {tool} | {wall:.2f} s | {events / wall / 1e6:.1f} M | {rss[tool] / 1024:.0f} MiB |")
-    ratio = statistics.median(reads["heaptrack_print"]) / statistics.median(reads["heapwise report"])
-    say(f"\n`heapwise report` is {ratio:.1f}× as fast as `heaptrack_print`.")
+    say("\nAnalysis of the first round's traces (JSON report against heaptrack_print), median of 5 "
+        "interleaved runs:\n")
+    say("| threads | events | reader | wall | events/s | peak RSS |")
+    say("|---|---|---|---|---|---|")
+    ratios = []
+    for threads in args.threads:
+        events = 2 * args.pairs * threads
+        commands = {
+            "heapwise report": [str(heapwise), "report", "--format", "json", str(OUT / f"hw-{threads}-0.hwt")],
+            "heaptrack_print": ["heaptrack_print", str(OUT / f"ht-{threads}-0.zst")],
+        }
+        reads = {tool: [] for tool in commands}
+        rss = {tool: 0 for tool in commands}
+        for _ in range(5):
+            for tool, command in commands.items():
+                wall, peak = timed_with_rss(command)
+                reads[tool].append(wall)
+                rss[tool] = max(rss[tool], peak)
+        for tool, values in reads.items():
+            wall = statistics.median(values)
+            say(f"| {threads} | {events:,} | {tool} | {wall:.2f} s | {events / wall / 1e6:.1f} M | {rss[tool] / 1024:.0f} MiB |")
+        ratios.append((threads, statistics.median(reads["heaptrack_print"]) / statistics.median(reads["heapwise report"])))
+    say("")
+    for threads, ratio in ratios:
+        say(f"{threads} thread(s): `heapwise report` is {ratio:.1f}× as fast as `heaptrack_print`.")
     (OUT.parent / "native.md").write_text("\n".join(lines) + "\n")
 
 

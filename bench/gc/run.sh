@@ -8,32 +8,10 @@
 # Files go to bench/out/gc/ (ignored by git). Run by hand; not part of CI.
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 lines="${1:-1000000}"
-out="$root/bench/out/gc"
-mkdir -p "$out"
-
-if [ -n "${HEAPWISE_BIN:-}" ]; then
-  bin="$HEAPWISE_BIN"
-else
-  echo "== building heapwise (release)"
-  (cd "$root" && cargo build --release -p heapwise --quiet)
-  bin="${CARGO_TARGET_DIR:-$root/target}/release/heapwise"
-fi
-
-measure() { # label, command...
-  local label="$1"
-  shift
-  local log="$out/time-$label.txt"
-  if /usr/bin/time -v "$@" >"$out/stdout-$label.txt" 2>"$log"; then
-    local wall rss
-    wall=$(grep "Elapsed (wall clock)" "$log" | awk '{print $NF}')
-    rss=$(grep "Maximum resident set size" "$log" | awk '{print $NF}')
-    printf '%-8s wall %-8s peak RSS %5d MB\n' "$label" "$wall" $((rss / 1024))
-  else
-    echo "$label failed; see $log"
-  fi
-}
+bench_out gc
+find_heapwise
 
 for format in node jvm go; do
   log="$out/$format-$lines.log"

@@ -8,10 +8,9 @@
 # Files go to bench/out/heap/ (ignored by git). Run by hand; not part of CI.
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 items="${1:-2200000}"
-out="$root/bench/out/heap"
-mkdir -p "$out"
+bench_out heap
 snapshot="$out/bench-$items.heapsnapshot"
 
 if [ ! -f "$snapshot" ]; then
@@ -22,27 +21,8 @@ size=$(stat -c %s "$snapshot")
 counts=$(head -c 2000 "$snapshot" | grep -o '"node_count":[0-9]*,"edge_count":[0-9]*' || true)
 echo "== snapshot: $snapshot ($((size / 1000000)) MB) $counts"
 
-if [ -n "${HEAPWISE_BIN:-}" ]; then
-  bin="$HEAPWISE_BIN"
-else
-  echo "== building heapwise (release)"
-  (cd "$root" && cargo build --release -p heapwise --quiet)
-  bin="${CARGO_TARGET_DIR:-$root/target}/release/heapwise"
-fi
-
-measure() { # label, command...
-  local label="$1"
-  shift
-  local log="$out/time-$label.txt"
-  if /usr/bin/time -v "$@" >"$out/stdout-$label.txt" 2>"$log"; then
-    local wall rss
-    wall=$(grep "Elapsed (wall clock)" "$log" | awk '{print $NF}')
-    rss=$(grep "Maximum resident set size" "$log" | awk '{print $NF}')
-    printf '%-10s wall %-10s peak RSS %6d MB\n' "$label" "$wall" $((rss / 1024))
-  else
-    echo "$label failed; see $log"
-  fi
-}
+find_heapwise
+measure_format='%-10s wall %-10s peak RSS %6d MB\n'
 
 for run in 1 2 3; do
   measure "heapwise$run" "$bin" heap summary --format json -o "$out/summary.json" "$snapshot"

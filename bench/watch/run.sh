@@ -17,18 +17,10 @@
 # Files go to bench/out/watch/ (ignored by git). Run by hand; not part of CI.
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 seconds="${1:-60}"
-out="$root/bench/out/watch"
-mkdir -p "$out"
-
-if [ -n "${HEAPWISE_BIN:-}" ]; then
-  bin="$HEAPWISE_BIN"
-else
-  echo "== building heapwise (release)"
-  (cd "$root" && cargo build --release -p heapwise --quiet)
-  bin="${CARGO_TARGET_DIR:-$root/target}/release/heapwise"
-fi
+bench_out watch
+find_heapwise
 gcc -O2 -o "$out/shape" "$root/crates/cli/tests/watch_programs/shape.c" -lm
 
 pids=()
@@ -48,7 +40,7 @@ start_shape tree tree 3
 tree=$!
 sleep 1 # let them touch their memory
 
-measure() { # label, watch arguments...
+measure_cpu() { # label, watch arguments...
   local label="$1"
   shift
   /usr/bin/time -f "%U %S %e" -o "$out/time-$label.txt" \
@@ -58,10 +50,10 @@ measure() { # label, watch arguments...
 
 echo "== watching for ${seconds}s at 1 s intervals"
 watchers=()
-measure hold-256m --pid "$hold256" & watchers+=($!)
-measure hold-256m-listen --pid "$hold256" --listen 127.0.0.1:0 & watchers+=($!)
-measure hold-1800m --pid "$hold1800" & watchers+=($!)
-measure tree-4x64m --pid "$tree" --children & watchers+=($!)
+measure_cpu hold-256m --pid "$hold256" & watchers+=($!)
+measure_cpu hold-256m-listen --pid "$hold256" --listen 127.0.0.1:0 & watchers+=($!)
+measure_cpu hold-1800m --pid "$hold1800" & watchers+=($!)
+measure_cpu tree-4x64m --pid "$tree" --children & watchers+=($!)
 wait "${watchers[@]}"
 
 printf '%-18s %8s %8s %8s %9s %s\n' case user_s sys_s wall_s "%core" "samples / PSS reads / slowest PSS read"

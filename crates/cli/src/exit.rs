@@ -1,5 +1,6 @@
 //! Exit codes shared by every command (see `../shared/CONTRACTS.md`).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 /// The input was bad or an operation failed.
@@ -29,7 +30,9 @@ pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
             for cause in err.chain().skip(1) {
                 message.push_str(&format!(": {cause}"));
             }
-            eprintln!("{message}");
+            // Not eprintln!: it panics when stderr is gone (a hung-up
+            // terminal), and there is nobody to tell then anyway.
+            let _ = writeln!(std::io::stderr(), "{message}");
             ExitCode::from(FAILURE)
         }
     }

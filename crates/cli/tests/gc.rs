@@ -4,26 +4,16 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn heapwise(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_heapwise"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn gc_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../gc/tests")
-        .join(relative)
-}
+mod common;
+use common::{command, crate_test_file, heapwise, json, stderr};
 
 fn fixture(name: &str) -> String {
-    gc_file(&format!("fixtures/{name}"))
+    crate_test_file("gc", &format!("fixtures/{name}"))
         .to_str()
         .unwrap()
         .to_string()
@@ -35,15 +25,6 @@ fn scratch(name: &str) -> PathBuf {
         .join(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|err| panic!("not JSON ({err}): {}", stderr(out)))
 }
 
 #[test]
@@ -187,7 +168,7 @@ fn output_file_and_standard_input() {
     let written: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(written["collector"], "CMS");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_heapwise"))
+    let mut child = command()
         .args(["gc", "--format", "json", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -219,7 +200,7 @@ fn max_heap_gives_a_forecast() {
 /// Reads `heapwise gc --follow --format json` documents (one per line) on a
 /// thread.
 fn follow(path: &Path, extra: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<Value>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_heapwise"))
+    let mut child = command()
         .args(["gc", "--follow", "--format", "json", "--interval", "100ms"])
         .args(extra)
         .arg(path)
@@ -316,7 +297,7 @@ fn a_real_node_leak_fails_the_build() {
     let log = dir.join("leak.log");
     let output = Command::new("node")
         .arg("--trace-gc")
-        .arg(gc_file("scripts/leak.js"))
+        .arg(crate_test_file("gc", "scripts/leak.js"))
         .arg("20000")
         .output()
         .expect("the GC tests need node (Node.js 20 is part of this machine kind)");

@@ -10,26 +10,21 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn heapwise(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_heapwise"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+use common::{command, heapwise, stderr};
 
 fn v8_test_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../v8/tests")
-        .join(relative)
+    common::crate_test_file("v8", relative)
 }
 
+/// The JSON report of a run that succeeded (0, or 10 for a leak found).
 fn json(output: &Output) -> Value {
     assert!(
         output.status.success() || output.status.code() == Some(10),
         "heapwise failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        stderr(output)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    common::json(output)
 }
 
 #[test]
@@ -107,7 +102,7 @@ fn bad_input_exits_1_and_usage_errors_exit_2() {
     std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
     let out = heapwise(&["heap", "summary", truncated.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(
         stderr.contains("while reading snapshot") && stderr.contains("truncated"),
         "{stderr}"
@@ -226,7 +221,7 @@ impl Target {
     /// Starts `heapwise heap capture --count 3` in one inspector session
     /// (object ids are only comparable within one) and returns it with its stdout.
     fn capture_three(&self, dir: &Path) -> (Child, BufReader<std::process::ChildStdout>) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_heapwise"))
+        let mut child = command()
             .args([
                 "heap",
                 "capture",
@@ -347,11 +342,7 @@ fn capture_series_keeps_the_newest() {
         "-o",
         dir.path().to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let listed: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -390,7 +381,7 @@ fn capture_refuses_an_address_with_nothing_listening() {
         dir.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&addr));
+    assert!(stderr(&out).contains(&addr));
 }
 
 #[test]
@@ -415,12 +406,7 @@ fn watch_flags_a_growing_heap_and_finds_what_leaked() {
         "--snapshot-interval",
         "1s",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(10),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["schema"], "heapwise.heap-watch/1");
     assert!(v["samples"].as_array().unwrap().len() >= 15);
@@ -461,12 +447,7 @@ fn watch_calls_a_flat_heap_no_leak() {
         "json",
         "--fail-on-leak",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["verdict"]["leak"], false, "{}", v["verdict"]);
     assert!(v["leaks"].is_null());

@@ -9,6 +9,7 @@
 
 #[path = "watch/cli.rs"]
 mod cli;
+mod common;
 #[path = "watch/dashboard.rs"]
 mod dashboard;
 #[path = "watch/patterns.rs"]

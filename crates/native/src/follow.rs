@@ -2,13 +2,17 @@
 //! --follow`, the live view of `heapwise run`).
 
 use std::path::Path;
+use std::time::Instant;
 
-use heapwise_trace::{ExitStatus, TraceReader};
+use heapwise_series::Verdict;
+use heapwise_trace::{ExitStatus, StackId, TraceReader};
 
 use crate::clock::ClockFit;
+use crate::growth::{self, GrowthOptions};
 use crate::merge::{Feed, Merger};
+use crate::model::{Fragmentation, Frame, TimelinePoint};
 use crate::replay::Replay;
-use crate::{Analysis, NativeError};
+use crate::{Analysis, NativeError, Symbolize};
 
 /// A trace being read as it grows.
 pub struct Follower {
@@ -18,6 +22,67 @@ pub struct Follower {
     /// merger until the next `SYNC` (a fraction of a second).
     pub analysis: Analysis,
     finished: bool,
+    /// When the previous snapshot was taken, and the allocations and frees
+    /// read by then (for the rates).
+    previous: Option<(Instant, u64, u64)>,
+    rates: (f64, f64),
+}
+
+/// What a live view shows of a trace being followed: everything read so
+/// far, judged as the final report would judge it.
+pub struct LiveSnapshot {
+    /// Seconds of the traced program's run covered so far.
+    pub duration_s: f64,
+    /// How it ended, once it has.
+    pub exit: Option<ExitStatus>,
+    /// Bytes live now.
+    pub live_bytes: u64,
+    /// Blocks live now.
+    pub live_allocations: u64,
+    /// The most bytes live at once so far, and when (seconds).
+    pub peak_live_bytes: u64,
+    /// When the peak was reached, seconds from the start.
+    pub peak_t_s: f64,
+    /// Allocations so far.
+    pub allocations: u64,
+    /// Frees so far.
+    pub frees: u64,
+    /// Allocations read per second since the previous snapshot (a rate
+    /// over the reader's clock: events arrive a writer pass late).
+    pub allocations_per_s: f64,
+    /// Frees per second since the previous snapshot.
+    pub frees_per_s: f64,
+    /// The latest RSS sample and the highest one.
+    pub rss_bytes: Option<u64>,
+    /// The highest RSS sampled.
+    pub rss_peak_bytes: Option<u64>,
+    /// The allocator's heap (arenas and mmapped chunks), latest sample.
+    pub heap_bytes: Option<u64>,
+    /// Events the tracer could not record.
+    pub lost_events: u64,
+    /// The verdict on live bytes so far.
+    pub live: Verdict,
+    /// RSS growing while the live heap does not.
+    pub fragmentation: Option<Fragmentation>,
+    /// Live bytes and RSS over time.
+    pub timeline: Vec<TimelinePoint>,
+    /// The call stacks holding the most, judged for growth, most suspicious
+    /// first.
+    pub growing: Vec<LiveStack>,
+}
+
+/// One call stack in a [`LiveSnapshot`].
+pub struct LiveStack {
+    /// The stack.
+    pub stack: StackId,
+    /// Its frames, innermost (the caller of the allocation API) first.
+    pub frames: Vec<Frame>,
+    /// Bytes it holds now.
+    pub live_bytes: u64,
+    /// Blocks it holds now.
+    pub live_allocations: u64,
+    /// The verdict on its live bytes over time.
+    pub verdict: Verdict,
 }
 
 impl Follower {
@@ -40,6 +105,8 @@ impl Follower {
             merger: Merger::new(),
             analysis,
             finished: false,
+            previous: None,
+            rates: (0.0, 0.0),
         })
     }
 
@@ -75,6 +142,86 @@ impl Follower {
             self.analysis.replay.exit,
             Some(ExitStatus::Code(_) | ExitStatus::Signal(_))
         ) || self.analysis.status.damage.is_some()
+    }
+
+    /// Everything a live view shows, from what was read so far: `stacks`
+    /// growing call stacks (of the `candidates` holding the most),
+    /// symbolized with `symbolizer`. Rates are since the previous snapshot.
+    pub fn snapshot(
+        &mut self,
+        stacks: usize,
+        candidates: usize,
+        symbolizer: &mut dyn Symbolize,
+    ) -> LiveSnapshot {
+        let analysis = &self.analysis;
+        let replay = &analysis.replay;
+        let duration_s = analysis.duration_s();
+        let now = Instant::now();
+        if let Some((then, allocations, frees)) = self.previous {
+            let elapsed = now.duration_since(then).as_secs_f64();
+            if elapsed > 0.0 {
+                self.rates = (
+                    (replay.allocations - allocations) as f64 / elapsed,
+                    (replay.frees - frees) as f64 / elapsed,
+                );
+            }
+        }
+        self.previous = Some((now, replay.allocations, replay.frees));
+        let timeline = growth::timeline(analysis);
+        let live = growth::live_verdict(&timeline);
+        let rss = growth::rss_verdict(analysis);
+        let fragmentation = growth::fragmentation(&timeline, &live, rss.as_ref());
+        let mut judged = growth::stack_growth(
+            analysis,
+            &timeline,
+            &GrowthOptions {
+                candidates,
+                ..GrowthOptions::default()
+            },
+        );
+        judged.truncate(stacks);
+        let first_tick = |s: StackId| analysis.first_tick(s);
+        let mut resolver = analysis.resolver(&first_tick);
+        resolver.prepare(judged.iter().map(|g| g.stack), symbolizer);
+        let growing = judged
+            .into_iter()
+            .map(|g| {
+                let stats = &replay.stacks[g.stack as usize];
+                LiveStack {
+                    stack: g.stack,
+                    frames: resolver.frames(g.stack),
+                    live_bytes: stats.live_bytes,
+                    live_allocations: stats.live_allocations,
+                    verdict: g.verdict,
+                }
+            })
+            .collect();
+        let latest = replay.counters.last();
+        LiveSnapshot {
+            duration_s,
+            exit: replay.exit,
+            live_bytes: replay.live_bytes,
+            live_allocations: replay.live_allocations(),
+            peak_live_bytes: replay.peak_live_bytes,
+            peak_t_s: if replay.peak_live_bytes == 0 {
+                0.0
+            } else {
+                analysis.clock.seconds(replay.peak_tick).max(0.0)
+            },
+            allocations: replay.allocations,
+            frees: replay.frees,
+            allocations_per_s: self.rates.0,
+            frees_per_s: self.rates.1,
+            rss_bytes: latest.and_then(|c| c.rss_bytes),
+            rss_peak_bytes: replay.counters.iter().filter_map(|c| c.rss_bytes).max(),
+            heap_bytes: latest
+                .and_then(|c| Some(c.heap_arena_bytes? + c.heap_mmap_bytes.unwrap_or(0))),
+            lost_events: replay.lost,
+            live,
+            fragmentation,
+            timeline,
+            growing,
+        }
     }
 
     /// Replays what is still waiting for the next writer pass: call when

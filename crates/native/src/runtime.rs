@@ -36,8 +36,30 @@ const KNOWN: [(&str, &str); 9] = [
     ("__tzfile_read", "time-zone data loaded by tzset"),
 ];
 
+/// What libstdc++ allocates while it is loaded, when its symbols are not
+/// there to name it (Debian's libstdc++ is stripped).
+const LIBSTDCXX_START_UP: &str =
+    "libstdc++'s start-up allocation (its emergency exception pool), made while it was loaded";
+
 /// A note for a leak group held by the runtime, if it is one.
 pub fn note(frames: &[Frame]) -> Option<&'static str> {
+    // Allocated by libstdc++ itself, called from the loader running its
+    // constructors: only a stripped libstdc++ hides the pool's name.
+    let in_libstdcxx = frames.first().is_some_and(|f| {
+        f.module.as_deref().is_some_and(|m| {
+            m.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with("libstdc++"))
+        })
+    });
+    let from_loader = frames.iter().take(8).any(|f| {
+        f.function
+            .as_deref()
+            .is_some_and(|n| n == "call_init" || n == "_dl_init")
+    });
+    if in_libstdcxx && from_loader {
+        return Some(LIBSTDCXX_START_UP);
+    }
     // The runtime's allocation is near the top of the stack; deeper frames
     // are the program's.
     frames
@@ -65,6 +87,21 @@ mod tests {
             address: "0x1".into(),
             inlined: false,
         }
+    }
+
+    #[test]
+    fn a_stripped_libstdcxx_allocating_while_loaded_is_its_start_up_pool() {
+        let mut pool = frame("?");
+        pool.function = None;
+        pool.module = Some("/lib/x86_64-linux-gnu/libstdc++.so.6".into());
+        let loader = [pool.clone(), frame("call_init"), frame("_dl_init")];
+        assert_eq!(note(&loader), Some(LIBSTDCXX_START_UP));
+        // A plugin's constructor, also run by the loader, is the program's.
+        let mut plugin = pool.clone();
+        plugin.module = Some("/opt/app/libplugin.so".into());
+        assert_eq!(note(&[plugin, frame("call_init")]), None);
+        // libstdc++ called from the program later is the program's too.
+        assert_eq!(note(&[pool, frame("main")]), None);
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Bucket {
 #[derive(Clone, Debug)]
 pub struct Timeline {
     start_tick: u64,
-    /// log2 of the bucket width in units of [`FIRST_WIDTH`].
+    /// log2 of the bucket width in units of `FIRST_WIDTH` ticks.
     pub level: u32,
     /// The buckets so far.
     pub buckets: Vec<Bucket>,

@@ -9,7 +9,7 @@
 //!
 //! 1. **Never allocate through our own hooks, nor from the program's
 //!    heap.** The Rust allocator of this library maps its own memory
-//!    ([`alloc`]); a hook that recursed into itself would loop forever, and
+//!    (`alloc.rs`); a hook that recursed into itself would loop forever, and
 //!    one that held glibc's arena lock when a signal handler called `malloc`
 //!    would deadlock the program. glibc functions that allocate on our
 //!    behalf run with the thread's guard set to "internal", so their calls
@@ -21,18 +21,18 @@
 //!    registering them allocates.
 //! 3. **Never take a lock the program (or a signal handler) could be
 //!    waiting on.** The allocation path takes no lock at all: each thread
-//!    appends to its own stream ([`stream`]) and one writer thread drains
+//!    appends to its own stream (`stream.rs`) and one writer thread drains
 //!    them. The few locks (stream hand-over, module refresh, control queue)
 //!    are spin locks only taken outside signal context, with bounded waits;
 //!    a signal handler that interrupts a hook records into a lock-free side
-//!    buffer ([`record`]). `fork` takes them all in its prepare handler so
+//!    buffer (`record.rs`). `fork` takes them all in its prepare handler so
 //!    a child never inherits one half-held.
 //! 4. **Never block the program on disk I/O.** Only the writer thread
 //!    touches the file. A thread waits only if the bounded buffer memory is
 //!    full (back-pressure, instead of bytehound's unbounded queue that grew
 //!    to gigabytes).
 //! 5. **`malloc` runs before constructors.** Start-up is a small atomic
-//!    state machine ([`state`]): the first hook reads the settings and
+//!    state machine (`state.rs`): the first hook reads the settings and
 //!    starts recording into memory; the constructor opens the file and
 //!    starts the writer. Settings come from `getenv`, which does not
 //!    allocate.
@@ -41,7 +41,7 @@
 //!    write the trace switches recording off and says so once on stderr;
 //!    the target's `errno`, return values and output are untouched.
 //! 7. **Keep the hot path small.** Cached unwind rules per instruction
-//!    address ([`unwind`]), stacks interned per stream ([`intern`]), events
+//!    address (`unwind/`), stacks interned per stream (`intern.rs`), events
 //!    delta-encoded into per-thread blocks: no system call and no shared
 //!    cache line per event.
 #![allow(clippy::missing_safety_doc)]

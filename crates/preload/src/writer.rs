@@ -76,6 +76,10 @@ struct Writer {
     counter_cost_ns: u64,
     last_modules_ns: u64,
     failed: bool,
+    /// The previous pass wrote events: this one ends with a `SYNC` even if
+    /// it has none, so readers release them now rather than whenever the
+    /// program allocates again (a live view of an idle program).
+    unreleased: bool,
 }
 
 // SAFETY: the raw block pointers are only used by the writer thread.
@@ -126,6 +130,7 @@ pub fn start() -> bool {
         scratch: Vec::new(),
         pool: Vec::new(),
         last_write_ns: sys::monotonic_ns(),
+        unreleased: false,
         last_counters_ns: 0,
         counter_cost_ns: 0,
         last_modules_ns: sys::monotonic_ns(),
@@ -246,12 +251,14 @@ impl Writer {
                 *failed = write_block(encoder, *fd, payload, framed).is_err();
             }
         });
-        if copied || !scratch.is_empty() {
+        let wrote_events = copied || !scratch.is_empty();
+        if wrote_events || self.unreleased {
             scratch.clear();
             ControlRecord::Sync { tick: pass_start }.encode(scratch);
             put_segment_header(payload, 0, scratch.len());
             payload.extend_from_slice(scratch);
         }
+        self.unreleased = wrote_events;
         let now = sys::monotonic_ns();
         let due = force
             || payload.len() >= BLOCK_TARGET

@@ -26,6 +26,28 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `-1200` → `-1,200`, `5` → `+5`: [`thousands`] with an explicit sign.
+pub fn thousands_signed(n: i64) -> String {
+    if n < 0 {
+        format!("-{}", thousands(n.unsigned_abs()))
+    } else {
+        format!("+{}", thousands(n as u64))
+    }
+}
+
 /// Formats a signed byte count, with an explicit `+` for growth.
 pub fn human_bytes_signed(bytes: i64) -> String {
     if bytes < 0 {
@@ -48,5 +70,15 @@ mod tests {
         assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
         assert_eq!(human_bytes_signed(-2048), "-2.0 KiB");
         assert_eq!(human_bytes_signed(10), "+10 B");
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands_signed(-1200), "-1,200");
+        assert_eq!(thousands_signed(7), "+7");
     }
 }

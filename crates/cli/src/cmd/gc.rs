@@ -16,7 +16,6 @@ use std::io::{BufWriter, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -25,7 +24,8 @@ use heapwise_gc::{AnalysisOptions, GcLogReader, GcReport, LogFormat, analyze};
 use heapwise_render::gc::{TextOptions, write as write_text};
 use heapwise_render::output::write_json;
 
-use crate::cmd::heap::parse_duration;
+use super::args::parse_duration;
+use super::interrupts::{catch_interrupts, interrupted};
 use crate::exit;
 
 /// Analyse a GC log: pauses, GC overhead, and whether the heap after GC keeps rising.
@@ -246,32 +246,14 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// Set by SIGINT/SIGTERM while following.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn request_stop(_signal: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
 fn follow(args: &GcArgs, options: &AnalysisOptions) -> Result<GcReport> {
     if args.logfile == Path::new("-") {
         bail!("--follow needs a file, not standard input");
     }
     let path = &args.logfile;
     let context = || format!("while reading GC log {}", path.display());
-    // SAFETY: the handler only stores to an atomic, which is
-    // async-signal-safe; it replaces the default action (terminate) so the
-    // final report can be written.
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        );
-        libc::signal(
-            libc::SIGTERM,
-            request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        );
-    }
+    // Ctrl-C ends the loop, so the final report can be written.
+    catch_interrupts();
     let mut sink = Sink::new(args, true)?;
     let mut tail = Tail::open(path, args.log_format.format()).with_context(context)?;
     let mut last_growth = Instant::now();
@@ -301,14 +283,14 @@ fn follow(args: &GcArgs, options: &AnalysisOptions) -> Result<GcReport> {
             }
         }
         first = false;
-        if STOP.load(Ordering::SeqCst) {
+        if interrupted() {
             break;
         }
         if !args.idle_timeout.is_zero() && last_growth.elapsed() >= args.idle_timeout {
             break;
         }
         sleep_unless_stopped(args.interval);
-        if STOP.load(Ordering::SeqCst) {
+        if interrupted() {
             // Read what arrived up to the signal, then stop.
             if tail.read_new().with_context(context)?
                 && let Some(log) = tail.reader.log().filter(|l| !l.events.is_empty())
@@ -335,7 +317,7 @@ fn follow(args: &GcArgs, options: &AnalysisOptions) -> Result<GcReport> {
 
 fn sleep_unless_stopped(interval: Duration) {
     let until = Instant::now() + interval;
-    while !STOP.load(Ordering::SeqCst) {
+    while !interrupted() {
         let now = Instant::now();
         if now >= until {
             break;

@@ -18,6 +18,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::exit;
 
+// Shared with the other commands; `report --min-age` names it by this path.
+pub(crate) use super::args::parse_duration;
+
 /// Analyse V8/Node.js heap snapshots.
 #[derive(Subcommand)]
 pub enum HeapCommand {
@@ -684,48 +687,5 @@ pub(crate) fn take_one(inspector: &mut Inspector, path: &Path, gc: bool) -> Resu
             let _ = fs::remove_file(&partial);
             Err(err).with_context(|| format!("while taking the snapshot {}", path.display()))
         }
-    }
-}
-
-/// Parses `500ms`, `10s`, `2m`, `1h` or a plain number of seconds.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s or 2m"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "s" | "" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?} (use ms, s, m or h)"
-            ));
-        }
-    };
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("{text:?} is not a valid duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_take_the_usual_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5 parsecs").is_err());
     }
 }

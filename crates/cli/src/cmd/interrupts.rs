@@ -1,6 +1,6 @@
 //! Ctrl-C and termination requests for commands that run until told to
-//! stop (following a trace): they end the loop cleanly, with a report,
-//! instead of killing heapwise.
+//! stop (`report --follow`, `gc --follow`, `watch`): they end the loop
+//! cleanly, with a report, instead of killing heapwise.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

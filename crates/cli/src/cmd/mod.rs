@@ -1,10 +1,13 @@
 //! One module per subcommand, plus what they share.
 
+mod args;
 pub mod gc;
 pub mod heap;
 pub mod interrupts;
 mod launch;
+mod live;
 mod native;
+mod pty;
 pub mod report;
 pub mod run;
 mod symbols;

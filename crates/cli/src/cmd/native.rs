@@ -3,15 +3,19 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
+use heapwise_native::follow::Follower;
 use heapwise_native::model::NativeReport;
 use heapwise_native::{Analysis, AnalyzeOptions, ReportOptions};
-use heapwise_render::native::{Metric, collapsed, flamegraph, pprof, text};
+use heapwise_render::native::{Metric, collapsed, flamegraph, html, pprof, text};
 
+use super::live::{self, LiveTrace, ViewContext};
 use super::symbols::TraceSymbolizer;
+use super::watch::tui::{Input, Screen};
 
 /// Output formats of `heapwise report`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -20,6 +24,8 @@ pub enum ReportFormat {
     Text,
     /// The report as JSON (schema heapwise.native-report/1).
     Json,
+    /// One self-contained HTML page: verdict, chart, leaks, flame graph.
+    Html,
     /// A gzipped pprof profile (go tool pprof, Pyroscope, Parca).
     Pprof,
     /// An SVG flame graph.
@@ -52,35 +58,91 @@ impl From<MetricArg> for Metric {
     }
 }
 
+/// Whether process `pid` no longer exists.
+fn gone(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence.
+    let status = unsafe { libc::kill(pid, 0) };
+    status != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
 /// Follows a trace that is still being written until the traced program
 /// ends (or is gone without a word, or Ctrl-C), then returns it analysed.
-pub fn follow_to_end(path: &Path) -> Result<Analysis> {
+/// With `view`, the live view is on the terminal meanwhile (`q` stops
+/// following early).
+pub fn follow_to_end(path: &Path, view: bool) -> Result<Analysis> {
     let context = || format!("while following trace {}", path.display());
-    let mut follower = heapwise_native::follow::Follower::open(path).with_context(context)?;
+    let mut follower = Follower::open(path).with_context(context)?;
     let pid = follower.analysis.header.pid as i32;
+    if view {
+        return follow_on_screen(path, follower);
+    }
     eprintln!(
         "heapwise: following {} (pid {pid}) until it ends; Ctrl-C to report now",
         path.display()
     );
-    let mut idle = std::time::Instant::now();
+    let mut idle = Instant::now();
     loop {
         if follower.poll().with_context(context)? {
-            idle = std::time::Instant::now();
+            idle = Instant::now();
         }
         if follower.ended() || super::interrupts::interrupted() {
             break;
         }
         // A process that is gone (killed) writes no end record.
-        // SAFETY: kill with signal 0 only checks for existence.
-        let gone = unsafe { libc::kill(pid, 0) } != 0
-            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        if gone && idle.elapsed() > std::time::Duration::from_millis(1500) {
+        if gone(pid) && idle.elapsed() > Duration::from_millis(1500) {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(200));
     }
     follower.finish();
     Ok(follower.analysis)
+}
+
+fn follow_on_screen(path: &Path, follower: Follower) -> Result<Analysis> {
+    let pid = follower.analysis.header.pid;
+    let command = follower.analysis.header.argv.join(" ");
+    let mut live = LiveTrace::with(path, follower);
+    let context = ViewContext {
+        title: "heapwise report --follow",
+        command: &command,
+        pid,
+        output: None,
+        keys: "q stops following and prints the report of everything read so far",
+        started: Instant::now(),
+        started_with_program: false,
+    };
+    let mut screen = Screen::enter().context("cannot draw on this terminal (try --no-tui)")?;
+    let mut idle = Instant::now();
+    'follow: loop {
+        if live.refresh() {
+            idle = Instant::now();
+        }
+        screen.draw(|frame| live::draw(frame, &live, &context))?;
+        if live.ended() || (gone(pid as i32) && idle.elapsed() > Duration::from_millis(1500)) {
+            break;
+        }
+        let next = Instant::now() + live::REFRESH;
+        while let Some(left) = next.checked_duration_since(Instant::now()) {
+            if super::interrupts::interrupted() {
+                break 'follow;
+            }
+            match screen.wait_for_input(left.min(Duration::from_millis(100)))? {
+                Input::Quit | Input::Interrupt => break 'follow,
+                Input::Hangup => {
+                    screen.abandon();
+                    return live
+                        .into_analysis()
+                        .with_context(|| format!("while following trace {}", path.display()));
+                }
+                Input::Redraw => screen.draw(|frame| live::draw(frame, &live, &context))?,
+                Input::Nothing => {}
+            }
+        }
+    }
+    // A terminal that hung up cannot be restored.
+    let _ = screen.leave();
+    live.into_analysis()
+        .with_context(|| format!("while following trace {}", path.display()))
 }
 
 /// Reads and replays a trace.
@@ -130,6 +192,14 @@ pub fn render(
         ReportFormat::Json => {
             heapwise_render::output::write_json(out, &report(analysis, 0, min_age))?
         }
+        ReportFormat::Html => {
+            let report = report(analysis, 0, min_age);
+            let mut symbolizer = TraceSymbolizer::new(analysis);
+            let profile = heapwise_native::profile(analysis, &mut symbolizer);
+            let mut svg = Vec::new();
+            flamegraph::write(&mut svg, &profile, metric.into(), &title(analysis))?;
+            html::write(out, &report, Some(&String::from_utf8_lossy(&svg)))?
+        }
         ReportFormat::Pprof | ReportFormat::Flamegraph | ReportFormat::Collapsed => {
             let mut symbolizer = TraceSymbolizer::new(analysis);
             let profile = heapwise_native::profile(analysis, &mut symbolizer);
@@ -139,13 +209,7 @@ pub fn render(
             match format {
                 ReportFormat::Pprof => pprof::write(out, &profile)?,
                 ReportFormat::Flamegraph => {
-                    let command = analysis.header.argv.join(" ");
-                    let title = format!(
-                        "{} (pid {})",
-                        if command.is_empty() { "?" } else { &command },
-                        analysis.header.pid
-                    );
-                    flamegraph::write(out, &profile, metric.into(), &title)?
+                    flamegraph::write(out, &profile, metric.into(), &title(analysis))?
                 }
                 _ => collapsed::write(out, &profile, metric.into())?,
             }
@@ -153,4 +217,14 @@ pub fn render(
     }
     out.flush()?;
     Ok(())
+}
+
+/// The traced command and pid, as a title.
+fn title(analysis: &Analysis) -> String {
+    let command = analysis.header.argv.join(" ");
+    format!(
+        "{} (pid {})",
+        if command.is_empty() { "?" } else { &command },
+        analysis.header.pid
+    )
 }

@@ -40,16 +40,20 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DURATION", value_parser = super::heap::parse_duration)]
     min_age: Option<std::time::Duration>,
     /// The trace is still being written: follow it until the traced program
-    /// ends, then report.
+    /// ends, then report. On a terminal, a live view shows it meanwhile (`q`
+    /// stops following).
     #[arg(long)]
     follow: bool,
+    /// With --follow: no live view, just the report at the end.
+    #[arg(long)]
+    no_tui: bool,
 }
 
 /// Runs `heapwise report`.
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let analysis = if args.follow {
         super::interrupts::catch_interrupts();
-        native::follow_to_end(&args.trace)?
+        native::follow_to_end(&args.trace, !args.no_tui && super::live::on_terminal())?
     } else {
         native::analyze(&args.trace)?
     };

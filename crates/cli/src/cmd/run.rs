@@ -10,8 +10,9 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Child, Command, ExitCode};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -22,7 +23,10 @@ use heapwise_render::output::human_bytes;
 use heapwise_trace::{ControlRecord, ExitStatus, TraceReader, TraceWriter};
 
 use super::launch::{check_traceable, locate_preload, resolve_command};
+use super::live::{self, LiveTrace, ViewContext};
 use super::native;
+use super::pty::{Pty, Relay};
+use super::watch::tui::{Input, Screen};
 
 /// Run a program and trace every allocation it makes.
 #[derive(Args)]
@@ -42,6 +46,10 @@ pub struct RunArgs {
     /// Leaking call stacks shown in the summary.
     #[arg(long, value_name = "N", default_value_t = 5)]
     top: usize,
+    /// No live view: on a terminal, heapwise otherwise shows the program's
+    /// memory live while it runs (`q` closes the view, not the program).
+    #[arg(long)]
+    no_tui: bool,
     /// The program and its arguments.
     #[arg(
         required = true,
@@ -116,6 +124,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if args.no_follow_fork {
         command.env("HEAPWISE_FOLLOW_FORK", "0");
     }
+    let mut pty = None;
+    if !args.no_tui && live::on_terminal() {
+        match Pty::open(libc::STDOUT_FILENO) {
+            Ok(terminal) => {
+                terminal.attach(&mut command);
+                pty = Some(terminal);
+            }
+            Err(err) => eprintln!(
+                "heapwise: no live view: cannot open a pseudo-terminal for the program: {err}"
+            ),
+        }
+    }
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot run {}", program.display()))?;
@@ -137,7 +157,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             forward_signal as *const () as libc::sighandler_t,
         );
     }
-    let status = child.wait().context("cannot wait for the traced program")?;
+    let status = match pty {
+        Some(mut pty) => {
+            pty.spawned();
+            let trace = PathBuf::from(
+                template
+                    .to_string_lossy()
+                    .replace("{pid}", &pid.to_string()),
+            );
+            wait_with_view(&mut child, pty, &trace, &args.command)?
+        }
+        None => child.wait().context("cannot wait for the traced program")?,
+    };
     let ended = match (status.code(), status.signal()) {
         (Some(code), _) => ExitStatus::Code(code),
         (None, Some(signal)) => ExitStatus::Signal(signal),
@@ -167,7 +198,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         record_exit(&main.path, analysis.status.bytes_read, ended)?;
         analysis.replay.exit = Some(ended);
     }
-    summarize(&mut stderr, &analysis, &main.path, args.top)?;
+    // Only writing can fail here; a closed stderr (the terminal hung up)
+    // must not change the exit status, which is the program's.
+    if summarize(&mut stderr, &analysis, &main.path, args.top).is_err() {
+        return Ok(exit_code);
+    }
     let others: Vec<&SessionTrace> = traces.iter().filter(|t| t.path != main.path).collect();
     if !others.is_empty() {
         writeln!(
@@ -196,6 +231,129 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     }
     Ok(exit_code)
+}
+
+/// Waits for the program while the live view is on the terminal. The view
+/// closes when the program ends or on `q`; from then on the program's
+/// terminal is passed through (see `pty.rs`).
+fn wait_with_view(
+    child: &mut Child,
+    pty: Pty,
+    trace: &Path,
+    command: &[OsString],
+) -> Result<std::process::ExitStatus> {
+    let mut relay = pty.relay().context("cannot relay the program's terminal")?;
+    let command_line = command
+        .iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut live = LiveTrace::new(trace);
+    let started = Instant::now();
+    let pid = child.id();
+    let mut screen = Some(Screen::enter().context("cannot draw on this terminal (try --no-tui)")?);
+    // Raw mode stays on after the view closes: the program's own terminal
+    // does the echoing and line editing of what is typed.
+    let _raw = RawMode;
+    let keys = "q closes this view (the program keeps running; its output then shows here) · Ctrl-C interrupts the program";
+    let mut ended = None;
+    let mut hung_up = false;
+    let exited =
+        |child: &mut Child, ended: &mut Option<std::process::ExitStatus>| -> Result<bool> {
+            if ended.is_none() {
+                *ended = child
+                    .try_wait()
+                    .context("cannot wait for the traced program")?;
+            }
+            Ok(ended.is_some())
+        };
+    'view: while let Some(view) = screen.as_mut() {
+        if exited(child, &mut ended)? {
+            break;
+        }
+        if let Ok((columns, rows)) = crossterm::terminal::size() {
+            relay.resize(columns, rows);
+        }
+        live.refresh();
+        let draw = |view: &mut Screen, live: &LiveTrace, relay: &Relay| {
+            let context = ViewContext {
+                title: "heapwise run",
+                command: &command_line,
+                pid,
+                output: Some(relay.last_lines(12)),
+                keys,
+                started,
+                started_with_program: true,
+            };
+            view.draw(|frame| live::draw(frame, live, &context))
+        };
+        // A terminal that cannot be drawn on is gone: same as a hangup.
+        if draw(view, &live, &relay).is_err() {
+            hung_up = true;
+        }
+        let next = Instant::now() + live::REFRESH;
+        while let Some(left) = next.checked_duration_since(Instant::now()) {
+            let input = if hung_up {
+                Input::Hangup
+            } else {
+                view.wait_for_input(left.min(Duration::from_millis(100)))
+                    .unwrap_or(Input::Hangup)
+            };
+            match input {
+                Input::Quit => {
+                    if let Some(view) = screen.take() {
+                        view.leave()?;
+                    }
+                    crossterm::terminal::enable_raw_mode()?;
+                    relay.pass_through();
+                    break 'view;
+                }
+                Input::Interrupt => relay.type_bytes(b"\x03"),
+                Input::Hangup => {
+                    // Nothing to restore, show or read: wait for the
+                    // program (it got the hangup too) to finish its trace.
+                    if let Some(mut view) = screen.take() {
+                        view.abandon();
+                    }
+                    hung_up = true;
+                    break 'view;
+                }
+                Input::Redraw => hung_up = draw(view, &live, &relay).is_err(),
+                Input::Nothing => {}
+            }
+            if exited(child, &mut ended)? {
+                break 'view;
+            }
+        }
+    }
+    if let Some(view) = screen.take() {
+        view.leave()?;
+        crossterm::terminal::enable_raw_mode()?;
+    }
+    if hung_up {
+        relay.hang_up();
+    }
+    let status = loop {
+        if let Some(status) = ended {
+            break status;
+        }
+        if let Ok((columns, rows)) = crossterm::terminal::size() {
+            relay.resize(columns, rows);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        exited(child, &mut ended)?;
+    };
+    relay.finish(Duration::from_millis(500));
+    Ok(status)
+}
+
+/// Leaves raw mode when dropped (also on an early return).
+struct RawMode;
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
 }
 
 /// Checks that the trace can be created at `path`: the preload creates it

@@ -77,6 +77,36 @@ fn the_flame_graph_is_svg_with_every_leaking_function() {
 }
 
 #[test]
+fn the_html_page_is_self_contained_with_the_exact_leaks() {
+    let page = String::from_utf8(report("html", &[])).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..100]);
+    assert!(page.trim_end().ends_with("</html>"));
+    // sites 1000 leaks 100,000 + 150,000 + 50,000 bytes in 1,750 blocks.
+    assert!(page.contains("300,000 bytes"), "the leaked total, exactly");
+    for (function, bytes) in [
+        ("leak_calloc", "150,000"),
+        ("leak_malloc", "100,000"),
+        ("leak_memalign", "50,000"),
+    ] {
+        let at = page
+            .find(&format!("{function}  "))
+            .unwrap_or_else(|| panic!("{function} not on the page"));
+        let row_start = page[..at].rfind("<tr").unwrap();
+        assert!(
+            page[row_start..at].contains(bytes),
+            "{function}'s row shows {bytes} bytes"
+        );
+    }
+    assert!(
+        page.contains(&format!("sites.c:{}", line_of("sites.c", "leak_malloc"))),
+        "file:line of the malloc leak"
+    );
+    // The flame graph and the chart are inline; nothing is fetched.
+    assert!(page.contains("<svg"));
+    assert!(!page.contains("src=") && !page.contains("<link"));
+}
+
+#[test]
 fn pprof_holds_the_four_heap_sample_types_with_exact_values() {
     use prost::Message;
     use std::io::Read;

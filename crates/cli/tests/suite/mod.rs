@@ -1,5 +1,6 @@
 mod bad_input;
 mod formats;
 mod growth;
+mod live;
 mod native_run;
 pub mod util;

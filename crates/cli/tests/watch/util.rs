@@ -10,11 +10,10 @@ pub use std::time::{Duration, Instant};
 
 pub use serde_json::Value;
 
-pub const MIB: f64 = 1024.0 * 1024.0;
+// `heapwise()` is the binary under test, as a `Command`.
+pub use crate::common::{command as heapwise, json};
 
-pub fn heapwise() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_heapwise"))
-}
+pub const MIB: f64 = 1024.0 * 1024.0;
 
 pub fn scratch() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -137,16 +136,6 @@ pub fn finish(command: &mut Command) -> Output {
     let mut out = child.wait_with_output().expect("heapwise ends");
     out.stderr = std::fs::read(&path).unwrap_or_default();
     out
-}
-
-pub fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 pub fn watch_json(args: &[&str]) -> (Output, Value) {

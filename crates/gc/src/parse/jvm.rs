@@ -24,7 +24,7 @@
 use crate::model::{Clock, GcEvent, GcKind, GcLog};
 use crate::scan::{Interner, integer, iso_timestamp, number, size, skip_ws};
 
-use super::{FormatParser, LineUse};
+use super::{FormatParser, LineUse, bracketed};
 
 #[derive(Default)]
 pub(crate) struct JvmParser {
@@ -387,26 +387,9 @@ fn generation_sizes(text: &str) -> Option<(u64, u64)> {
 fn name_and_qualifiers(head: &str) -> (&str, Vec<&str>) {
     let name_end = head.find('(').unwrap_or(head.len());
     let name = head[..name_end].trim();
-    let mut qualifiers = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for (i, c) in head[name_end..].char_indices() {
-        match c {
-            '(' => {
-                if depth == 0 {
-                    start = i + 1;
-                }
-                depth += 1;
-            }
-            ')' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    qualifiers.push(head[name_end + start..name_end + i].trim());
-                }
-            }
-            _ => {}
-        }
-    }
+    let qualifiers = bracketed(&head[name_end..], '(', ')')
+        .map(str::trim)
+        .collect();
     (name, qualifiers)
 }
 
@@ -491,13 +474,8 @@ mod tests {
     use crate::model::LogFormat;
 
     fn parse(lines: &[&str]) -> (GcLog, Vec<LineUse>, JvmParser) {
-        let mut log = GcLog::new(LogFormat::Jvm);
         let mut parser = JvmParser::default();
-        let uses = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| parser.line(l, i as u64 + 1, &mut log))
-            .collect();
+        let (log, uses) = crate::parse::parse_lines(&mut parser, LogFormat::Jvm, lines);
         (log, uses, parser)
     }
 

@@ -18,7 +18,7 @@
 use crate::model::{Clock, GcEvent, GcKind, GcLog};
 use crate::scan::{Interner, after_last, iso_timestamp, number, size, skip_ws};
 
-use super::{FormatParser, LineUse};
+use super::{FormatParser, LineUse, bracketed};
 
 #[derive(Default)]
 pub(crate) struct Jvm8Parser {
@@ -217,29 +217,10 @@ fn depth_zero(text: &str) -> String {
 
 /// The top-level `[Name: …]` sections: (`PSYoungGen`, `132096K->…`).
 fn sections(text: &str) -> Vec<(&str, &str)> {
-    let mut out = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match c {
-            '[' => {
-                if depth == 0 {
-                    start = i + 1;
-                }
-                depth += 1;
-            }
-            ']' if depth > 0 => {
-                depth -= 1;
-                if depth == 0
-                    && let Some((name, value)) = text[start..i].split_once(':')
-                {
-                    out.push((name.trim(), value.trim()));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+    bracketed(text, '[', ']')
+        .filter_map(|section| section.split_once(':'))
+        .map(|(name, value)| (name.trim(), value.trim()))
+        .collect()
 }
 
 fn is_old_generation(name: &str) -> bool {
@@ -322,35 +303,13 @@ fn g1_heap_line(line: &str, event: &mut GcEvent) {
 /// `Full GC` / `GC`, or G1's `GC pause (young)`, `GC remark`, `GC cleanup`;
 /// the cause is the first parenthesised group that is not a G1 type.
 fn name_and_cause(is_full: bool, head: &str) -> (String, Option<String>) {
-    let mut groups = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for (i, c) in head.char_indices() {
-        match c {
-            '(' => {
-                if depth == 0 {
-                    start = i + 1;
-                }
-                depth += 1;
-            }
-            ')' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    groups.push(head[start..i].trim().to_string());
-                }
-            }
-            _ => {}
-        }
-    }
+    let groups: Vec<&str> = bracketed(head, '(', ')').map(str::trim).collect();
     let word = head
         .split(['(', ' '])
         .next()
         .unwrap_or("")
         .trim_start_matches('-');
-    let g1_type = groups
-        .iter()
-        .find(|g| matches!(g.as_str(), "young" | "mixed"))
-        .cloned();
+    let g1_type = groups.iter().find(|g| matches!(**g, "young" | "mixed"));
     let mut name = if is_full {
         "Full GC".to_string()
     } else {
@@ -364,7 +323,8 @@ fn name_and_cause(is_full: bool, head: &str) -> (String, Option<String>) {
     }
     let cause = groups
         .into_iter()
-        .find(|g| !matches!(g.as_str(), "young" | "mixed" | "initial-mark"));
+        .find(|g| !matches!(*g, "young" | "mixed" | "initial-mark"))
+        .map(str::to_string);
     (name, cause)
 }
 
@@ -400,14 +360,7 @@ mod tests {
     const K: u64 = 1024;
 
     fn parse(lines: &[&str]) -> (GcLog, Vec<LineUse>) {
-        let mut log = GcLog::new(LogFormat::Jvm8);
-        let mut parser = Jvm8Parser::default();
-        let uses = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| parser.line(l, i as u64 + 1, &mut log))
-            .collect();
-        (log, uses)
+        crate::parse::parse_lines(&mut Jvm8Parser::default(), LogFormat::Jvm8, lines)
     }
 
     #[test]

@@ -81,6 +81,47 @@ pub(crate) fn node_time(rest: &str) -> Option<(f64, &str)> {
     Some((ms / 1000.0, rest))
 }
 
+/// The text inside each outermost `open`…`close` pair of `text`, in order:
+/// `(Normal) (System.gc())` → `Normal`, `System.gc()`. Nested pairs stay
+/// whole; a `close` with no `open` before it is ignored.
+pub(crate) fn bracketed(text: &str, open: char, close: char) -> impl Iterator<Item = &str> {
+    let mut chars = text.char_indices();
+    std::iter::from_fn(move || {
+        let mut depth = 0usize;
+        let mut start = 0;
+        for (i, c) in chars.by_ref() {
+            if c == open {
+                if depth == 0 {
+                    start = i + c.len_utf8();
+                }
+                depth += 1;
+            } else if c == close && depth > 0 {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&text[start..i]);
+                }
+            }
+        }
+        None
+    })
+}
+
+/// Feeds `lines` to `parser`, numbered from 1: the log and what each line was.
+#[cfg(test)]
+pub(crate) fn parse_lines(
+    parser: &mut dyn FormatParser,
+    format: LogFormat,
+    lines: &[&str],
+) -> (GcLog, Vec<LineUse>) {
+    let mut log = GcLog::new(format);
+    let uses = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| parser.line(l, i as u64 + 1, &mut log))
+        .collect();
+    (log, uses)
+}
+
 /// The index of `isolate` in `log.heaps`, adding it when new.
 pub(crate) fn heap_index(log: &mut GcLog, isolate: &str) -> u16 {
     if let Some(at) = log.heaps.iter().position(|h| h == isolate) {
@@ -107,5 +148,19 @@ mod tests {
         assert!(node_header("[a:0x12] 1 ms:").is_none());
         assert!(node_header("[12:0xZZ] 1 ms:").is_none());
         assert!(node_header("no header :0x").is_none());
+    }
+
+    #[test]
+    fn bracketed_groups_are_the_outermost_ones() {
+        let groups = |text| bracketed(text, '(', ')').collect::<Vec<_>>();
+        assert_eq!(
+            groups("Pause Young (Normal) (G1 Evacuation Pause)"),
+            ["Normal", "G1 Evacuation Pause"]
+        );
+        assert_eq!(groups("Pause Full (System.gc())"), ["System.gc()"]);
+        assert_eq!(groups(") (a) (b"), ["a"]);
+        assert!(groups("no groups").is_empty());
+        let sections: Vec<_> = bracketed("[A: 1] x [B: [C] 2]", '[', ']').collect();
+        assert_eq!(sections, ["A: 1", "B: [C] 2"]);
     }
 }

@@ -6,8 +6,7 @@ use std::io::{self, Write};
 
 use heapwise_gc::{FindingKind, GcReport, HeapAfterGc, PauseStats, Runtime, SeriesBasis, TimeAxis};
 
-use crate::native::text::thousands;
-use crate::output::{human_bytes, human_bytes_signed};
+use crate::output::{human_bytes, human_bytes_signed, thousands};
 
 /// Options of the text report.
 #[derive(Debug, Clone)]

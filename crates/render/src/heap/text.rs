@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use heapwise_v8::{HeapDiff, HeapSummary, LeakCluster, LeakReport, PathStep};
 
-use crate::output::{human_bytes, human_bytes_signed};
+use crate::output::{human_bytes, human_bytes_signed, thousands, thousands_signed};
 
 /// How much to show.
 #[derive(Debug, Clone)]
@@ -34,8 +34,8 @@ pub fn write_summary<W: Write + ?Sized>(
     writeln!(
         out,
         "Heap snapshot: {} objects, {} references, {} in total.",
-        grouped(summary.nodes),
-        grouped(summary.edges),
+        thousands(summary.nodes),
+        thousands(summary.edges),
         human_bytes(summary.total_bytes)
     )?;
     writeln!(out)?;
@@ -56,7 +56,7 @@ pub fn write_summary<W: Write + ?Sized>(
             "{:>12}  {:>12}  {:>10}  {}",
             human_bytes(row.retained_bytes),
             human_bytes(row.self_bytes),
-            grouped(row.count),
+            thousands(row.count),
             one_line(&row.name)
         )?;
     }
@@ -72,9 +72,9 @@ pub fn write_diff<W: Write + ?Sized>(
     writeln!(
         out,
         "Compared by object id: {} objects before, {} after, {} in both.",
-        grouped(diff.before_objects),
-        grouped(diff.after_objects),
-        grouped(diff.shared_objects)
+        thousands(diff.before_objects),
+        thousands(diff.after_objects),
+        thousands(diff.shared_objects)
     )?;
     for warning in &diff.warnings {
         writeln!(out, "warning: {warning}")?;
@@ -105,9 +105,9 @@ pub fn write_diff<W: Write + ?Sized>(
             human_bytes_signed(row.size_delta),
             human_bytes(row.alloc_bytes),
             human_bytes(row.freed_bytes),
-            grouped(row.new),
-            grouped(row.deleted),
-            signed(row.delta),
+            thousands(row.new),
+            thousands(row.deleted),
+            thousands_signed(row.delta),
             one_line(&row.name)
         )?;
     }
@@ -133,7 +133,7 @@ pub fn write_leaks<W: Write + ?Sized>(
     writeln!(
         out,
         "{} objects leaked ({} self): allocated after BASELINE, present in TARGET, still alive in FINAL.",
-        grouped(report.leaked_objects),
+        thousands(report.leaked_objects),
         human_bytes(report.leaked_self_bytes)
     )?;
     writeln!(out)?;
@@ -143,7 +143,7 @@ pub fn write_leaks<W: Write + ?Sized>(
         writeln!(
             out,
             "{:>10}  {:>12}  {}",
-            grouped(row.count),
+            thousands(row.count),
             human_bytes(row.retained_bytes),
             one_line(&row.name)
         )?;
@@ -182,7 +182,7 @@ fn write_cluster<W: Write + ?Sized>(
         out,
         "#{number} {} x {} retaining {} - cause: {}",
         one_line(&cluster.constructor),
-        grouped(cluster.count),
+        thousands(cluster.count),
         human_bytes(cluster.retained_bytes),
         cluster.cause.as_str()
     )?;
@@ -224,7 +224,7 @@ fn write_cluster<W: Write + ?Sized>(
     writeln!(
         out,
         "    ({} objects like the last one)",
-        grouped(cluster.count)
+        thousands(cluster.count)
     )?;
     writeln!(out, "  What to do: {}", cluster.recommendation)?;
     if !cluster.sample_ids.is_empty() {
@@ -264,39 +264,9 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// `1234567` → `1,234,567`.
-fn grouped(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn signed(value: i64) -> String {
-    if value < 0 {
-        format!("-{}", grouped(value.unsigned_abs()))
-    } else {
-        format!("+{}", grouped(value as u64))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1,000");
-        assert_eq!(grouped(1234567), "1,234,567");
-        assert_eq!(signed(-1200), "-1,200");
-    }
 
     #[test]
     fn edges_read_like_devtools() {

@@ -2,6 +2,7 @@
 
 pub mod collapsed;
 pub mod flamegraph;
+pub mod html;
 pub mod pprof;
 pub mod text;
 pub mod time;

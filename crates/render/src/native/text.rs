@@ -7,6 +7,9 @@ use heapwise_native::model::{Exit, Frame, Leak, NativeReport};
 
 use super::{file_name, frame_label};
 use crate::output::human_bytes;
+// Also reachable here: the CLI and the other native views import it from
+// this module.
+pub use crate::output::thousands;
 
 /// Options of the text report.
 #[derive(Clone, Debug)]
@@ -24,19 +27,6 @@ impl Default for TextOptions {
             max_frames: 16,
         }
     }
-}
-
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Writes the full text report.
@@ -242,17 +232,4 @@ pub fn write_warnings<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> 
         writeln!(out, "warning: {warning}")?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 }

@@ -26,6 +26,8 @@ use heapwise_watch::{
     EndReason, JudgeOptions, PssPolicy, SamplerOptions, Watch, WatchEnd, WatchError, WatchOptions,
 };
 
+use super::args::parse_seconds;
+use super::interrupts;
 use crate::exit;
 use listen::MetricsServer;
 use target::{ChildIo, Launched};
@@ -91,28 +93,15 @@ enum WatchFormat {
     Csv,
 }
 
-/// Parses `500ms`, `1s`, `1.5s`, `2m`, `1h`, or plain seconds.
+/// Parses `500ms`, `1s`, `1.5s`, `2m`, `1h`, `1d`, or plain seconds: a
+/// positive duration (at most 1e9 s), or an error that names `option`.
 fn parse_duration(option: &str, text: &str) -> Result<Duration> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let scale = match unit.trim() {
-        "ms" => 1e-3,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        _ => f64::NAN,
-    };
-    let seconds = number.parse::<f64>().map(|n| n * scale).unwrap_or(f64::NAN);
-    if !seconds.is_finite() || seconds <= 0.0 {
-        bail!(
+    match parse_seconds(text) {
+        Ok(seconds) if seconds > 0.0 => Ok(Duration::from_secs_f64(seconds.min(1e9))),
+        _ => bail!(
             "{option} {text:?} is not a duration: use a positive number with ms, s, m or h (for example 500ms or 2s)"
-        );
+        ),
     }
-    Ok(Duration::from_secs_f64(seconds.min(1e9)))
 }
 
 /// Runs `heapwise watch`.
@@ -195,7 +184,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         Err(err) => return Err(anyhow!(err)),
     };
 
-    target::catch_interrupts();
+    interrupts::catch_interrupts();
     let mut screen = if use_dashboard {
         Some(tui::Screen::enter().context("cannot start the dashboard (try --no-tui)")?)
     } else {
@@ -307,7 +296,7 @@ fn wait_until(
     note: Option<&str>,
 ) -> Result<Option<EndReason>> {
     loop {
-        if target::interrupted() {
+        if interrupts::interrupted() {
             return Ok(Some(EndReason::Interrupted));
         }
         let now = Instant::now();
@@ -318,7 +307,12 @@ fn wait_until(
         let slice = (next - now).min(Duration::from_millis(100));
         match screen {
             Some(screen) => match screen.wait_for_input(slice)? {
-                tui::Input::Quit => return Ok(Some(EndReason::Quit)),
+                tui::Input::Quit | tui::Input::Interrupt => return Ok(Some(EndReason::Quit)),
+                tui::Input::Hangup => {
+                    // Restoring a hung-up terminal fails loudly: let it go.
+                    screen.abandon();
+                    return Ok(Some(EndReason::Quit));
+                }
                 tui::Input::Redraw => {
                     let snapshot = watch.snapshot();
                     screen.draw(|f| dashboard::draw(f, &snapshot, watch.history(), note))?;

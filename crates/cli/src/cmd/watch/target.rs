@@ -1,5 +1,4 @@
-//! The process being watched when `watch` starts it (`-- COMMAND`), and
-//! Ctrl-C / SIGTERM handling for the headless loop.
+//! The process being watched when `watch` starts it (`-- COMMAND`).
 //!
 //! A started program keeps the environment and, when the report goes to a
 //! file, the standard streams. When the report goes to standard output its
@@ -13,7 +12,6 @@ use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 
@@ -123,33 +121,6 @@ fn plain_io_message(err: &std::io::Error) -> String {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => text.to_owned(),
     }
-}
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Relaxed);
-}
-
-/// Makes SIGINT and SIGTERM end the watch cleanly (with a report) instead
-/// of killing heapwise.
-pub fn catch_interrupts() {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is
-        // async-signal-safe; the sigaction struct is fully initialised.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-            libc::sigemptyset(&mut action.sa_mask);
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigaction(signal, &action, std::ptr::null_mut());
-        }
-    }
-}
-
-/// Whether SIGINT or SIGTERM arrived.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -41,17 +41,24 @@ use ratatui::widgets::{
 /// cursor. Restored by [`Screen::leave`], on drop, and on panic.
 pub struct Screen {
     terminal: Option<DefaultTerminal>,
+    /// The size at the last look, to notice resizes.
+    size: Option<(u16, u16)>,
 }
 
 /// What the user did while [`Screen::wait_for_input`] waited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
-    /// `q`, `Esc` or Ctrl-C: close the view.
+    /// `q` or `Esc`: close the view.
     Quit,
+    /// Ctrl-C (raw mode turns it into a key): stop what is watched, or
+    /// close the view where nothing else can be stopped.
+    Interrupt,
     /// The terminal was resized: draw again now.
     Redraw,
     /// Nothing (the timeout passed), or a key with no meaning.
     Nothing,
+    /// The terminal is gone (hung up): nothing can be shown or typed.
+    Hangup,
 }
 
 impl Screen {
@@ -59,6 +66,7 @@ impl Screen {
     pub fn enter() -> io::Result<Screen> {
         Ok(Screen {
             terminal: Some(ratatui::try_init()?),
+            size: crossterm::terminal::size().ok(),
         })
     }
 
@@ -71,19 +79,71 @@ impl Screen {
     }
 
     /// Waits up to `timeout` for a key press or a resize.
+    ///
+    /// Waits on the terminal itself first: crossterm's reader spins forever
+    /// on a terminal that hung up (a read of 0 bytes is not an end for
+    /// it), so it is only asked to parse input that is there, and a hangup
+    /// is reported as [`Input::Hangup`]. Resizes are noticed by size.
     pub fn wait_for_input(&mut self, timeout: Duration) -> io::Result<Input> {
-        if !event::poll(timeout)? {
-            return Ok(Input::Nothing);
+        let mut terminal = libc::pollfd {
+            fd: libc::STDIN_FILENO,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut terminal, 1, millis) };
+        if ready < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::Interrupted => Ok(self.resized()),
+                _ => Err(err),
+            };
         }
-        Ok(match event::read()? {
-            Event::Key(key) if key.kind != KeyEventKind::Release => match key.code {
-                KeyCode::Char('q' | 'Q') | KeyCode::Esc => Input::Quit,
-                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Input::Quit,
+        if terminal.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            return Ok(Input::Hangup);
+        }
+        let mut input = self.resized();
+        while terminal.revents & libc::POLLIN != 0 && event::poll(Duration::ZERO)? {
+            let read = match event::read()? {
+                Event::Key(key) if key.kind != KeyEventKind::Release => match key.code {
+                    KeyCode::Char('q' | 'Q') | KeyCode::Esc => Input::Quit,
+                    KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        Input::Interrupt
+                    }
+                    _ => Input::Nothing,
+                },
+                Event::Resize(..) => Input::Redraw,
                 _ => Input::Nothing,
-            },
-            Event::Resize(..) => Input::Redraw,
-            _ => Input::Nothing,
-        })
+            };
+            if read != Input::Nothing {
+                input = read;
+                if matches!(read, Input::Quit | Input::Interrupt) {
+                    break;
+                }
+            }
+        }
+        Ok(input)
+    }
+
+    /// [`Input::Redraw`] if the terminal's size changed since the last look.
+    fn resized(&mut self) -> Input {
+        let size = crossterm::terminal::size().ok();
+        if size.is_some() && size != self.size {
+            self.size = size;
+            Input::Redraw
+        } else {
+            Input::Nothing
+        }
+    }
+
+    /// Lets go of a terminal that hung up without touching it: restoring
+    /// it would fail, and ratatui reports that failure with `eprintln!`,
+    /// which panics when stderr is the dead terminal too.
+    pub fn abandon(&mut self) {
+        if let Some(terminal) = self.terminal.take() {
+            std::mem::forget(terminal);
+        }
     }
 
     /// Gives the terminal back as it was.
