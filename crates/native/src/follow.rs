@@ -203,11 +203,7 @@ impl Follower {
             live_bytes: replay.live_bytes,
             live_allocations: replay.live_allocations(),
             peak_live_bytes: replay.peak_live_bytes,
-            peak_t_s: if replay.peak_live_bytes == 0 {
-                0.0
-            } else {
-                analysis.clock.seconds(replay.peak_tick).max(0.0)
-            },
+            peak_t_s: analysis.peak_t_s(),
             allocations: replay.allocations,
             frees: replay.frees,
             allocations_per_s: self.rates.0,

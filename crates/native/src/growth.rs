@@ -281,13 +281,7 @@ fn advice(pattern: Pattern) -> &'static str {
 pub fn recommendations(live: &Verdict, leaking: &[(String, Pattern, Option<f64>)]) -> Vec<String> {
     let mut out = Vec::new();
     if live.leak {
-        let text = advice(live.pattern);
-        let mut chars = text.chars();
-        let capitalised = chars
-            .next()
-            .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
-            .unwrap_or_default();
-        out.push(format!("The live heap shows {capitalised}"));
+        out.push(format!("The live heap shows {}", advice(live.pattern)));
     }
     for (where_, pattern, _) in leaking.iter().take(3) {
         out.push(format!("{where_}: {}", advice(*pattern)));

@@ -115,6 +115,15 @@ impl Analysis {
         }
     }
 
+    /// Seconds from the start to the peak of live bytes (0 without one).
+    pub fn peak_t_s(&self) -> f64 {
+        if self.replay.peak_live_bytes == 0 {
+            0.0
+        } else {
+            self.clock.seconds(self.replay.peak_tick).max(0.0)
+        }
+    }
+
     /// Stacks with live blocks, largest live bytes first (ties: more
     /// blocks, then older stacks).
     pub fn leaking_stacks(&self) -> Vec<StackId> {
@@ -215,11 +224,7 @@ pub fn report(
         })
         .collect();
     let peak = Peak {
-        t_s: if replay.peak_live_bytes == 0 {
-            0.0
-        } else {
-            analysis.clock.seconds(replay.peak_tick).max(0.0)
-        },
+        t_s: analysis.peak_t_s(),
         live_bytes: replay.peak_live_bytes,
         stacks: peak_stacks
             .iter()
@@ -358,11 +363,7 @@ pub fn report(
             frees: replay.frees,
             allocated_bytes: replay.allocated_bytes,
             peak_live_bytes: replay.peak_live_bytes,
-            peak_t_s: if replay.peak_live_bytes == 0 {
-                0.0
-            } else {
-                analysis.clock.seconds(replay.peak_tick).max(0.0)
-            },
+            peak_t_s: analysis.peak_t_s(),
             leaked_bytes: replay.live_bytes,
             leaked_allocations: replay.live_allocations(),
             duration_s: analysis.duration_s(),

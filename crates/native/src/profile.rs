@@ -30,6 +30,9 @@ pub struct Profile {
     pub start_realtime_ns: u64,
     /// Length of the trace in nanoseconds.
     pub duration_ns: u64,
+    /// Path of the traced executable (empty if unknown): the profile's
+    /// main binary.
+    pub executable: String,
 }
 
 /// Symbolizes every stack that allocated and collects its counters.
@@ -57,5 +60,6 @@ pub fn profile(analysis: &Analysis, symbolizer: &mut dyn Symbolize) -> Profile {
         stacks,
         start_realtime_ns: analysis.header.start.realtime_ns,
         duration_ns: (analysis.duration_s() * 1e9) as u64,
+        executable: analysis.header.exe.clone(),
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the `gc`, `heap` and `watch` test binaries: running
 //! heapwise, reading what it printed, and the other crates' test files.
-//! (`tests.rs` has its own in `suite/util.rs`: it also builds the preload.)
+//! (`tests.rs` has its own in `suite/util.rs`: it also builds the preload;
+//! it shares only the terminal of the live views, `tmux.rs`.)
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+pub mod tmux;
 
 /// The `heapwise` binary under test.
 pub fn command() -> Command {

@@ -152,6 +152,8 @@ fn pprof_holds_the_four_heap_sample_types_with_exact_values() {
         .expect("churn sample");
     assert_eq!(churn.value[0], 1000);
     assert_eq!(&churn.value[2..], &[0, 0]);
+    // `go tool pprof` names the first mapping's file as the profiled binary.
+    assert_eq!(s(profile.mapping[0].filename), "sites");
 }
 
 #[test]

@@ -1,85 +1,19 @@
 //! The live view in a real pseudo-terminal (tmux): `heapwise run` on a
 //! terminal and `heapwise report --follow` on a terminal.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::util::*;
+use crate::common::tmux::Tmux;
 
-/// A tmux server of our own (its socket in the scratch directory) running
-/// one 120×40 window. The shell stays after the command so the last screen
-/// can be read; `EXIT=N` shows heapwise's exit status.
-struct Tmux {
-    socket: std::path::PathBuf,
-}
-
-impl Tmux {
-    fn start(name: &str, dir: &std::path::Path, command: &str) -> Tmux {
-        assert!(
-            Command::new("tmux").arg("-V").output().is_ok(),
-            "these tests need tmux (.ci/run installs it)"
-        );
-        let tmux = Tmux {
-            socket: scratch().join(format!("tmux-{name}")),
-        };
-        let shell = format!("cd {} && {command}; echo EXIT=$?; sleep 120", dir.display());
-        let status = tmux
-            .cmd()
-            .args(["new-session", "-d", "-s", "w", "-x", "120", "-y", "40"])
-            .arg(shell)
-            .env_remove("LD_PRELOAD")
-            .status()
-            .expect("tmux runs");
-        assert!(status.success());
-        tmux
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-S").arg(&self.socket);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "w"])
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let status = self
-            .cmd()
-            .args(["send-keys", "-t", "w"])
-            .args(keys)
-            .status()
-            .expect("send-keys");
-        assert!(status.success());
-    }
-
-    /// Waits until the screen satisfies `ready`; returns it.
-    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the screen never showed {what}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").stderr(Stdio::null()).status();
-    }
+/// heapwise in a terminal (see `common/tmux.rs`), in `dir`; the shell stays
+/// after it so its last screen can be read, `EXIT=N` showing its status.
+fn terminal(name: &str, dir: &std::path::Path, command: &str) -> Tmux {
+    Tmux::start(
+        &scratch().join(format!("tmux-{name}")),
+        &format!("cd {} && {command}; echo EXIT=$?; sleep 120", dir.display()),
+    )
 }
 
 /// The row of the growing stacks table that names `function`.
@@ -96,7 +30,7 @@ fn run_shows_the_live_view_and_q_hands_the_terminal_back_to_the_program() {
     let heapwise_bin = env!("CARGO_BIN_EXE_heapwise");
     // Build the preload before tmux starts heapwise.
     let _ = heapwise();
-    let tmux = Tmux::start(
+    let tmux = terminal(
         "run",
         &dir,
         &format!(
@@ -163,7 +97,7 @@ fn ctrl_c_in_the_live_view_interrupts_the_program() {
     let program = program("live.c");
     let dir = test_dir("live-interrupt");
     let _ = heapwise();
-    let tmux = Tmux::start(
+    let tmux = terminal(
         "interrupt",
         &dir,
         &format!(
@@ -207,7 +141,7 @@ fn report_follow_shows_the_live_view_until_the_program_ends() {
         assert!(Instant::now() < deadline, "no trace appeared");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let tmux = Tmux::start(
+    let tmux = terminal(
         "follow",
         &dir,
         &format!(

@@ -1,82 +1,7 @@
 //! The dashboard in a real pseudo-terminal (tmux).
 
+use super::common::tmux::Tmux;
 use super::util::*;
-
-/// A tmux server of our own, on a socket in the scratch directory, 120×40.
-struct Tmux {
-    socket: PathBuf,
-}
-
-impl Tmux {
-    fn start(name: &str, command: &str) -> Tmux {
-        need("tmux", "tmux");
-        let tmux = Tmux {
-            socket: scratch().join(format!("tmux-{name}")),
-        };
-        let status = tmux
-            .cmd()
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                "w",
-                "-x",
-                "120",
-                "-y",
-                "40",
-                command,
-            ])
-            .status()
-            .expect("tmux runs");
-        assert!(status.success());
-        tmux
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.arg("-S").arg(&self.socket);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "w"])
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the screen satisfies `ready`; returns it.
-    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the dashboard never showed {what}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn running(&self) -> bool {
-        self.cmd()
-            .args(["has-session", "-t", "w"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").stderr(Stdio::null()).status();
-    }
-}
 
 /// The figure in a dashboard row: `│anon   48.1 MiB   48.1 MiB   │` → MiB.
 fn row_mib(screen: &str, label: &str) -> Option<f64> {
@@ -97,7 +22,7 @@ fn row_mib(screen: &str, label: &str) -> Option<f64> {
 fn dashboard_shows_the_figures_and_q_leaves_the_process_running() {
     let held = Target::start(&["hold", "48"]);
     let tmux = Tmux::start(
-        "hold",
+        &scratch().join("tmux-hold"),
         &format!(
             "{} watch --pid {} --interval 200ms",
             env!("CARGO_BIN_EXE_heapwise"),
@@ -144,7 +69,7 @@ fn dashboard_of_a_started_leaking_program_says_leak() {
     // The shell stays after heapwise: were heapwise the session leader,
     // its exit would hang up the session and SIGHUP the program with it.
     let tmux = Tmux::start(
-        "leak",
+        &scratch().join("tmux-leak"),
         &format!(
             // TMPDIR: where the program's output log goes.
             "TMPDIR={} {} watch --interval 200ms -o {} -- {} linear; sleep 60",

@@ -1076,6 +1076,7 @@ mod tests {
                 })
                 .collect(),
             start_realtime_ns: 0,
+            executable: String::new(),
             duration_ns: 10_000_000_000,
         };
         let mut svg = Vec::new();

@@ -251,6 +251,10 @@ pub fn build(profile: &Profile) -> proto::Profile {
         b.profile.sample_type.push(value_type);
     }
     b.profile.default_sample_type = b.string("inuse_space");
+    // pprof takes the first mapping for the main binary (its "File:").
+    if !profile.executable.is_empty() {
+        b.mapping(file_name(&profile.executable));
+    }
     for stack in &profile.stacks {
         let mut location_id = Vec::new();
         let mut group: Vec<&Frame> = Vec::new();
