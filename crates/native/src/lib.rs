@@ -6,11 +6,32 @@
 //! the report's plain data ([`model::NativeReport`]), symbolizing only the
 //! stacks it shows. Nothing here prints.
 //!
+//! Symbolization is the caller's (the `heapwise` binary uses
+//! `heapwise-symbols`); this one names each frame by module and address:
+//!
 //! ```no_run
-//! use heapwise_native::{analyze, report, AnalyzeOptions, ReportOptions};
-//! # fn symbolizer() -> Box<dyn heapwise_native::Symbolize> { unimplemented!() }
+//! use heapwise_native::model::Frame;
+//! use heapwise_native::{analyze, report, AnalyzeOptions, ReportOptions, Symbolize};
+//! use heapwise_trace::ModuleLoad;
+//!
+//! struct Addresses;
+//!
+//! impl Symbolize for Addresses {
+//!     fn symbolize(&mut self, module: &ModuleLoad, addresses: &[u64]) -> Vec<Vec<Frame>> {
+//!         let frame = |ip: &u64| Frame {
+//!             function: None,
+//!             file: None,
+//!             line: None,
+//!             module: Some(module.path.clone()),
+//!             address: format!("{ip:#x}"),
+//!             inlined: false,
+//!         };
+//!         addresses.iter().map(|ip| vec![frame(ip)]).collect()
+//!     }
+//! }
+//!
 //! let analysis = analyze("trace.hwt".as_ref(), &AnalyzeOptions::default())?;
-//! let report = report(&analysis, &mut *symbolizer(), &ReportOptions::default());
+//! let report = report(&analysis, &mut Addresses, &ReportOptions::default());
 //! println!("{} bytes leaked in {} blocks", report.summary.leaked_bytes, report.summary.leaked_allocations);
 //! # Ok::<(), heapwise_native::NativeError>(())
 //! ```

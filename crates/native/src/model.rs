@@ -140,6 +140,19 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A frame of function `name` and nothing else known (for tests).
+    #[cfg(test)]
+    pub(crate) fn named(name: &str) -> Frame {
+        Frame {
+            function: Some(name.into()),
+            file: None,
+            line: None,
+            module: None,
+            address: "0x1".into(),
+            inlined: false,
+        }
+    }
+
     /// `function (file:line)` with the file's last component, or what is
     /// known.
     pub fn short(&self) -> String {

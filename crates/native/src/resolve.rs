@@ -230,14 +230,7 @@ mod tests {
 
     #[test]
     fn allocator_frames_are_recognised() {
-        let frame = |name: &str| Frame {
-            function: Some(name.into()),
-            file: None,
-            line: None,
-            module: None,
-            address: "0x1".into(),
-            inlined: false,
-        };
+        let frame = Frame::named;
         assert!(is_allocator_frame(&frame("operator new(unsigned long)")));
         assert!(is_allocator_frame(&frame("operator new[](unsigned long)")));
         assert!(is_allocator_frame(&frame("__rust_alloc")));

@@ -79,14 +79,7 @@ mod tests {
     use super::*;
 
     fn frame(name: &str) -> Frame {
-        Frame {
-            function: Some(name.into()),
-            file: None,
-            line: None,
-            module: None,
-            address: "0x1".into(),
-            inlined: false,
-        }
+        Frame::named(name)
     }
 
     #[test]

@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::exit;
 
 // Shared with the other commands; `report --min-age` names it by this path.
-pub(crate) use super::args::parse_duration;
+use super::args::parse_duration;
 
 /// Analyse V8/Node.js heap snapshots.
 #[derive(Subcommand)]

@@ -37,7 +37,7 @@ pub struct ReportArgs {
     /// Blocks allocated at least this long before the end count as "old"
     /// (e.g. 30s, 5m) [default: 5m for runs of 10 minutes or more, half the
     /// run otherwise].
-    #[arg(long, value_name = "DURATION", value_parser = super::heap::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_duration)]
     min_age: Option<std::time::Duration>,
     /// The trace is still being written: follow it until the traced program
     /// ends, then report. On a terminal, a live view shows it meanwhile (`q`
