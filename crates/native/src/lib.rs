@@ -404,6 +404,9 @@ pub fn report(
             damage: analysis.status.damage.clone(),
             lost_events: replay.lost,
             threads: replay.threads,
+            bytes: analysis.status.bytes_read,
+            blocks: analysis.status.blocks,
+            uncompressed_blocks: analysis.status.uncompressed_blocks,
         },
         warnings,
     }

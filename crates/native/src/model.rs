@@ -184,6 +184,13 @@ pub struct TraceInfo {
     pub lost_events: u64,
     /// Threads that wrote to the trace.
     pub threads: u64,
+    /// Bytes of the file read (header and complete blocks).
+    pub bytes: u64,
+    /// Complete blocks read.
+    pub blocks: u64,
+    /// Blocks the tracer stored without compressing them, because the
+    /// program kept every CPU busy (`heapwise run --compress`).
+    pub uncompressed_blocks: u64,
 }
 
 /// One point of the timeline (the end of a time bucket).

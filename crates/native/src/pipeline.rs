@@ -115,7 +115,7 @@ impl Batch {
 
 /// A batch is sent early if it grows beyond this many events (a very long
 /// writer pass); pairing then spans less, nothing else changes.
-const MAX_BATCH: usize = 1 << 18;
+const MAX_BATCH: usize = 1 << 16;
 /// Batches in flight.
 const DEPTH: usize = 4;
 
@@ -281,6 +281,13 @@ pub fn run(
                 merger.control(&ControlRecord::Sync { tick }, replay);
             }
             batch.clear();
+            for run in &mut batch.runs {
+                if run.events.capacity() == 0
+                    && let Some(spare) = merger.take_spare()
+                {
+                    run.events = spare;
+                }
+            }
             let _ = empty_tx.try_send(batch);
         }
         reading

@@ -54,6 +54,7 @@ compile_error!("libheapwise_preload supports Linux on x86-64 only");
 
 mod alloc;
 mod control;
+mod gauge;
 mod hooks;
 mod intern;
 mod lifecycle;

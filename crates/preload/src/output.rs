@@ -11,6 +11,7 @@ use std::ffi::{CStr, CString};
 
 use heapwise_trace::{Header, TickSource};
 
+use crate::gauge::Compress;
 use crate::sys;
 
 /// Settings read from the environment at start.
@@ -25,6 +26,8 @@ pub struct Config {
     pub buffer_mb: usize,
     /// `HEAPWISE_FOLLOW_FORK`: trace forked children (default on).
     pub follow_fork: bool,
+    /// `HEAPWISE_COMPRESS`: `auto` (default), `always` or `never`.
+    pub compress: Compress,
 }
 
 fn env(name: &CStr) -> Option<String> {
@@ -54,6 +57,9 @@ impl Config {
                 .filter(|&v| v >= 4)
                 .unwrap_or(64),
             follow_fork: env(c"HEAPWISE_FOLLOW_FORK").is_none_or(|v| v != "0"),
+            compress: env(c"HEAPWISE_COMPRESS")
+                .and_then(|v| Compress::parse(&v))
+                .unwrap_or(Compress::Auto),
         })
     }
 }

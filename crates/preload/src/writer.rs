@@ -12,10 +12,11 @@ use std::ffi::c_void;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU8, AtomicU32, Ordering};
 
-use heapwise_trace::block::{BlockEncoder, put_segment_header};
+use heapwise_trace::block::{BlockEncoder, put_segment_header, stored_header};
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, StreamEncoder};
 
 use crate::control;
+use crate::gauge::{Compress, CpuGauge};
 use crate::output;
 use crate::stream::{self, Block};
 use crate::sys::{self, SpinLock};
@@ -67,6 +68,9 @@ struct Writer {
     fd: i32,
     path: String,
     encoder: BlockEncoder,
+    compress: Compress,
+    /// Created on the writer thread (it measures the other threads).
+    gauge: Option<CpuGauge>,
     payload: Vec<u8>,
     framed: Vec<u8>,
     scratch: Vec<u8>,
@@ -123,6 +127,8 @@ pub fn start() -> bool {
     };
     let writer = Writer {
         encoder,
+        compress: config.compress,
+        gauge: None,
         fd,
         path: opened.path,
         payload: Vec::with_capacity(BLOCK_TARGET * 2),
@@ -183,6 +189,9 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
     };
     // SAFETY: naming our own thread; the name is NUL-terminated and short.
     unsafe { libc::pthread_setname_np(libc::pthread_self(), c"heapwise".as_ptr()) };
+    if writer.compress == Compress::Auto {
+        writer.gauge = Some(CpuGauge::new());
+    }
     loop {
         stream::WRITER_WAKE.store(0, Ordering::Release);
         let stopping = STATE.load(Ordering::Acquire) == STOPPING;
@@ -222,6 +231,8 @@ impl Writer {
             fd,
             failed,
             encoder,
+            compress,
+            gauge,
             ..
         } = self;
         scratch.clear();
@@ -248,7 +259,8 @@ impl Writer {
             put_segment_header(payload, id, bytes.len());
             payload.extend_from_slice(bytes);
             if payload.len() >= BLOCK_TARGET * 4 && !*failed {
-                *failed = write_block(encoder, *fd, payload, framed).is_err();
+                let compress = should_compress(*compress, gauge);
+                *failed = write_block(encoder, compress, *fd, payload, framed).is_err();
             }
         });
         let wrote_events = copied || !scratch.is_empty();
@@ -268,8 +280,10 @@ impl Writer {
             ControlRecord::Clock(sys::clock_sync()).encode(scratch);
             put_segment_header(&mut self.payload, 0, self.scratch.len());
             self.payload.extend_from_slice(&self.scratch);
+            let compress = should_compress(self.compress, &mut self.gauge);
             if let Err(err) = write_block(
                 &mut self.encoder,
+                compress,
                 self.fd,
                 &mut self.payload,
                 &mut self.framed,
@@ -310,8 +324,19 @@ impl Writer {
     }
 }
 
+fn should_compress(mode: Compress, gauge: &mut Option<CpuGauge>) -> bool {
+    match mode {
+        Compress::Always => true,
+        Compress::Never => false,
+        Compress::Auto => !gauge.as_mut().is_some_and(CpuGauge::program_busy),
+    }
+}
+
+/// Writes `payload` as one block (compressed, or stored without a copy)
+/// and empties it.
 fn write_block(
     encoder: &mut BlockEncoder,
+    compress: bool,
     fd: i32,
     payload: &mut Vec<u8>,
     framed: &mut Vec<u8>,
@@ -319,10 +344,15 @@ fn write_block(
     if payload.is_empty() {
         return Ok(());
     }
-    framed.clear();
-    encoder.encode(payload, framed);
+    let written = if compress {
+        framed.clear();
+        encoder.encode(payload, framed);
+        sys::write_all(fd, framed)
+    } else {
+        sys::write_all(fd, &stored_header(payload)).and_then(|()| sys::write_all(fd, payload))
+    };
     payload.clear();
-    sys::write_all(fd, framed)
+    written
 }
 
 fn sample_counters() -> Counters {

@@ -111,12 +111,10 @@ impl BlockEncoder {
         })
     }
 
-    /// Appends one framed block holding `raw` to `out`.
+    /// Appends one framed block holding `raw` to `out`, compressed when
+    /// that makes it smaller.
     pub fn encode(&mut self, raw: &[u8], out: &mut Vec<u8>) {
-        assert!(
-            raw.len() as u64 <= u64::from(MAX_BLOCK_RAW),
-            "block payload too large"
-        );
+        check_raw_len(raw);
         self.scratch.clear();
         self.scratch
             .reserve(zstd::zstd_safe::compress_bound(raw.len()));
@@ -130,13 +128,34 @@ impl BlockEncoder {
         } else {
             (Codec::Stored, raw)
         };
-        out.extend_from_slice(&BLOCK_MAGIC);
-        out.extend_from_slice(&[codec as u8, 0, 0, 0]);
-        out.extend_from_slice(&(stored.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(stored).to_le_bytes());
+        out.extend_from_slice(&header(codec, stored, raw.len()));
         out.extend_from_slice(stored);
     }
+}
+
+/// The header of a block that stores `raw` as is: write it, then `raw`.
+/// Costs a checksum and no copy (the tracer uses it when compressing would
+/// take CPU time from the program).
+pub fn stored_header(raw: &[u8]) -> [u8; BLOCK_HEADER_LEN] {
+    check_raw_len(raw);
+    header(Codec::Stored, raw, raw.len())
+}
+
+fn check_raw_len(raw: &[u8]) {
+    assert!(
+        raw.len() as u64 <= u64::from(MAX_BLOCK_RAW),
+        "block payload too large"
+    );
+}
+
+fn header(codec: Codec, stored: &[u8], raw_len: usize) -> [u8; BLOCK_HEADER_LEN] {
+    let mut header = [0u8; BLOCK_HEADER_LEN];
+    header[..4].copy_from_slice(&BLOCK_MAGIC);
+    header[4] = codec as u8;
+    header[8..12].copy_from_slice(&(stored.len() as u32).to_le_bytes());
+    header[12..16].copy_from_slice(&(raw_len as u32).to_le_bytes());
+    header[16..20].copy_from_slice(&crc32fast::hash(stored).to_le_bytes());
+    header
 }
 
 /// Why a block's stored bytes could not be decoded.
@@ -234,6 +253,21 @@ mod tests {
                 .unwrap();
             assert_eq!(out, raw);
         }
+    }
+
+    #[test]
+    fn a_stored_header_frames_the_bytes_as_they_are() {
+        let raw = vec![7u8; 10_000];
+        let header = stored_header(&raw);
+        let parsed = BlockHeader::parse(&header).unwrap();
+        assert_eq!(parsed.codec, Codec::Stored);
+        assert_eq!(parsed.stored_len, 10_000);
+        let mut out = Vec::new();
+        BlockDecoder::new()
+            .unwrap()
+            .decode(&parsed, &raw, &mut out)
+            .unwrap();
+        assert_eq!(out, raw);
     }
 
     #[test]

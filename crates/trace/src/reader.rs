@@ -11,7 +11,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::block::{BLOCK_HEADER_LEN, BlockDecoder, BlockError, BlockHeader};
+use crate::block::{BLOCK_HEADER_LEN, BlockDecoder, BlockError, BlockHeader, Codec};
 use crate::bytes::Cursor;
 use crate::control::ControlRecord;
 use crate::error::TraceError;
@@ -112,6 +112,9 @@ impl<F: FnMut(Event<'_>, &StackTable)> Visitor for F {
 pub struct ReadStatus {
     /// Complete blocks read.
     pub blocks: u64,
+    /// Of those, blocks the tracer stored without compressing them (it
+    /// does while the program keeps every CPU busy).
+    pub uncompressed_blocks: u64,
     /// Bytes of the file read so far (header and complete blocks).
     pub bytes_read: u64,
     /// Bytes after the last complete block: a block the writer did not
@@ -281,6 +284,7 @@ impl TraceReader {
         }
         self.offset = body_start + u64::from(block.stored_len);
         self.status.blocks += 1;
+        self.status.uncompressed_blocks += u64::from(block.codec == Codec::Stored);
         self.status.bytes_read = self.offset;
         self.status.partial_tail_bytes = file_len - self.offset;
         Ok(true)

@@ -28,6 +28,24 @@ use super::native;
 use super::pty::{Pty, Relay};
 use super::watch::tui::{Input, Screen};
 
+/// When the tracer compresses the trace (`HEAPWISE_COMPRESS`).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Compress {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Compress {
+    fn as_str(self) -> &'static str {
+        match self {
+            Compress::Auto => "auto",
+            Compress::Always => "always",
+            Compress::Never => "never",
+        }
+    }
+}
+
 /// Run a program and trace every allocation it makes.
 #[derive(Args)]
 #[command(
@@ -43,6 +61,11 @@ pub struct RunArgs {
     /// Memory for events waiting to be written, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(4..=65536))]
     buffer_mb: u32,
+    /// Compression of the trace: `auto` compresses except while the
+    /// program keeps every CPU busy (then compressing would take its time;
+    /// the trace is then about 1.6x larger).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Compress::Auto)]
+    compress: Compress,
     /// Leaking call stacks shown in the summary.
     #[arg(long, value_name = "N", default_value_t = 5)]
     top: usize,
@@ -120,7 +143,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .env("HEAPWISE_OUTPUT", &template)
         .env("HEAPWISE_SESSION", &session)
         .env("HEAPWISE_PARENT", std::process::id().to_string())
-        .env("HEAPWISE_BUFFER_MB", args.buffer_mb.to_string());
+        .env("HEAPWISE_BUFFER_MB", args.buffer_mb.to_string())
+        .env("HEAPWISE_COMPRESS", args.compress.as_str());
     if args.no_follow_fork {
         command.env("HEAPWISE_FOLLOW_FORK", "0");
     }

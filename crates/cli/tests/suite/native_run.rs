@@ -114,6 +114,47 @@ fn four_threads_leak_exactly_amid_churn_and_cross_thread_frees() {
 }
 
 #[test]
+fn stored_and_compressed_traces_report_the_same_leaks() {
+    // `--compress never` is what `auto` does while the program keeps every
+    // CPU busy: blocks stored as they are.
+    let dir = test_dir("compress");
+    let mut reports = Vec::new();
+    for mode in ["never", "always"] {
+        let trace = dir.join(format!("{mode}.hwt"));
+        let out = heapwise()
+            .current_dir(&dir)
+            .args(["run", "--no-tui", "--compress", mode, "-o"])
+            .arg(&trace)
+            .arg("--")
+            .arg(program("threads.c"))
+            .args(["100", "200000"])
+            .output()
+            .expect("heapwise runs");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let report = report_json(&trace);
+        let leak = leak_from(&report, "thread_leak");
+        assert_eq!(
+            (u(&leak["allocations"]), u(&leak["bytes"])),
+            (1000, 1000 * 64)
+        );
+        assert_eq!(
+            u(&report["trace"]["bytes"]),
+            std::fs::metadata(&trace).unwrap().len()
+        );
+        reports.push(report);
+    }
+    let (never, always) = (&reports[0]["trace"], &reports[1]["trace"]);
+    assert!(u(&never["blocks"]) > 0);
+    assert_eq!(never["uncompressed_blocks"], never["blocks"]);
+    assert!(u(&always["uncompressed_blocks"]) < u(&always["blocks"]));
+    assert!(u(&never["bytes"]) > u(&always["bytes"]));
+    assert_eq!(
+        reports[0]["summary"]["allocations"],
+        reports[1]["summary"]["allocations"]
+    );
+}
+
+#[test]
 fn cxx_new_leaks_name_the_caller_of_operator_new() {
     let dir = test_dir("cxx");
     let out = run_traced(&dir, "w.hwt", &program("widgets.cpp"), &["100", "50"]);

@@ -943,6 +943,9 @@ mod tests {
                 damage: None,
                 lost_events: 0,
                 threads: 0,
+                bytes: 0,
+                blocks: 0,
+                uncompressed_blocks: 0,
             },
             warnings: Vec::new(),
         }
@@ -1054,6 +1057,9 @@ mod tests {
             damage: None,
             lost_events: 0,
             threads: 4,
+            bytes: 48_213_004,
+            blocks: 31,
+            uncompressed_blocks: 0,
         };
         report.warnings = vec!["module /usr/lib/libfoo.so (deleted) was not symbolized".into()];
         report.timeline = timeline;

@@ -1,0 +1,201 @@
+//! Whether compressing the trace would take CPU time from the program.
+//!
+//! The writer thread compresses what the program's threads record (about a
+//! third of the tracer's CPU time). While the program leaves a core idle,
+//! that costs the program nothing; when its threads keep every core it may
+//! use busy, every compressed block is time taken from them — on
+//! `bench/native.py` with two threads on two cores it made the traced run
+//! about a fifth slower. So in `auto` mode the writer stores blocks as they
+//! are (about 1.6× larger, still under twice heaptrack's compressed trace)
+//! while the program is that busy, and compresses again when it is not.
+//!
+//! "That busy": over the last measuring window the program's own threads
+//! (the process's CPU time minus the writer's) used more than the cores it
+//! may run on (affinity mask, cgroup CPU quota) minus half a core.
+
+use crate::sys;
+
+/// How a trace's blocks are compressed (`HEAPWISE_COMPRESS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compress {
+    /// Compress unless the program keeps every core busy.
+    Auto,
+    /// Always compress.
+    Always,
+    /// Never compress.
+    Never,
+}
+
+impl Compress {
+    /// Parses `auto`, `always` or `never`.
+    pub fn parse(value: &str) -> Option<Compress> {
+        match value {
+            "auto" => Some(Compress::Auto),
+            "always" => Some(Compress::Always),
+            "never" => Some(Compress::Never),
+            _ => None,
+        }
+    }
+}
+
+/// The shortest window a decision is based on: CPU clocks tick per
+/// scheduler slice, so shorter windows are noise.
+const WINDOW_NS: u64 = 20_000_000;
+
+/// Measures the program's CPU use from the writer thread.
+pub struct CpuGauge {
+    /// Cores the process may use.
+    cores: f64,
+    wall_ns: u64,
+    process_ns: u64,
+    writer_ns: u64,
+    busy: bool,
+}
+
+impl CpuGauge {
+    /// Starts measuring; call on the writer thread.
+    pub fn new() -> CpuGauge {
+        CpuGauge {
+            cores: usable_cores(),
+            wall_ns: sys::monotonic_ns(),
+            process_ns: sys::process_cpu_ns(),
+            writer_ns: sys::thread_cpu_ns(),
+            busy: false,
+        }
+    }
+
+    /// Whether the program's threads left less than half a core idle over
+    /// the last window (the previous answer while a window is still short).
+    pub fn program_busy(&mut self) -> bool {
+        let wall = sys::monotonic_ns();
+        let elapsed = wall.saturating_sub(self.wall_ns);
+        if elapsed < WINDOW_NS {
+            return self.busy;
+        }
+        let process = sys::process_cpu_ns();
+        let writer = sys::thread_cpu_ns();
+        let program = process
+            .saturating_sub(self.process_ns)
+            .saturating_sub(writer.saturating_sub(self.writer_ns));
+        self.busy = leaves_no_core(program, elapsed, self.cores);
+        self.wall_ns = wall;
+        self.process_ns = process;
+        self.writer_ns = writer;
+        self.busy
+    }
+}
+
+/// Whether `program_ns` of CPU time in `elapsed_ns` leaves less than half
+/// of one of `cores` idle.
+fn leaves_no_core(program_ns: u64, elapsed_ns: u64, cores: f64) -> bool {
+    program_ns as f64 > (cores - 0.5) * elapsed_ns as f64
+}
+
+/// The cores this process may run on: its affinity mask, lowered by a
+/// cgroup CPU quota (containers).
+fn usable_cores() -> f64 {
+    // SAFETY: a zeroed cpu_set_t is valid; the kernel fills it.
+    let affinity = unsafe {
+        let mut set = std::mem::zeroed::<libc::cpu_set_t>();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            libc::CPU_COUNT(&set).max(1) as f64
+        } else {
+            1.0
+        }
+    };
+    match cgroup_quota() {
+        Some(quota) => affinity.min(quota.max(0.1)),
+        None => affinity,
+    }
+}
+
+/// The CPU quota of this process's cgroup, in cores (v2 `cpu.max`, v1
+/// `cpu.cfs_quota_us` / `cpu.cfs_period_us`); `None` when unlimited.
+fn cgroup_quota() -> Option<f64> {
+    let mut buf = [0u8; 4096];
+    let len = sys::read_file(c"/proc/self/cgroup", &mut buf)?;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    for line in text.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        if controllers.is_empty() {
+            let file = format!("/sys/fs/cgroup{}/cpu.max", path.trim_end_matches('/'));
+            let max = read_small(&file)?;
+            let mut parts = max.split_whitespace();
+            let quota = parts.next()?.parse::<f64>().ok()?;
+            let period = parts.next()?.parse::<f64>().ok()?;
+            return (period > 0.0).then(|| quota / period);
+        }
+        if controllers.split(',').any(|c| c == "cpu") {
+            let dir = format!("/sys/fs/cgroup/{controllers}{}", path.trim_end_matches('/'));
+            let quota = read_small(&format!("{dir}/cpu.cfs_quota_us"))?;
+            let period = read_small(&format!("{dir}/cpu.cfs_period_us"))?;
+            let quota = quota.trim().parse::<f64>().ok()?;
+            let period = period.trim().parse::<f64>().ok()?;
+            return (quota > 0.0 && period > 0.0).then(|| quota / period);
+        }
+    }
+    None
+}
+
+fn read_small(path: &str) -> Option<String> {
+    let path = std::ffi::CString::new(path).ok()?;
+    let mut buf = [0u8; 128];
+    let len = sys::read_file(&path, &mut buf)?;
+    Some(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_nothing_else_does() {
+        assert_eq!(Compress::parse("auto"), Some(Compress::Auto));
+        assert_eq!(Compress::parse("always"), Some(Compress::Always));
+        assert_eq!(Compress::parse("never"), Some(Compress::Never));
+        assert_eq!(Compress::parse("yes"), None);
+    }
+
+    #[test]
+    fn busy_means_less_than_half_a_core_left() {
+        let ms = 1_000_000;
+        // One thread of a two-core machine: the writer has a core.
+        assert!(!leaves_no_core(100 * ms, 100 * ms, 2.0));
+        // Two threads, even slowed down by the writer's compression.
+        assert!(leaves_no_core(170 * ms, 100 * ms, 2.0));
+        assert!(leaves_no_core(60 * ms, 100 * ms, 1.0));
+        assert!(!leaves_no_core(40 * ms, 100 * ms, 1.0));
+        // A cgroup quota of a quarter core.
+        assert!(leaves_no_core(24 * ms, 100 * ms, 0.25));
+    }
+
+    #[test]
+    fn threads_spinning_on_every_core_are_seen_as_busy() {
+        let mut gauge = CpuGauge::new();
+        assert!(gauge.cores >= 0.1);
+        let cores = gauge.cores.ceil() as usize;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinners: Vec<_> = (0..cores)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        // Other processes may take the cores for a while: any one window
+        // of the next two seconds will do.
+        let busy = (0..20).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            gauge.program_busy()
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for spinner in spinners {
+            spinner.join().unwrap();
+        }
+        assert!(busy, "{cores} spinning threads on {} cores", gauge.cores);
+    }
+}
