@@ -5,11 +5,16 @@
  * few call levels; each block is freed 16 allocations after it was made
  * (a ring of 16 live blocks), as in RESEARCH.md's measurements.
  *
+ * Prints the CPU time each worker thread used (seconds, one line:
+ * "thread_cpu_s T1 T2 ..."), so a harness can tell the time a tracer adds
+ * to the program's own threads from the time of its helper threads.
+ *
  * usage: alloc_bench THREADS PAIRS_PER_THREAD
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define RING 16
 
@@ -23,6 +28,8 @@ __attribute__((noinline)) static void *level3(size_t size) {
 __attribute__((noinline)) static void *level2(size_t size) { void *p = level3(size); __asm__ volatile("" ::: "memory"); return p; }
 __attribute__((noinline)) static void *level1(size_t size) { void *p = level2(size); __asm__ volatile("" ::: "memory"); return p; }
 
+static double cpu_s[64];
+
 static void *worker(void *arg) {
     void *ring[RING] = {0};
     unsigned seed = (unsigned)(size_t)arg * 2654435761u + 1;
@@ -34,6 +41,9 @@ static void *worker(void *arg) {
         ring[slot] = level1(size);
     }
     for (int i = 0; i < RING; i++) free(ring[i]);
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    cpu_s[(size_t)arg] = ts.tv_sec + ts.tv_nsec / 1e9;
     return NULL;
 }
 
@@ -47,5 +57,8 @@ int main(int argc, char **argv) {
     pthread_t tids[64];
     for (int t = 0; t < threads; t++) pthread_create(&tids[t], NULL, worker, (void *)(size_t)t);
     for (int t = 0; t < threads; t++) pthread_join(tids[t], NULL);
+    printf("thread_cpu_s");
+    for (int t = 0; t < threads; t++) printf(" %.4f", cpu_s[t]);
+    printf("\n");
     return 0;
 }

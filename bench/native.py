@@ -16,6 +16,7 @@ Results go to stdout and to bench/out/native.md. Benchmarks are never run in CI.
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -28,12 +29,19 @@ OUT = ROOT / "bench" / "out" / "native"
 
 
 def run(cmd, env=None, cwd=None):
+    """Wall seconds, the CPU seconds of alloc_bench's worker threads (their mean) and the CPU
+    seconds of everything else the command ran (the tracer's own threads and processes)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    result = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         sys.exit(f"failed ({result.returncode}): {' '.join(map(str, cmd))}\n{result.stderr.decode(errors='replace')}")
-    return elapsed
+    workers = [float(v) for line in result.stdout.decode().splitlines()
+               if line.startswith("thread_cpu_s") for v in line.split()[1:]]
+    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, statistics.mean(workers), total - sum(workers)
 
 
 def timed_with_rss(cmd):
@@ -78,28 +86,42 @@ def main():
     say("| threads | plain | heapwise | heaptrack | heapwise slowdown | heaptrack slowdown | heapwise / heaptrack |")
     say("|---|---|---|---|---|---|---|")
     sizes = {}
+    cpu_by_threads = {}
     for threads in args.threads:
         times = {"plain": [], "heapwise": [], "heaptrack": []}
+        cpu = {tool: [] for tool in times}
         for round_ in range(args.rounds):
             order = list(times)
             random.shuffle(order)
             for tool in order:
                 base = [str(bench), str(threads), str(args.pairs)]
                 if tool == "plain":
-                    times[tool].append(run(base))
+                    wall, per_thread, other = run(base)
                 elif tool == "heapwise":
                     trace = OUT / f"hw-{threads}-{round_}.hwt"
                     env = dict(os.environ, LD_PRELOAD=str(preload), HEAPWISE_OUTPUT=str(trace), HEAPWISE_PARENT=str(os.getpid()))
-                    times[tool].append(run(base, env=env))
+                    wall, per_thread, other = run(base, env=env)
                     sizes[("heapwise", threads)] = trace.stat().st_size
                 else:
                     prefix = OUT / f"ht-{threads}-{round_}"
-                    times[tool].append(run(["heaptrack", "-o", str(prefix)] + base))
+                    wall, per_thread, other = run(["heaptrack", "-o", str(prefix)] + base)
                     sizes[("heaptrack", threads)] = Path(f"{prefix}.zst").stat().st_size
+                times[tool].append(wall)
+                cpu[tool].append((per_thread, other))
         med = {tool: statistics.median(values) for tool, values in times.items()}
         say(f"| {threads} | {med['plain']:.3f} s | {med['heapwise']:.3f} s | {med['heaptrack']:.3f} s | "
             f"{med['heapwise'] / med['plain']:.1f}× | {med['heaptrack'] / med['plain']:.1f}× | "
             f"{med['heapwise'] / med['heaptrack']:.2f} |")
+        cpu_by_threads[threads] = {tool: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
+                                   for tool, values in cpu.items()}
+
+    say("\nCPU time, medians: per program thread (each worker's own clock), and of everything else "
+        "(the tracer's threads and processes):\n")
+    say("| threads | plain per thread | heapwise per thread | heapwise other | heaptrack per thread | heaptrack other |")
+    say("|---|---|---|---|---|---|")
+    for threads, c in cpu_by_threads.items():
+        say(f"| {threads} | {c['plain'][0]:.3f} s | {c['heapwise'][0]:.3f} s | {c['heapwise'][1]:.3f} s | "
+            f"{c['heaptrack'][0]:.3f} s | {c['heaptrack'][1]:.3f} s |")
 
     say("\n| threads | events | heapwise trace | bytes/event | heaptrack trace | bytes/event | ratio |")
     say("|---|---|---|---|---|---|---|")

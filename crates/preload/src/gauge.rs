@@ -77,7 +77,7 @@ impl CpuGauge {
         let program = process
             .saturating_sub(self.process_ns)
             .saturating_sub(writer.saturating_sub(self.writer_ns));
-        self.busy = leaves_no_core(program, elapsed, self.cores);
+        self.busy = leaves_no_core(program, elapsed, self.cores, self.busy);
         self.wall_ns = wall;
         self.process_ns = process;
         self.writer_ns = writer;
@@ -86,9 +86,13 @@ impl CpuGauge {
 }
 
 /// Whether `program_ns` of CPU time in `elapsed_ns` leaves less than half
-/// of one of `cores` idle.
-fn leaves_no_core(program_ns: u64, elapsed_ns: u64, cores: f64) -> bool {
-    program_ns as f64 > (cores - 0.5) * elapsed_ns as f64
+/// of one of `cores` idle (half of the quota, under a quota below one
+/// core). Once busy, the program stays so until it leaves three quarters:
+/// a window it lost to other processes must not switch compression back on
+/// while it still needs every core.
+fn leaves_no_core(program_ns: u64, elapsed_ns: u64, cores: f64, was_busy: bool) -> bool {
+    let idle = if was_busy { 0.75 } else { 0.5 } * cores.min(1.0);
+    program_ns as f64 > (cores - idle) * elapsed_ns as f64
 }
 
 /// The cores this process may run on: its affinity mask, lowered by a
@@ -161,13 +165,19 @@ mod tests {
     fn busy_means_less_than_half_a_core_left() {
         let ms = 1_000_000;
         // One thread of a two-core machine: the writer has a core.
-        assert!(!leaves_no_core(100 * ms, 100 * ms, 2.0));
+        assert!(!leaves_no_core(100 * ms, 100 * ms, 2.0, false));
+        assert!(!leaves_no_core(100 * ms, 100 * ms, 2.0, true));
         // Two threads, even slowed down by the writer's compression.
-        assert!(leaves_no_core(170 * ms, 100 * ms, 2.0));
-        assert!(leaves_no_core(60 * ms, 100 * ms, 1.0));
-        assert!(!leaves_no_core(40 * ms, 100 * ms, 1.0));
+        assert!(leaves_no_core(170 * ms, 100 * ms, 2.0, false));
+        // Busy, then a window with other processes on the cores.
+        assert!(leaves_no_core(140 * ms, 100 * ms, 2.0, true));
+        assert!(!leaves_no_core(140 * ms, 100 * ms, 2.0, false));
+        assert!(leaves_no_core(60 * ms, 100 * ms, 1.0, false));
+        assert!(!leaves_no_core(40 * ms, 100 * ms, 1.0, false));
         // A cgroup quota of a quarter core.
-        assert!(leaves_no_core(24 * ms, 100 * ms, 0.25));
+        assert!(leaves_no_core(24 * ms, 100 * ms, 0.25, false));
+        assert!(!leaves_no_core(10 * ms, 100 * ms, 0.25, false));
+        assert!(!leaves_no_core(5 * ms, 100 * ms, 0.25, true));
     }
 
     #[test]
