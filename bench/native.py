@@ -7,7 +7,7 @@ heaptrack, interleaved, for several rounds, with 1 and 2 threads. Prints the med
 each, the slowdown against the plain run, the trace size per event, and how fast `heapwise report`
 reads its trace compared with `heaptrack_print` reading heaptrack's.
 
-    bench/native.py                      # 10 M pairs per thread, 5 rounds
+    bench/native.py                      # 10 M pairs per thread, 5 rounds (docs: --rounds 7)
     bench/native.py --pairs 2000000 --rounds 3 --threads 1
 
 Results go to stdout and to bench/out/native.md. Benchmarks are never run in CI.
