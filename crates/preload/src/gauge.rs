@@ -114,32 +114,44 @@ fn usable_cores() -> f64 {
 }
 
 /// The CPU quota of this process's cgroup, in cores (v2 `cpu.max`, v1
-/// `cpu.cfs_quota_us` / `cpu.cfs_period_us`); `None` when unlimited.
+/// `cpu.cfs_quota_us` / `cpu.cfs_period_us`); `None` when unlimited. A
+/// hierarchy whose files cannot be read is skipped (hybrid setups list
+/// both).
 fn cgroup_quota() -> Option<f64> {
     let mut buf = [0u8; 4096];
     let len = sys::read_file(c"/proc/self/cgroup", &mut buf)?;
     let text = std::str::from_utf8(&buf[..len]).ok()?;
-    for line in text.lines() {
+    text.lines().find_map(|line| {
         let mut fields = line.splitn(3, ':');
         let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let path = path.trim_end_matches('/');
         if controllers.is_empty() {
-            let file = format!("/sys/fs/cgroup{}/cpu.max", path.trim_end_matches('/'));
-            let max = read_small(&file)?;
-            let mut parts = max.split_whitespace();
-            let quota = parts.next()?.parse::<f64>().ok()?;
-            let period = parts.next()?.parse::<f64>().ok()?;
-            return (period > 0.0).then(|| quota / period);
+            parse_cpu_max(&read_small(&format!("/sys/fs/cgroup{path}/cpu.max"))?)
+        } else if controllers.split(',').any(|c| c == "cpu") {
+            let dir = format!("/sys/fs/cgroup/{controllers}{path}");
+            parse_cfs(
+                &read_small(&format!("{dir}/cpu.cfs_quota_us"))?,
+                &read_small(&format!("{dir}/cpu.cfs_period_us"))?,
+            )
+        } else {
+            None
         }
-        if controllers.split(',').any(|c| c == "cpu") {
-            let dir = format!("/sys/fs/cgroup/{controllers}{}", path.trim_end_matches('/'));
-            let quota = read_small(&format!("{dir}/cpu.cfs_quota_us"))?;
-            let period = read_small(&format!("{dir}/cpu.cfs_period_us"))?;
-            let quota = quota.trim().parse::<f64>().ok()?;
-            let period = period.trim().parse::<f64>().ok()?;
-            return (quota > 0.0 && period > 0.0).then(|| quota / period);
-        }
-    }
-    None
+    })
+}
+
+/// Cores allowed by a v2 `cpu.max` ("QUOTA PERIOD", or "max PERIOD").
+fn parse_cpu_max(text: &str) -> Option<f64> {
+    let mut parts = text.split_whitespace();
+    let quota = parts.next()?.parse::<f64>().ok()?;
+    let period = parts.next()?.parse::<f64>().ok()?;
+    (quota > 0.0 && period > 0.0).then(|| quota / period)
+}
+
+/// Cores allowed by v1 `cpu.cfs_quota_us` (-1: none) and `cpu.cfs_period_us`.
+fn parse_cfs(quota: &str, period: &str) -> Option<f64> {
+    let quota = quota.trim().parse::<f64>().ok()?;
+    let period = period.trim().parse::<f64>().ok()?;
+    (quota > 0.0 && period > 0.0).then(|| quota / period)
 }
 
 fn read_small(path: &str) -> Option<String> {
@@ -178,6 +190,23 @@ mod tests {
         assert!(leaves_no_core(24 * ms, 100 * ms, 0.25, false));
         assert!(!leaves_no_core(10 * ms, 100 * ms, 0.25, false));
         assert!(!leaves_no_core(5 * ms, 100 * ms, 0.25, true));
+    }
+
+    #[test]
+    fn cgroup_quotas_parse_and_unlimited_is_none() {
+        assert_eq!(parse_cpu_max("150000 100000\n"), Some(1.5));
+        assert_eq!(parse_cpu_max("max 100000\n"), None);
+        assert_eq!(parse_cpu_max(""), None);
+        assert_eq!(parse_cfs("50000\n", "100000\n"), Some(0.5));
+        assert_eq!(parse_cfs("-1\n", "100000\n"), None);
+    }
+
+    #[test]
+    fn usable_cores_are_at_most_the_machine_s() {
+        let cores = usable_cores();
+        // SAFETY: sysconf has no preconditions.
+        let machine = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as f64;
+        assert!((0.1..=machine).contains(&cores), "{cores} of {machine}");
     }
 
     #[test]
