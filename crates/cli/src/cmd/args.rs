@@ -39,10 +39,32 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{:?} is too long", text.trim()))
 }
 
+/// [`parse_seconds`] for flags that need a positive duration (at most
+/// 1e9 s): the value parser of `watch`'s durations.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_seconds(text) {
+        Ok(seconds) if seconds > 0.0 => Ok(Duration::from_secs_f64(seconds.min(1e9))),
+        _ => Err(
+            "not a duration: use a positive number with ms, s, m or h (for example 500ms or 2s)"
+                .to_string(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration, parse_seconds};
+    use super::{parse_duration, parse_positive_duration, parse_seconds};
     use std::time::Duration;
+
+    #[test]
+    fn positive_durations_refuse_zero() {
+        assert_eq!(
+            parse_positive_duration("1.5s"),
+            Ok(Duration::from_millis(1500))
+        );
+        assert!(parse_positive_duration("0").is_err());
+        assert!(parse_positive_duration("-2s").is_err());
+    }
 
     #[test]
     fn durations_take_the_usual_units() {

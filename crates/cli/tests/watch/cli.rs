@@ -138,26 +138,6 @@ fn bad_input_is_one_sentence_and_exit_1() {
     );
     expect_error(&["--no-tui", "--pid", "0"], 1, "0 is not a process ID");
     expect_error(
-        &["--no-tui", "--pid", "1", "--interval", "soon"],
-        1,
-        "--interval \"soon\" is not a duration",
-    );
-    expect_error(
-        &["--no-tui", "--pid", "1", "--interval", "0s"],
-        1,
-        "is not a duration",
-    );
-    expect_error(
-        &["--no-tui", "--pid", "1", "--interval", "1ms"],
-        1,
-        "is too short",
-    );
-    expect_error(
-        &["--no-tui", "--pid", "1", "--duration", "-3s"],
-        1,
-        "--duration \"-3s\" is not a duration",
-    );
-    expect_error(
         &["--no-tui", "--", "/no/such/program"],
         1,
         "cannot run /no/such/program: no such file",
@@ -198,6 +178,26 @@ fn bad_input_is_one_sentence_and_exit_1() {
     expect_error(&["--pid", "1", "--", "ls"], 2, "cannot be used with");
     expect_error(&["--pid", "1", "--format", "xml"], 2, "invalid value");
     expect_error(&["--pid", "many"], 2, "invalid value");
+    expect_error(
+        &["--no-tui", "--pid", "1", "--interval", "soon"],
+        2,
+        "invalid value 'soon' for '--interval <DURATION>': not a duration",
+    );
+    expect_error(
+        &["--no-tui", "--pid", "1", "--interval", "0s"],
+        2,
+        "not a duration",
+    );
+    expect_error(
+        &["--no-tui", "--pid", "1", "--interval", "1ms"],
+        2,
+        "too short: sample at most every 10ms",
+    );
+    expect_error(
+        &["--no-tui", "--pid", "1", "--duration=-3s"],
+        2,
+        "invalid value '-3s' for '--duration <DURATION>': not a duration",
+    );
 }
 
 /// As an unprivileged user, another user's process: its status is

@@ -26,7 +26,7 @@ use heapwise_watch::{
     EndReason, JudgeOptions, PssPolicy, SamplerOptions, Watch, WatchEnd, WatchError, WatchOptions,
 };
 
-use super::args::parse_seconds;
+use super::args::parse_positive_duration;
 use super::interrupts;
 use crate::exit;
 use listen::MetricsServer;
@@ -42,12 +42,12 @@ pub struct WatchArgs {
     /// The process to watch.
     #[arg(long, value_name = "PID", allow_negative_numbers = true)]
     pid: Option<i64>,
-    /// Time between samples: 500ms, 1s, 2m ...
-    #[arg(long, value_name = "DURATION", default_value = "1s")]
-    interval: String,
+    /// Time between samples: 500ms, 1s, 2m ... (at least 10ms).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    interval: Duration,
     /// Stop after this long [default: until the process exits, Ctrl-C, or q].
-    #[arg(long, value_name = "DURATION")]
-    duration: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    duration: Option<Duration>,
     /// Format of the report written when the watch ends.
     #[arg(short, long, value_enum, default_value_t = WatchFormat::Text)]
     format: WatchFormat,
@@ -67,8 +67,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<String>,
     /// Also judge the last DURATION on its own, once the watch is longer.
-    #[arg(long, value_name = "DURATION", default_value = "1h")]
-    window: String,
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_positive_duration)]
+    window: Duration,
     /// Never read smaps_rollup (PSS).
     #[arg(long)]
     no_pss: bool,
@@ -93,32 +93,18 @@ enum WatchFormat {
     Csv,
 }
 
-/// Parses `500ms`, `1s`, `1.5s`, `2m`, `1h`, `1d`, or plain seconds: a
-/// positive duration (at most 1e9 s), or an error that names `option`.
-fn parse_duration(option: &str, text: &str) -> Result<Duration> {
-    match parse_seconds(text) {
-        Ok(seconds) if seconds > 0.0 => Ok(Duration::from_secs_f64(seconds.min(1e9))),
-        _ => bail!(
-            "{option} {text:?} is not a duration: use a positive number with ms, s, m or h (for example 500ms or 2s)"
-        ),
+/// The value parser of `--interval`: a positive duration of 10ms or more.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_positive_duration(text)?;
+    if interval < Duration::from_millis(10) {
+        return Err("too short: sample at most every 10ms".to_string());
     }
+    Ok(interval)
 }
 
 /// Runs `heapwise watch`.
 pub fn run(args: WatchArgs) -> Result<ExitCode> {
-    let interval = parse_duration("--interval", &args.interval)?;
-    if interval < Duration::from_millis(10) {
-        bail!(
-            "--interval {} is too short: sample at most every 10ms",
-            args.interval
-        );
-    }
-    let duration = args
-        .duration
-        .as_deref()
-        .map(|d| parse_duration("--duration", d))
-        .transpose()?;
-    let window = parse_duration("--window", &args.window)?;
+    let (interval, duration, window) = (args.interval, args.duration, args.window);
     let options = WatchOptions {
         sampler: SamplerOptions {
             children: args.children,
@@ -336,14 +322,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse_or_say_what_is_wrong() {
-        let ok = |s: &str| parse_duration("--interval", s).unwrap();
-        assert_eq!(ok("500ms"), Duration::from_millis(500));
-        assert_eq!(ok("1s"), Duration::from_secs(1));
-        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
-        assert_eq!(ok("2"), Duration::from_secs(2));
-        assert_eq!(ok("2m"), Duration::from_secs(120));
-        assert_eq!(ok("1h"), Duration::from_secs(3600));
+    fn intervals_are_positive_durations_of_10ms_or_more() {
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval("10ms"), Ok(Duration::from_millis(10)));
+        assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
         for bad in [
             "",
             "0s",
@@ -354,9 +336,9 @@ mod tests {
             "1..2s",
             "nan",
         ] {
-            let err = parse_duration("--interval", bad).unwrap_err().to_string();
-            assert!(err.starts_with("--interval "), "{err}");
-            assert!(err.contains("is not a duration"), "{err}");
+            let err = parse_interval(bad).unwrap_err();
+            assert!(err.contains("not a duration"), "{bad}: {err}");
         }
+        assert!(parse_interval("9ms").unwrap_err().contains("too short"));
     }
 }
