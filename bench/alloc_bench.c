@@ -5,9 +5,11 @@
  * few call levels; each block is freed 16 allocations after it was made
  * (a ring of 16 live blocks), as in RESEARCH.md's measurements.
  *
- * Prints the CPU time each worker thread used (seconds, one line:
- * "thread_cpu_s T1 T2 ..."), so a harness can tell the time a tracer adds
- * to the program's own threads from the time of its helper threads.
+ * Prints the CPU time each worker thread used and the wall time from the
+ * start of the program to its end (seconds, two lines: "thread_cpu_s T1 T2
+ * ..." and "thread_wall_s T1 T2 ..."), so a harness can tell the time a
+ * tracer adds to the program's own threads from the time of its helper
+ * threads, and the time the workers waited for a core.
  *
  * usage: alloc_bench THREADS PAIRS_PER_THREAD
  */
@@ -28,7 +30,13 @@ __attribute__((noinline)) static void *level3(size_t size) {
 __attribute__((noinline)) static void *level2(size_t size) { void *p = level3(size); __asm__ volatile("" ::: "memory"); return p; }
 __attribute__((noinline)) static void *level1(size_t size) { void *p = level2(size); __asm__ volatile("" ::: "memory"); return p; }
 
-static double cpu_s[64];
+static double cpu_s[64], wall_s[64], start_s;
+
+static double now(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void *worker(void *arg) {
     void *ring[RING] = {0};
@@ -41,9 +49,8 @@ static void *worker(void *arg) {
         ring[slot] = level1(size);
     }
     for (int i = 0; i < RING; i++) free(ring[i]);
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    cpu_s[(size_t)arg] = ts.tv_sec + ts.tv_nsec / 1e9;
+    cpu_s[(size_t)arg] = now(CLOCK_THREAD_CPUTIME_ID);
+    wall_s[(size_t)arg] = now(CLOCK_MONOTONIC) - start_s;
     return NULL;
 }
 
@@ -54,11 +61,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: alloc_bench THREADS PAIRS_PER_THREAD\n");
         return 2;
     }
+    start_s = now(CLOCK_MONOTONIC);
     pthread_t tids[64];
     for (int t = 0; t < threads; t++) pthread_create(&tids[t], NULL, worker, (void *)(size_t)t);
     for (int t = 0; t < threads; t++) pthread_join(tids[t], NULL);
     printf("thread_cpu_s");
     for (int t = 0; t < threads; t++) printf(" %.4f", cpu_s[t]);
+    printf("\nthread_wall_s");
+    for (int t = 0; t < threads; t++) printf(" %.4f", wall_s[t]);
     printf("\n");
     return 0;
 }

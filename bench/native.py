@@ -29,8 +29,9 @@ OUT = ROOT / "bench" / "out" / "native"
 
 
 def run(cmd, env=None, cwd=None):
-    """Wall seconds, the CPU seconds of alloc_bench's worker threads (their mean) and the CPU
-    seconds of everything else the command ran (the tracer's own threads and processes)."""
+    """Wall seconds, the CPU seconds of alloc_bench's worker threads (their mean), the CPU seconds
+    of everything else the command ran (the tracer's own threads and processes), and how long the
+    workers waited for a core (their wall time minus their CPU time, mean)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -38,10 +39,13 @@ def run(cmd, env=None, cwd=None):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         sys.exit(f"failed ({result.returncode}): {' '.join(map(str, cmd))}\n{result.stderr.decode(errors='replace')}")
-    workers = [float(v) for line in result.stdout.decode().splitlines()
-               if line.startswith("thread_cpu_s") for v in line.split()[1:]]
+    def values(name):
+        return [float(v) for line in result.stdout.decode().splitlines()
+                if line.startswith(name + " ") for v in line.split()[1:]]
+    workers, walls = values("thread_cpu_s"), values("thread_wall_s")
     total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, statistics.mean(workers), total - sum(workers)
+    waited = statistics.mean(w - c for w, c in zip(walls, workers))
+    return elapsed, statistics.mean(workers), total - sum(workers), waited
 
 
 def timed_with_rss(cmd):
@@ -96,32 +100,35 @@ def main():
             for tool in order:
                 base = [str(bench), str(threads), str(args.pairs)]
                 if tool == "plain":
-                    wall, per_thread, other = run(base)
+                    wall, per_thread, other, waited = run(base)
                 elif tool == "heapwise":
                     trace = OUT / f"hw-{threads}-{round_}.hwt"
                     env = dict(os.environ, LD_PRELOAD=str(preload), HEAPWISE_OUTPUT=str(trace), HEAPWISE_PARENT=str(os.getpid()))
-                    wall, per_thread, other = run(base, env=env)
+                    wall, per_thread, other, waited = run(base, env=env)
                     sizes[("heapwise", threads)] = trace.stat().st_size
                 else:
                     prefix = OUT / f"ht-{threads}-{round_}"
-                    wall, per_thread, other = run(["heaptrack", "-o", str(prefix)] + base)
+                    wall, per_thread, other, waited = run(["heaptrack", "-o", str(prefix)] + base)
                     sizes[("heaptrack", threads)] = Path(f"{prefix}.zst").stat().st_size
                 times[tool].append(wall)
-                cpu[tool].append((per_thread, other))
+                cpu[tool].append((per_thread, other, waited))
         med = {tool: statistics.median(values) for tool, values in times.items()}
         say(f"| {threads} | {med['plain']:.3f} s | {med['heapwise']:.3f} s | {med['heaptrack']:.3f} s | "
             f"{med['heapwise'] / med['plain']:.1f}× | {med['heaptrack'] / med['plain']:.1f}× | "
             f"{med['heapwise'] / med['heaptrack']:.2f} |")
-        cpu_by_threads[threads] = {tool: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
+        cpu_by_threads[threads] = {tool: tuple(statistics.median(v[i] for v in values) for i in range(3))
                                    for tool, values in cpu.items()}
 
-    say("\nCPU time, medians: per program thread (each worker's own clock), and of everything else "
-        "(the tracer's threads and processes):\n")
-    say("| threads | plain per thread | heapwise per thread | heapwise other | heaptrack per thread | heaptrack other |")
-    say("|---|---|---|---|---|---|")
+    say("\nCPU time, medians: per program thread (each worker's own clock), of everything else "
+        "(the tracer's threads and processes), and how long each worker waited for a core or a lock "
+        "(its wall time minus its CPU time):\n")
+    say("| threads | plain per thread | heapwise per thread | heapwise other | heapwise waited | "
+        "heaptrack per thread | heaptrack other | heaptrack waited |")
+    say("|---|---|---|---|---|---|---|---|")
     for threads, c in cpu_by_threads.items():
         say(f"| {threads} | {c['plain'][0]:.3f} s | {c['heapwise'][0]:.3f} s | {c['heapwise'][1]:.3f} s | "
-            f"{c['heaptrack'][0]:.3f} s | {c['heaptrack'][1]:.3f} s |")
+            f"{c['heapwise'][2]:.3f} s | {c['heaptrack'][0]:.3f} s | {c['heaptrack'][1]:.3f} s | "
+            f"{c['heaptrack'][2]:.3f} s |")
 
     say("\n| threads | events | heapwise trace | bytes/event | heaptrack trace | bytes/event | ratio |")
     say("|---|---|---|---|---|---|---|")
