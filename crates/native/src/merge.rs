@@ -122,14 +122,12 @@ impl Queued {
     #[inline(always)]
     fn op(&self) -> Op {
         let (ptr, size, stack) = (self.ptr, self.size_or_free & SIZE_MASK, self.stack);
-        match (
-            self.size_or_free & FREE_BIT != 0,
-            self.size_or_free & PAIRED_BIT != 0,
-        ) {
-            (false, false) => Op::Alloc { ptr, size, stack },
-            (true, false) => Op::Free { ptr },
-            (false, true) => Op::AllocPaired { ptr, size, stack },
-            (true, true) => Op::FreePaired { ptr, size, stack },
+        // The two top bits: FREE_BIT, PAIRED_BIT.
+        match self.size_or_free >> 62 {
+            0 => Op::Alloc { ptr, size, stack },
+            1 => Op::AllocPaired { ptr, size, stack },
+            2 => Op::Free { ptr },
+            _ => Op::FreePaired { ptr, size, stack },
         }
     }
 
@@ -173,19 +171,15 @@ impl Queue {
         self.runs.front().and_then(|run| run.get(self.head))
     }
 
-    /// Moves past the front event; a run used up goes to `spare`.
-    #[inline(always)]
-    fn advance(&mut self, spare: &mut Vec<Vec<Queued>>) {
-        self.head += 1;
-        if self.runs.front().is_some_and(|run| self.head >= run.len()) {
-            if let Some(mut run) = self.runs.pop_front()
-                && spare.len() < MAX_SPARE_RUNS
-            {
-                run.clear();
-                spare.push(run);
-            }
-            self.head = 0;
+    /// Drops the front run, used up; it goes to `spare`.
+    fn next_run(&mut self, spare: &mut Vec<Vec<Queued>>) {
+        if let Some(mut run) = self.runs.pop_front()
+            && spare.len() < MAX_SPARE_RUNS
+        {
+            run.clear();
+            spare.push(run);
         }
+        self.head = 0;
     }
 }
 
@@ -292,24 +286,31 @@ impl Merger {
         }
         while let Some(Reverse((_, _, index))) = self.heap.pop() {
             let queue = &mut self.queues[index];
-            // Replay this stream until it is a slice ahead of another one.
-            let switch_after = self
-                .heap
-                .peek()
-                .map(|Reverse((tick, _, _))| tick.saturating_add(slice));
-            while let Some(&event) = queue.front() {
-                if event.tick >= limit {
+            // Replay this stream until it is a slice ahead of another one
+            // (or reaches the limit).
+            let stop = self.heap.peek().map_or(limit, |Reverse((tick, _, _))| {
+                tick.saturating_add(slice).saturating_add(1).min(limit)
+            });
+            while let Some(run) = queue.runs.front() {
+                let events = &run[queue.head..];
+                let done = events
+                    .iter()
+                    .position(|event| event.tick >= stop)
+                    .unwrap_or(events.len());
+                for event in &events[..done] {
+                    replay.apply(event.stream, event.tick, event.op());
+                }
+                replay.applied(done);
+                if done < events.len() {
+                    let next = events[done];
+                    queue.head += done;
+                    if next.tick < limit {
+                        let (tick, kind) = next.key();
+                        self.heap.push(Reverse((tick, kind, index)));
+                    }
                     break;
                 }
-                if let Some(switch_after) = switch_after
-                    && event.tick > switch_after
-                {
-                    let (tick, kind) = event.key();
-                    self.heap.push(Reverse((tick, kind, index)));
-                    break;
-                }
-                replay.apply(event.stream, event.tick, event.op());
-                queue.advance(&mut self.spare);
+                queue.next_run(&mut self.spare);
             }
         }
     }

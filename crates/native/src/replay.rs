@@ -224,7 +224,7 @@ impl Replay {
     }
 
     /// The counters every allocation updates, paired or not.
-    #[inline]
+    #[inline(always)]
     fn count_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
         self.allocations += 1;
         self.allocated_bytes += size;
@@ -253,7 +253,7 @@ impl Replay {
 
     /// The counters every free updates; returns whether it is a temporary
     /// (freed before its thread allocated anything else).
-    #[inline]
+    #[inline(always)]
     fn count_free(&mut self, stream: u32, ptr: u64, tick: u64) -> bool {
         self.frees += 1;
         self.note_tick(tick);
@@ -360,7 +360,7 @@ impl Replay {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn add_live(&mut self, live: Live) {
         self.change_stack(live.stack, |stats| {
             stats.live_allocations += 1;
@@ -377,7 +377,7 @@ impl Replay {
         self.update_bucket();
     }
 
-    #[inline]
+    #[inline(always)]
     fn remove_live(&mut self, live: Live) {
         self.change_stack(live.stack, |stats| {
             stats.live_allocations -= 1;
@@ -489,7 +489,8 @@ impl Replay {
 }
 
 impl Replay {
-    /// Applies one event, in time order (see [`crate::merge`]).
+    /// Applies one event, in time order (see [`crate::merge`]); call
+    /// [`Replay::applied`] after a run of them.
     #[inline]
     pub fn apply(&mut self, stream: u32, tick: u64, op: Op) {
         match op {
@@ -502,11 +503,17 @@ impl Replay {
                 self.on_free_paired(stream, ptr, size, stack, tick)
             }
         }
-        if matches!(self.exit, Some(ExitStatus::Exec)) && tick > self.exit_tick {
+    }
+
+    /// Bookkeeping after `count` events were applied (once per run of
+    /// events rather than per event): notices a failed exec and sweeps
+    /// now and then.
+    pub fn applied(&mut self, count: usize) {
+        if matches!(self.exit, Some(ExitStatus::Exec)) && self.last_tick > self.exit_tick {
             // Events stamped after the exec record: the exec failed.
             self.exit = None;
         }
-        self.events_since_sweep += 1;
+        self.events_since_sweep += count as u64;
         if self.events_since_sweep >= 1 << 20 {
             self.sweep();
         }
@@ -550,10 +557,12 @@ mod tests {
 
     fn alloc(r: &mut Replay, ptr: u64, size: u64, stack: StackId, tick: u64) {
         r.apply(1, tick, Op::Alloc { ptr, size, stack });
+        r.applied(1);
     }
 
     fn free(r: &mut Replay, ptr: u64, tick: u64) {
         r.apply(1, tick, Op::Free { ptr });
+        r.applied(1);
     }
 
     #[test]
