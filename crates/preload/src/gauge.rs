@@ -11,7 +11,15 @@
 //!
 //! "That busy": over the last measuring window the program's own threads
 //! (the process's CPU time minus the writer's) used more than the cores it
-//! may run on (affinity mask, cgroup CPU quota) minus half a core.
+//! may run on (affinity mask, cgroup CPU quota) minus half a core — or a
+//! thread had to wait for the writer to hand back a buffer. The second
+//! matters because waiting threads use no CPU: a writer slowed down by
+//! compressing would otherwise make the program look idle and go on
+//! compressing. Until the first window is measured the writer stores:
+//! a program that starts on every core is not slowed down by its first
+//! blocks.
+
+use std::sync::atomic::Ordering;
 
 use crate::sys;
 
@@ -49,6 +57,7 @@ pub struct CpuGauge {
     wall_ns: u64,
     process_ns: u64,
     writer_ns: u64,
+    stalls: u32,
     busy: bool,
 }
 
@@ -60,13 +69,22 @@ impl CpuGauge {
             wall_ns: sys::monotonic_ns(),
             process_ns: sys::process_cpu_ns(),
             writer_ns: sys::thread_cpu_ns(),
-            busy: false,
+            stalls: crate::stream::STALLS.load(Ordering::Relaxed),
+            busy: true,
         }
     }
 
     /// Whether the program's threads left less than half a core idle over
-    /// the last window (the previous answer while a window is still short).
+    /// the last window (the previous answer while a window is still short),
+    /// or had to wait for the writer: then its time must go to writing,
+    /// not compressing, however little CPU the waiting threads used.
     pub fn program_busy(&mut self) -> bool {
+        let stalls = crate::stream::STALLS.load(Ordering::Relaxed);
+        if stalls != self.stalls {
+            self.stalls = stalls;
+            self.busy = true;
+            return true;
+        }
         let wall = sys::monotonic_ns();
         let elapsed = wall.saturating_sub(self.wall_ns);
         if elapsed < WINDOW_NS {

@@ -131,6 +131,9 @@ static BLOCKS: AtomicUsize = AtomicUsize::new(0);
 pub static MAX_BLOCKS: AtomicUsize = AtomicUsize::new(512);
 /// Set while the writer sleeps; producers wake it when a block fills.
 pub static WRITER_WAKE: AtomicU32 = AtomicU32::new(0);
+/// Times a thread had to wait for the writer to hand back a block (the
+/// writer is not keeping up: it then stops compressing, see `gauge.rs`).
+pub static STALLS: AtomicU32 = AtomicU32::new(0);
 
 /// Wakes the writer thread.
 pub fn wake_writer() {
@@ -326,6 +329,8 @@ impl StreamPrivate {
         self.pos = 0;
         if waited == 0 {
             wake_writer();
+        } else {
+            STALLS.fetch_add(1, Ordering::Relaxed);
         }
     }
 
