@@ -160,9 +160,7 @@ fn cgroup_quota() -> Option<f64> {
 /// Cores allowed by a v2 `cpu.max` ("QUOTA PERIOD", or "max PERIOD").
 fn parse_cpu_max(text: &str) -> Option<f64> {
     let mut parts = text.split_whitespace();
-    let quota = parts.next()?.parse::<f64>().ok()?;
-    let period = parts.next()?.parse::<f64>().ok()?;
-    (quota > 0.0 && period > 0.0).then(|| quota / period)
+    parse_cfs(parts.next()?, parts.next()?)
 }
 
 /// Cores allowed by v1 `cpu.cfs_quota_us` (-1: none) and `cpu.cfs_period_us`.

@@ -120,16 +120,15 @@ fn stored_and_compressed_traces_report_the_same_leaks() {
     let dir = test_dir("compress");
     let mut reports = Vec::new();
     for mode in ["never", "always"] {
-        let trace = dir.join(format!("{mode}.hwt"));
-        let out = heapwise()
-            .current_dir(&dir)
-            .args(["run", "--no-tui", "--compress", mode, "-o"])
-            .arg(&trace)
-            .arg("--")
-            .arg(program("threads.c"))
-            .args(["100", "200000"])
-            .output()
-            .expect("heapwise runs");
+        let name = format!("{mode}.hwt");
+        let trace = dir.join(&name);
+        let out = run_traced_with(
+            &dir,
+            &name,
+            &["--no-tui", "--compress", mode],
+            &program("threads.c"),
+            &["100", "200000"],
+        );
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let report = report_json(&trace);
         let leak = leak_from(&report, "thread_leak");

@@ -104,9 +104,21 @@ pub fn line_of(source: &str, marker: &str) -> u64 {
 
 /// Runs `heapwise run -o DIR/NAME.hwt -- program args` in `dir`.
 pub fn run_traced(dir: &Path, trace: &str, program: &Path, args: &[&str]) -> Output {
+    run_traced_with(dir, trace, &[], program, args)
+}
+
+/// [`run_traced`] with more options for `heapwise run`.
+pub fn run_traced_with(
+    dir: &Path,
+    trace: &str,
+    options: &[&str],
+    program: &Path,
+    args: &[&str],
+) -> Output {
     heapwise()
         .current_dir(dir)
         .arg("run")
+        .args(options)
         .arg("-o")
         .arg(dir.join(trace))
         .arg("--")
