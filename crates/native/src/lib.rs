@@ -407,6 +407,10 @@ pub fn report(
             bytes: analysis.status.bytes_read,
             blocks: analysis.status.blocks,
             uncompressed_blocks: analysis.status.uncompressed_blocks,
+            crash_safe: !analysis.header.spill.is_empty(),
+            recovered_bytes: replay.recovered.bytes,
+            unrecovered_streams: replay.recovered.cut_streams,
+            unrecovered_bytes: replay.recovered.missing_bytes,
         },
         warnings,
     }

@@ -191,6 +191,18 @@ pub struct TraceInfo {
     /// Blocks the tracer stored without compressing them, because the
     /// program kept every CPU busy (`heapwise run --compress`).
     pub uncompressed_blocks: u64,
+    /// Whether the tracer kept its buffers in a spill file, so that a
+    /// process that dies loses nothing (see `docs/trace-format.md`).
+    pub crash_safe: bool,
+    /// Bytes of records the process had not written when it died,
+    /// recovered from its spill file.
+    pub recovered_bytes: u64,
+    /// Threads whose records could not be recovered to the end (a buffer of
+    /// theirs was not in the spill file): their last events are missing.
+    pub unrecovered_streams: u64,
+    /// Bytes of records known to be missing from those threads (0 when
+    /// unknown).
+    pub unrecovered_bytes: u64,
 }
 
 /// One point of the timeline (the end of a time bucket).

@@ -128,6 +128,8 @@ pub struct Replay {
     exit_tick: u64,
     /// Messages from the tracer.
     pub notes: Vec<String>,
+    /// What was recovered from the spill file after the process died.
+    pub recovered: heapwise_trace::Recovery,
     /// Counter samples (RSS, allocator statistics).
     pub counters: Vec<Counters>,
     /// Kernel thread ids seen.
@@ -172,6 +174,7 @@ impl Replay {
             exit: None,
             exit_tick: u64::MAX,
             notes: Vec::new(),
+            recovered: heapwise_trace::Recovery::default(),
             counters: Vec::new(),
             threads: 0,
             reordered: 0,
@@ -542,6 +545,12 @@ impl Replay {
             ControlRecord::Note { message, .. } => self.notes.push(message.clone()),
             ControlRecord::Counters(counters) => self.counters.push(counters.clone()),
             ControlRecord::Sync { .. } => {}
+            ControlRecord::Recovered(found) => {
+                self.recovered.bytes += found.bytes;
+                self.recovered.streams += found.streams;
+                self.recovered.cut_streams += found.cut_streams;
+                self.recovered.missing_bytes += found.missing_bytes;
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heapwise_trace::ControlRecord;
 
+use crate::stream::Stream;
 use crate::sys::SpinLock;
 
 /// A value behind a [`SpinLock`].
@@ -34,10 +35,59 @@ impl<T> Locked<T> {
     }
 }
 
-/// Encoded control records waiting for the writer.
-pub static CONTROL: Locked<Vec<u8>> = Locked::new(Vec::new());
+/// A queue of self-contained records that any thread appends to under the
+/// queue's lock: a stream of its own (so its blocks are in the spill file
+/// like a thread's), created at the first append.
+pub struct Queue {
+    id: u32,
+    stream: *const Stream,
+}
+
+// SAFETY: only reached through `Locked`, which serialises access.
+unsafe impl Send for Queue {}
+
+impl Queue {
+    const fn new(id: u32) -> Queue {
+        Queue {
+            id,
+            stream: std::ptr::null(),
+        }
+    }
+
+    /// Appends whole records; false if they could not be kept (no memory,
+    /// or more than a block).
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> bool {
+        if bytes.len() > crate::stream::BLOCK_SIZE {
+            return false;
+        }
+        if self.stream.is_null() {
+            match crate::stream::create_queue(self.id) {
+                Some(stream) => self.stream = stream,
+                None => return false,
+            }
+        }
+        // SAFETY: streams are never freed; the queue's lock makes the
+        // caller its only writer.
+        let stream = unsafe { &*self.stream };
+        let p = unsafe { stream.private() };
+        let buf = p.reserve(stream, bytes.len());
+        let pos = p.pos();
+        buf[pos..pos + bytes.len()].copy_from_slice(bytes);
+        p.commit(pos + bytes.len());
+        true
+    }
+
+    /// The queue's stream, if anything was ever appended.
+    pub fn stream(&self) -> Option<&'static Stream> {
+        // SAFETY: streams are never freed.
+        unsafe { self.stream.as_ref() }
+    }
+}
+
+/// Encoded control records waiting for the writer (stream 0).
+pub static CONTROL: Locked<Queue> = Locked::new(Queue::new(0));
 /// Self-contained (raw) stream records of threads without a stream.
-pub static SHARED: Locked<Vec<u8>> = Locked::new(Vec::new());
+pub static SHARED: Locked<Queue> = Locked::new(Queue::new(SHARED_STREAM));
 /// Calls that could not be queued anywhere.
 pub static LOST: AtomicU64 = AtomicU64::new(0);
 /// The stream id the writer gives [`SHARED`]'s records.
@@ -47,27 +97,22 @@ pub const SHARED_STREAM: u32 = 1;
 pub fn push(record: &ControlRecord) {
     let mut encoded = Vec::new();
     record.encode(&mut encoded);
-    if CONTROL
-        .with(100_000, |queue| queue.extend_from_slice(&encoded))
-        .is_none()
-    {
+    if CONTROL.with(100_000, |queue| queue.extend_from_slice(&encoded)) != Some(true) {
         LOST.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Moves the queued control records into `out`.
-pub fn take(queue: &Locked<Vec<u8>>, out: &mut Vec<u8>) {
-    queue.with(1_000_000, |q| {
-        out.extend_from_slice(q);
-        q.clear();
-    });
+/// The stream of a queue (taken under its lock, briefly).
+pub fn stream_of(queue: &Locked<Queue>) -> Option<&'static Stream> {
+    queue.with(1_000_000, |q| q.stream()).flatten()
 }
 
-/// Forgets everything queued (a forked child).
+/// Forgets everything queued (a forked child: the queues' blocks belong
+/// to the parent).
 pub fn reset_after_fork() {
     CONTROL.lock.force_unlock();
     SHARED.lock.force_unlock();
-    CONTROL.with(0, Vec::clear);
-    SHARED.with(0, Vec::clear);
+    CONTROL.with(0, |q| q.stream = std::ptr::null());
+    SHARED.with(0, |q| q.stream = std::ptr::null());
     LOST.store(0, Ordering::Relaxed);
 }

@@ -44,6 +44,12 @@
 //!    address (`unwind/`), stacks interned per stream (`intern.rs`), events
 //!    delta-encoded into per-thread blocks: no system call and no shared
 //!    cache line per event.
+//! 8. **Nothing a thread recorded dies with the process.** The blocks are
+//!    slots of a spill file in shared memory (`spill.rs`) that the kernel
+//!    keeps after `abort`, a crash or `SIGKILL`, and the writer hands a
+//!    block back only once its records are in the trace; the next reader
+//!    of the trace appends what is missing. No signal handler is involved,
+//!    so the program's own handlers and exit status are untouched.
 #![allow(clippy::missing_safety_doc)]
 // Unit tests link this crate without its exported hooks (a test binary that
 // interposed malloc would trace itself), so much of it is unreachable there.
@@ -60,6 +66,7 @@ mod intern;
 mod lifecycle;
 mod output;
 mod record;
+mod spill;
 mod state;
 mod stream;
 mod sys;

@@ -114,6 +114,7 @@ extern "C" fn fork_child() {
     modules::REFRESH_LOCK.force_unlock();
     crate::control::reset_after_fork();
     stream::reset_after_fork();
+    crate::spill::reset_after_fork();
     writer::reset_after_fork();
     let tls = tls::get();
     // SAFETY: the calling (and only) thread's TLS.
@@ -124,8 +125,8 @@ extern "C" fn fork_child() {
     }
     let follow = crate::state::config().is_some_and(|c| c.follow_fork);
     if follow {
-        // Module records go to the child's new trace.
-        modules::announce_all();
+        // Module records go to the child's new trace, announced when it
+        // starts (a child that never allocates makes no files).
         crate::state::set_child_pending();
     } else {
         crate::state::turn_off();
@@ -146,7 +147,12 @@ extern "C" fn heapwise_before_exec() {
                 ts: sys::ticks(),
                 status: ExitStatus::Exec,
             });
-            writer::flush(2_000_000_000);
+            if writer::flush(2_000_000_000) {
+                // The new image has a spill file of its own. (Should exec
+                // fail, records from then on are no longer kept safe from
+                // a crash: see docs/trace-format.md.)
+                crate::spill::remove();
+            }
         });
     }
 }
@@ -229,7 +235,9 @@ extern "C" fn destructor() {
         Some(status) => writer::shutdown(Some(status), 5_000_000_000),
         // The exit handler comes later and ends the trace; write what we
         // have in case the process dies before that.
-        None => writer::flush(1_000_000_000),
+        None => {
+            writer::flush(1_000_000_000);
+        }
     });
 }
 

@@ -28,6 +28,10 @@ pub struct Config {
     pub follow_fork: bool,
     /// `HEAPWISE_COMPRESS`: `auto` (default), `always` or `never`.
     pub compress: Compress,
+    /// `HEAPWISE_SPILL_DIR`: where the spill file goes (default `/dev/shm`;
+    /// `none` keeps buffers in private memory, so a process that dies loses
+    /// what its writer had not written yet).
+    pub spill_dir: Option<String>,
 }
 
 fn env(name: &CStr) -> Option<String> {
@@ -60,6 +64,11 @@ impl Config {
             compress: env(c"HEAPWISE_COMPRESS")
                 .and_then(|v| Compress::parse(&v))
                 .unwrap_or(Compress::Auto),
+            spill_dir: match env(c"HEAPWISE_SPILL_DIR") {
+                Some(dir) if dir == "none" => None,
+                Some(dir) if !dir.is_empty() => Some(dir.trim_end_matches('/').to_string()),
+                _ => Some("/dev/shm".to_string()),
+            },
         })
     }
 }
@@ -165,5 +174,6 @@ pub fn header(
         // SAFETY: no arguments.
         page_size: unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u32,
         tracer_version: env!("CARGO_PKG_VERSION").to_string(),
+        spill: crate::spill::path(),
     }
 }

@@ -211,7 +211,7 @@ fn record_shared(tls: *mut Tls, call: Call, caller: Regs) {
     let mut buf = [0u8; raw_record_len(MAX_FRAMES)];
     let len = encode_raw(tls, call, caller, &mut buf);
     let queued = crate::control::SHARED.with(1000, |queue| queue.extend_from_slice(&buf[..len]));
-    if queued.is_none() {
+    if queued != Some(true) {
         crate::control::LOST.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -103,10 +103,9 @@ fn first_stage() -> u8 {
     let Some(config) = Config::from_env() else {
         return OFF;
     };
-    crate::stream::MAX_BLOCKS.store(
-        config.buffer_mb * (1 << 20) / crate::stream::BLOCK_SIZE,
-        Ordering::Relaxed,
-    );
+    let blocks = config.buffer_mb * (1 << 20) / crate::stream::BLOCK_SIZE;
+    crate::stream::MAX_BLOCKS.store(blocks, Ordering::Relaxed);
+    crate::spill::ensure(config.spill_dir.as_deref(), crate::spill::slots_for(blocks));
     let _ = CONFIG.set(config);
     crate::lifecycle::install();
     crate::unwind::modules::refresh();

@@ -8,22 +8,37 @@
 //! blocks back through the stream's `spare` slot. The total memory of blocks
 //! is bounded: when it is reached the producing thread waits for the writer
 //! (back-pressure) instead of growing without limit.
+//!
+//! Blocks live in the spill file (`spill.rs`) so that they outlive a process
+//! that dies. Each carries its stream and the offset of its first byte in the
+//! stream's records (`base`), and the writer hands a drained block back only
+//! after the records it copied from it are in the trace file: whatever a
+//! stream recorded and the trace does not hold is always in some block.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use heapwise_trace::record::{MAX_RECORD_LEN, StreamEncoder};
+use heapwise_trace::spill::{CONTROL_SLOT, SLOT_HEADER_LEN, SLOT_LEN};
 
 use crate::intern::Interner;
 use crate::sys::{self, SpinLock};
 use crate::unwind::UnwindState;
 
 /// Bytes of records per block.
-pub const BLOCK_SIZE: usize = 128 * 1024;
+pub const BLOCK_SIZE: usize = heapwise_trace::spill::BLOCK_DATA_LEN;
 
-/// A buffer of whole records.
+/// A buffer of whole records: one slot of the spill file (its layout is
+/// `heapwise_trace::spill`'s), or private memory when there is none.
+#[repr(C)]
 pub struct Block {
+    /// The stream writing it (the control stream as `CONTROL_SLOT`); 0
+    /// before its first use.
+    stream: AtomicU32,
+    _pad: u32,
+    /// Offset of `data[0]` in the stream's records.
+    base: AtomicU64,
     /// Bytes of complete records (written by the owner, read by the writer).
     committed: AtomicUsize,
     /// Bytes the writer has already copied (writer only).
@@ -31,12 +46,41 @@ pub struct Block {
     data: UnsafeCell<[u8; BLOCK_SIZE]>,
 }
 
+const _: () = assert!(std::mem::offset_of!(Block, base) == 8);
+const _: () = assert!(std::mem::offset_of!(Block, committed) == 16);
+const _: () = assert!(std::mem::offset_of!(Block, data) == SLOT_HEADER_LEN);
+const _: () = assert!(std::mem::size_of::<Block>() == SLOT_LEN);
+
 impl Block {
     fn alloc() -> *mut Block {
+        if let Some(slot) = crate::spill::take_slot() {
+            return slot.cast();
+        }
+        crate::spill::VOLATILE_BLOCKS.fetch_add(1, Ordering::Relaxed);
         let layout = std::alloc::Layout::new::<Block>();
         // SAFETY: the layout is non-zero; all-zero bytes are a valid Block
         // (zero atomics, zero cell, zero data).
         unsafe { std::alloc::alloc_zeroed(layout).cast() }
+    }
+
+    /// Makes an empty block the one stream `id` writes from offset `base`
+    /// on. The length is reset first: a reader of the spill file after a
+    /// death in between sees an empty block, never old bytes at new offsets.
+    fn assign(block: *mut Block, id: u32, base: u64) {
+        // SAFETY: blocks are never freed; the caller owns this one.
+        let block = unsafe { &*block };
+        block.committed.store(0, Ordering::Release);
+        block.flushed.set(0);
+        block.base.store(base, Ordering::Release);
+        let slot_id = if id == 0 { CONTROL_SLOT } else { id };
+        block.stream.store(slot_id, Ordering::Release);
+    }
+
+    /// Offset in the stream of the byte after the block's records.
+    fn end(block: *mut Block) -> u64 {
+        // SAFETY: blocks are never freed.
+        let block = unsafe { &*block };
+        block.base.load(Ordering::Acquire) + block.committed.load(Ordering::Acquire) as u64
     }
 }
 
@@ -86,6 +130,10 @@ pub struct Stream {
     free_next: Cell<*mut Stream>,
     /// [`ATTACHED`], [`DETACHED`] or [`FREE`].
     state: AtomicU8,
+    /// A thread's stream waits for the writer when buffer memory is used
+    /// up; a queue (control records, the shared stream), which the writer
+    /// itself writes to, takes memory beyond the limit instead.
+    bounded: bool,
     active: AtomicPtr<Block>,
     full: Ring,
     spare: AtomicPtr<Block>,
@@ -134,6 +182,14 @@ pub static WRITER_WAKE: AtomicU32 = AtomicU32::new(0);
 /// Times a thread had to wait for the writer to hand back a block (the
 /// writer is not keeping up: it then stops compressing, see `gauge.rs`).
 pub static STALLS: AtomicU32 = AtomicU32::new(0);
+/// Threads waiting right now for a block (the writer then writes at once,
+/// which is what hands blocks back).
+static WAITING: AtomicU32 = AtomicU32::new(0);
+
+/// Whether a thread is waiting for the writer to hand back a block.
+pub fn threads_waiting() -> bool {
+    WAITING.load(Ordering::Relaxed) > 0
+}
 
 /// Wakes the writer thread.
 pub fn wake_writer() {
@@ -187,11 +243,43 @@ pub fn attach() -> Option<&'static Stream> {
 
 fn create() -> Option<&'static Stream> {
     let block = new_block()?;
-    let stream = Box::new(Stream {
-        id: NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
+    let stream = new_stream(NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed), block, true);
+    let stream: &'static mut Stream = Box::leak(stream);
+    let mut head = STREAMS.load(Ordering::Acquire);
+    loop {
+        stream.next = head;
+        match STREAMS.compare_exchange_weak(head, stream, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Some(stream),
+            Err(current) => head = current,
+        }
+    }
+}
+
+/// A stream for a queue of self-contained records (the control stream, the
+/// shared stream), written by any thread under the queue's lock and drained
+/// by the writer with [`drain`]. Not in the registry of thread streams.
+pub fn create_queue(id: u32) -> Option<&'static Stream> {
+    let block = match new_block() {
+        Some(block) => block,
+        None => {
+            BLOCKS.fetch_add(1, Ordering::Relaxed);
+            Block::alloc()
+        }
+    };
+    if block.is_null() {
+        return None;
+    }
+    Some(Box::leak(new_stream(id, block, false)))
+}
+
+fn new_stream(id: u32, block: *mut Block, bounded: bool) -> Box<Stream> {
+    Block::assign(block, id, 0);
+    Box::new(Stream {
+        id,
         next: ptr::null_mut(),
         free_next: Cell::new(ptr::null_mut()),
         state: AtomicU8::new(ATTACHED),
+        bounded,
         active: AtomicPtr::new(block),
         full: Ring {
             slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
@@ -207,16 +295,7 @@ fn create() -> Option<&'static Stream> {
             interner: Interner::new(),
             unwind: UnwindState::new(),
         }),
-    });
-    let stream: &'static mut Stream = Box::leak(stream);
-    let mut head = STREAMS.load(Ordering::Acquire);
-    loop {
-        stream.next = head;
-        match STREAMS.compare_exchange_weak(head, stream, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return Some(stream),
-            Err(current) => head = current,
-        }
-    }
+    })
 }
 
 /// Called by the thread's exit destructor: the thread will not touch the
@@ -287,12 +366,15 @@ impl StreamPrivate {
 
     fn switch_block(&mut self, stream: &Stream) {
         let full = self.block;
+        let base = Block::end(full);
         let mut waited = 0u32;
         while !stream.full.push(full) {
             wake_writer();
-            if !crate::state::tracing() {
-                // The writer is gone (exit): drop what this block holds.
-                self.restart_block();
+            if !crate::state::tracing() || !stream.bounded {
+                // The writer is gone (exit), or is the one writing to this
+                // queue: drop what this block holds (the gap it leaves in
+                // the stream's offsets tells a reader something is lost).
+                self.restart_block(stream.id, base);
                 return;
             }
             sys::nap_us(50);
@@ -307,23 +389,22 @@ impl StreamPrivate {
                 break block;
             }
             wake_writer();
-            if !crate::state::tracing() {
-                // No writer will ever return a block: keep writing into a
-                // fresh one so the program is not blocked, and lose it.
-                match Block::alloc() {
-                    b if !b.is_null() => break b,
-                    _ => {}
+            if !crate::state::tracing() || !stream.bounded {
+                // No writer will ever return a block, or this queue must
+                // not wait: keep writing into a fresh one so the program is
+                // not blocked.
+                let block = Block::alloc();
+                if !block.is_null() {
+                    BLOCKS.fetch_add(1, Ordering::Relaxed);
+                    break block;
                 }
             }
+            WAITING.fetch_add(1, Ordering::Relaxed);
             sys::nap_us(50);
+            WAITING.fetch_sub(1, Ordering::Relaxed);
             waited += 1;
         };
-        // SAFETY: `next` came back from the writer (or is new) and nobody
-        // else references it.
-        unsafe {
-            (*next).committed.store(0, Ordering::Relaxed);
-            (*next).flushed.set(0);
-        }
+        Block::assign(next, stream.id, base);
         stream.active.store(next, Ordering::Release);
         self.block = next;
         self.pos = 0;
@@ -334,31 +415,38 @@ impl StreamPrivate {
         }
     }
 
-    fn restart_block(&mut self) {
+    fn restart_block(&mut self, id: u32, base: u64) {
         self.pos = 0;
-        // SAFETY: the block is ours.
-        unsafe {
-            (*self.block).committed.store(0, Ordering::Release);
-            (*self.block).flushed.set(0);
-        }
+        Block::assign(self.block, id, base);
     }
 }
 
-/// The writer's view: copies every stream's new records into `out` (via
-/// `emit(stream id, bytes)`), recycles drained blocks into `pool`, and frees
-/// streams whose thread has exited. Must be called from the writer thread
-/// only.
-pub fn drain_all(pool: &mut Vec<*mut Block>, emit: &mut dyn FnMut(u32, &[u8])) {
+/// The writer's view: copies every thread stream's new records into `out`
+/// (via `emit(stream id, bytes)`), and frees streams whose thread has
+/// exited. Blocks it emptied go to `drained`: they go back to the threads
+/// (through `pool`) only after what was copied from them is in the file.
+/// Must be called from the writer thread only.
+pub fn drain_all(
+    drained: &mut Vec<*mut Block>,
+    pool: &mut Vec<*mut Block>,
+    emit: &mut dyn FnMut(u32, &[u8]),
+) {
     let mut cursor = STREAMS.load(Ordering::Acquire);
     while !cursor.is_null() {
         // SAFETY: streams are never freed.
         let stream = unsafe { &*cursor };
-        drain(stream, pool, emit);
+        drain(stream, drained, pool, emit);
         cursor = stream.next;
     }
 }
 
-fn drain(stream: &Stream, pool: &mut Vec<*mut Block>, emit: &mut dyn FnMut(u32, &[u8])) {
+/// [`drain_all`] for one stream (also for queues).
+pub fn drain(
+    stream: &Stream,
+    drained: &mut Vec<*mut Block>,
+    pool: &mut Vec<*mut Block>,
+    emit: &mut dyn FnMut(u32, &[u8]),
+) {
     let detached = stream.state.load(Ordering::Acquire) == DETACHED;
     let active = stream.active.load(Ordering::Acquire);
     let mut active_done = false;
@@ -367,11 +455,7 @@ fn drain(stream: &Stream, pool: &mut Vec<*mut Block>, emit: &mut dyn FnMut(u32, 
         if block == active {
             active_done = true;
         }
-        if stream.spare.load(Ordering::Acquire).is_null() {
-            stream.spare.store(block, Ordering::Release);
-        } else {
-            pool.push(block);
-        }
+        drained.push(block);
     }
     if !active_done {
         copy_new(stream.id, active, emit);

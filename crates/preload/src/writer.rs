@@ -10,7 +10,7 @@
 
 use std::ffi::c_void;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU8, AtomicU32, Ordering};
 
 use heapwise_trace::block::{BlockEncoder, put_segment_header, stored_header};
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, StreamEncoder};
@@ -51,6 +51,8 @@ static TRACE_PID: AtomicI64 = AtomicI64::new(-1);
 static TRACE_FD: AtomicI32 = AtomicI32::new(-1);
 /// The status passed to `exit`, recorded by the `on_exit` handler.
 pub static EXIT_CODE: AtomicI64 = AtomicI64::new(i64::MIN);
+/// A forked child announces the modules it inherited when it starts.
+static ANNOUNCE_AT_START: AtomicBool = AtomicBool::new(false);
 /// The writer's state, handed from `start` to the thread.
 static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
 
@@ -73,7 +75,9 @@ struct Writer {
     gauge: Option<CpuGauge>,
     payload: Vec<u8>,
     framed: Vec<u8>,
-    scratch: Vec<u8>,
+    /// Blocks emptied since the last write: handed back once their records
+    /// are in the file.
+    drained: Vec<*mut Block>,
     pool: Vec<*mut Block>,
     last_write_ns: u64,
     last_counters_ns: u64,
@@ -91,8 +95,16 @@ unsafe impl Send for Writer {}
 
 /// Opens this process's trace, writes its header and starts the writer
 /// thread. Returns false (after saying why on stderr) if tracing cannot go
-/// on.
+/// on; the spill file is then removed (no trace will ever name it).
 pub fn start() -> bool {
+    let started = open_and_spawn();
+    if !started {
+        crate::spill::remove();
+    }
+    started
+}
+
+fn open_and_spawn() -> bool {
     if STATE.load(Ordering::Acquire) == RUNNING {
         return true;
     }
@@ -100,6 +112,13 @@ pub fn start() -> bool {
         return false;
     };
     let pid = sys::getpid();
+    let blocks = stream::MAX_BLOCKS.load(Ordering::Relaxed);
+    crate::spill::ensure(config.spill_dir.as_deref(), crate::spill::slots_for(blocks));
+    if ANNOUNCE_AT_START.swap(false, Ordering::AcqRel) {
+        // A forked child: its module records go to its own trace, into
+        // blocks of its own spill file.
+        crate::unwind::modules::announce_all();
+    }
     let opened = match output::open(config, pid) {
         Ok(opened) => opened,
         Err(message) => {
@@ -133,7 +152,7 @@ pub fn start() -> bool {
         path: opened.path,
         payload: Vec::with_capacity(BLOCK_TARGET * 2),
         framed: Vec::new(),
-        scratch: Vec::new(),
+        drained: Vec::new(),
         pool: Vec::new(),
         last_write_ns: sys::monotonic_ns(),
         unreleased: false,
@@ -210,6 +229,9 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
     }
     if writer.failed {
         crate::state::turn_off();
+    } else {
+        // Everything recorded is in the trace.
+        crate::spill::remove();
     }
     // SAFETY: our fd.
     unsafe { libc::close(writer.fd) };
@@ -223,72 +245,85 @@ impl Writer {
     fn pass(&mut self, force: bool) {
         let _lock = PASS_LOCK.lock_for(u64::MAX);
         let pass_start = sys::ticks();
-        let Writer {
-            payload,
-            framed,
-            scratch,
-            pool,
-            fd,
-            failed,
-            encoder,
-            compress,
-            gauge,
-            ..
-        } = self;
-        scratch.clear();
-        control::take(&control::CONTROL, scratch);
-        if !scratch.is_empty() {
-            put_segment_header(payload, 0, scratch.len());
-            payload.extend_from_slice(scratch);
-        }
-        scratch.clear();
-        control::take(&control::SHARED, scratch);
         let lost = control::LOST.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let mut buf = [0u8; 16];
             let len = StreamEncoder::new().lost(&mut buf, 0, lost);
-            scratch.extend_from_slice(&buf[..len]);
-        }
-        if !scratch.is_empty() {
-            put_segment_header(payload, control::SHARED_STREAM, scratch.len());
-            payload.extend_from_slice(scratch);
+            if control::SHARED.with(1_000_000, |q| q.extend_from_slice(&buf[..len])) != Some(true) {
+                control::LOST.fetch_add(lost, Ordering::Relaxed);
+            }
         }
         let mut copied = false;
-        stream::drain_all(pool, &mut |id, bytes| {
-            copied = true;
-            put_segment_header(payload, id, bytes.len());
-            payload.extend_from_slice(bytes);
-            if payload.len() >= BLOCK_TARGET * 4 && !*failed {
-                let compress = should_compress(*compress, gauge);
-                *failed = write_block(encoder, compress, *fd, payload, framed).is_err();
+        {
+            let Writer {
+                payload,
+                framed,
+                drained,
+                pool,
+                fd,
+                failed,
+                encoder,
+                compress,
+                gauge,
+                ..
+            } = self;
+            let mut emit = |id: u32, bytes: &[u8]| {
+                copied |= id != 0;
+                put_segment_header(payload, id, bytes.len());
+                payload.extend_from_slice(bytes);
+                if payload.len() >= BLOCK_TARGET * 4 && !*failed {
+                    let compress = should_compress(*compress, gauge);
+                    *failed = write_block(encoder, compress, *fd, payload, framed).is_err();
+                }
+            };
+            for queue in [&control::CONTROL, &control::SHARED] {
+                if let Some(stream) = control::stream_of(queue) {
+                    stream::drain(stream, drained, pool, &mut emit);
+                }
             }
-        });
-        let wrote_events = copied || !scratch.is_empty();
-        if wrote_events || self.unreleased {
-            scratch.clear();
-            ControlRecord::Sync { tick: pass_start }.encode(scratch);
-            put_segment_header(payload, 0, scratch.len());
-            payload.extend_from_slice(scratch);
+            stream::drain_all(drained, pool, &mut emit);
         }
-        self.unreleased = wrote_events;
+        // The pass's own records go through the control queue too, so that
+        // the trace's stream 0 is exactly the queue's records (which is how
+        // a reader of the spill file knows what is missing).
+        if copied || self.unreleased {
+            control::push(&ControlRecord::Sync { tick: pass_start });
+        }
+        self.unreleased = copied;
         let now = sys::monotonic_ns();
         let due = force
-            || payload.len() >= BLOCK_TARGET
+            || self.payload.len() >= BLOCK_TARGET
+            || stream::threads_waiting()
             || now.saturating_sub(self.last_write_ns) >= WRITE_INTERVAL_NS;
-        if due && !self.payload.is_empty() && !self.failed {
-            scratch.clear();
-            ControlRecord::Clock(sys::clock_sync()).encode(scratch);
-            put_segment_header(&mut self.payload, 0, self.scratch.len());
-            self.payload.extend_from_slice(&self.scratch);
+        let writing = due && !self.failed;
+        if writing {
+            control::push(&ControlRecord::Clock(sys::clock_sync()));
+        }
+        if let Some(stream) = control::stream_of(&control::CONTROL) {
+            let Writer {
+                payload,
+                drained,
+                pool,
+                ..
+            } = self;
+            stream::drain(stream, drained, pool, &mut |id, bytes| {
+                put_segment_header(payload, id, bytes.len());
+                payload.extend_from_slice(bytes);
+            });
+        }
+        if writing && !self.payload.is_empty() {
             let compress = should_compress(self.compress, &mut self.gauge);
-            if let Err(err) = write_block(
+            match write_block(
                 &mut self.encoder,
                 compress,
                 self.fd,
                 &mut self.payload,
                 &mut self.framed,
             ) {
-                self.fail(err);
+                // Everything copied from the drained blocks is in the file
+                // now: they may be written over.
+                Ok(()) => self.pool.append(&mut self.drained),
+                Err(err) => self.fail(err),
             }
             self.last_write_ns = now;
         }
@@ -382,10 +417,10 @@ fn sample_counters() -> Counters {
 }
 
 /// Writes everything recorded so far and waits (at most `timeout_ns`) until
-/// it is in the file.
-pub fn flush(timeout_ns: u64) {
+/// it is in the file. Returns whether it is.
+pub fn flush(timeout_ns: u64) -> bool {
     if STATE.load(Ordering::Acquire) != RUNNING {
-        return;
+        return false;
     }
     let target = FLUSH_REQUESTED
         .fetch_add(1, Ordering::AcqRel)
@@ -394,12 +429,15 @@ pub fn flush(timeout_ns: u64) {
     let deadline = sys::monotonic_ns() + timeout_ns;
     loop {
         let done = FLUSH_DONE.load(Ordering::Acquire);
-        if done.wrapping_sub(target) as i32 >= 0 || STATE.load(Ordering::Acquire) != RUNNING {
-            return;
+        if done.wrapping_sub(target) as i32 >= 0 {
+            return true;
+        }
+        if STATE.load(Ordering::Acquire) != RUNNING {
+            return false;
         }
         let now = sys::monotonic_ns();
         if now >= deadline {
-            return;
+            return false;
         }
         sys::futex_wait(&FLUSH_DONE, done, (deadline - now).min(50_000_000));
     }
@@ -446,6 +484,7 @@ pub fn exit_status() -> Option<ExitStatus> {
 
 /// Forgets the parent's writer (a forked child; it has no writer thread).
 pub fn reset_after_fork() {
+    ANNOUNCE_AT_START.store(true, Ordering::Release);
     PASS_LOCK.force_unlock();
     STATE.store(NONE, Ordering::Release);
     STOPPED_WORD.store(0, Ordering::Release);

@@ -154,6 +154,26 @@ pub enum ControlRecord {
         /// Tick at which the pass started.
         tick: u64,
     },
+    /// The process died before its writer wrote everything it had recorded;
+    /// the segments before this record were recovered from its spill file
+    /// (see [`crate::spill`]) by whoever read the trace next.
+    Recovered(Recovery),
+}
+
+/// What a recovery from the spill file found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes of stream records recovered (appended to the trace).
+    pub bytes: u64,
+    /// Streams that had records to recover.
+    pub streams: u64,
+    /// Streams whose records could not all be recovered: a buffer of theirs
+    /// was not in the spill file (it was full or could not be created), so
+    /// their records stop at the last one before the gap.
+    pub cut_streams: u64,
+    /// Bytes of records known to be missing in those streams (`0` when the
+    /// size of what is missing is unknown).
+    pub missing_bytes: u64,
 }
 
 impl ControlRecord {
@@ -212,6 +232,13 @@ impl ControlRecord {
             ControlRecord::Sync { tick } => {
                 w.u8(tag::SYNC);
                 w.u64(*tick);
+            }
+            ControlRecord::Recovered(r) => {
+                w.u8(tag::RECOVERED);
+                w.u64(r.bytes);
+                w.u64(r.streams);
+                w.u64(r.cut_streams);
+                w.u64(r.missing_bytes);
             }
             ControlRecord::Counters(c) => {
                 w.u8(tag::COUNTERS);
@@ -293,6 +320,12 @@ impl ControlRecord {
                 message: cur.string()?,
             },
             tag::SYNC => ControlRecord::Sync { tick: cur.u64()? },
+            tag::RECOVERED => ControlRecord::Recovered(Recovery {
+                bytes: cur.u64()?,
+                streams: cur.u64()?,
+                cut_streams: cur.u64()?,
+                missing_bytes: cur.u64()?,
+            }),
             tag::COUNTERS => {
                 let mut c = Counters {
                     ts: cur.u64()?,
@@ -349,6 +382,12 @@ mod tests {
             }],
         }));
         round_trip(ControlRecord::ModuleUnload { id: 3, ts: 100 });
+        round_trip(ControlRecord::Recovered(Recovery {
+            bytes: 1 << 20,
+            streams: 3,
+            cut_streams: 1,
+            missing_bytes: 131_072,
+        }));
         round_trip(ControlRecord::Clock(ClockSync {
             tick: 1,
             monotonic_ns: 2,

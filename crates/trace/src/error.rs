@@ -38,4 +38,12 @@ pub enum TraceError {
     /// The header is damaged.
     #[error("the trace header is damaged: {0}")]
     BadHeader(String),
+    /// Records left in a spill file could not be recovered.
+    #[error("cannot recover the records the traced process left in {spill}: {reason}")]
+    Unrecoverable {
+        /// The spill file.
+        spill: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }

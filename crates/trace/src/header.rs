@@ -58,6 +58,11 @@ pub struct Header {
     pub page_size: u32,
     /// Version of the tracer that wrote the trace.
     pub tracer_version: String,
+    /// The spill file holding the tracer's buffered records while the
+    /// process runs, from which a reader recovers what the process had
+    /// recorded but not yet written when it died (see [`crate::spill`]).
+    /// Empty when the tracer had none.
+    pub spill: String,
 }
 
 impl Header {
@@ -82,6 +87,7 @@ impl Header {
         w.u64(self.start.realtime_ns);
         w.u64(u64::from(self.page_size));
         w.bytes(self.tracer_version.as_bytes());
+        w.bytes(self.spill.as_bytes());
         let payload = w.buf;
         let mut out = Vec::with_capacity(FIXED_HEADER_LEN + payload.len());
         out.extend_from_slice(&MAGIC);
@@ -145,6 +151,12 @@ impl Header {
         };
         let page_size = cur.u32().ok_or_else(bad)?;
         let tracer_version = cur.string().ok_or_else(bad)?;
+        // Added after the first release: absent in older traces.
+        let spill = if cur.is_empty() {
+            String::new()
+        } else {
+            cur.string().ok_or_else(bad)?
+        };
         // Fields added by later minor versions follow; they are ignored.
         Ok(Header {
             pid,
@@ -157,6 +169,7 @@ impl Header {
             start,
             page_size,
             tracer_version,
+            spill,
         })
     }
 }
@@ -177,6 +190,7 @@ impl Header {
             start: ClockSync::default(),
             page_size: 4096,
             tracer_version: String::new(),
+            spill: String::new(),
         }
     }
 }

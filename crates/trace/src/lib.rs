@@ -42,11 +42,14 @@ mod error;
 pub mod header;
 pub mod reader;
 pub mod record;
+pub mod spill;
 pub mod stacks;
 pub mod varint;
 mod writer;
 
-pub use control::{ClockSync, ControlRecord, Counters, ExitStatus, LoadSegment, ModuleLoad};
+pub use control::{
+    ClockSync, ControlRecord, Counters, ExitStatus, LoadSegment, ModuleLoad, Recovery,
+};
 pub use error::TraceError;
 pub use header::{FORMAT_VERSION, Header, TickSource};
 pub use reader::{Event, ReadStatus, TraceReader, Visitor};

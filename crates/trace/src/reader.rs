@@ -243,8 +243,50 @@ impl TraceReader {
     /// [`TraceReader::status`]); calling again later picks up blocks written
     /// since, unless the trace is damaged.
     pub fn read_block<V: Visitor>(&mut self, visitor: &mut V) -> Result<bool, TraceError> {
-        if self.status.damage.is_some() {
+        let Some(next) = self.load_block()? else {
             return Ok(false);
+        };
+        let raw = std::mem::take(&mut self.raw);
+        let result = self.decode_segments(&raw, visitor);
+        self.raw = raw;
+        if let Err(reason) = result {
+            return Ok(self.damaged(&reason));
+        }
+        self.accept_block(next);
+        Ok(true)
+    }
+
+    /// Reads every complete block from here on without decoding records,
+    /// handing each segment to `segment(stream, bytes)` — for tools that
+    /// only need to know what each stream holds (recovery counts what is
+    /// already in the file). Returns the status, like
+    /// [`TraceReader::read_all`].
+    pub fn scan_segments(
+        &mut self,
+        segment: &mut dyn FnMut(u32, &[u8]),
+    ) -> Result<ReadStatus, TraceError> {
+        while let Some(next) = self.load_block()? {
+            let raw = std::mem::take(&mut self.raw);
+            let result = for_each_segment(&raw, |stream, bytes| {
+                segment(stream, bytes);
+                Ok(())
+            });
+            self.raw = raw;
+            if let Err(reason) = result {
+                self.damaged(&reason);
+                break;
+            }
+            self.accept_block(next);
+        }
+        Ok(self.status.clone())
+    }
+
+    /// Reads the next complete block into `self.raw`; `None` when there is
+    /// none (end, an unfinished block, or damage). The block counts as read
+    /// only once [`TraceReader::accept_block`] is called.
+    fn load_block(&mut self) -> Result<Option<LoadedBlock>, TraceError> {
+        if self.status.damage.is_some() {
+            return Ok(None);
         }
         let io = |source| TraceError::Io {
             path: self.path.clone(),
@@ -253,41 +295,44 @@ impl TraceReader {
         let file_len = self.file.metadata().map_err(io)?.len();
         self.status.partial_tail_bytes = file_len.saturating_sub(self.offset);
         if file_len < self.offset + BLOCK_HEADER_LEN as u64 {
-            return Ok(false);
+            return Ok(None);
         }
         let mut fixed = [0u8; BLOCK_HEADER_LEN];
         self.file
             .read_exact_at(&mut fixed, self.offset)
             .map_err(io)?;
         let Some(block) = BlockHeader::parse(&fixed) else {
-            return Ok(self.damaged("the bytes there are not a block header"));
+            self.damaged("the bytes there are not a block header");
+            return Ok(None);
         };
         let body_start = self.offset + BLOCK_HEADER_LEN as u64;
         if file_len < body_start + u64::from(block.stored_len) {
-            return Ok(false);
+            return Ok(None);
         }
         self.stored.resize(block.stored_len as usize, 0);
         self.file
             .read_exact_at(&mut self.stored, body_start)
             .map_err(io)?;
         if let Err(err) = self.decoder.decode(&block, &self.stored, &mut self.raw) {
-            return Ok(self.damaged(match err {
+            self.damaged(match err {
                 BlockError::Checksum => "its checksum does not match",
                 BlockError::Codec => "its compressed data is invalid",
-            }));
+            });
+            return Ok(None);
         }
-        let raw = std::mem::take(&mut self.raw);
-        let result = self.decode_segments(&raw, visitor);
-        self.raw = raw;
-        if let Err(reason) = result {
-            return Ok(self.damaged(&reason));
-        }
-        self.offset = body_start + u64::from(block.stored_len);
+        Ok(Some(LoadedBlock {
+            end: body_start + u64::from(block.stored_len),
+            stored: block.codec == Codec::Stored,
+            file_len,
+        }))
+    }
+
+    fn accept_block(&mut self, block: LoadedBlock) {
+        self.offset = block.end;
         self.status.blocks += 1;
-        self.status.uncompressed_blocks += u64::from(block.codec == Codec::Stored);
+        self.status.uncompressed_blocks += u64::from(block.stored);
         self.status.bytes_read = self.offset;
-        self.status.partial_tail_bytes = file_len - self.offset;
-        Ok(true)
+        self.status.partial_tail_bytes = block.file_len - self.offset;
     }
 
     fn damaged(&mut self, reason: &str) -> bool {
@@ -299,26 +344,14 @@ impl TraceReader {
     }
 
     fn decode_segments<V: Visitor>(&mut self, raw: &[u8], visitor: &mut V) -> Result<(), String> {
-        let mut pos = 0;
-        while pos < raw.len() {
-            let stream = get_u64(raw, &mut pos).ok_or("a segment header is cut short")?;
-            let len = get_u64(raw, &mut pos).ok_or("a segment header is cut short")?;
-            let end = usize::try_from(len)
-                .ok()
-                .and_then(|len| pos.checked_add(len))
-                .filter(|&end| end <= raw.len())
-                .ok_or("a segment runs past the end of its block")?;
-            let stream = u32::try_from(stream).map_err(|_| "a stream id is out of range")?;
-            let segment = &raw[pos..end];
+        for_each_segment(raw, |stream, segment| {
             if stream == 0 {
-                self.decode_control(segment, visitor)?;
+                self.decode_control(segment, visitor)
             } else {
                 self.decode_stream(stream, segment, visitor)
-                    .map_err(|err| format!("stream {stream}: {}", describe(err)))?;
+                    .map_err(|err| format!("stream {stream}: {}", describe(err)))
             }
-            pos = end;
-        }
-        Ok(())
+        })
     }
 
     fn decode_control<V: Visitor>(
@@ -448,6 +481,37 @@ impl TraceReader {
         }
         Ok(())
     }
+}
+
+/// A block read but not yet counted as read.
+struct LoadedBlock {
+    /// File offset after it.
+    end: u64,
+    /// Stored without compression.
+    stored: bool,
+    /// The file's length when it was read.
+    file_len: u64,
+}
+
+/// Calls `segment(stream, bytes)` for each segment of a decoded payload.
+fn for_each_segment(
+    raw: &[u8],
+    mut segment: impl FnMut(u32, &[u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut pos = 0;
+    while pos < raw.len() {
+        let stream = get_u64(raw, &mut pos).ok_or("a segment header is cut short")?;
+        let len = get_u64(raw, &mut pos).ok_or("a segment header is cut short")?;
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|len| pos.checked_add(len))
+            .filter(|&end| end <= raw.len())
+            .ok_or("a segment runs past the end of its block")?;
+        let stream = u32::try_from(stream).map_err(|_| "a stream id is out of range")?;
+        segment(stream, &raw[pos..end])?;
+        pos = end;
+    }
+    Ok(())
 }
 
 fn describe(err: DecodeError) -> String {

@@ -70,6 +70,9 @@ pub mod tag {
     /// Control stream: every event stamped before this tick is in the file
     /// up to here (written after each writer pass).
     pub const SYNC: u8 = 0x07;
+    /// Control stream: records recovered from the spill file after the
+    /// process died (written by the reader that recovered them).
+    pub const RECOVERED: u8 = 0x08;
 }
 
 /// Which allocation function returned a block.

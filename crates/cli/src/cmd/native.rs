@@ -88,8 +88,11 @@ pub fn follow_to_end(path: &Path, view: bool) -> Result<Analysis> {
         if follower.ended() || super::interrupts::interrupted() {
             break;
         }
-        // A process that is gone (killed) writes no end record.
+        // A process that is gone (killed) writes no end record; what it
+        // had not written is in its spill file.
         if gone(pid) && idle.elapsed() > Duration::from_millis(1500) {
+            recover(path);
+            follower.poll().with_context(context)?;
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -118,7 +121,12 @@ fn follow_on_screen(path: &Path, follower: Follower) -> Result<Analysis> {
             idle = Instant::now();
         }
         screen.draw(|frame| live::draw(frame, &live, &context))?;
-        if live.ended() || (gone(pid as i32) && idle.elapsed() > Duration::from_millis(1500)) {
+        if live.ended() {
+            break;
+        }
+        if gone(pid as i32) && idle.elapsed() > Duration::from_millis(1500) {
+            recover(path);
+            live.refresh();
             break;
         }
         let next = Instant::now() + live::REFRESH;
@@ -145,10 +153,56 @@ fn follow_on_screen(path: &Path, follower: Follower) -> Result<Analysis> {
         .with_context(|| format!("while following trace {}", path.display()))
 }
 
-/// Reads and replays a trace.
+/// Reads and replays a trace, after recovering what its process recorded
+/// but did not write before it died (see [`recover`]).
 pub fn analyze(path: &Path) -> Result<Analysis> {
+    recover(path);
     heapwise_native::analyze(path, &AnalyzeOptions::default())
         .with_context(|| format!("while reading trace {}", path.display()))
+}
+
+/// Appends to the trace what its process had recorded but not written when
+/// it died, from the spill file the trace names, and says so on stderr.
+/// Does nothing for a process that still runs or wrote everything. A
+/// failure is reported and the trace is read as it is (its report then
+/// says what may be missing).
+pub fn recover(path: &Path) {
+    use heapwise_trace::spill::{self, Recovered};
+    if !path.is_file() {
+        // The reader that follows says what is wrong with the path.
+        return;
+    }
+    match spill::recover(path) {
+        Ok(Recovered::Appended(found)) if found.bytes > 0 || found.cut_streams > 0 => {
+            let mut line = format!(
+                "heapwise: recovered {} of records that {} had not written to its trace when it died",
+                heapwise_render::output::human_bytes(found.bytes),
+                path.display()
+            );
+            if found.cut_streams > 0 {
+                line.push_str(&format!(
+                    "; {} thread {} could not be recovered to the end",
+                    found.cut_streams,
+                    if found.cut_streams == 1 {
+                        "stream"
+                    } else {
+                        "streams"
+                    }
+                ));
+            }
+            eprintln!("{line}");
+        }
+        Ok(_) => {}
+        // A file that is not a trace is reported by the reader that follows.
+        Err(
+            heapwise_trace::TraceError::NotATrace
+            | heapwise_trace::TraceError::Empty
+            | heapwise_trace::TraceError::TruncatedHeader
+            | heapwise_trace::TraceError::BadHeader(_)
+            | heapwise_trace::TraceError::UnsupportedVersion { .. },
+        ) => {}
+        Err(err) => eprintln!("heapwise: warning: {:#}", anyhow::Error::new(err)),
+    }
 }
 
 /// The report of an analysed trace, symbolized.

@@ -1,4 +1,5 @@
 mod bad_input;
+mod death;
 mod formats;
 mod growth;
 mod live;

@@ -946,6 +946,10 @@ mod tests {
                 bytes: 0,
                 blocks: 0,
                 uncompressed_blocks: 0,
+                crash_safe: true,
+                recovered_bytes: 0,
+                unrecovered_streams: 0,
+                unrecovered_bytes: 0,
             },
             warnings: Vec::new(),
         }
@@ -1060,6 +1064,10 @@ mod tests {
             bytes: 48_213_004,
             blocks: 31,
             uncompressed_blocks: 0,
+            crash_safe: true,
+            recovered_bytes: 0,
+            unrecovered_streams: 0,
+            unrecovered_bytes: 0,
         };
         report.warnings = vec!["module /usr/lib/libfoo.so (deleted) was not symbolized".into()];
         report.timeline = timeline;
