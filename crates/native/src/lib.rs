@@ -41,6 +41,7 @@ pub mod clock;
 mod error;
 pub mod follow;
 pub mod growth;
+pub mod inherit;
 pub mod merge;
 pub mod model;
 mod pipeline;
@@ -344,6 +345,13 @@ pub fn report(
         .collect();
 
     let mut warnings = Vec::new();
+    let inherited = match inherit::section(analysis, symbolizer, options.max_leaks) {
+        Ok(section) => section,
+        Err(why) => {
+            warnings.push(why);
+            None
+        }
+    };
     if let Some(damage) = &analysis.status.damage {
         warnings.push(format!(
             "the trace is damaged ({damage}); everything before that point was read"
@@ -412,6 +420,7 @@ pub fn report(
             unrecovered_streams: replay.recovered.cut_streams,
             unrecovered_bytes: replay.recovered.missing_bytes,
         },
+        inherited,
         warnings,
     }
 }

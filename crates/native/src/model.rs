@@ -39,9 +39,35 @@ pub struct NativeReport {
     pub recommendations: Vec<String>,
     /// About the trace file itself.
     pub trace: TraceInfo,
+    /// For a forked child: the parent's blocks it inherited at the fork
+    /// and still holds, by call stack (in the parent). `null` for a
+    /// process that was not forked from a traced parent.
+    pub inherited: Option<Inherited>,
     /// Things the reader should know (truncated trace, lost events,
     /// modules that could not be symbolized, ...).
     pub warnings: Vec<String>,
+}
+
+/// What a forked child inherited from its parent and still holds at the
+/// end (see `crates/native/src/inherit.rs`). Not counted in `summary` or
+/// `leaks`, which are what the child itself allocated.
+#[derive(Clone, Debug, Serialize)]
+pub struct Inherited {
+    /// The parent's pid.
+    pub parent_pid: u32,
+    /// The parent's trace, read for the blocks it held at the fork.
+    pub parent_trace: String,
+    /// Blocks the parent held at the fork.
+    pub blocks_at_fork: u64,
+    /// Their bytes.
+    pub bytes_at_fork: u64,
+    /// Of those, blocks the child never freed.
+    pub held_blocks: u64,
+    /// Their bytes.
+    pub held_bytes: u64,
+    /// The held blocks grouped by the parent's call stack that allocated
+    /// them, largest first.
+    pub groups: Vec<Leak>,
 }
 
 /// The traced process.

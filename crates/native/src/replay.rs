@@ -97,6 +97,10 @@ pub struct ModuleSpan {
 pub struct Replay {
     live: FxHashMap<u64, Live>,
     pending: FxHashMap<u64, Vec<Pending>>,
+    /// Addresses freed here that were never allocated here (kept after the
+    /// sweep forgets the pending frees): in a forked child, the parent's
+    /// blocks it freed.
+    freed_unknown: FxHashMap<u64, u32>,
     events_since_sweep: u64,
     /// Counters per stack id.
     pub stacks: Vec<StackStats>,
@@ -158,6 +162,7 @@ impl Replay {
         Replay {
             live: FxHashMap::default(),
             pending: FxHashMap::default(),
+            freed_unknown: FxHashMap::default(),
             events_since_sweep: 0,
             stacks: Vec::new(),
             classes: [ClassStats::default(); 3],
@@ -204,6 +209,13 @@ impl Replay {
         for live in self.live.values() {
             f(live.size, live.stack, live.tick);
         }
+    }
+
+    /// Whether `ptr` was freed without having been allocated in this trace
+    /// (a block from before tracing started: in a forked child, the
+    /// parent's).
+    pub fn freed_before_allocated(&self, ptr: u64) -> bool {
+        self.freed_unknown.contains_key(&ptr)
     }
 
     /// Number of live blocks.
@@ -422,8 +434,9 @@ impl Replay {
     }
 
     fn park(&mut self, ptr: u64, pending: Pending) {
-        if matches!(pending, Pending::Stale { .. }) {
-            self.reordered += 1;
+        match pending {
+            Pending::Stale { .. } => self.reordered += 1,
+            Pending::Orphan { .. } => *self.freed_unknown.entry(ptr).or_default() += 1,
         }
         self.pending.entry(ptr).or_default().push(pending);
     }
@@ -445,6 +458,12 @@ impl Replay {
         list.swap_remove(index);
         if list.is_empty() {
             self.pending.remove(&ptr);
+        }
+        if let Some(count) = self.freed_unknown.get_mut(&ptr) {
+            *count -= 1;
+            if *count == 0 {
+                self.freed_unknown.remove(&ptr);
+            }
         }
         self.reordered += 1;
         true

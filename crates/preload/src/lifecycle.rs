@@ -99,6 +99,14 @@ extern "C" fn fork_prepare() {
 }
 
 extern "C" fn fork_parent() {
+    let tls = tls::get();
+    // SAFETY: the forking thread's TLS; it is not inside a hook (fork is not
+    // one) and owns its stream.
+    unsafe {
+        if let Some(stream) = (*tls).stream.as_ref() {
+            stream.private().enc.stamp_next_free();
+        }
+    }
     #[cfg(not(test))]
     crate::ALLOCATOR.reset_after_fork();
     stream::FREE_LOCK.force_unlock();
@@ -115,6 +123,7 @@ extern "C" fn fork_child() {
     crate::control::reset_after_fork();
     stream::reset_after_fork();
     crate::spill::reset_after_fork();
+    crate::output::forked();
     writer::reset_after_fork();
     let tls = tls::get();
     // SAFETY: the calling (and only) thread's TLS.

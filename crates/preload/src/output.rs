@@ -11,6 +11,7 @@ use std::ffi::{CStr, CString};
 
 use heapwise_trace::{Header, TickSource};
 
+use crate::control::Locked;
 use crate::gauge::Compress;
 use crate::sys;
 
@@ -126,6 +127,38 @@ pub fn open(config: &Config, pid: u32) -> Result<Opened, String> {
     Err(format!("no free trace name near {base} ({last_error})"))
 }
 
+/// The trace this process writes (empty before it has one).
+static TRACE_PATH: Locked<String> = Locked::new(String::new());
+/// For a forked child: its parent's trace and the tick of the fork.
+static FORKED_FROM: Locked<(String, u64)> = Locked::new((String::new(), 0));
+
+/// Remembers the path of this process's trace (for its forked children).
+/// A relative path is made absolute (the child may change directory).
+pub fn remember_trace(path: &str) {
+    let mut full = String::new();
+    if !path.starts_with('/') {
+        let mut cwd = [0u8; 4096];
+        // SAFETY: the buffer is valid for its length.
+        if !unsafe { libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()) }.is_null() {
+            let len = cwd.iter().position(|&b| b == 0).unwrap_or(0);
+            full.push_str(&String::from_utf8_lossy(&cwd[..len]));
+            full.push('/');
+        }
+    }
+    full.push_str(path);
+    TRACE_PATH.with(100_000, |p| *p = full);
+}
+
+/// In a forked child (fork's child handler: the only thread): the parent's
+/// trace is the one this process was writing, forked now.
+pub fn forked() {
+    TRACE_PATH.lock.force_unlock();
+    FORKED_FROM.lock.force_unlock();
+    let tick = sys::ticks();
+    let parent = TRACE_PATH.with(0, std::mem::take).unwrap_or_default();
+    FORKED_FROM.with(0, |f| *f = (parent, tick));
+}
+
 /// The header of this process's trace.
 pub fn header(
     config: &Config,
@@ -175,5 +208,9 @@ pub fn header(
         page_size: unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u32,
         tracer_version: env!("CARGO_PKG_VERSION").to_string(),
         spill: crate::spill::path(),
+        parent_trace: FORKED_FROM
+            .with(100_000, |f| f.0.clone())
+            .unwrap_or_default(),
+        fork_tick: FORKED_FROM.with(100_000, |f| f.1).unwrap_or(0),
     }
 }

@@ -126,6 +126,7 @@ fn open_and_spawn() -> bool {
             return false;
         }
     };
+    output::remember_trace(&opened.path);
     let header = output::header(config, pid, opened.sequence, sys::clock_sync());
     if let Err(err) = sys::write_all(opened.fd, &header.encode()) {
         complain(&format!(

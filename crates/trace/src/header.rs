@@ -63,6 +63,12 @@ pub struct Header {
     /// recorded but not yet written when it died (see [`crate::spill`]).
     /// Empty when the tracer had none.
     pub spill: String,
+    /// For a forked child: the trace of the parent it was forked from
+    /// (empty otherwise), as the parent named it.
+    pub parent_trace: String,
+    /// For a forked child: the tick at which it was forked (0 otherwise).
+    /// The blocks the parent held then are the child's too.
+    pub fork_tick: u64,
 }
 
 impl Header {
@@ -88,6 +94,8 @@ impl Header {
         w.u64(u64::from(self.page_size));
         w.bytes(self.tracer_version.as_bytes());
         w.bytes(self.spill.as_bytes());
+        w.bytes(self.parent_trace.as_bytes());
+        w.u64(self.fork_tick);
         let payload = w.buf;
         let mut out = Vec::with_capacity(FIXED_HEADER_LEN + payload.len());
         out.extend_from_slice(&MAGIC);
@@ -152,10 +160,19 @@ impl Header {
         let page_size = cur.u32().ok_or_else(bad)?;
         let tracer_version = cur.string().ok_or_else(bad)?;
         // Added after the first release: absent in older traces.
-        let spill = if cur.is_empty() {
-            String::new()
+        let optional_string = |cur: &mut Cursor<'_>| {
+            if cur.is_empty() {
+                Ok(String::new())
+            } else {
+                cur.string().ok_or_else(bad)
+            }
+        };
+        let spill = optional_string(&mut cur)?;
+        let parent_trace = optional_string(&mut cur)?;
+        let fork_tick = if cur.is_empty() {
+            0
         } else {
-            cur.string().ok_or_else(bad)?
+            cur.u64().ok_or_else(bad)?
         };
         // Fields added by later minor versions follow; they are ignored.
         Ok(Header {
@@ -170,6 +187,8 @@ impl Header {
             page_size,
             tracer_version,
             spill,
+            parent_trace,
+            fork_tick,
         })
     }
 }
@@ -191,6 +210,8 @@ impl Header {
             page_size: 4096,
             tracer_version: String::new(),
             spill: String::new(),
+            parent_trace: String::new(),
+            fork_tick: 0,
         }
     }
 }

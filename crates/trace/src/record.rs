@@ -251,6 +251,8 @@ impl DeltaState {
 #[derive(Clone, Debug, Default)]
 pub struct StreamEncoder {
     state: DeltaState,
+    /// The next free is stamped even if it could go by distance.
+    stamp_next_free: bool,
 }
 
 /// The most bytes a raw-stack record with `frames` frames can take.
@@ -322,6 +324,16 @@ impl StreamEncoder {
     ) -> usize {
         let base = self.state.ptr;
         match self.state.freed(ptr) {
+            Some(_) if self.stamp_next_free => {
+                // A plain `FREE` of a pointer in the table updates the
+                // reader's tables the same way (it looks the pointer up).
+                self.stamp_next_free = false;
+                let ts = now();
+                out[pos] = tag::FREE;
+                let pos = put_delta(out, pos + 1, ts, self.state.ts);
+                self.state.ts = ts;
+                put_delta(out, pos, ptr, base)
+            }
             Some(distance) if distance < NEAR => {
                 out[pos] = tag::FREE_NEAR + distance as u8;
                 pos + 1
@@ -339,6 +351,14 @@ impl StreamEncoder {
                 put_delta(out, pos, ptr, base)
             }
         }
+    }
+
+    /// Makes the next [`StreamEncoder::free`] read the clock even for a
+    /// block it could name by distance: after a `fork`, the parent's next
+    /// free must not carry a time from before the fork (a forked child's
+    /// report reads the parent's blocks live at the fork by time).
+    pub fn stamp_next_free(&mut self) {
+        self.stamp_next_free = true;
     }
 
     /// `REALLOC`: `old` (0 for none) became `new` of `size` bytes; the call

@@ -463,3 +463,62 @@ fn exec_ends_one_trace_and_the_new_program_writes_the_next() {
     // run summarises the program the process ended as.
     assert!(stderr(&out).contains("leak_malloc"), "{}", stderr(&out));
 }
+
+/// A pre-fork server's worker: its report counts what it allocated itself
+/// (30 × 96 B) and, apart, what it still holds of the master's blocks (the
+/// 100 × 200 B table; the master's 50 × 64 B of scratch it freed, and the
+/// master frees its own copy only after the fork).
+#[test]
+fn a_forked_worker_reports_what_it_still_holds_of_its_masters_blocks() {
+    let dir = test_dir("prefork");
+    let out = run_traced(&dir, "m.hwt", &program("prefork.c"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let master = report_json(&dir.join("m.hwt"));
+    assert!(master["inherited"].is_null(), "the master was not forked");
+    let worker = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("m.") && name.ends_with(".hwt") && name != "m.hwt"
+        })
+        .expect("the worker's trace");
+    let report = report_json(&worker);
+    let own = leak_from(&report, "worker_own");
+    assert_eq!((u(&own["allocations"]), u(&own["bytes"])), (30, 30 * 96));
+    assert_eq!(u(&report["summary"]["leaked_allocations"]), 30);
+    let inherited = &report["inherited"];
+    assert_eq!(
+        u(&inherited["parent_pid"]),
+        u(&master["process"]["pid"]),
+        "{inherited}"
+    );
+    assert_eq!(
+        (
+            u(&inherited["blocks_at_fork"]),
+            u(&inherited["bytes_at_fork"])
+        ),
+        (150, 100 * 200 + 50 * 64)
+    );
+    assert_eq!(
+        (u(&inherited["held_blocks"]), u(&inherited["held_bytes"])),
+        (100, 100 * 200)
+    );
+    let groups = inherited["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{inherited}");
+    assert_eq!(groups[0]["frames"][0]["function"], "build_table");
+    assert_eq!(
+        groups[0]["frames"][0]["line"],
+        line_of("prefork.c", "build_table")
+    );
+    let text = heapwise()
+        .arg("report")
+        .arg(&worker)
+        .output()
+        .expect("heapwise runs");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("still held at the end: 19.5 KiB in 100 blocks"),
+        "{text}"
+    );
+}

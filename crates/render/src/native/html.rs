@@ -951,6 +951,7 @@ mod tests {
                 unrecovered_streams: 0,
                 unrecovered_bytes: 0,
             },
+            inherited: None,
             warnings: Vec::new(),
         }
     }

@@ -43,6 +43,9 @@ pub fn write<W: Write + ?Sized>(
     writeln!(out)?;
     write_leaks(out, report, options)?;
     writeln!(out)?;
+    if write_inherited(out, report, options)? {
+        writeln!(out)?;
+    }
     super::time::write(out, report, options)?;
     write_warnings(out, report)
 }
@@ -184,6 +187,42 @@ pub fn write_leaks<W: Write + ?Sized>(
         }
     }
     Ok(())
+}
+
+/// For a forked child: what it still holds of its parent's blocks. Returns
+/// whether anything was written.
+pub fn write_inherited<W: Write + ?Sized>(
+    out: &mut W,
+    report: &NativeReport,
+    options: &TextOptions,
+) -> io::Result<bool> {
+    let Some(inherited) = &report.inherited else {
+        return Ok(false);
+    };
+    writeln!(
+        out,
+        "Inherited from the parent (pid {}) at the fork: {} in {} {}; still held at the end: {} in {} {} (not counted above)",
+        inherited.parent_pid,
+        human_bytes(inherited.bytes_at_fork),
+        thousands(inherited.blocks_at_fork),
+        blocks(inherited.blocks_at_fork),
+        human_bytes(inherited.held_bytes),
+        thousands(inherited.held_blocks),
+        blocks(inherited.held_blocks)
+    )?;
+    for (i, group) in inherited.groups.iter().take(options.max_leaks).enumerate() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "#{} {} in {} {}, allocated by the parent at",
+            i + 1,
+            human_bytes(group.bytes),
+            thousands(group.allocations),
+            blocks(group.allocations)
+        )?;
+        write_frames(out, group, options)?;
+    }
+    Ok(true)
 }
 
 fn blocks(n: u64) -> &'static str {
