@@ -87,12 +87,15 @@ def main():
     say(f"# Native tracing benchmark\n")
     say(f"{args.pairs:,} malloc/free pairs per thread, {args.rounds} interleaved rounds, medians. "
         f"Machine: {os.cpu_count()} cores; `{' '.join(sys.argv)}`.\n")
-    say("| threads | plain | heapwise | heaptrack | heapwise slowdown | heaptrack slowdown | heapwise / heaptrack |")
-    say("|---|---|---|---|---|---|---|")
+    say("| threads | plain | heapwise | heaptrack | heapwise slowdown | heaptrack slowdown | heapwise / heaptrack | "
+        "heapwise without spill file | spill file's cost |")
+    say("|---|---|---|---|---|---|---|---|---|")
     sizes = {}
     cpu_by_threads = {}
     for threads in args.threads:
-        times = {"plain": [], "heapwise": [], "heaptrack": []}
+        # "volatile": the same preload with its buffers in private memory
+        # (HEAPWISE_SPILL_DIR=none), to show what crash safety costs.
+        times = {"plain": [], "heapwise": [], "heaptrack": [], "volatile": []}
         cpu = {tool: [] for tool in times}
         for round_ in range(args.rounds):
             order = list(times)
@@ -101,11 +104,13 @@ def main():
                 base = [str(bench), str(threads), str(args.pairs)]
                 if tool == "plain":
                     wall, per_thread, other, waited = run(base)
-                elif tool == "heapwise":
-                    trace = OUT / f"hw-{threads}-{round_}.hwt"
+                elif tool in ("heapwise", "volatile"):
+                    trace = OUT / f"{'hw' if tool == 'heapwise' else 'vol'}-{threads}-{round_}.hwt"
                     env = dict(os.environ, LD_PRELOAD=str(preload), HEAPWISE_OUTPUT=str(trace), HEAPWISE_PARENT=str(os.getpid()))
+                    if tool == "volatile":
+                        env["HEAPWISE_SPILL_DIR"] = "none"
                     wall, per_thread, other, waited = run(base, env=env)
-                    sizes[("heapwise", threads)] = trace.stat().st_size
+                    sizes[(tool, threads)] = trace.stat().st_size
                 else:
                     prefix = OUT / f"ht-{threads}-{round_}"
                     wall, per_thread, other, waited = run(["heaptrack", "-o", str(prefix)] + base)
@@ -115,7 +120,8 @@ def main():
         med = {tool: statistics.median(values) for tool, values in times.items()}
         say(f"| {threads} | {med['plain']:.3f} s | {med['heapwise']:.3f} s | {med['heaptrack']:.3f} s | "
             f"{med['heapwise'] / med['plain']:.1f}× | {med['heaptrack'] / med['plain']:.1f}× | "
-            f"{med['heapwise'] / med['heaptrack']:.2f} |")
+            f"{med['heapwise'] / med['heaptrack']:.2f} | {med['volatile']:.3f} s | "
+            f"{(med['heapwise'] / med['volatile'] - 1) * 100:+.1f} % |")
         cpu_by_threads[threads] = {tool: tuple(statistics.median(v[i] for v in values) for i in range(3))
                                    for tool, values in cpu.items()}
 

@@ -116,6 +116,12 @@ pub fn recover(trace: &Path) -> Result<Recovered, TraceError> {
         Err(std::fs::TryLockError::WouldBlock) => return Ok(Recovered::StillRunning),
         Err(std::fs::TryLockError::Error(err)) => return Err(io(&spill_path)(err)),
     }
+    // The lock is free, but a process that closed every descriptor (as
+    // some daemons do) dropped it while still running: recovering then
+    // would copy records its writer may still write.
+    if running(reader.header().pid) {
+        return Ok(Recovered::StillRunning);
+    }
     let mut written: BTreeMap<u32, u64> = BTreeMap::new();
     let status = reader.scan_segments(&mut |stream, bytes| {
         *written.entry(stream).or_default() += bytes.len() as u64;
@@ -184,6 +190,18 @@ pub fn recover(trace: &Path) -> Result<Recovered, TraceError> {
     Ok(Recovered::Appended(recovery))
 }
 
+/// Whether process `pid` exists and has not exited (a zombie has).
+fn running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X" | "x") | None)
+}
+
 /// The slots in use, per stream, in stream order.
 fn read_slots(spill: &File) -> std::io::Result<BTreeMap<u32, Vec<Slot>>> {
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
@@ -234,6 +252,9 @@ fn read_slots(spill: &File) -> std::io::Result<BTreeMap<u32, Vec<Slot>>> {
 mod tests {
     use super::*;
     use crate::{AllocApi, Event, Header, StackTable, StreamEncoder};
+
+    /// Above any `pid_max`: a process that is gone.
+    const NO_SUCH_PID: u32 = u32::MAX;
 
     /// A spill file with `slots` (stream id, base, records) as the tracer
     /// lays it out.
@@ -299,7 +320,7 @@ mod tests {
         let rest = allocations(&mut two, 0x1000 + 96, 2);
         let mut three = StreamEncoder::new();
         let first = allocations(&mut three, 0x9000, 4);
-        let mut header = Header::new(1, vec!["t".into()]);
+        let mut header = Header::new(NO_SUCH_PID, vec!["t".into()]);
         header.spill = spill.display().to_string();
         let mut writer = TraceWriter::create(&trace, &header).unwrap();
         writer.stream(2, &written);
@@ -342,7 +363,7 @@ mod tests {
     fn a_spill_file_whose_owner_holds_its_lock_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let (trace, spill) = (dir.path().join("t.hwt"), dir.path().join("t.spill"));
-        let mut header = Header::new(1, vec!["t".into()]);
+        let mut header = Header::new(NO_SUCH_PID, vec!["t".into()]);
         header.spill = spill.display().to_string();
         TraceWriter::create(&trace, &header).unwrap();
         spill_file(&spill, &[]);
@@ -356,5 +377,17 @@ mod tests {
             Recovered::Appended(Recovery::default())
         );
         assert!(!spill.exists());
+    }
+
+    #[test]
+    fn a_process_that_dropped_the_lock_but_runs_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (trace, spill) = (dir.path().join("t.hwt"), dir.path().join("t.spill"));
+        let mut header = Header::new(std::process::id(), vec!["t".into()]);
+        header.spill = spill.display().to_string();
+        TraceWriter::create(&trace, &header).unwrap();
+        spill_file(&spill, &[]);
+        assert_eq!(recover(&trace).unwrap(), Recovered::StillRunning);
+        assert!(spill.exists());
     }
 }
