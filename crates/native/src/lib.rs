@@ -50,10 +50,12 @@ pub mod replay;
 mod resolve;
 pub mod runtime;
 pub mod timeline;
+pub mod verdict;
 
 use std::path::Path;
 
-use heapwise_trace::{ExitStatus, Header, ReadStatus, StackId, StackTable, TraceReader};
+pub use heapwise_trace::ExitStatus;
+use heapwise_trace::{Header, ReadStatus, StackId, StackTable, TraceReader};
 
 pub use error::NativeError;
 pub use profile::{Profile, ProfileStack, profile};
@@ -61,8 +63,8 @@ pub use resolve::{Resolver, Symbolize, module_at};
 
 use clock::{ClockFit, TickClock};
 use model::{
-    Exit, Growth, Leak, MemoryOverTime, NativeReport, OldAllocations, Peak, Process, SizeClass,
-    StackBlocks, StackBytes, StackCount, Summary, Temporary, TraceInfo,
+    Exit, Growth, Leak, MemoryOverTime, NativeReport, OldAllocations, OwnAllocator, Peak, Process,
+    SizeClass, StackBlocks, StackBytes, StackCount, Summary, Temporary, TraceInfo,
 };
 use replay::{Replay, SIZE_CLASS_LIMITS, size_class};
 
@@ -115,6 +117,9 @@ pub struct ReportOptions {
     pub max_stacks: usize,
     /// Options of the time-based sections.
     pub growth: growth::GrowthOptions,
+    /// An allocator of the program's own found in its executable (the
+    /// caller reads the executable; `heapwise` uses `heapwise-symbols`).
+    pub allocator: Option<OwnAllocator>,
 }
 
 impl Default for ReportOptions {
@@ -123,6 +128,7 @@ impl Default for ReportOptions {
             max_leaks: 1000,
             max_stacks: 20,
             growth: growth::GrowthOptions::default(),
+            allocator: None,
         }
     }
 }
@@ -187,14 +193,19 @@ pub fn report(
     options: &ReportOptions,
 ) -> NativeReport {
     let replay = &analysis.replay;
-    let mut leaking = analysis.leaking_stacks();
-    if options.max_leaks > 0 {
-        leaking.truncate(options.max_leaks);
-    }
+    // Every leaking stack is symbolized, listed or not: the verdict needs
+    // to know which of them the runtime holds by design.
+    let leaking = analysis.leaking_stacks();
+    let listed = if options.max_leaks > 0 {
+        leaking.len().min(options.max_leaks)
+    } else {
+        leaking.len()
+    };
     let timeline = growth::timeline(analysis);
     let live = growth::live_verdict(&timeline);
     let rss = growth::rss_verdict(analysis);
     let mut stack_growth = growth::stack_growth(analysis, &timeline, &options.growth);
+    let growing_stacks = stack_growth.iter().filter(|g| g.verdict.leak).count() as u64;
     stack_growth.truncate(options.max_stacks);
     let mut peak_stacks = growth::peak_stacks(analysis);
     peak_stacks.truncate(options.max_stacks);
@@ -217,19 +228,29 @@ pub fn report(
         .chain(temporary.iter().map(|t| t.0));
     resolver.prepare(wanted, symbolizer);
 
-    let leaks = leaking
-        .iter()
-        .map(|&stack| {
-            let stats = &replay.stacks[stack as usize];
-            let frames = resolver.frames(stack);
-            Leak {
+    let mut own = verdict::Held::default();
+    let mut runtime_held = verdict::Held::default();
+    let mut leaks = Vec::with_capacity(listed);
+    for (i, &stack) in leaking.iter().enumerate() {
+        let stats = &replay.stacks[stack as usize];
+        let frames = resolver.frames(stack);
+        let note = runtime::note(&frames);
+        let held = if note.is_some() {
+            &mut runtime_held
+        } else {
+            &mut own
+        };
+        held.bytes += stats.live_bytes;
+        held.allocations += stats.live_allocations;
+        if i < listed {
+            leaks.push(Leak {
                 bytes: stats.live_bytes,
                 allocations: stats.live_allocations,
-                note: runtime::note(&frames),
+                note,
                 frames,
-            }
-        })
-        .collect();
+            });
+        }
+    }
     let growth: Vec<Growth> = stack_growth
         .into_iter()
         .map(|g| {
@@ -380,6 +401,32 @@ pub fn report(
         Some(ExitStatus::Signal(signal)) => Some(Exit::Signal(signal)),
         _ => None,
     };
+    let trace = TraceInfo {
+        path: analysis.path.clone(),
+        truncated: analysis.status.truncated(),
+        partial_tail_bytes: analysis.status.partial_tail_bytes,
+        damage: analysis.status.damage.clone(),
+        lost_events: replay.lost,
+        threads: replay.threads,
+        bytes: analysis.status.bytes_read,
+        blocks: analysis.status.blocks,
+        uncompressed_blocks: analysis.status.uncompressed_blocks,
+        crash_safe: !analysis.header.spill.is_empty(),
+        recovered_bytes: replay.recovered.bytes,
+        unrecovered_streams: replay.recovered.cut_streams,
+        unrecovered_bytes: replay.recovered.missing_bytes,
+        spill_left: !analysis.header.spill.is_empty() && Path::new(&analysis.header.spill).exists(),
+    };
+    let verdict = verdict::verdict(&verdict::Evidence {
+        allocations: replay.allocations,
+        own,
+        runtime: runtime_held,
+        heap_grows: memory.live.leak,
+        growing_stacks,
+        exit: replay.exit,
+        missing: verdict::MissingEvidence::of(&trace, replay.exit),
+        allocator: options.allocator.as_ref(),
+    });
     NativeReport {
         schema: model::SCHEMA,
         process: Process {
@@ -387,6 +434,8 @@ pub fn report(
             command: analysis.header.argv.clone(),
             exit,
         },
+        verdict,
+        allocator: options.allocator.clone(),
         summary: Summary {
             allocations: replay.allocations,
             frees: replay.frees,
@@ -406,20 +455,7 @@ pub fn report(
         old_allocations,
         temporary,
         recommendations,
-        trace: TraceInfo {
-            path: analysis.path.clone(),
-            truncated: analysis.status.truncated(),
-            damage: analysis.status.damage.clone(),
-            lost_events: replay.lost,
-            threads: replay.threads,
-            bytes: analysis.status.bytes_read,
-            blocks: analysis.status.blocks,
-            uncompressed_blocks: analysis.status.uncompressed_blocks,
-            crash_safe: !analysis.header.spill.is_empty(),
-            recovered_bytes: replay.recovered.bytes,
-            unrecovered_streams: replay.recovered.cut_streams,
-            unrecovered_bytes: replay.recovered.missing_bytes,
-        },
+        trace,
         inherited,
         warnings,
     }

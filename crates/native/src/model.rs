@@ -15,6 +15,12 @@ pub struct NativeReport {
     pub schema: &'static str,
     /// The traced process.
     pub process: Process,
+    /// Leak or not, in one sentence: what every format prints as its
+    /// headline, and what `--fail-on-leak` goes by.
+    pub verdict: LeakVerdict,
+    /// An allocator of the program's own that the tracer cannot see into,
+    /// found in its executable; `null` when it uses the system's.
+    pub allocator: Option<OwnAllocator>,
     /// Totals.
     pub summary: Summary,
     /// Allocations by size: under 1 KiB, 1 KiB–1 MiB, over 1 MiB.
@@ -68,6 +74,97 @@ pub struct Inherited {
     /// The held blocks grouped by the parent's call stack that allocated
     /// them, largest first.
     pub groups: Vec<Leak>,
+}
+
+/// The report's headline verdict (built by [`crate::verdict::verdict`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct LeakVerdict {
+    /// Whether the program itself leaks: blocks of its own (not held by
+    /// the C/C++ runtime by design) still allocated at the end, or memory
+    /// that keeps growing. `true` exactly for the levels `leak` and
+    /// `possible`.
+    pub leak: bool,
+    /// How sure: see [`Level`].
+    pub level: Level,
+    /// One sentence, the same in every format.
+    pub headline: String,
+    /// Sentences that explain the headline, if it needs them.
+    pub details: Vec<String>,
+    /// Bytes of the program's own blocks still allocated at the end.
+    pub own_leaked_bytes: u64,
+    /// The program's own blocks still allocated at the end.
+    pub own_leaked_allocations: u64,
+    /// Bytes still allocated at the end that the C/C++ runtime holds until
+    /// exit by design (the leak groups with a `note`).
+    pub runtime_held_bytes: u64,
+    /// Blocks the C/C++ runtime holds until exit by design.
+    pub runtime_held_allocations: u64,
+}
+
+/// How sure the verdict is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// A leak: memory keeps growing, or the program exited with blocks of
+    /// its own never freed.
+    Leak,
+    /// The program's own blocks were still allocated when the trace ended,
+    /// but it did not exit on its own (killed, still running), so they may
+    /// still have been in use.
+    Possible,
+    /// No leak, and nothing suggests evidence is missing.
+    None,
+    /// No leak was seen, but the trace may not hold every allocation (it
+    /// is truncated or damaged, events were lost, the program allocates
+    /// through an allocator of its own, nothing was recorded at all):
+    /// heapwise cannot say "no leak".
+    Unknown,
+}
+
+impl Level {
+    /// `leak`, `possible`, `none` or `unknown`, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Leak => "leak",
+            Level::Possible => "possible",
+            Level::None => "none",
+            Level::Unknown => "unknown",
+        }
+    }
+}
+
+/// An allocator linked into the program's executable, which `LD_PRELOAD`
+/// cannot intercept.
+#[derive(Clone, Debug, Serialize)]
+pub struct OwnAllocator {
+    /// Which one.
+    pub kind: AllocatorKind,
+    /// `jemalloc`, `mimalloc`, `tcmalloc`, or `its own malloc`.
+    pub name: String,
+    /// Whether the executable defines `malloc` itself: then (almost) none
+    /// of the process's allocations reach the tracer, libc's included.
+    /// Otherwise the program allocates through it beside `malloc` (a Rust
+    /// `#[global_allocator]`), and only what libc and other libraries
+    /// allocate with `malloc` is traced.
+    pub replaces_malloc: bool,
+    /// The executable it was found in.
+    pub module: String,
+    /// The symbols that gave it away.
+    pub symbols: Vec<String>,
+}
+
+/// Allocators [`OwnAllocator`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AllocatorKind {
+    /// `malloc` defined in the executable, by none of the others.
+    OwnMalloc,
+    /// jemalloc.
+    Jemalloc,
+    /// mimalloc.
+    Mimalloc,
+    /// tcmalloc.
+    Tcmalloc,
 }
 
 /// The traced process.
@@ -197,13 +294,15 @@ impl Frame {
 }
 
 /// About the trace file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct TraceInfo {
     /// The file read.
     pub path: String,
     /// Whether it ended in the middle of a block (the writer was killed or
     /// is still writing).
     pub truncated: bool,
+    /// Bytes after the last complete block (0 unless `truncated`).
+    pub partial_tail_bytes: u64,
     /// Where and why reading stopped early, if the file is damaged.
     pub damage: Option<String>,
     /// Allocation calls the tracer could not record.
@@ -229,6 +328,10 @@ pub struct TraceInfo {
     /// Bytes of records known to be missing from those threads (0 when
     /// unknown).
     pub unrecovered_bytes: u64,
+    /// The process's spill file is still there: the process still runs, or
+    /// what it left in it could not be recovered (so its last events may
+    /// be missing).
+    pub spill_left: bool,
 }
 
 /// One point of the timeline (the end of a time bucket).

@@ -54,12 +54,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod allocator;
 mod frame;
 mod module;
 mod options;
 mod symbolizer;
 mod warning;
 
+pub use allocator::{AllocatorKind, LinkedAllocator, linked_allocator};
 pub use frame::Frame;
 pub use heapwise_trace::ModuleLoad;
 pub use options::{Options, PathRewrite};

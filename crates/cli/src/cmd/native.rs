@@ -221,11 +221,37 @@ pub fn report(
                 min_age_s: min_age.map(|d| d.as_secs_f64()),
                 ..Default::default()
             },
+            allocator: own_allocator(&analysis.header.exe),
             ..ReportOptions::default()
         },
     );
     report.warnings.extend(symbolizer.warnings());
     report
+}
+
+/// An allocator linked into the traced executable, which the preload
+/// cannot see into (its report then says so instead of "no leak").
+fn own_allocator(exe: &str) -> Option<heapwise_native::model::OwnAllocator> {
+    use heapwise_native::model::{AllocatorKind as Model, OwnAllocator};
+    use heapwise_symbols::allocator::{AllocatorKind, linked_allocator};
+    if exe.is_empty() {
+        return None;
+    }
+    // An executable that cannot be read (moved, another machine) is
+    // reported by the symbolizer; here it just tells nothing.
+    let found = linked_allocator(Path::new(exe)).ok()??;
+    Some(OwnAllocator {
+        kind: match found.kind {
+            AllocatorKind::OwnMalloc => Model::OwnMalloc,
+            AllocatorKind::Jemalloc => Model::Jemalloc,
+            AllocatorKind::Mimalloc => Model::Mimalloc,
+            AllocatorKind::Tcmalloc => Model::Tcmalloc,
+        },
+        name: found.kind.name().to_string(),
+        replaces_malloc: found.replaces_malloc,
+        module: exe.to_string(),
+        symbols: found.symbols,
+    })
 }
 
 /// Renders `analysis` in `format` to `out`.

@@ -69,6 +69,14 @@ pub struct RunArgs {
     /// Leaking call stacks shown in the summary.
     #[arg(long, value_name = "N", default_value_t = 5)]
     top: usize,
+    /// Exit with code 10 if the program leaks (and exited 0; a failing
+    /// program keeps its own status): blocks of its own still allocated at
+    /// the end, or memory that keeps growing — the verdict the summary
+    /// prints. Blocks the C/C++ runtime holds until exit by design (stdio
+    /// buffers, libstdc++'s exception pool, the loader's records) do not
+    /// count.
+    #[arg(long)]
+    fail_on_leak: bool,
     /// No live view: on a terminal, heapwise otherwise shows the program's
     /// memory live while it runs (`q` closes the view, not the program).
     #[arg(long)]
@@ -224,9 +232,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     // Only writing can fail here; a closed stderr (the terminal hung up)
     // must not change the exit status, which is the program's.
-    if summarize(&mut stderr, &analysis, &main.path, args.top).is_err() {
-        return Ok(exit_code);
-    }
+    let leak = match summarize(&mut stderr, &analysis, &main.path, args.top) {
+        Ok(leak) => leak,
+        Err(_) => return Ok(exit_code),
+    };
+    let exit_code = if args.fail_on_leak && leak && matches!(ended, ExitStatus::Code(0)) {
+        ExitCode::from(crate::exit::LEAK_FOUND)
+    } else {
+        exit_code
+    };
     let others: Vec<&SessionTrace> = traces.iter().filter(|t| t.path != main.path).collect();
     if !others.is_empty() {
         writeln!(
@@ -482,7 +496,8 @@ fn record_exit(path: &Path, valid_len: u64, status: ExitStatus) -> Result<()> {
     Ok(())
 }
 
-fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) -> Result<()> {
+/// The end-of-run summary; returns the report's verdict on leaks.
+fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) -> Result<bool> {
     let replay = &analysis.replay;
     let command = analysis.header.argv.join(" ");
     let ended = match replay.exit {
@@ -500,13 +515,9 @@ fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) 
         human_bytes(replay.allocated_bytes),
         human_bytes(replay.peak_live_bytes)
     )?;
-    if replay.live_allocations() == 0 {
-        writeln!(
-            out,
-            "heapwise: no leaks: every block allocated while tracing was freed"
-        )?;
-    } else {
-        let report = native::report(analysis, top.max(1), None);
+    let report = native::report(analysis, top.max(1), None);
+    writeln!(out, "heapwise: {}", report.verdict.headline)?;
+    if replay.live_allocations() > 0 {
         writeln!(
             out,
             "heapwise: {} still allocated at the end in {} blocks, from {} call stacks:",
@@ -534,9 +545,18 @@ fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) 
                 human_bytes(bytes)
             )?;
         }
-        for warning in &report.warnings {
-            writeln!(out, "heapwise: warning: {warning}")?;
-        }
+    }
+    if let Some(inherited) = &report.inherited {
+        writeln!(
+            out,
+            "heapwise: it still holds {} in {} blocks it inherited from its parent (pid {})",
+            human_bytes(inherited.held_bytes),
+            thousands(inherited.held_blocks),
+            inherited.parent_pid
+        )?;
+    }
+    for warning in &report.warnings {
+        writeln!(out, "heapwise: warning: {warning}")?;
     }
     writeln!(
         out,
@@ -544,5 +564,5 @@ fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) 
         path.display(),
         path.display()
     )?;
-    Ok(())
+    Ok(report.verdict.leak)
 }

@@ -45,8 +45,8 @@ nav{font-size:.9em;margin:.6rem 0}
 nav a{margin-right:.9em;color:#1f5fbf}
 .verdict{border:2px solid #888;border-radius:6px;padding:.6rem 1rem;margin:1rem 0}
 .verdict.leak{border-color:#c62828;background:#fdecea}
-.verdict.maybe{border-color:#b26a00;background:#fff4e0}
-.verdict.ok{border-color:#2e7d32;background:#e8f5e9}
+.verdict.possible,.verdict.unknown{border-color:#b26a00;background:#fff4e0}
+.verdict.none{border-color:#2e7d32;background:#e8f5e9}
 .headline{font-size:1.15rem;font-weight:600}
 .figures{display:flex;flex-wrap:wrap;gap:.8rem;margin:0}
 .figures div{border:1px solid #ddd;border-radius:6px;padding:.5rem .9rem;min-width:10rem}
@@ -247,73 +247,23 @@ fn write_title<W: Write + ?Sized>(
     writeln!(out, "</nav>\n</header>")
 }
 
-/// Leak or not, in one box: what is still allocated, whether memory keeps
+/// Leak or not, in one box: the model's verdict, whether memory keeps
 /// growing, the verdicts' reasons, fragmentation.
 fn write_verdict<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
     let memory = &report.memory;
-    let (runtime_bytes, runtime_blocks) = report
-        .leaks
-        .iter()
-        .filter(|l| l.note.is_some())
-        .fold((0, 0), |(b, n), l| (b + l.bytes, n + l.allocations));
-    let summary = &report.summary;
-    let program_bytes = summary.leaked_bytes.saturating_sub(runtime_bytes);
-    let program_blocks = summary.leaked_allocations.saturating_sub(runtime_blocks);
-    let stacks = report.growth.iter().filter(|g| g.leak).count() as u64;
-    let growing = if memory.live.leak {
-        Some("the live heap keeps growing".to_string())
-    } else if stacks > 0 {
-        let (noun, verb) = (plural(stacks, "stack", "stacks"), plural(stacks, "s", ""));
-        Some(format!(
-            "{} call {noun} keep{verb} growing",
-            thousands(stacks)
-        ))
-    } else {
-        None
-    };
-    let held = format!(
-        "{} in {} {}",
-        human_bytes(program_bytes),
-        thousands(program_blocks),
-        plural(program_blocks, "block", "blocks")
-    );
-    let exited = matches!(report.process.exit, Some(Exit::Code(_)));
-    let (class, headline) = match (&growing, program_bytes > 0) {
-        (Some(growing), true) => (
-            "leak",
-            format!("Leak: {growing}, and {held} were still allocated at the end"),
-        ),
-        (Some(growing), false) => ("leak", format!("Leak: {growing}")),
-        (None, true) if exited => (
-            "leak",
-            format!("Leak: {held} were never freed before the program exited"),
-        ),
-        (None, true) => (
-            "maybe",
-            format!("Possible leak: {held} were still allocated when the trace ended"),
-        ),
-        (None, false) if runtime_bytes > 0 => (
-            "ok",
-            format!(
-                "No leak: what is still allocated ({}) is held by the C/C++ runtime until exit, \
-                 by design",
-                human_bytes(runtime_bytes)
-            ),
-        ),
-        (None, false) => (
-            "ok",
-            "No leak: every block allocated while tracing was freed".to_string(),
-        ),
-    };
-    writeln!(out, r#"<section class="verdict {class}" id="verdict">"#)?;
-    writeln!(out, r#"<p class="headline">{}</p>"#, escape(&headline))?;
-    if class == "maybe" {
-        writeln!(
-            out,
-            "<p>The program did not exit on its own ({}), so these blocks may still have been in \
-             use; memory did not keep growing.</p>",
-            ended(report.process.exit)
-        )?;
+    let verdict = &report.verdict;
+    writeln!(
+        out,
+        r#"<section class="verdict {}" id="verdict">"#,
+        verdict.level.as_str()
+    )?;
+    writeln!(
+        out,
+        r#"<p class="headline">{}</p>"#,
+        escape(&verdict.headline)
+    )?;
+    for detail in &verdict.details {
+        writeln!(out, "<p>{}</p>", escape(detail))?;
     }
     writeln!(out, "<p>Live heap: {}</p>", verdict_html(&memory.live))?;
     if let Some(rss) = &memory.rss {
@@ -598,14 +548,13 @@ fn write_stack_table<'a, W: Write + ?Sized>(
 fn write_leaks<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
     section(out, "leaks", "Leaks")?;
     if report.leaks.is_empty() {
-        let none = "No leaks: every block allocated while tracing was freed.";
+        let none = "Nothing recorded was still allocated at the end.";
         return writeln!(out, "<p>{none}</p>\n</section>");
     }
     let (program, runtime): (Vec<&Leak>, Vec<&Leak>) =
         report.leaks.iter().partition(|l| l.note.is_none());
     if program.is_empty() {
-        let none =
-            "No leaks of the program: what is still allocated is held by the runtime (below).";
+        let none = "Of what was recorded, only blocks the runtime holds (below) were still allocated at the end.";
         writeln!(out, "<p>{none}</p>")?;
     } else {
         writeln!(
@@ -825,7 +774,7 @@ mod tests {
         Fragmentation, Growth, MemoryOverTime, OldAllocations, Peak, Process, SizeClass,
         StackBlocks, StackBytes, StackCount, Summary, Temporary, TraceInfo,
     };
-    use heapwise_native::{Profile, ProfileStack, growth::live_verdict};
+    use heapwise_native::{Profile, ProfileStack, growth::live_verdict, verdict};
     use heapwise_series::{Options, Series, analyze};
 
     use super::*;
@@ -905,6 +854,8 @@ mod tests {
                 command: Vec::new(),
                 exit: None,
             },
+            verdict: verdict::verdict(&verdict::Evidence::default()),
+            allocator: None,
             summary: Summary::default(),
             size_classes: vec![
                 class("< 1 KiB", 0, Some(1023)),
@@ -946,6 +897,8 @@ mod tests {
                 bytes: 0,
                 blocks: 0,
                 uncompressed_blocks: 0,
+                partial_tail_bytes: 0,
+                spill_left: false,
                 crash_safe: true,
                 recovered_bytes: 0,
                 unrecovered_streams: 0,
@@ -1065,6 +1018,8 @@ mod tests {
             bytes: 48_213_004,
             blocks: 31,
             uncompressed_blocks: 0,
+            partial_tail_bytes: 0,
+            spill_left: false,
             crash_safe: true,
             recovered_bytes: 0,
             unrecovered_streams: 0,
@@ -1099,10 +1054,42 @@ mod tests {
         String::from_utf8(svg).unwrap()
     }
 
+    /// The page of `report`, its verdict decided from the fixture's figures
+    /// as `heapwise_native::report` decides it.
     fn render(report: &NativeReport, flamegraph_svg: Option<&str>) -> String {
+        let report = decided(report);
         let mut page = Vec::new();
-        write(&mut page, report, flamegraph_svg).unwrap();
+        write(&mut page, &report, flamegraph_svg).unwrap();
         String::from_utf8(page).unwrap()
+    }
+
+    fn decided(report: &NativeReport) -> NativeReport {
+        let mut report = report.clone();
+        let held = |runtime: bool| {
+            report
+                .leaks
+                .iter()
+                .filter(|l| l.note.is_some() == runtime)
+                .fold(verdict::Held::default(), |h, l| verdict::Held {
+                    bytes: h.bytes + l.bytes,
+                    allocations: h.allocations + l.allocations,
+                })
+        };
+        let exit = report.process.exit.map(|e| match e {
+            Exit::Code(code) => heapwise_native::ExitStatus::Code(code),
+            Exit::Signal(signal) => heapwise_native::ExitStatus::Signal(signal),
+        });
+        report.verdict = verdict::verdict(&verdict::Evidence {
+            allocations: report.summary.allocations,
+            own: held(false),
+            runtime: held(true),
+            heap_grows: report.memory.live.leak,
+            growing_stacks: report.growth.iter().filter(|g| g.leak).count() as u64,
+            exit,
+            missing: verdict::MissingEvidence::of(&report.trace, exit),
+            allocator: None,
+        });
+        report
     }
 
     /// The points of the polyline of class `class`, if there is one.
@@ -1298,8 +1285,9 @@ mod tests {
     fn an_empty_report_renders() {
         let page = render(&empty_report(), None);
         assert!(page.starts_with("<!DOCTYPE html>"));
-        assert!(page.contains(r#"<section class="verdict ok""#));
-        assert!(page.contains("No leak: every block allocated while tracing was freed"));
+        // Nothing recorded and the end unknown: never "no leak".
+        assert!(page.contains(r#"<section class="verdict unknown""#));
+        assert!(page.contains("Nothing was recorded"));
         assert!(page.contains("No timeline"));
         assert!(!page.contains("<svg"));
         assert!(page.contains("<code>?</code>"));
@@ -1322,10 +1310,9 @@ mod tests {
         report.memory.live = live_verdict(&[]);
         report.growth.clear();
         let page = render(&report, None);
-        assert!(page.contains(r#"<section class="verdict maybe""#));
-        assert!(page.contains(
-            "Possible leak: 39.6 KiB in 11 blocks were still allocated when the trace ended"
-        ));
+        assert!(page.contains(r#"<section class="verdict possible""#));
+        assert!(page.contains(&escape(&decided(&report).verdict.headline)));
+        assert!(page.contains("Possible leak: 40,"), "{page}");
         assert!(page.contains("killed by signal 9"));
     }
 

@@ -66,7 +66,18 @@ pub fn write_header<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io
         out,
         "{command} (pid {}), {ended}, traced for {:.2} s",
         report.process.pid, report.summary.duration_s
-    )
+    )?;
+    write_verdict(out, report)
+}
+
+/// The verdict: its headline (the same sentence every format prints) and
+/// the sentences that explain it.
+pub fn write_verdict<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
+    writeln!(out, "{}", report.verdict.headline)?;
+    for detail in &report.verdict.details {
+        writeln!(out, "{detail}")?;
+    }
+    Ok(())
 }
 
 /// The totals.
@@ -122,17 +133,14 @@ pub fn write_leaks<W: Write + ?Sized>(
     options: &TextOptions,
 ) -> io::Result<()> {
     if report.leaks.is_empty() {
-        return writeln!(
-            out,
-            "No leaks: every block allocated while tracing was freed."
-        );
+        return writeln!(out, "Nothing recorded was still allocated at the end.");
     }
     let (program, runtime): (Vec<&Leak>, Vec<&Leak>) =
         report.leaks.iter().partition(|l| l.note.is_none());
     if program.is_empty() {
         writeln!(
             out,
-            "No leaks of the program: what is still allocated is held by the runtime (below)."
+            "Of what was recorded, only blocks the runtime holds (below) were still allocated at the end."
         )?;
     } else {
         writeln!(
