@@ -5,3 +5,4 @@ mod growth;
 mod live;
 mod native_run;
 pub mod util;
+mod verdict;
