@@ -456,21 +456,34 @@ struct SessionTrace {
     sequence: u32,
 }
 
-/// Every trace beside the template that belongs to `session`.
+/// Every trace beside the template that belongs to `session`. The preload
+/// names every trace after the template's stem (`NAME.EXT` for the main
+/// process, `NAME.PID.EXT` and `NAME.PID.N.EXT` for the others, whatever
+/// the extension, if any), so those are the candidates; a file is one of
+/// this run's if it is a trace whose header carries the session.
 fn session_traces(template: &Path, session: &str) -> Vec<SessionTrace> {
-    let dir = template.parent().unwrap_or(Path::new("."));
+    let dir = match template.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = template
+        .file_name()
+        .map(|n| n.to_string_lossy().replace("{pid}", ""))
+        .unwrap_or_default();
+    let stem = match name.rfind('.') {
+        Some(dot) if dot > 0 => name[..dot].to_string(),
+        _ => name,
+    };
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut traces: Vec<SessionTrace> = entries
         .filter_map(|entry| entry.ok())
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.extension().is_some_and(|e| e == "hwt")
-                || path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().contains(".hwt."))
+        .filter(|entry| {
+            entry.file_name().to_string_lossy().starts_with(&stem)
+                && entry.file_type().is_ok_and(|t| t.is_file())
         })
+        .map(|entry| entry.path())
         .filter_map(|path| {
             let reader = TraceReader::open(&path).ok()?;
             let header = reader.header();

@@ -522,3 +522,46 @@ fn a_forked_worker_reports_what_it_still_holds_of_its_masters_blocks() {
         "{text}"
     );
 }
+
+/// `-o` takes any name: with another extension, none, or in a
+/// subdirectory; the summary is printed, the main trace is exact, and the
+/// forked child's trace is named beside it and listed.
+#[test]
+fn any_output_name_works_and_child_traces_are_named_beside_it() {
+    for (name, child_prefix, child_suffix) in [
+        ("x.trace", "x.", ".trace"),
+        ("x", "x.", ""),
+        ("sub/x.bin", "x.", ".bin"),
+    ] {
+        let dir = test_dir(&format!("names-{}", name.replace('/', "-")));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let out = run_traced(&dir, name, &program("prefork.c"), &[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{name}: {err}");
+        assert!(
+            err.contains(&format!("trace written to {}", dir.join(name).display())),
+            "{name}: {err}"
+        );
+        assert!(err.contains("1 more traces from this run"), "{name}: {err}");
+        let main = report_json(&dir.join(name));
+        let table = leak_from(&main, "build_table");
+        assert_eq!((u(&table["allocations"]), u(&table["bytes"])), (100, 20_000));
+        let home = dir.join(name).parent().unwrap().to_path_buf();
+        let children: Vec<_> = std::fs::read_dir(&home)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.starts_with(child_prefix)
+                    && n.ends_with(child_suffix)
+                    && home.join(n) != dir.join(name)
+                    && n[child_prefix.len()..n.len() - child_suffix.len()]
+                        .chars()
+                        .all(|c| c.is_ascii_digit())
+            })
+            .collect();
+        assert_eq!(children.len(), 1, "{name}: {children:?}");
+        let child = report_json(&home.join(&children[0]));
+        assert_eq!(u(&leak_from(&child, "worker_own")["allocations"]), 30);
+        assert!(err.contains(&children[0]), "{name}: the child is listed: {err}");
+    }
+}
