@@ -50,6 +50,18 @@
 //!    block back only once its records are in the trace; the next reader
 //!    of the trace appends what is missing. No signal handler is involved,
 //!    so the program's own handlers and exit status are untouched.
+//!
+//! **What the program can still see of the tracer** (the rest — its
+//! output, exit status, signal handlers, `errno`, pthread keys — is
+//! untouched): one more thread (`heapwise`, the writer, on a stack of its
+//! own, so that glibc never hands it to a forked child's first
+//! `pthread_create`); two more file descriptors, both close-on-exec (the
+//! trace, and the spill file with its shared mapping); the tracer's
+//! initial-exec TLS segment, which makes glibc's per-thread vector 16 bytes
+//! larger (288 instead of 272 bytes per thread); and, per thread other than
+//! the main one, a 32-byte node of glibc's thread-exit destructor list,
+//! allocated from the program's heap but not recorded. No pthread key is
+//! taken.
 #![allow(clippy::missing_safety_doc)]
 // Unit tests link this crate without its exported hooks (a test binary that
 // interposed malloc would trace itself), so much of it is unreachable there.

@@ -1,8 +1,10 @@
 //! Threads, `fork`, `exec`, `exit`, `_exit`, `dlclose`, and the library's
 //! constructor and destructor.
 //!
-//! - Thread exit: a pthread key destructor releases the thread's stream; the
-//!   writer recycles it for the next new thread once it is drained.
+//! - Thread exit: a thread-exit destructor (glibc's `__cxa_thread_atexit_impl`,
+//!   not a pthread key, which the program would miss) releases the thread's
+//!   stream; the writer recycles it for the next new thread once it is
+//!   drained.
 //! - `fork`: the prepare handler takes every tracer lock so the child never
 //!   inherits one half-held; the child forgets the parent's streams (their
 //!   events belong to the parent's trace) and starts its own trace at its
@@ -17,7 +19,7 @@
 //!   for the unloaded code are dropped before anything else is mapped there.
 
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use heapwise_trace::{ControlRecord, ExitStatus};
 
@@ -27,17 +29,11 @@ use crate::tls;
 use crate::unwind::modules;
 use crate::writer;
 
-static KEY: AtomicU32 = AtomicU32::new(u32::MAX);
-
-/// Registers the thread-exit destructor, fork handlers and exit handler.
-/// Called once, by the first stage of start-up.
+/// Registers the fork handlers and exit handler. Called once, by the first
+/// stage of start-up.
 pub fn install() {
     // SAFETY: plain registrations with valid function pointers.
     unsafe {
-        let mut key: libc::pthread_key_t = 0;
-        if libc::pthread_key_create(&mut key, Some(on_thread_exit)) == 0 {
-            KEY.store(key, Ordering::Release);
-        }
         libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
         on_exit(on_exit_handler, std::ptr::null_mut());
     }
@@ -45,6 +41,13 @@ pub fn install() {
 
 unsafe extern "C" {
     fn on_exit(function: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
+    /// glibc's registration of a thread-exit destructor: what C++
+    /// `thread_local` destructors and Rust's `thread_local!` use.
+    fn __cxa_thread_atexit_impl(
+        dtor: unsafe extern "C" fn(*mut c_void),
+        obj: *mut c_void,
+        dso_symbol: *mut c_void,
+    ) -> c_int;
 }
 
 /// Set when the library destructor has run.
@@ -64,15 +67,26 @@ extern "C" fn on_exit_handler(status: c_int, _: *mut c_void) {
 }
 
 /// Arranges for the stream to be released when the calling thread exits.
+///
+/// Not with a pthread key: the program would have one fewer
+/// (`PTHREAD_KEYS_MAX` − 1). glibc's thread-exit destructor list is what
+/// C++ `thread_local` and Rust's `thread_local!` destructors use; its node
+/// is allocated with the guard set to "internal", so it is not recorded.
+/// The main thread's stream is not released: its exit is the process's,
+/// and what the exit handlers free is best recorded in its own stream.
 pub fn watch_thread_exit(stream: &'static Stream) {
-    let key = KEY.load(Ordering::Acquire);
-    if key != u32::MAX {
-        // pthread_setspecific may allocate its second-level table.
-        // SAFETY: a valid key; the value is a 'static pointer.
-        tls::internal(|| unsafe {
-            libc::pthread_setspecific(key, (stream as *const Stream).cast())
-        });
+    if sys::gettid() == u64::from(sys::getpid()) {
+        return;
     }
+    // SAFETY: a valid function and a 'static pointer; the DSO symbol is in
+    // this library, which is never unloaded.
+    tls::internal(|| unsafe {
+        __cxa_thread_atexit_impl(
+            on_thread_exit,
+            (stream as *const Stream).cast_mut().cast(),
+            (&raw const DESTRUCTOR_RAN).cast_mut().cast(),
+        )
+    });
 }
 
 unsafe extern "C" fn on_thread_exit(value: *mut c_void) {

@@ -178,24 +178,49 @@ fn open_and_spawn() -> bool {
     true
 }
 
+/// The writer thread's stack, guard page included.
+const WRITER_STACK: usize = 1 << 20;
+
+/// Starts the writer thread on a stack of its own. A stack glibc allocated
+/// would go to glibc's stack cache in a forked child (where the writer
+/// does not exist) and be handed to the child's first `pthread_create`
+/// with its thread vector already allocated: the child would then not
+/// make the allocation it makes without heapwise.
 fn spawn() -> bool {
+    // SAFETY: a fresh anonymous mapping, checked; its lowest page becomes
+    // the guard.
+    let stack = unsafe {
+        let stack = libc::mmap(
+            std::ptr::null_mut(),
+            WRITER_STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        );
+        if stack == libc::MAP_FAILED {
+            return false;
+        }
+        libc::mprotect(stack, 4096, libc::PROT_NONE);
+        stack
+    };
     // The writer must never run the program's signal handlers.
     // SAFETY: plain pthread calls with valid pointers.
     unsafe {
+        let mut attr = std::mem::zeroed::<libc::pthread_attr_t>();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setstack(&mut attr, stack, WRITER_STACK);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
         let mut all = std::mem::zeroed::<libc::sigset_t>();
         let mut old = std::mem::zeroed::<libc::sigset_t>();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
         let mut thread = std::mem::zeroed::<libc::pthread_t>();
-        let rc = libc::pthread_create(
-            &mut thread,
-            std::ptr::null(),
-            writer_main,
-            std::ptr::null_mut(),
-        );
+        let rc = libc::pthread_create(&mut thread, &attr, writer_main, std::ptr::null_mut());
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        if rc == 0 {
-            libc::pthread_detach(thread);
+        libc::pthread_attr_destroy(&mut attr);
+        if rc != 0 {
+            libc::munmap(stack, WRITER_STACK);
         }
         rc == 0
     }

@@ -1,5 +1,7 @@
 //! `heapwise run` + `heapwise report` on programs whose leaks are known.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 use super::util::*;
@@ -545,7 +547,10 @@ fn any_output_name_works_and_child_traces_are_named_beside_it() {
         assert!(err.contains("1 more traces from this run"), "{name}: {err}");
         let main = report_json(&dir.join(name));
         let table = leak_from(&main, "build_table");
-        assert_eq!((u(&table["allocations"]), u(&table["bytes"])), (100, 20_000));
+        assert_eq!(
+            (u(&table["allocations"]), u(&table["bytes"])),
+            (100, 20_000)
+        );
         let home = dir.join(name).parent().unwrap().to_path_buf();
         let children: Vec<_> = std::fs::read_dir(&home)
             .unwrap()
@@ -562,6 +567,103 @@ fn any_output_name_works_and_child_traces_are_named_beside_it() {
         assert_eq!(children.len(), 1, "{name}: {children:?}");
         let child = report_json(&home.join(&children[0]));
         assert_eq!(u(&leak_from(&child, "worker_own")["allocations"]), 30);
-        assert!(err.contains(&children[0]), "{name}: the child is listed: {err}");
+        assert!(
+            err.contains(&children[0]),
+            "{name}: the child is listed: {err}"
+        );
     }
+}
+
+/// The child traces of `dir/NAME.hwt`'s run: `NAME.PID.hwt`.
+fn child_traces(dir: &Path, name: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let file = p.file_name().unwrap().to_string_lossy().into_owned();
+            file.starts_with(&format!("{name}.")) && file != format!("{name}.hwt")
+        })
+        .collect()
+}
+
+/// valgrind's count of the allocations of each process of `program args`
+/// (it follows forks), in the order it prints them.
+fn valgrind_allocations(program: &Path, args: &[&str]) -> Vec<u64> {
+    let out = std::process::Command::new("valgrind")
+        .args(["--run-libc-freeres=no", "--run-cxx-freeres=no"])
+        .arg(program)
+        .args(args)
+        .output()
+        .expect("valgrind runs");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.split("total heap usage: ").nth(1))
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap()
+                .replace(',', "")
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// A forked child whose only allocations are glibc's inside
+/// `pthread_create`: its trace exists and holds every allocation, as many
+/// as valgrind counts for it.
+#[test]
+fn a_forked_child_that_only_starts_a_thread_is_traced_whole() {
+    for leaked in ["0", "25"] {
+        let dir = test_dir(&format!("fork-thread-{leaked}"));
+        let out = run_traced(&dir, "f.hwt", &program("fork_thread.c"), &[leaked]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let children = child_traces(&dir, "f");
+        assert_eq!(
+            children.len(),
+            1,
+            "the child's trace exists: {}",
+            stderr(&out)
+        );
+        let child = report_json(&children[0]);
+        let counts = valgrind_allocations(&program("fork_thread.c"), &[leaked]);
+        // valgrind prints the child's summary first (it exits first).
+        assert_eq!(
+            u(&child["summary"]["allocations"]),
+            counts[0],
+            "valgrind: {counts:?}"
+        );
+        assert!(
+            child["leaks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| functions(l).iter().any(|f| f.contains("pthread_create"))),
+            "the thread's allocation, from pthread_create: {child}"
+        );
+        if leaked == "25" {
+            let own = leak_from(&child, "after_join");
+            assert_eq!((u(&own["allocations"]), u(&own["bytes"])), (25, 1000));
+        }
+    }
+}
+
+/// The tracer takes no pthread key: the program gets as many as without
+/// it, and its threads' streams are still released at thread exit.
+#[test]
+fn the_program_gets_every_pthread_key() {
+    let dir = test_dir("keys");
+    let alone = std::process::Command::new(program("keys.c"))
+        .output()
+        .unwrap();
+    let out = run_traced(&dir, "k.hwt", &program("keys.c"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&alone.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1024");
+    let report = report_json(&dir.join("k.hwt"));
+    let leak = leak_from(&report, "thread_leak");
+    assert_eq!((u(&leak["allocations"]), u(&leak["bytes"])), (50, 50 * 48));
 }
