@@ -2,6 +2,7 @@
 //! test time and run so that they report their own modules and return
 //! addresses the way the tracer records them.
 
+mod allocator;
 mod c_program;
 mod cpp;
 mod degraded;
