@@ -119,14 +119,16 @@ pub fn stack_growth(
     let mut growth: Vec<StackGrowth> = candidates
         .into_iter()
         .map(|stack| {
-            let values = replay.stacks[stack as usize]
+            // Judged at the series' own resolution (see
+            // `StackSeries::samples`), at the times of the grid buckets its
+            // samples end.
+            let samples = replay.stacks[stack as usize]
                 .series
-                .dense(replay.timeline.level, times.len());
+                .samples(replay.timeline.level, times.len());
             let series = Series::from_pairs(
-                times
-                    .iter()
-                    .copied()
-                    .zip(values.into_iter().map(|v| v as f64)),
+                samples
+                    .into_iter()
+                    .map(|(bucket, value)| (times[bucket], value as f64)),
             );
             StackGrowth {
                 stack,

@@ -138,6 +138,11 @@ impl StackSeries {
                 // A late event: apply it to the newest point.
                 last.1 = live_bytes;
             }
+            // Unchanged since the last point (a block allocated and freed
+            // in between): the step function already holds it, and a
+            // point per bucket would coarsen a stack that churns but rarely
+            // changes, blurring the jumps that tell its pattern.
+            Some(last) if last.1 == live_bytes => {}
             _ => {
                 if self.points.len() >= MAX_STACK_POINTS {
                     self.coarsen_to(self.level + 1);
@@ -167,7 +172,13 @@ impl StackSeries {
     /// of a coarser series holds the value at the end of its wide bucket,
     /// so it takes effect in the last narrow bucket that wide one covers.
     pub fn dense(&self, level: u32, count: usize) -> Vec<u64> {
-        let shift = self.level.saturating_sub(level);
+        if self.level < level {
+            // Recorded before the grid last coarsened.
+            let mut coarse = self.clone();
+            coarse.coarsen_to(level);
+            return coarse.dense(level, count);
+        }
+        let shift = self.level - level;
         let mut out = Vec::with_capacity(count);
         let mut value = 0;
         let mut points = self.points.iter().peekable();
@@ -183,6 +194,33 @@ impl StackSeries {
             out.push(value);
         }
         out
+    }
+}
+
+impl StackSeries {
+    /// The series at its own resolution over a grid of `count` buckets at
+    /// `level`: one sample per bucket of the series' own width, as
+    /// (index of the last grid bucket it covers, live bytes at its end).
+    /// A series coarser than the grid knows nothing finer: expanded onto
+    /// the grid as a step function it would show flat stretches and jumps
+    /// that never happened (a steady leak would look periodic).
+    pub fn samples(&self, level: u32, count: usize) -> Vec<(usize, u64)> {
+        if count == 0 {
+            return Vec::new();
+        }
+        if self.level < level {
+            // Recorded before the grid last coarsened.
+            let mut coarse = self.clone();
+            coarse.coarsen_to(level);
+            return coarse.samples(level, count);
+        }
+        let shift = self.level - level;
+        let wide = count.div_ceil(1 << shift);
+        self.dense(self.level, wide)
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| ((((i + 1) << shift) - 1).min(count - 1), value))
+            .collect()
     }
 }
 
@@ -225,6 +263,28 @@ mod tests {
                 .enumerate()
                 .all(|(i, &v)| v <= i as u64 * 10 + 5)
         );
+    }
+
+    #[test]
+    fn a_coarse_series_is_sampled_at_its_own_resolution() {
+        let mut s = StackSeries::default();
+        // 1000 buckets of steady growth: coarsened to at most 256 points.
+        for bucket in 0..1000usize {
+            s.record(bucket, 0, (bucket as u64 + 1) * 100);
+        }
+        assert_eq!(s.level, 2);
+        let samples = s.samples(0, 1000);
+        assert_eq!(samples.len(), 250);
+        // Each sample is the value at the end of its four buckets: growth
+        // in every sample, no flat stretch in between.
+        for (i, &(bucket, value)) in samples.iter().enumerate() {
+            assert_eq!(bucket, 4 * i + 3);
+            assert_eq!(value, (bucket as u64 + 1) * 100);
+        }
+        // A series as fine as the grid is the grid.
+        let mut fine = StackSeries::default();
+        fine.record(2, 0, 5);
+        assert_eq!(fine.samples(0, 4), vec![(0, 0), (1, 0), (2, 5), (3, 5)]);
     }
 
     #[test]

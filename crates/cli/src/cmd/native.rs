@@ -231,7 +231,7 @@ pub fn report(
 
 /// An allocator linked into the traced executable, which the preload
 /// cannot see into (its report then says so instead of "no leak").
-fn own_allocator(exe: &str) -> Option<heapwise_native::model::OwnAllocator> {
+pub(crate) fn own_allocator(exe: &str) -> Option<heapwise_native::model::OwnAllocator> {
     use heapwise_native::model::{AllocatorKind as Model, OwnAllocator};
     use heapwise_symbols::allocator::{AllocatorKind, linked_allocator};
     if exe.is_empty() {

@@ -106,6 +106,23 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let preload = locate_preload()?;
     let program = resolve_command(&args.command[0])?;
     check_traceable(&program)?;
+    if let Some(allocator) = native::own_allocator(&program.to_string_lossy()) {
+        let (what, seen) = if allocator.replaces_malloc {
+            (
+                "defines malloc itself".to_string(),
+                "heapwise will see (almost) none of its allocations",
+            )
+        } else {
+            (
+                format!("has {} linked in statically", allocator.name),
+                "only what libc and other libraries allocate with malloc will be seen",
+            )
+        };
+        eprintln!(
+            "heapwise: warning: {} {what}, which LD_PRELOAD cannot intercept: {seen}",
+            program.display()
+        );
+    }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let template = match &args.output {
         Some(path) => {

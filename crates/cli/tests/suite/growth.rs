@@ -142,3 +142,69 @@ fn rss_growing_over_a_flat_live_heap_is_fragmentation_not_a_leak() {
     .unwrap();
     assert!(text.contains("malloc_trim"), "{text}");
 }
+
+/// `rates.c` run with `args`, its growth verdicts by first function:
+/// (pattern, leak) of each judged stack.
+fn rates(name: &str, args: &[&str]) -> Vec<(String, String, bool)> {
+    let dir = test_dir(name);
+    let out = run_traced(&dir, "r.hwt", &program("rates.c"), args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("r.hwt"));
+    report["growth"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["frames"][0]["function"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
+                g["pattern"].as_str().unwrap().to_string(),
+                g["leak"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn verdicts_of<'a>(
+    growth: &'a [(String, String, bool)],
+    function: &str,
+) -> Vec<&'a (String, String, bool)> {
+    let found: Vec<_> = growth.iter().filter(|g| g.0 == function).collect();
+    assert!(!found.is_empty(), "{function} judged: {growth:?}");
+    found
+}
+
+/// Six seconds of requests, one entry each from one call site: its series
+/// changes in every bucket of the grid and is coarsened (a stack keeps at
+/// most 256 points), which must not turn steady growth into jumps. The
+/// periodic job (32 blocks kept every 400 requests, ~0.4 s apart) and the
+/// three batches are real jumps with flat stretches between.
+#[test]
+fn steady_periodic_and_step_growth_keep_their_names_on_coarsened_series() {
+    let growth = rates("rates-one", &["6000", "1", "1000"]);
+    for g in verdicts_of(&growth, "cache_put") {
+        assert_eq!((g.1.as_str(), g.2), ("linear", true), "{growth:?}");
+    }
+    for g in verdicts_of(&growth, "periodic_job") {
+        assert_eq!((g.1.as_str(), g.2), ("periodic", true), "{growth:?}");
+    }
+    for g in verdicts_of(&growth, "load_batch") {
+        assert_eq!((g.1.as_str(), g.2), ("step", true), "{growth:?}");
+    }
+}
+
+/// The same steady leak spread over 64 call stacks (the entry is added
+/// through one of 64 recursion depths): each stack changes every 64
+/// requests, in several hundred buckets of the grid, so each is coarsened
+/// too — and each is linear.
+#[test]
+fn a_steady_leak_over_many_stacks_is_linear_on_every_stack() {
+    let growth = rates("rates-many", &["30000", "64", "100"]);
+    let cache = verdicts_of(&growth, "cache_put");
+    assert!(cache.len() >= 10, "{growth:?}");
+    for g in cache {
+        assert_eq!((g.1.as_str(), g.2), ("linear", true), "{growth:?}");
+    }
+}
