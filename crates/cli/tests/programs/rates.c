@@ -46,27 +46,20 @@ __attribute__((noinline)) void via(long depth, long id) {
     NO_TAIL();
 }
 
-/* Call `index` 0 of a run frees its block, the others keep theirs. */
-__attribute__((noinline)) void periodic_job(int index) {
-    void *block = malloc(1024); /* LINE:periodic_job */
-    KEEP(block);
-    if (index > 0)
-        kept[kept_count++] = block;
-    else
-        free(block);
-    NO_TAIL();
-}
-
-/* Call `index` 0 of a run frees its block, the others keep theirs. */
-__attribute__((noinline)) void load_batch(int index) {
-    void *block = malloc(1024); /* LINE:load_batch */
-    KEEP(block);
-    if (index > 0)
-        kept[kept_count++] = block;
-    else
-        free(block);
-    NO_TAIL();
-}
+/* Two call sites of the same shape (each its own stack): call `index` 0 of
+ * a run frees its block, the others keep theirs. */
+#define KEEPER(name)                                     \
+    __attribute__((noinline)) void name(int index) {     \
+        void *block = malloc(1024);                      \
+        KEEP(block);                                     \
+        if (index > 0)                                   \
+            kept[kept_count++] = block;                  \
+        else                                             \
+            free(block);                                 \
+        NO_TAIL();                                       \
+    }
+KEEPER(periodic_job)
+KEEPER(load_batch)
 
 int main(int argc, char **argv) {
     long requests = arg_or(argc, argv, 1, 8000);

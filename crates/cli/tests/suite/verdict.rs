@@ -149,6 +149,11 @@ fn a_program_with_its_own_malloc_is_told_why_nothing_was_seen() {
     let dir = test_dir("verdict-own-malloc");
     let out = run_traced(&dir, "o.hwt", &program("own_malloc.c"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("defines malloc itself, which LD_PRELOAD cannot intercept"),
+        "run warns before it starts: {}",
+        stderr(&out)
+    );
     let report = same_headline_everywhere(&out, &dir.join("o.hwt"));
     let verdict = &report["verdict"];
     assert_eq!(verdict["level"], "unknown", "{verdict}");
