@@ -58,10 +58,9 @@
 //! `pthread_create`); two more file descriptors, both close-on-exec (the
 //! trace, and the spill file with its shared mapping); the tracer's
 //! initial-exec TLS segment, which makes glibc's per-thread vector 16 bytes
-//! larger (288 instead of 272 bytes per thread); and, per thread other than
-//! the main one, a 32-byte node of glibc's thread-exit destructor list,
-//! allocated from the program's heap but not recorded. No pthread key is
-//! taken.
+//! larger (288 instead of 272 bytes per thread). No pthread key is taken and
+//! no thread-exit destructor registered: the writer notices threads that
+//! exited (`lifecycle.rs`).
 #![allow(clippy::missing_safety_doc)]
 // Unit tests link this crate without its exported hooks (a test binary that
 // interposed malloc would trace itself), so much of it is unreachable there.

@@ -1,10 +1,14 @@
 //! Threads, `fork`, `exec`, `exit`, `_exit`, `dlclose`, and the library's
 //! constructor and destructor.
 //!
-//! - Thread exit: a thread-exit destructor (glibc's `__cxa_thread_atexit_impl`,
-//!   not a pthread key, which the program would miss) releases the thread's
-//!   stream; the writer recycles it for the next new thread once it is
-//!   drained.
+//! - Thread exit: no destructor is registered — a pthread key would be one
+//!   the program misses, and glibc's thread-exit list
+//!   (`__cxa_thread_atexit_impl`) takes the loader's lock, which deadlocks
+//!   when a library constructor inside `dlopen` waits for a thread that is
+//!   making its first allocation. Instead the writer checks every 100 ms
+//!   which streams' threads are gone (`tgkill` with signal 0) and recycles
+//!   those streams, and a new thread that finds no free stream takes over
+//!   one whose thread is gone.
 //! - `fork`: the prepare handler takes every tracer lock so the child never
 //!   inherits one half-held; the child forgets the parent's streams (their
 //!   events belong to the parent's trace) and starts its own trace at its
@@ -23,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use heapwise_trace::{ControlRecord, ExitStatus};
 
-use crate::stream::{self, Stream};
+use crate::stream;
 use crate::sys;
 use crate::tls;
 use crate::unwind::modules;
@@ -41,13 +45,6 @@ pub fn install() {
 
 unsafe extern "C" {
     fn on_exit(function: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
-    /// glibc's registration of a thread-exit destructor: what C++
-    /// `thread_local` destructors and Rust's `thread_local!` use.
-    fn __cxa_thread_atexit_impl(
-        dtor: unsafe extern "C" fn(*mut c_void),
-        obj: *mut c_void,
-        dso_symbol: *mut c_void,
-    ) -> c_int;
 }
 
 /// Set when the library destructor has run.
@@ -63,41 +60,6 @@ extern "C" fn on_exit_handler(status: c_int, _: *mut c_void) {
     writer::EXIT_CODE.store(i64::from(status), Ordering::Release);
     if DESTRUCTOR_RAN.load(Ordering::Acquire) {
         tls::internal(|| writer::shutdown(writer::exit_status(), 5_000_000_000));
-    }
-}
-
-/// Arranges for the stream to be released when the calling thread exits.
-///
-/// Not with a pthread key: the program would have one fewer
-/// (`PTHREAD_KEYS_MAX` − 1). glibc's thread-exit destructor list is what
-/// C++ `thread_local` and Rust's `thread_local!` destructors use; its node
-/// is allocated with the guard set to "internal", so it is not recorded.
-/// The main thread's stream is not released: its exit is the process's,
-/// and what the exit handlers free is best recorded in its own stream.
-pub fn watch_thread_exit(stream: &'static Stream) {
-    if sys::gettid() == u64::from(sys::getpid()) {
-        return;
-    }
-    // SAFETY: a valid function and a 'static pointer; the DSO symbol is in
-    // this library, which is never unloaded.
-    tls::internal(|| unsafe {
-        __cxa_thread_atexit_impl(
-            on_thread_exit,
-            (stream as *const Stream).cast_mut().cast(),
-            (&raw const DESTRUCTOR_RAN).cast_mut().cast(),
-        )
-    });
-}
-
-unsafe extern "C" fn on_thread_exit(value: *mut c_void) {
-    let tls = tls::get();
-    // SAFETY: the calling thread's TLS; `value` is the stream we stored.
-    unsafe {
-        if (*tls).stream.cast::<c_void>() == value.cast_const() {
-            (*tls).stream = std::ptr::null();
-            (*tls).exited = 1;
-            stream::detach(&*value.cast::<Stream>());
-        }
     }
 }
 

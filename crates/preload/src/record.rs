@@ -152,7 +152,6 @@ fn record_attaching(tls: *mut Tls, call: Call, caller: Regs) {
             p.commit(end);
         }
     }
-    crate::lifecycle::watch_thread_exit(stream);
     drop(blocked);
     record(tls, call, caller);
 }

@@ -130,6 +130,9 @@ pub struct Stream {
     free_next: Cell<*mut Stream>,
     /// [`ATTACHED`], [`DETACHED`] or [`FREE`].
     state: AtomicU8,
+    /// The kernel thread id of the thread it was last attached to (0 for
+    /// a queue).
+    tid: AtomicU64,
     /// A thread's stream waits for the writer when buffer memory is used
     /// up; a queue (control records, the shared stream), which the writer
     /// itself writes to, takes memory beyond the limit instead.
@@ -228,9 +231,13 @@ pub fn attach() -> Option<&'static Stream> {
     let stream: &'static Stream = match recycled {
         // SAFETY: streams are never freed.
         Some(stream) => unsafe { &*stream },
-        None => create()?,
+        None => match reclaim() {
+            Some(stream) => stream,
+            None => create()?,
+        },
     };
     stream.state.store(ATTACHED, Ordering::Release);
+    stream.tid.store(sys::gettid(), Ordering::Release);
     // SAFETY: the stream is now owned by this thread.
     let private = unsafe { &mut *stream.private.get() };
     private.unwind.attach_thread();
@@ -279,6 +286,7 @@ fn new_stream(id: u32, block: *mut Block, bounded: bool) -> Box<Stream> {
         next: ptr::null_mut(),
         free_next: Cell::new(ptr::null_mut()),
         state: AtomicU8::new(ATTACHED),
+        tid: AtomicU64::new(0),
         bounded,
         active: AtomicPtr::new(block),
         full: Ring {
@@ -298,11 +306,72 @@ fn new_stream(id: u32, block: *mut Block, bounded: bool) -> Box<Stream> {
     })
 }
 
-/// Called by the thread's exit destructor: the thread will not touch the
-/// stream again; the writer frees it once drained.
-pub fn detach(stream: &Stream) {
-    stream.state.store(DETACHED, Ordering::Release);
-    wake_writer();
+/// Streams looked at for a dead owner when a new thread finds no free one.
+const RECLAIM_SCAN: usize = 16;
+
+/// Whether the thread `tid` of this process has exited (a thread id is
+/// only reused after the kernel went round all of them).
+fn thread_gone(tid: u64) -> bool {
+    // SAFETY: signal 0 only checks that the thread exists.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_tgkill,
+            libc::c_long::from(sys::getpid() as i32),
+            tid as libc::c_long,
+            0,
+        )
+    };
+    rc != 0 && sys::errno() == libc::ESRCH
+}
+
+/// Takes over a stream whose thread has exited and that the writer has not
+/// recycled yet (threads that come and go faster than the writer looks):
+/// among the newest streams, one already detached, or one whose thread is
+/// gone. The stream goes on where its last thread left it.
+fn reclaim() -> Option<&'static Stream> {
+    let mut cursor = STREAMS.load(Ordering::Acquire);
+    for _ in 0..RECLAIM_SCAN {
+        if cursor.is_null() {
+            return None;
+        }
+        // SAFETY: streams are never freed.
+        let stream = unsafe { &*cursor };
+        cursor = stream.next;
+        let state = stream.state.load(Ordering::Acquire);
+        let dead = state == DETACHED
+            || (state == ATTACHED && thread_gone(stream.tid.load(Ordering::Acquire)));
+        if dead
+            && stream
+                .state
+                .compare_exchange(state, ATTACHED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            return Some(stream);
+        }
+    }
+    None
+}
+
+/// The writer's check for threads that exited (without a thread-exit
+/// destructor: a pthread key would be the program's, and glibc's
+/// thread-exit list takes the loader's lock): their streams are detached,
+/// drained and recycled.
+pub fn detach_exited() {
+    let mut cursor = STREAMS.load(Ordering::Acquire);
+    while !cursor.is_null() {
+        // SAFETY: streams are never freed.
+        let stream = unsafe { &*cursor };
+        cursor = stream.next;
+        let tid = stream.tid.load(Ordering::Acquire);
+        if stream.state.load(Ordering::Acquire) == ATTACHED && tid != 0 && thread_gone(tid) {
+            let _ = stream.state.compare_exchange(
+                ATTACHED,
+                DETACHED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    }
 }
 
 /// Forgets every stream (in a forked child, whose other threads are gone and

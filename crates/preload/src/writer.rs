@@ -29,6 +29,8 @@ const WRITE_INTERVAL_NS: u64 = 200_000_000;
 const TICK_NS: u64 = 50_000_000;
 /// How often counters are sampled.
 const COUNTER_INTERVAL_NS: u64 = 250_000_000;
+/// How often the writer looks for threads that exited.
+const THREAD_POLL_NS: u64 = 100_000_000;
 /// How often the module list is re-read.
 const MODULE_POLL_NS: u64 = 1_000_000_000;
 
@@ -83,6 +85,7 @@ struct Writer {
     last_counters_ns: u64,
     counter_cost_ns: u64,
     last_modules_ns: u64,
+    last_threads_ns: u64,
     failed: bool,
     /// The previous pass wrote events: this one ends with a `SYNC` even if
     /// it has none, so readers release them now rather than whenever the
@@ -160,6 +163,7 @@ fn open_and_spawn() -> bool {
         last_counters_ns: 0,
         counter_cost_ns: 0,
         last_modules_ns: sys::monotonic_ns(),
+        last_threads_ns: 0,
         failed: false,
     };
     if let Ok(mut slot) = WRITER.lock() {
@@ -377,6 +381,10 @@ impl Writer {
             self.last_counters_ns = now;
             control::push(&ControlRecord::Counters(sample_counters()));
             self.counter_cost_ns = sys::monotonic_ns() - now;
+        }
+        if now.saturating_sub(self.last_threads_ns) >= THREAD_POLL_NS {
+            self.last_threads_ns = now;
+            stream::detach_exited();
         }
         if now.saturating_sub(self.last_modules_ns) >= MODULE_POLL_NS {
             self.last_modules_ns = now;
