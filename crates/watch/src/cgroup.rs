@@ -402,9 +402,16 @@ mod tests {
     fn this_process_cgroup_does_not_fail() {
         let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        if let Some(mut reader) = CgroupReader::discover(&cgroup, &mountinfo) {
-            let s = reader.sample();
-            assert!(s.current_bytes.is_some_and(|c| c > 0));
+        match CgroupReader::discover(&cgroup, &mountinfo) {
+            Some(mut reader) => {
+                let s = reader.sample();
+                assert!(s.current_bytes.is_some_and(|c| c > 0));
+            }
+            // Said aloud rather than passing in silence: the parsers are
+            // tested above on fixed text; this one needs a memory cgroup.
+            None => eprintln!(
+                "SKIPPED this_process_cgroup_does_not_fail: this process has no readable memory cgroup"
+            ),
         }
     }
 }
