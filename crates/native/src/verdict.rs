@@ -10,6 +10,7 @@
 //! [`Level::Unknown`] and the headline says what may be missing and how
 //! much, where that is known.
 
+use heapwise_series::human::thousands;
 use heapwise_trace::ExitStatus;
 
 use crate::model::{AllocatorKind, LeakVerdict, Level, OwnAllocator, TraceInfo};
@@ -324,19 +325,6 @@ fn describe(held: Held) -> String {
 
 fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
-}
-
-/// `1234567` → `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

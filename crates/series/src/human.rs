@@ -1,5 +1,20 @@
 //! Human-readable numbers for the `reason` sentence: bytes in binary units,
-//! rates in the unit that gives a readable number, durations, p-values.
+//! rates in the unit that gives a readable number, durations, p-values —
+//! and counts with thousands separators, which every crate's sentences use
+//! (the start of one home for wording: issue 11).
+
+/// `1234567` → `"1,234,567"`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// `1536` → `"1.5 KiB"`, `-3e9` → `"-2.8 GiB"`, `12` → `"12 B"`.
 pub(crate) fn bytes(value: f64) -> String {

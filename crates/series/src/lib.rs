@@ -63,7 +63,7 @@ mod downsample;
 mod envelope;
 mod features;
 mod forecast;
-mod human;
+pub mod human;
 mod options;
 mod periodicity;
 mod series;

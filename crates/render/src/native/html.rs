@@ -895,14 +895,8 @@ mod tests {
                 lost_events: 0,
                 threads: 0,
                 bytes: 0,
-                blocks: 0,
-                uncompressed_blocks: 0,
-                partial_tail_bytes: 0,
-                spill_left: false,
                 crash_safe: true,
-                recovered_bytes: 0,
-                unrecovered_streams: 0,
-                unrecovered_bytes: 0,
+                ..TraceInfo::default()
             },
             inherited: None,
             warnings: Vec::new(),
@@ -1017,13 +1011,8 @@ mod tests {
             threads: 4,
             bytes: 48_213_004,
             blocks: 31,
-            uncompressed_blocks: 0,
-            partial_tail_bytes: 0,
-            spill_left: false,
             crash_safe: true,
-            recovered_bytes: 0,
-            unrecovered_streams: 0,
-            unrecovered_bytes: 0,
+            ..TraceInfo::default()
         };
         report.warnings = vec!["module /usr/lib/libfoo.so (deleted) was not symbolized".into()];
         report.timeline = timeline;
