@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use heapwise_native::Analysis;
-use heapwise_render::native::text::{describe_frame, thousands};
+use heapwise_render::native::text::thousands;
 use heapwise_render::output::human_bytes;
 use heapwise_trace::{ControlRecord, ExitStatus, TraceReader, TraceWriter};
 
@@ -526,73 +526,11 @@ fn record_exit(path: &Path, valid_len: u64, status: ExitStatus) -> Result<()> {
     Ok(())
 }
 
-/// The end-of-run summary; returns the report's verdict on leaks.
+/// The end-of-run summary (`heapwise_render::native::summary`); returns the
+/// report's verdict on leaks.
 fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) -> Result<bool> {
-    let replay = &analysis.replay;
-    let command = analysis.header.argv.join(" ");
-    let ended = match replay.exit {
-        Some(ExitStatus::Code(code)) => format!("exited with code {code}"),
-        Some(ExitStatus::Signal(signal)) => format!("was killed by signal {signal}"),
-        Some(ExitStatus::Exec) => "replaced itself with exec".to_string(),
-        None => "ended".to_string(),
-    };
-    writeln!(
-        out,
-        "heapwise: {command} (pid {}) {ended} after {:.2} s: {} allocations, {} allocated, peak {} live",
-        analysis.header.pid,
-        analysis.duration_s(),
-        thousands(replay.allocations),
-        human_bytes(replay.allocated_bytes),
-        human_bytes(replay.peak_live_bytes)
-    )?;
-    let report = native::report(analysis, top.max(1), None);
-    writeln!(out, "heapwise: {}", report.verdict.headline)?;
-    if replay.live_allocations() > 0 {
-        writeln!(
-            out,
-            "heapwise: {} still allocated at the end in {} blocks, from {} call stacks:",
-            human_bytes(replay.live_bytes),
-            thousands(replay.live_allocations()),
-            thousands(analysis.leaking_stacks().len() as u64)
-        )?;
-        let (program, runtime): (Vec<_>, Vec<_>) =
-            report.leaks.iter().partition(|l| l.note.is_none());
-        for leak in program.iter().take(top) {
-            let frames: Vec<String> = leak.frames.iter().take(3).map(describe_frame).collect();
-            writeln!(
-                out,
-                "  {:>10} in {:>7} blocks  {}",
-                human_bytes(leak.bytes),
-                thousands(leak.allocations),
-                frames.join("  <-  ")
-            )?;
-        }
-        if !runtime.is_empty() {
-            let bytes: u64 = runtime.iter().map(|l| l.bytes).sum();
-            writeln!(
-                out,
-                "  {:>10} held by the C/C++ runtime until exit by design (stdio buffers, loader records): not leaks",
-                human_bytes(bytes)
-            )?;
-        }
-    }
-    if let Some(inherited) = &report.inherited {
-        writeln!(
-            out,
-            "heapwise: it still holds {} in {} blocks it inherited from its parent (pid {})",
-            human_bytes(inherited.held_bytes),
-            thousands(inherited.held_blocks),
-            inherited.parent_pid
-        )?;
-    }
-    for warning in &report.warnings {
-        writeln!(out, "heapwise: warning: {warning}")?;
-    }
-    writeln!(
-        out,
-        "heapwise: trace written to {}; for the full report: heapwise report {}",
-        path.display(),
-        path.display()
-    )?;
+    // Every leak group: the summary counts them and lists the top ones.
+    let report = native::report(analysis, 0, None);
+    heapwise_render::native::summary::write(out, &report, path, top)?;
     Ok(report.verdict.leak)
 }

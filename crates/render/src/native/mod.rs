@@ -4,6 +4,7 @@ pub mod collapsed;
 pub mod flamegraph;
 pub mod html;
 pub mod pprof;
+pub mod summary;
 pub mod text;
 pub mod time;
 

@@ -1,0 +1,86 @@
+//! The end-of-run summary `heapwise run` prints on stderr: one line on the
+//! run, the verdict's headline, the call stacks that hold the most, what the
+//! runtime holds by design, what a forked child inherited, the warnings, and
+//! where the trace is.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use heapwise_native::model::{Exit, NativeReport};
+
+use super::text::describe_frame;
+use crate::output::{human_bytes, thousands};
+
+/// Writes the summary of `report` (built with every leak group) for the
+/// trace at `trace`, listing at most `top` of the program's leak groups.
+pub fn write<W: Write + ?Sized>(
+    out: &mut W,
+    report: &NativeReport,
+    trace: &Path,
+    top: usize,
+) -> io::Result<()> {
+    let s = &report.summary;
+    let ended = match report.process.exit {
+        Some(Exit::Code(code)) => format!("exited with code {code}"),
+        Some(Exit::Signal(signal)) => format!("was killed by signal {signal}"),
+        None => "ended".to_string(),
+    };
+    writeln!(
+        out,
+        "heapwise: {} (pid {}) {ended} after {:.2} s: {} allocations, {} allocated, peak {} live",
+        report.process.command.join(" "),
+        report.process.pid,
+        s.duration_s,
+        thousands(s.allocations),
+        human_bytes(s.allocated_bytes),
+        human_bytes(s.peak_live_bytes)
+    )?;
+    writeln!(out, "heapwise: {}", report.verdict.headline)?;
+    if s.leaked_allocations > 0 {
+        writeln!(
+            out,
+            "heapwise: {} still allocated at the end in {} blocks, from {} call stacks:",
+            human_bytes(s.leaked_bytes),
+            thousands(s.leaked_allocations),
+            thousands(report.leaks.len() as u64)
+        )?;
+        let (program, runtime): (Vec<_>, Vec<_>) =
+            report.leaks.iter().partition(|l| l.note.is_none());
+        for leak in program.iter().take(top) {
+            let frames: Vec<String> = leak.frames.iter().take(3).map(describe_frame).collect();
+            writeln!(
+                out,
+                "  {:>10} in {:>7} blocks  {}",
+                human_bytes(leak.bytes),
+                thousands(leak.allocations),
+                frames.join("  <-  ")
+            )?;
+        }
+        if !runtime.is_empty() {
+            let bytes: u64 = runtime.iter().map(|l| l.bytes).sum();
+            writeln!(
+                out,
+                "  {:>10} held by the C/C++ runtime until exit by design (stdio buffers, loader records): not leaks",
+                human_bytes(bytes)
+            )?;
+        }
+    }
+    if let Some(inherited) = &report.inherited {
+        writeln!(
+            out,
+            "heapwise: it still holds {} in {} blocks it inherited from its parent (pid {})",
+            human_bytes(inherited.held_bytes),
+            thousands(inherited.held_blocks),
+            inherited.parent_pid
+        )?;
+    }
+    for warning in &report.warnings {
+        writeln!(out, "heapwise: warning: {warning}")?;
+    }
+    writeln!(
+        out,
+        "heapwise: trace written to {}; for the full report: heapwise report {}",
+        trace.display(),
+        trace.display()
+    )
+}
