@@ -1,7 +1,6 @@
 //! Helpers shared by the `gc`, `heap` and `watch` test binaries: running
 //! heapwise, reading what it printed, and the other crates' test files.
-//! (`tests.rs` has its own in `suite/util.rs`: it also builds the preload;
-//! it shares only the terminal of the live views, `tmux.rs`.)
+//! (`tests.rs` adds its own in `suite/util.rs`: it also builds the preload.)
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
@@ -31,6 +30,13 @@ pub fn crate_test_file(krate: &str, relative: &str) -> PathBuf {
         .join(krate)
         .join("tests")
         .join(relative)
+}
+
+/// A scratch directory that lives as long as the test process.
+pub fn scratch() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
+        .path()
 }
 
 /// What heapwise wrote to standard error.

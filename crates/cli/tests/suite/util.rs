@@ -40,12 +40,7 @@ pub fn programs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs")
 }
 
-/// A scratch directory that lives as long as the test process.
-pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
-        .path()
-}
+pub use crate::common::{scratch, stderr};
 
 /// A fresh directory for one test.
 pub fn test_dir(name: &str) -> PathBuf {
@@ -166,9 +161,4 @@ pub fn functions(leak: &Value) -> Vec<String> {
         .iter()
         .filter_map(|f| f["function"].as_str().map(str::to_string))
         .collect()
-}
-
-/// Text of a command's stderr.
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -11,15 +11,9 @@ pub use std::time::{Duration, Instant};
 pub use serde_json::Value;
 
 // `heapwise()` is the binary under test, as a `Command`.
-pub use crate::common::{command as heapwise, json};
+pub use crate::common::{command as heapwise, json, scratch};
 
 pub const MIB: f64 = 1024.0 * 1024.0;
-
-pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
-        .path()
-}
 
 /// `shape`, compiled once per test run.
 pub fn shape() -> &'static Path {
