@@ -204,8 +204,9 @@ impl Replay {
         })
     }
 
-    /// Calls `f(size, stack, tick)` for every live block.
-    pub fn for_each_live_since(&self, mut f: impl FnMut(u64, StackId, u64)) {
+    /// Calls `f(size, stack, tick)` for every live block (`tick`: when it
+    /// was allocated).
+    pub fn for_each_live_with_tick(&self, mut f: impl FnMut(u64, StackId, u64)) {
         for live in self.live.values() {
             f(live.size, live.stack, live.tick);
         }
