@@ -44,6 +44,7 @@ pub mod growth;
 pub mod inherit;
 pub mod merge;
 pub mod model;
+pub mod ops;
 mod pipeline;
 pub mod profile;
 pub mod replay;
@@ -313,7 +314,7 @@ pub fn report(
             (
                 g.frames
                     .first()
-                    .map(model::Frame::short)
+                    .map(|f| f.text().short())
                     .unwrap_or_default(),
                 g.pattern,
                 g.slope_bytes_per_s,

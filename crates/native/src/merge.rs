@@ -39,123 +39,10 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use heapwise_trace::{ControlRecord, Event, StackId, StackTable, Visitor};
+use heapwise_trace::{ControlRecord, Event, StackTable, Visitor};
 
+use crate::ops::{self, Queued};
 use crate::replay::Replay;
-
-/// One allocation-side event, ready for replay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// A block was allocated.
-    Alloc {
-        /// Pointer.
-        ptr: u64,
-        /// Requested size.
-        size: u64,
-        /// Call stack.
-        stack: StackId,
-    },
-    /// A block was freed.
-    Free {
-        /// Pointer.
-        ptr: u64,
-    },
-    /// An allocation whose free is known (it comes later in the same
-    /// stream): it never needs to enter the map of live blocks.
-    AllocPaired {
-        /// Pointer.
-        ptr: u64,
-        /// Requested size.
-        size: u64,
-        /// Call stack.
-        stack: StackId,
-    },
-    /// The free of an [`Op::AllocPaired`], with what it frees.
-    FreePaired {
-        /// Pointer.
-        ptr: u64,
-        /// Size of the block.
-        size: u64,
-        /// Call stack of its allocation.
-        stack: StackId,
-    },
-}
-
-/// A decoded event in 32 bytes, as queued and as sent between threads: the
-/// size's top bit says "free" (a free has no size; an allocation of 2^63
-/// bytes or more cannot exist).
-#[derive(Clone, Copy, Debug)]
-pub struct Queued {
-    tick: u64,
-    ptr: u64,
-    size_or_free: u64,
-    stack: StackId,
-    stream: u32,
-}
-
-const FREE_BIT: u64 = 1 << 63;
-/// Set on both halves of a pair (see [`Op::AllocPaired`]).
-const PAIRED_BIT: u64 = 1 << 62;
-const SIZE_MASK: u64 = PAIRED_BIT - 1;
-
-impl Queued {
-    /// The event `op` of `stream` at `tick`.
-    #[inline(always)]
-    pub fn new(stream: u32, tick: u64, op: Op) -> Queued {
-        let (ptr, size_or_free, stack) = match op {
-            Op::Alloc { ptr, size, stack } => (ptr, size & SIZE_MASK, stack),
-            Op::Free { ptr } => (ptr, FREE_BIT, 0),
-            Op::AllocPaired { ptr, size, stack } => (ptr, PAIRED_BIT | (size & SIZE_MASK), stack),
-            Op::FreePaired { ptr, size, stack } => {
-                (ptr, FREE_BIT | PAIRED_BIT | (size & SIZE_MASK), stack)
-            }
-        };
-        Queued {
-            tick,
-            ptr,
-            size_or_free,
-            stack,
-            stream,
-        }
-    }
-
-    #[inline(always)]
-    fn op(&self) -> Op {
-        let (ptr, size, stack) = (self.ptr, self.size_or_free & SIZE_MASK, self.stack);
-        // The two top bits: FREE_BIT, PAIRED_BIT.
-        match self.size_or_free >> 62 {
-            0 => Op::Alloc { ptr, size, stack },
-            1 => Op::AllocPaired { ptr, size, stack },
-            2 => Op::Free { ptr },
-            _ => Op::FreePaired { ptr, size, stack },
-        }
-    }
-
-    /// Whether this is an allocation not yet paired with its free.
-    #[inline(always)]
-    pub fn pairable(&self) -> bool {
-        self.size_or_free & (FREE_BIT | PAIRED_BIT) == 0
-    }
-
-    /// Marks an allocation as paired with a later free of the same stream.
-    #[inline(always)]
-    pub fn set_paired(&mut self) {
-        self.size_or_free |= PAIRED_BIT;
-    }
-
-    /// Makes this free the pair of `alloc` (carrying its size and stack).
-    #[inline(always)]
-    pub fn pair_with(&mut self, alloc: &Queued) {
-        self.size_or_free = FREE_BIT | PAIRED_BIT | (alloc.size_or_free & SIZE_MASK);
-        self.stack = alloc.stack;
-    }
-
-    /// Frees sort before allocations at equal ticks.
-    #[inline(always)]
-    fn key(&self) -> (u64, u8) {
-        (self.tick, u8::from(self.size_or_free & FREE_BIT == 0))
-    }
-}
 
 /// One stream's events not yet replayed: runs of events in order, the
 /// first consumed up to `head`.
@@ -209,7 +96,7 @@ impl Merger {
 
     /// Queues one event of `stream`.
     #[inline(always)]
-    pub fn push(&mut self, stream: u32, tick: u64, op: Op) {
+    pub fn push(&mut self, stream: u32, tick: u64, op: ops::Op) {
         self.push_queued(Queued::new(stream, tick, op));
     }
 
@@ -221,7 +108,7 @@ impl Merger {
             self.queues.resize_with(index + 1, Queue::default);
         }
         if let Some(last) = events.last() {
-            self.note_pass(index, last.tick);
+            self.note_pass(index, last.tick());
             self.queues[index].runs.push_back(events);
         }
     }
@@ -256,11 +143,11 @@ impl Merger {
     /// Queues one event.
     #[inline(always)]
     pub fn push_queued(&mut self, event: Queued) {
-        let index = event.stream as usize;
+        let index = event.stream() as usize;
         if index >= self.queues.len() {
             self.queues.resize_with(index + 1, Queue::default);
         }
-        self.note_pass(index, event.tick);
+        self.note_pass(index, event.tick());
         let queue = &mut self.queues[index];
         match queue.runs.back_mut() {
             Some(run) if run.len() < 4096 => run.push(event),
@@ -278,7 +165,7 @@ impl Merger {
         self.heap.clear();
         for (index, queue) in self.queues.iter().enumerate() {
             if let Some(first) = queue.front()
-                && first.tick < limit
+                && first.tick() < limit
             {
                 let (tick, kind) = first.key();
                 self.heap.push(Reverse((tick, kind, index)));
@@ -295,16 +182,16 @@ impl Merger {
                 let events = &run[queue.head..];
                 let done = events
                     .iter()
-                    .position(|event| event.tick >= stop)
+                    .position(|event| event.tick() >= stop)
                     .unwrap_or(events.len());
                 for event in &events[..done] {
-                    replay.apply(event.stream, event.tick, event.op());
+                    replay.apply(event.stream(), event.tick(), event.op());
                 }
                 replay.applied(done);
                 if done < events.len() {
                     let next = events[done];
                     queue.head += done;
-                    if next.tick < limit {
+                    if next.tick() < limit {
                         let (tick, kind) = next.key();
                         self.heap.push(Reverse((tick, kind, index)));
                     }
@@ -348,44 +235,15 @@ pub struct Feed<'a> {
 impl Visitor for Feed<'_> {
     #[inline]
     fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
+        let merger = &mut *self.merger;
+        if ops::split(&event, |queued, _| merger.push_queued(queued)) {
+            return;
+        }
         match event {
-            Event::Alloc {
-                stream,
-                ptr,
-                size,
-                stack,
-                ts,
-                ..
-            } => self.merger.push(stream, ts, Op::Alloc { ptr, size, stack }),
-            Event::Free {
-                stream, ptr, ts, ..
-            } => self.merger.push(stream, ts, Op::Free { ptr }),
-            Event::Realloc {
-                stream,
-                old,
-                new,
-                size,
-                stack,
-                entry,
-                ts,
-                ..
-            } => {
-                if old != 0 {
-                    self.merger.push(stream, entry, Op::Free { ptr: old });
-                }
-                self.merger.push(
-                    stream,
-                    ts,
-                    Op::Alloc {
-                        ptr: new,
-                        size,
-                        stack,
-                    },
-                );
-            }
             Event::Thread { .. } => self.replay.threads += 1,
             Event::Lost { count, .. } => self.replay.lost += count,
             Event::Control(record) => self.merger.control(record, self.replay),
+            Event::Alloc { .. } | Event::Free { .. } | Event::Realloc { .. } => {}
         }
     }
 }

@@ -189,6 +189,25 @@ pub enum Exit {
     Signal(i32),
 }
 
+/// How the trace says the process ended, for sentences.
+pub fn ended(status: heapwise_trace::ExitStatus) -> heapwise_words::Ended {
+    match status {
+        heapwise_trace::ExitStatus::Code(code) => heapwise_words::Ended::Code(code),
+        heapwise_trace::ExitStatus::Signal(signal) => heapwise_words::Ended::Signal(signal),
+        heapwise_trace::ExitStatus::Exec => heapwise_words::Ended::Exec,
+    }
+}
+
+impl Exit {
+    /// How the process ended, for sentences (`heapwise_words::Ended`).
+    pub fn ended(self) -> heapwise_words::Ended {
+        match self {
+            Exit::Code(code) => heapwise_words::Ended::Code(code),
+            Exit::Signal(signal) => heapwise_words::Ended::Signal(signal),
+        }
+    }
+}
+
 /// Totals over the whole trace (see `CONTRACTS.md` for what counts).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
@@ -276,19 +295,16 @@ impl Frame {
         }
     }
 
-    /// `function (file:line)` with the file's last component, or what is
-    /// known.
-    pub fn short(&self) -> String {
-        let name = self
-            .function
-            .clone()
-            .unwrap_or_else(|| format!("[{}]", self.address));
-        match (&self.file, self.line) {
-            (Some(file), Some(line)) => format!(
-                "{name} ({}:{line})",
-                file.rsplit('/').next().unwrap_or(file)
-            ),
-            _ => name,
+    /// The frame as people read it (`heapwise_words::FrameText`: its
+    /// name, its place, its short form inside a sentence).
+    pub fn text(&self) -> heapwise_words::FrameText<'_> {
+        heapwise_words::FrameText {
+            function: self.function.as_deref(),
+            file: self.file.as_deref(),
+            line: self.line,
+            module: self.module.as_deref(),
+            address: &self.address,
+            inlined: self.inlined,
         }
     }
 }

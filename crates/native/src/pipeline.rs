@@ -19,7 +19,8 @@ use heapwise_trace::{
     ControlRecord, Event, Header, ReadStatus, StackTable, TraceError, TraceReader, Visitor,
 };
 
-use crate::merge::{Merger, Op, Queued};
+use crate::merge::Merger;
+use crate::ops::{self, Link, Queued};
 use crate::replay::Replay;
 
 /// One stream's events of a batch.
@@ -167,59 +168,18 @@ impl Visitor for Collector {
     // reading thread's time (bench/native.py: report 0.40 s → 0.35 s).
     #[inline(always)]
     fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
+        let is_op = ops::split(&event, |queued, link| {
+            let run = self.run(queued.stream());
+            match link {
+                Link::Alloc(seq) => run.alloc(seq, queued),
+                Link::Free(of_seq) => run.free(of_seq, queued),
+            }
+        });
+        if is_op {
+            self.counted();
+            return;
+        }
         match event {
-            Event::Alloc {
-                stream,
-                ptr,
-                size,
-                stack,
-                ts,
-                seq,
-                ..
-            } => {
-                self.run(stream)
-                    .alloc(seq, Queued::new(stream, ts, Op::Alloc { ptr, size, stack }));
-                self.counted();
-            }
-            Event::Free {
-                stream,
-                ptr,
-                ts,
-                of_seq,
-            } => {
-                self.run(stream)
-                    .free(of_seq, Queued::new(stream, ts, Op::Free { ptr }));
-                self.counted();
-            }
-            Event::Realloc {
-                stream,
-                old,
-                new,
-                size,
-                stack,
-                entry,
-                ts,
-                seq,
-                ..
-            } => {
-                let run = self.run(stream);
-                if old != 0 {
-                    run.free(0, Queued::new(stream, entry, Op::Free { ptr: old }));
-                }
-                run.alloc(
-                    seq,
-                    Queued::new(
-                        stream,
-                        ts,
-                        Op::Alloc {
-                            ptr: new,
-                            size,
-                            stack,
-                        },
-                    ),
-                );
-                self.counted();
-            }
             Event::Thread { .. } => self.batch.threads += 1,
             Event::Lost { count, .. } => self.batch.lost += count,
             Event::Control(ControlRecord::Sync { tick }) => {
@@ -227,6 +187,7 @@ impl Visitor for Collector {
                 self.send();
             }
             Event::Control(record) => self.batch.controls.push(record.clone()),
+            Event::Alloc { .. } | Event::Free { .. } | Event::Realloc { .. } => {}
         }
     }
 }

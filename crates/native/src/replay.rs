@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, ModuleLoad, StackId};
 
-use crate::merge::Op;
+use crate::ops::Op;
 use crate::timeline::{StackSeries, Timeline};
 
 use crate::clock::ClockFit;

@@ -10,8 +10,8 @@
 //! [`Level::Unknown`] and the headline says what may be missing and how
 //! much, where that is known.
 
-use heapwise_series::human::thousands;
 use heapwise_trace::ExitStatus;
+use heapwise_words::{Ended, plural, thousands};
 
 use crate::model::{AllocatorKind, LeakVerdict, Level, OwnAllocator, TraceInfo};
 
@@ -115,7 +115,8 @@ impl MissingEvidence {
         }
         if let Some(signal) = self.killed_by_signal {
             clauses.push(format!(
-                "the process was killed by signal {signal}, so its last events may not have been written"
+                "{}, so its last events may not have been written",
+                Ended::Signal(signal).said_of("the process")
             ));
         }
         if self.end_unknown {
@@ -306,9 +307,7 @@ fn advice(allocator: &OwnAllocator) -> &'static str {
 
 fn ended(exit: Option<ExitStatus>) -> String {
     match exit {
-        Some(ExitStatus::Code(code)) => format!("it exited with code {code}"),
-        Some(ExitStatus::Signal(signal)) => format!("it was killed by signal {signal}"),
-        Some(ExitStatus::Exec) => "it replaced itself with exec".to_string(),
+        Some(status) => crate::model::ended(status).said_of("it"),
         None => "its end is not recorded".to_string(),
     }
 }
@@ -321,10 +320,6 @@ fn describe(held: Held) -> String {
         thousands(held.allocations),
         plural(held.allocations, "block", "blocks")
     )
-}
-
-fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
-    if n == 1 { one } else { many }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! 5. anything else → `stable`.
 
 use crate::features::{Features, Jump};
-use crate::human;
+
 use crate::options::Options;
 use crate::series::Series;
 use crate::stats::{coefficient_of_variation, median};
@@ -41,14 +41,14 @@ pub fn analyze(series: &Series, options: &Options) -> Verdict {
             format!(
                 "all {} samples fall in the {} warm-up window: nothing left to judge",
                 series.len(),
-                human::duration(opts.warmup_s)
+                heapwise_words::duration(opts.warmup_s)
             )
         } else {
             format!(
                 "only {} sample{} over {}: not enough data to judge (at least {} needed)",
                 times.len(),
                 if times.len() == 1 { "" } else { "s" },
-                human::duration(duration),
+                heapwise_words::duration(duration),
                 opts.min_samples
             )
         };
@@ -96,7 +96,7 @@ fn sawtooth(f: &Features) -> Option<Finding> {
     let subject = &opts.subject;
     let period_s = f.sawtooth_period();
     let every = period_s
-        .map(|p| format!(" (every ~{})", human::duration(p)))
+        .map(|p| format!(" (every ~{})", heapwise_words::duration(p)))
         .unwrap_or_default();
     let cycles = 1.0 - (-(sw.falls as f64) / 3.0).exp();
     let env = f.envelope();
@@ -130,11 +130,11 @@ fn sawtooth(f: &Features) -> Option<Finding> {
             period_s,
             reason: format!(
                 "the floor of {subject} (its lower envelope over {}) rose {} for {} through a sawtooth of {} cycles{every} (Mann–Kendall {})",
-                human::duration(env.window),
-                human::rate(slope * f.scale),
-                human::duration(env.duration),
+                heapwise_words::duration(env.window),
+                heapwise_words::rate(slope * f.scale),
+                heapwise_words::duration(env.duration),
                 sw.falls,
-                human::p_value(p)
+                heapwise_words::p_value(p)
             ),
         });
     }
@@ -146,8 +146,8 @@ fn sawtooth(f: &Features) -> Option<Finding> {
     } else {
         format!(
             " to a floor that did not keep rising ({}, Mann–Kendall {})",
-            human::rate(slope * f.scale),
-            human::p_value(p)
+            heapwise_words::rate(slope * f.scale),
+            heapwise_words::p_value(p)
         )
     };
     Some(Finding {
@@ -205,8 +205,8 @@ fn in_jumps(f: &Features) -> Option<Finding> {
             period_s: None,
             reason: format!(
                 "{subject} jumped {} at {} in and stayed there: a one-off growth, not (yet) a trend",
-                human::bytes(largest.size * f.scale),
-                human::duration(largest.t)
+                heapwise_words::bytes_f64(largest.size * f.scale),
+                heapwise_words::duration(largest.t)
             ),
         });
     }
@@ -229,11 +229,11 @@ fn in_jumps(f: &Features) -> Option<Finding> {
     let levelled = flat_since > (opts.tail_fraction * f.duration).max(2.0 * max_interval);
     let rising = f.trend.is_some_and(|t| t.mann_kendall.s > 0.0);
     let leak = !levelled && rising;
-    let total = human::bytes(growth * f.scale);
+    let total = heapwise_words::bytes_f64(growth * f.scale);
     let tail = if levelled {
         format!(
             ", then stayed flat for the last {}",
-            human::duration(flat_since)
+            heapwise_words::duration(flat_since)
         )
     } else {
         String::new()
@@ -252,8 +252,8 @@ fn in_jumps(f: &Features) -> Option<Finding> {
             reason: format!(
                 "{subject} jumped {} times, every ~{}, by ~{} each without falling back ({total} in all){tail}",
                 up.len(),
-                human::duration(period),
-                human::bytes(typical * f.scale)
+                heapwise_words::duration(period),
+                heapwise_words::bytes_f64(typical * f.scale)
             ),
         });
     }
@@ -267,8 +267,8 @@ fn in_jumps(f: &Features) -> Option<Finding> {
         reason: format!(
             "{subject} grew {total} in {} jumps at irregular times (largest {} at {} in), flat between{tail}",
             up.len(),
-            human::bytes(largest.size * f.scale),
-            human::duration(largest.t)
+            heapwise_words::bytes_f64(largest.size * f.scale),
+            heapwise_words::duration(largest.t)
         ),
     })
 }
@@ -300,9 +300,9 @@ fn gradual(f: &Features) -> Finding {
             reason: format!(
                 "{} rose {} for {} with no plateau (Mann–Kendall {})",
                 opts.subject,
-                human::rate(slope * f.scale),
-                human::duration(f.duration),
-                human::p_value(p)
+                heapwise_words::rate(slope * f.scale),
+                heapwise_words::duration(f.duration),
+                heapwise_words::p_value(p)
             ),
         };
     }
@@ -322,10 +322,10 @@ fn plateau(f: &Features, settle: f64) -> Finding {
         reason: format!(
             "{} grew {} during the first {}, then levelled off around {} for the last {}",
             f.opts.subject,
-            human::bytes(f.fit_growth * f.scale),
-            human::duration(settle),
-            human::bytes(final_level * f.scale),
-            human::duration(flat_for)
+            heapwise_words::bytes_f64(f.fit_growth * f.scale),
+            heapwise_words::duration(settle),
+            heapwise_words::bytes_f64(final_level * f.scale),
+            heapwise_words::duration(flat_for)
         ),
     }
 }
@@ -342,29 +342,29 @@ fn stable(f: &Features) -> Finding {
         )
     });
     let upper_growth = upper.max(0.0) * f.duration;
-    let span = human::duration(f.duration);
+    let span = heapwise_words::duration(f.duration);
     let reason = if growth < 0.0 && -growth >= m {
         format!(
             "{subject} fell {} over {span}; shrinking memory is not a leak",
-            human::bytes(-growth * f.scale)
+            heapwise_words::bytes_f64(-growth * f.scale)
         )
     } else if f.is_material(growth, growth / f.duration) {
         format!(
             "{subject} rose {} over {span}, but not significantly (Mann–Kendall {})",
-            human::bytes(growth * f.scale),
-            human::p_value(p)
+            heapwise_words::bytes_f64(growth * f.scale),
+            heapwise_words::p_value(p)
         )
     } else if growth > 0.0 && f.significant_rise(f.trend.as_ref()) {
         format!(
             "{subject} rose only {} over {span} ({} of its level), too little to count as growth",
-            human::bytes(growth * f.scale),
-            human::percent(if f.level > 0.0 { growth / f.level } else { 0.0 })
+            heapwise_words::bytes_f64(growth * f.scale),
+            heapwise_words::percent(if f.level > 0.0 { growth / f.level } else { 0.0 })
         )
     } else {
         format!(
             "{subject} stayed flat around {} for {span} (no significant trend, Mann–Kendall {})",
-            human::bytes(f.level * f.scale),
-            human::p_value(p)
+            heapwise_words::bytes_f64(f.level * f.scale),
+            heapwise_words::p_value(p)
         )
     };
     Finding {

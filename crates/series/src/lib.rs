@@ -49,7 +49,7 @@
 //! assert!(verdict.leak);
 //! let slope = verdict.slope_bytes_per_s.unwrap();
 //! assert!((slope - 65536.0).abs() < 1000.0);
-//! assert!(verdict.reason.starts_with("RSS rose 64 KiB/s for 5.0 min with no plateau"));
+//! assert!(verdict.reason.starts_with("RSS rose 64.0 KiB/s for 5.0 min with no plateau"));
 //!
 //! // Seconds until a 1 GiB limit at the pessimistic (upper-bound) rate.
 //! let eta = verdict.time_to_limit(verdict.last_bytes.unwrap(), 1024.0 * mib).unwrap();
@@ -63,7 +63,6 @@ mod downsample;
 mod envelope;
 mod features;
 mod forecast;
-pub mod human;
 mod options;
 mod periodicity;
 mod series;

@@ -343,10 +343,13 @@ fn confidence_note(
         );
     }
     let span = match basis {
-        Basis::WholeWatch => format!("{} of watching", duration(verdict.duration_s)),
+        Basis::WholeWatch => format!(
+            "{} of watching",
+            heapwise_words::duration(verdict.duration_s)
+        ),
         Basis::LastWindow => format!(
             "the last {} (the whole watch says otherwise)",
-            duration(window_s)
+            heapwise_words::duration(window_s)
         ),
     };
     let advice = match level {
@@ -362,22 +365,6 @@ fn confidence_note(
         verdict.confidence,
         verdict.samples
     )
-}
-
-/// `40 s`, `3.5 min`, `2.0 h`.
-fn duration(seconds: f64) -> String {
-    let s = if seconds.is_finite() {
-        seconds.max(0.0)
-    } else {
-        0.0
-    };
-    if s < 120.0 {
-        format!("{s:.0} s")
-    } else if s < 7200.0 {
-        format!("{:.1} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
-    }
 }
 
 #[cfg(test)]

@@ -419,8 +419,8 @@ impl PssRound {
             self.total = None;
             self.skipped = Some(format!(
                 "RSS of process {pid} ({}) is above the {} cap for reading smaps_rollup",
-                gib(rss),
-                gib(policy.max_rss_bytes)
+                heapwise_words::bytes(rss),
+                heapwise_words::bytes(policy.max_rss_bytes)
             ));
             return;
         }
@@ -478,10 +478,6 @@ impl PssRound {
         }
         pss
     }
-}
-
-fn gib(bytes: u64) -> String {
-    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
 #[cfg(test)]

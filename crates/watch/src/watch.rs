@@ -70,6 +70,16 @@ pub enum ExitStatus {
     },
 }
 
+impl ExitStatus {
+    /// How the process ended, for sentences (`heapwise_words::Ended`).
+    pub fn ended(self) -> heapwise_words::Ended {
+        match self {
+            ExitStatus::Code { code } => heapwise_words::Ended::Code(code),
+            ExitStatus::Signal { signal } => heapwise_words::Ended::Signal(signal),
+        }
+    }
+}
+
 /// The end of a watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchEnd {

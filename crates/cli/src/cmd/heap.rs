@@ -2,6 +2,7 @@
 //!
 //! Glue only: parse flags, call `heapwise-v8`, render with `heapwise-render`.
 
+use heapwise_words as words;
 use std::fs::{self, File};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use heapwise_render::heap::{TextOptions, write_diff, write_leaks, write_summary};
-use heapwise_render::output::{human_bytes, write_json};
+use heapwise_render::output::write_json;
 use heapwise_v8::inspector::Inspector;
 use heapwise_v8::{HeapGraph, LeakOptions, LeakReport, ObjectIndex};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -347,8 +348,8 @@ fn watch(addr: &str, plan: &WatchPlan) -> Result<WatchReport> {
         if live {
             eprintln!(
                 "{t_s:8.1} s  used {:>10}  of {:>10}",
-                human_bytes(usage.used_bytes),
-                human_bytes(usage.total_bytes)
+                words::bytes(usage.used_bytes),
+                words::bytes(usage.total_bytes)
             );
         }
         samples.push(HeapSample {
@@ -424,12 +425,12 @@ fn write_watch(out: &mut dyn Write, report: &WatchReport) -> std::io::Result<()>
     if let (Some(first), Some(last)) = (first, last) {
         writeln!(
             out,
-            "{} samples of {} over {:.0} s: {} -> {} used.",
+            "{} samples of {} over {}: {} -> {} used.",
             report.samples.len(),
             report.target,
-            last.t_s - first.t_s,
-            human_bytes(first.used_bytes),
-            human_bytes(last.used_bytes)
+            words::duration(last.t_s - first.t_s),
+            words::bytes(first.used_bytes),
+            words::bytes(last.used_bytes)
         )?;
     }
     writeln!(
@@ -441,7 +442,7 @@ fn write_watch(out: &mut dyn Write, report: &WatchReport) -> std::io::Result<()>
             .slope_bytes_per_s
             .map_or_else(String::new, |s| format!(
                 ", slope {}/s",
-                human_bytes(s.max(0.0) as u64)
+                words::bytes(s.max(0.0) as u64)
             ))
     )?;
     writeln!(out, "{}", verdict.reason)?;
@@ -663,7 +664,7 @@ pub(crate) fn take_one(inspector: &mut Inspector, path: &Path, gc: bool) -> Resu
         bar.set_message(format!(
             "snapshot {}: {}",
             file_label(path),
-            human_bytes(bytes)
+            words::bytes(bytes)
         ))
     });
     bar.finish_and_clear();
@@ -679,7 +680,11 @@ pub(crate) fn take_one(inspector: &mut Inspector, path: &Path, gc: bool) -> Resu
             fs::rename(&partial, path).with_context(|| {
                 format!("while renaming {} to {}", partial.display(), path.display())
             })?;
-            eprintln!("heapwise: wrote {} ({})", path.display(), human_bytes(size));
+            eprintln!(
+                "heapwise: wrote {} ({})",
+                path.display(),
+                words::bytes(size)
+            );
             Ok(size)
         }
         Err(err) => {

@@ -4,16 +4,13 @@
 //! pattern so far, live bytes and RSS over time, the growing call stacks,
 //! and (under `run`) the program's latest output.
 
+use heapwise_words as words;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use heapwise_native::Analysis;
 use heapwise_native::follow::{Follower, LiveSnapshot, LiveStack};
-use heapwise_render::native::text::{describe_frame, thousands};
-use heapwise_render::output::human_bytes;
-use heapwise_render::watch::duration;
 use heapwise_series::Series;
-use heapwise_trace::ExitStatus;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -175,7 +172,7 @@ pub fn draw(frame: &mut Frame, live: &LiveTrace, context: &ViewContext) {
             let mut waiting = format!(
                 "waiting for the trace {} ({})",
                 live.path.display(),
-                duration(context.started.elapsed().as_secs_f64())
+                words::duration(context.started.elapsed().as_secs_f64())
             );
             // The preload writes the header within moments of the start: an
             // error that lasts is worth showing.
@@ -211,11 +208,7 @@ pub fn draw(frame: &mut Frame, live: &LiveTrace, context: &ViewContext) {
 }
 
 fn rate(bytes_per_s: Option<f64>) -> String {
-    match bytes_per_s {
-        Some(rate) if rate < 0.0 => format!("-{}/s", human_bytes((-rate) as u64)),
-        Some(rate) => format!("{}/s", human_bytes(rate as u64)),
-        None => "—".to_owned(),
-    }
+    bytes_per_s.map_or_else(|| "—".to_owned(), words::rate)
 }
 
 fn draw_headline(frame: &mut Frame, area: Rect, s: &LiveSnapshot, title: &str, running_s: f64) {
@@ -229,13 +222,11 @@ fn draw_headline(frame: &mut Frame, area: Rect, s: &LiveSnapshot, title: &str, r
     } else {
         ("judging…", Color::Yellow)
     };
-    let state = match s.exit {
-        None => "running".to_owned(),
-        Some(ExitStatus::Code(code)) => format!("exited with code {code}"),
-        Some(ExitStatus::Signal(signal)) => format!("killed by signal {signal}"),
-        Some(ExitStatus::Exec) => "replaced by exec".to_owned(),
-    };
-    let title = format!("{title}· {} · {state} ", duration(running_s));
+    let state = s.exit.map_or_else(
+        || "running".to_owned(),
+        |e| heapwise_native::model::ended(e).label(),
+    );
+    let title = format!("{title}· {} · {state} ", words::duration(running_s));
     let leak_rate = if v.leak {
         format!(" · leak rate {}", rate(v.slope_bytes_per_s))
     } else {
@@ -248,7 +239,7 @@ fn draw_headline(frame: &mut Frame, area: Rect, s: &LiveSnapshot, title: &str, r
         ),
         Span::raw(format!(
             " · live heap {} · pattern {}{leak_rate} · trend {}",
-            human_bytes(s.live_bytes),
+            words::bytes(s.live_bytes),
             v.pattern,
             rate(v.slope_bytes_per_s),
         )),
@@ -266,33 +257,42 @@ fn draw_headline(frame: &mut Frame, area: Rect, s: &LiveSnapshot, title: &str, r
 }
 
 fn figures(s: &LiveSnapshot) -> Figures {
-    let bytes = |b: Option<u64>| b.map_or_else(|| "—".to_owned(), human_bytes);
+    let bytes = |b: Option<u64>| b.map_or_else(|| "—".to_owned(), words::bytes);
     let mut table = Figures::new(" Memory ", &["now", "peak"])
         .row_styled(
             "live heap",
-            &[human_bytes(s.live_bytes), human_bytes(s.peak_live_bytes)],
+            &[words::bytes(s.live_bytes), words::bytes(s.peak_live_bytes)],
             Style::default().fg(Color::Cyan),
         )
         .row("RSS", &[bytes(s.rss_bytes), bytes(s.rss_peak_bytes)])
         .row("allocator heap", &[bytes(s.heap_bytes), String::new()])
         .row(
             "live blocks",
-            &[thousands(s.live_allocations), String::new()],
+            &[words::thousands(s.live_allocations), String::new()],
         )
         .row(
             "allocations/s",
-            &[thousands(s.allocations_per_s.round() as u64), String::new()],
+            &[
+                words::thousands(s.allocations_per_s.round() as u64),
+                String::new(),
+            ],
         )
         .row(
             "frees/s",
-            &[thousands(s.frees_per_s.round() as u64), String::new()],
+            &[
+                words::thousands(s.frees_per_s.round() as u64),
+                String::new(),
+            ],
         )
-        .row("allocations", &[thousands(s.allocations), String::new()])
-        .row("peak at", &[String::new(), duration(s.peak_t_s)]);
+        .row(
+            "allocations",
+            &[words::thousands(s.allocations), String::new()],
+        )
+        .row("peak at", &[String::new(), words::duration(s.peak_t_s)]);
     if s.lost_events > 0 {
         table = table.row_styled(
             "lost events",
-            &[thousands(s.lost_events), String::new()],
+            &[words::thousands(s.lost_events), String::new()],
             Style::default().fg(Color::Red),
         );
     }
@@ -309,7 +309,7 @@ fn chart(s: &LiveSnapshot, width: u16) -> MemoryChart {
     );
     let title = format!(
         " live heap (cyan) and RSS (grey) over {} ",
-        duration(s.duration_s)
+        words::duration(s.duration_s)
     );
     let mut chart = MemoryChart::new(title);
     if !rss.is_empty() {
@@ -322,15 +322,15 @@ fn draw_stacks(frame: &mut Frame, area: Rect, stacks: &[LiveStack]) {
     let header = Row::new(["live", "blocks", "trend", "pattern", "", "allocated at"])
         .style(Style::default().add_modifier(Modifier::BOLD));
     let rows = stacks.iter().map(|s| {
-        let place: Vec<String> = s.frames.iter().take(3).map(describe_frame).collect();
+        let place: Vec<String> = s.frames.iter().take(3).map(|f| f.text().place()).collect();
         let style = if s.verdict.leak {
             Style::default().fg(Color::Red)
         } else {
             Style::default()
         };
         Row::new([
-            human_bytes(s.live_bytes),
-            thousands(s.live_allocations),
+            words::bytes(s.live_bytes),
+            words::thousands(s.live_allocations),
             rate(s.verdict.slope_bytes_per_s),
             s.verdict.pattern.to_string(),
             if s.verdict.leak { "leak" } else { "" }.to_owned(),

@@ -1,6 +1,7 @@
 //! What `run` and `report` share: reading a trace, symbolizing it, and
 //! rendering a native report in the chosen format.
 
+use heapwise_words as words;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -176,7 +177,7 @@ pub fn recover(path: &Path) {
         Ok(Recovered::Appended(found)) if found.bytes > 0 || found.cut_streams > 0 => {
             let mut line = format!(
                 "heapwise: recovered {} of records that {} had not written to its trace when it died",
-                heapwise_render::output::human_bytes(found.bytes),
+                words::bytes(found.bytes),
                 path.display()
             );
             if found.cut_streams > 0 {

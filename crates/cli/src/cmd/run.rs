@@ -6,6 +6,7 @@
 //! `heapwise run` exits with the program's own status (128 + signal when it
 //! was killed).
 
+use heapwise_words as words;
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -18,8 +19,6 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use heapwise_native::Analysis;
-use heapwise_render::native::text::thousands;
-use heapwise_render::output::human_bytes;
 use heapwise_trace::{ControlRecord, ExitStatus, TraceReader, TraceWriter};
 
 use super::launch::{check_traceable, locate_preload, resolve_command};
@@ -273,8 +272,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                     trace.path.display(),
                     trace.pid,
                     other.header.argv.first().map_or("?", String::as_str),
-                    human_bytes(other.replay.live_bytes),
-                    thousands(other.replay.live_allocations())
+                    words::bytes(other.replay.live_bytes),
+                    words::thousands(other.replay.live_allocations())
                 )?,
                 Err(err) => writeln!(
                     stderr,

@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 
-use super::{AnalysisOptions, GcReport, human, plural};
+use heapwise_words::{bytes_f64, duration, plural};
+
+use super::{AnalysisOptions, GcReport};
 
 /// The kinds of finding, most serious first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,7 +52,7 @@ pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Find
         if let (Some(eta), Some(max)) = (heap.time_to_max_heap_s, heap.max_heap_bytes) {
             evidence.push_str(&format!(
                 "; at this rate it reaches the maximum heap of {} in about {}",
-                human(max as f64),
+                bytes_f64(max as f64),
                 duration(eta)
             ));
         }
@@ -63,7 +65,7 @@ pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Find
         if let (Some(occupancy), Some(recent)) = (report.occupancy_after_gc, heap.recent_bytes) {
             parts.push(format!(
                 "the heap after GC ({}) fills {:.0} % of the heap",
-                human(recent as f64),
+                bytes_f64(recent as f64),
                 occupancy * 100.0
             ));
         }
@@ -71,7 +73,7 @@ pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Find
         if runs > 0 {
             parts.push(format!(
                 "{runs} run{} of back-to-back full collections",
-                plural(runs)
+                plural(runs, "", "s")
             ));
         }
         if let Some(overhead) = report.gc_overhead_percent {
@@ -94,7 +96,7 @@ pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Find
             ));
         }
         if let Some(rate) = report.allocation_rate_bytes_per_s {
-            parts.push(format!("the program allocates about {}/s", human(rate)));
+            parts.push(format!("the program allocates about {}/s", bytes_f64(rate)));
         }
         if let (Some(d), minor) = (report.duration_s, report.collections_by_kind.minor)
             && minor > 0
@@ -121,7 +123,7 @@ pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Find
             evidence: format!(
                 "{} pause{} longer than {} ms{longest}",
                 report.long_pauses.count,
-                plural(report.long_pauses.count),
+                plural(report.long_pauses.count, "", "s"),
                 super::trim_float(report.long_pauses.threshold_ms)
             ),
         });
@@ -145,7 +147,7 @@ pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Find
                 "the heap after GC is {} ({} sample{}){overhead}",
                 heap.pattern,
                 heap.samples,
-                plural(heap.samples as u64)
+                plural(heap.samples as u64, "", "s")
             ),
         });
     }
@@ -154,34 +156,4 @@ pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Find
 
 fn sentence(parts: &[String]) -> String {
     parts.join("; ")
-}
-
-/// `380 ms`, `4.2 s`, `42 s`, `12 min`, `3.5 h`, `2.0 days`.
-fn duration(seconds: f64) -> String {
-    if seconds < 1.0 {
-        format!("{:.0} ms", seconds * 1e3)
-    } else if seconds < 10.0 {
-        format!("{seconds:.1} s")
-    } else if seconds < 120.0 {
-        format!("{seconds:.0} s")
-    } else if seconds < 7200.0 {
-        format!("{:.0} min", seconds / 60.0)
-    } else if seconds < 172_800.0 {
-        format!("{:.1} h", seconds / 3600.0)
-    } else {
-        format!("{:.1} days", seconds / 86_400.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(super::duration(0.38), "380 ms");
-        assert_eq!(super::duration(4.25), "4.2 s");
-        assert_eq!(super::duration(42.0), "42 s");
-        assert_eq!(super::duration(720.0), "12 min");
-        assert_eq!(super::duration(3.5 * 3600.0), "3.5 h");
-        assert_eq!(super::duration(2.0 * 86400.0), "2.0 days");
-    }
 }

@@ -207,7 +207,7 @@ fn reason_per_collection(verdict: &Verdict, samples: usize) -> String {
             format!(
                 ", {}{} per collection",
                 if s >= 0.0 { "+" } else { "" },
-                super::human(s)
+                heapwise_words::bytes_f64(s)
             )
         })
         .unwrap_or_default();

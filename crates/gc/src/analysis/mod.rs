@@ -4,6 +4,7 @@ mod findings;
 mod heap;
 mod pauses;
 
+use heapwise_words::{bytes_f64, plural};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -162,7 +163,7 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
         warnings.push(format!(
             "{} line{} looked like GC events but could not be read (cut off or garbled); they are not counted",
             log.lines.malformed,
-            plural(log.lines.malformed)
+            plural(log.lines.malformed, "", "s")
         ));
     }
     if log.lines.truncated_last_line {
@@ -196,7 +197,7 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
         warnings.push(format!(
             "only {} heap-after-GC sample{}: too few to judge whether live data grows",
             heap_after_gc.samples,
-            plural(heap_after_gc.samples as u64)
+            plural(heap_after_gc.samples as u64, "", "s")
         ));
     }
     if heap_after_gc.leak
@@ -215,7 +216,7 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
         warnings.push(format!(
             "{} pause{} longer than {} ms; the longest {:.1} ms ({}{}, line {})",
             long_pauses.count,
-            plural(long_pauses.count),
+            plural(long_pauses.count, "", "s"),
             trim_float(options.long_pause_ms),
             longest.pause_ms,
             longest.name,
@@ -234,9 +235,9 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
             match (run.heap_before_bytes, run.heap_after_bytes, run.heap_total_bytes) {
                 (Some(before), Some(after), Some(total)) => format!(
                     " (heap {} -> {} of {})",
-                    human(before as f64),
-                    human(after as f64),
-                    human(total as f64)
+                    bytes_f64(before as f64),
+                    bytes_f64(after as f64),
+                    bytes_f64(total as f64)
                 ),
                 _ => String::new(),
             }
@@ -337,28 +338,6 @@ fn occupancy(log: &GcLog, heap: &HeapAfterGc, judged: u16) -> Option<f64> {
         return None;
     }
     heap.recent_bytes.map(|recent| recent as f64 / limit as f64)
-}
-
-pub(crate) fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// `512 B`, `1.5 KiB`, `12.0 MiB`, `2.5 GiB` (the wording of the text
-/// report, for the sentences the analysis writes).
-pub(crate) fn human(bytes: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes.abs();
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let sign = if bytes < 0.0 { "-" } else { "" };
-    if unit == 0 {
-        format!("{sign}{value:.0} B")
-    } else {
-        format!("{sign}{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// `100` rather than `100.0`.

@@ -2,11 +2,10 @@
 //! and rates, the heap-after-GC verdict with a small chart, warnings, and
 //! plain recommendations tied to the findings.
 
+use heapwise_words as words;
 use std::io::{self, Write};
 
 use heapwise_gc::{FindingKind, GcReport, HeapAfterGc, PauseStats, Runtime, SeriesBasis, TimeAxis};
-
-use crate::output::{human_bytes, human_bytes_signed, thousands};
 
 /// Options of the text report.
 #[derive(Debug, Clone)]
@@ -82,25 +81,28 @@ fn header<W: Write + ?Sized>(
         heapwise_gc::LogFormat::describe(report.format)
     )?;
     let lines = &report.lines;
-    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let plural = |n: u64| words::plural(n, "", "s");
     let mut read = format!(
         "  {} line{}: {} GC event{}, {} other line{} skipped",
-        thousands(lines.total),
+        words::thousands(lines.total),
         plural(lines.total),
-        thousands(lines.events),
+        words::thousands(lines.events),
         plural(lines.events),
-        thousands(lines.skipped),
+        words::thousands(lines.skipped),
         plural(lines.skipped)
     );
     if lines.malformed > 0 {
-        read.push_str(&format!(" ({} unreadable)", thousands(lines.malformed)));
+        read.push_str(&format!(
+            " ({} unreadable)",
+            words::thousands(lines.malformed)
+        ));
     }
     if lines.truncated_last_line {
         read.push_str("; incomplete last line not read");
     }
     writeln!(out, "{read}")?;
     if let Some(duration) = report.duration_s {
-        writeln!(out, "  covers {}", seconds(duration))?;
+        writeln!(out, "  covers {}", words::duration(duration))?;
     }
     Ok(())
 }
@@ -110,10 +112,10 @@ fn collections_and_pauses<W: Write + ?Sized>(out: &mut W, report: &GcReport) -> 
     writeln!(
         out,
         "Collections: {} (minor {}, major {}, full {})",
-        thousands(report.collections),
-        thousands(kinds.minor),
-        thousands(kinds.major),
-        thousands(kinds.full)
+        words::thousands(report.collections),
+        words::thousands(kinds.minor),
+        words::thousands(kinds.major),
+        words::thousands(kinds.full)
     )?;
     writeln!(
         out,
@@ -143,7 +145,7 @@ fn collections_and_pauses<W: Write + ?Sized>(out: &mut W, report: &GcReport) -> 
         )?;
     }
     let rate = |r: Option<f64>| {
-        r.map(|r| format!("{}/s", human_bytes(r.max(0.0) as u64)))
+        r.map(|r| format!("{}/s", words::bytes(r.max(0.0) as u64)))
             .unwrap_or_else(|| "unknown".to_string())
     };
     writeln!(
@@ -156,12 +158,12 @@ fn collections_and_pauses<W: Write + ?Sized>(out: &mut W, report: &GcReport) -> 
 }
 
 fn pause_row<W: Write + ?Sized>(out: &mut W, name: &str, stats: &PauseStats) -> io::Result<()> {
-    let ms = |v: Option<f64>| v.map(millis).unwrap_or_else(|| "-".to_string());
+    let ms = |v: Option<f64>| v.map(words::millis).unwrap_or_else(|| "-".to_string());
     writeln!(
         out,
         "  {name:<5} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        thousands(stats.count),
-        millis(stats.total_ms),
+        words::thousands(stats.count),
+        words::millis(stats.total_ms),
         ms(stats.mean_ms),
         ms(stats.p50_ms),
         ms(stats.p95_ms),
@@ -189,7 +191,7 @@ fn heap_section<W: Write + ?Sized>(
     writeln!(
         out,
         "Heap after GC ({basis}, {} samples): {} - {verdict}",
-        thousands(heap.samples as u64),
+        words::thousands(heap.samples as u64),
         heap.pattern
     )?;
     if heap.samples == 0 {
@@ -200,16 +202,19 @@ fn heap_section<W: Write + ?Sized>(
     if let (Some(first), Some(last)) = (heap.first_bytes, heap.last_bytes) {
         facts.push(format!(
             "{} -> {} ({})",
-            human_bytes(first),
-            human_bytes(last),
-            human_bytes_signed(last as i64 - first as i64)
+            words::bytes(first),
+            words::bytes(last),
+            words::bytes_signed(last as i64 - first as i64)
         ));
     }
     if let Some(slope) = heap.slope_bytes_per_s {
-        facts.push(format!("slope {}/s", signed_bytes(slope)));
+        facts.push(format!("slope {}/s", words::bytes_f64_signed(slope)));
     }
     if let Some(slope) = heap.slope_bytes_per_collection {
-        facts.push(format!("slope {} per collection", signed_bytes(slope)));
+        facts.push(format!(
+            "slope {} per collection",
+            words::bytes_f64_signed(slope)
+        ));
     }
     if !facts.is_empty() {
         writeln!(out, "  {}", facts.join(", "))?;
@@ -218,10 +223,10 @@ fn heap_section<W: Write + ?Sized>(
         (Some(max), Some(eta)) => writeln!(
             out,
             "  reaches the maximum heap ({}) in about {} at the upper bound of the slope",
-            human_bytes(max),
-            seconds(eta)
+            words::bytes(max),
+            words::duration(eta)
         )?,
-        (Some(max), None) => writeln!(out, "  maximum heap {}", human_bytes(max))?,
+        (Some(max), None) => writeln!(out, "  maximum heap {}", words::bytes(max))?,
         (None, _) if heap.leak => writeln!(
             out,
             "  maximum heap unknown: pass --max-heap ({}) for a time-to-limit forecast",
@@ -282,8 +287,8 @@ fn chart<W: Write + ?Sized>(
     };
     let range = (high - floor).max(1.0);
     let steps = (height * 8) as f64;
-    let top_label = human_bytes(high.max(0.0) as u64);
-    let low_label = human_bytes(low.max(0.0) as u64);
+    let top_label = words::bytes(high.max(0.0) as u64);
+    let low_label = words::bytes(low.max(0.0) as u64);
     let label_width = top_label.len().max(low_label.len());
     for row in (0..height).rev() {
         let label = if row == height - 1 {
@@ -303,7 +308,7 @@ fn chart<W: Write + ?Sized>(
     }
     writeln!(out, "  {:>label_width$} └{}", "", "─".repeat(width))?;
     let (left, right) = match heap.time_axis {
-        TimeAxis::Seconds => (seconds(first.t_s), seconds(last.t_s)),
+        TimeAxis::Seconds => (words::duration(first.t_s), words::duration(last.t_s)),
         TimeAxis::Collections => (
             format!("#{}", first.t_s as u64 + 1),
             format!("#{}", last.t_s as u64 + 1),
@@ -414,53 +419,12 @@ fn capitalised(text: &str) -> String {
     }
 }
 
-/// `0.42 ms`, `12.3 ms`, `1,234 ms`.
-fn millis(ms: f64) -> String {
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 1000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{} ms", thousands(ms.round() as u64))
-    }
-}
-
-/// `850 ms`, `12.3 s`, `4.2 min`, `3.1 h`, `2.0 days`.
-fn seconds(s: f64) -> String {
-    if s < 1.0 {
-        format!("{:.0} ms", s * 1e3)
-    } else if s < 120.0 {
-        format!("{s:.1} s")
-    } else if s < 7200.0 {
-        format!("{:.1} min", s / 60.0)
-    } else if s < 172_800.0 {
-        format!("{:.1} h", s / 3600.0)
-    } else {
-        format!("{:.1} days", s / 86_400.0)
-    }
-}
-
-fn signed_bytes(bytes: f64) -> String {
-    if bytes.is_finite() {
-        human_bytes_signed(bytes.round().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
-    } else {
-        "unknown".to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn units_read_well() {
-        assert_eq!(millis(0.4567), "0.46 ms");
-        assert_eq!(millis(441.91), "441.9 ms");
-        assert_eq!(millis(12_345.0), "12,345 ms");
-        assert_eq!(seconds(0.25), "250 ms");
-        assert_eq!(seconds(90.0), "90.0 s");
-        assert_eq!(seconds(600.0), "10.0 min");
-        assert_eq!(signed_bytes(-2048.0), "-2.0 KiB");
+    fn capitals_start_a_sentence() {
         assert_eq!(capitalised("heap after GC"), "Heap after GC");
     }
 }

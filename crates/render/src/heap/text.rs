@@ -1,11 +1,10 @@
 //! Text for people: the largest constructors, what changed, and each leak
 //! cluster with the chain of references that holds it and what to do.
 
+use heapwise_words as words;
 use std::io::{self, Write};
 
 use heapwise_v8::{HeapDiff, HeapSummary, LeakCluster, LeakReport, PathStep};
-
-use crate::output::{human_bytes, human_bytes_signed, thousands, thousands_signed};
 
 /// How much to show.
 #[derive(Debug, Clone)]
@@ -34,9 +33,9 @@ pub fn write_summary<W: Write + ?Sized>(
     writeln!(
         out,
         "Heap snapshot: {} objects, {} references, {} in total.",
-        thousands(summary.nodes),
-        thousands(summary.edges),
-        human_bytes(summary.total_bytes)
+        words::thousands(summary.nodes),
+        words::thousands(summary.edges),
+        words::bytes(summary.total_bytes)
     )?;
     writeln!(out)?;
     let shown = summary.constructors.len().min(options.top);
@@ -54,9 +53,9 @@ pub fn write_summary<W: Write + ?Sized>(
         writeln!(
             out,
             "{:>12}  {:>12}  {:>10}  {}",
-            human_bytes(row.retained_bytes),
-            human_bytes(row.self_bytes),
-            thousands(row.count),
+            words::bytes(row.retained_bytes),
+            words::bytes(row.self_bytes),
+            words::thousands(row.count),
             one_line(&row.name)
         )?;
     }
@@ -72,9 +71,9 @@ pub fn write_diff<W: Write + ?Sized>(
     writeln!(
         out,
         "Compared by object id: {} objects before, {} after, {} in both.",
-        thousands(diff.before_objects),
-        thousands(diff.after_objects),
-        thousands(diff.shared_objects)
+        words::thousands(diff.before_objects),
+        words::thousands(diff.after_objects),
+        words::thousands(diff.shared_objects)
     )?;
     for warning in &diff.warnings {
         writeln!(out, "warning: {warning}")?;
@@ -102,12 +101,12 @@ pub fn write_diff<W: Write + ?Sized>(
         writeln!(
             out,
             "{:>12}  {:>10}  {:>10}  {:>8}  {:>8}  {:>8}  {}",
-            human_bytes_signed(row.size_delta),
-            human_bytes(row.alloc_bytes),
-            human_bytes(row.freed_bytes),
-            thousands(row.new),
-            thousands(row.deleted),
-            thousands_signed(row.delta),
+            words::bytes_signed(row.size_delta),
+            words::bytes(row.alloc_bytes),
+            words::bytes(row.freed_bytes),
+            words::thousands(row.new),
+            words::thousands(row.deleted),
+            words::thousands_signed(row.delta),
             one_line(&row.name)
         )?;
     }
@@ -133,8 +132,8 @@ pub fn write_leaks<W: Write + ?Sized>(
     writeln!(
         out,
         "{} objects leaked ({} self): allocated after BASELINE, present in TARGET, still alive in FINAL.",
-        thousands(report.leaked_objects),
-        human_bytes(report.leaked_self_bytes)
+        words::thousands(report.leaked_objects),
+        words::bytes(report.leaked_self_bytes)
     )?;
     writeln!(out)?;
     writeln!(out, "Leaked constructors:")?;
@@ -143,8 +142,8 @@ pub fn write_leaks<W: Write + ?Sized>(
         writeln!(
             out,
             "{:>10}  {:>12}  {}",
-            thousands(row.count),
-            human_bytes(row.retained_bytes),
+            words::thousands(row.count),
+            words::bytes(row.retained_bytes),
             one_line(&row.name)
         )?;
     }
@@ -182,8 +181,8 @@ fn write_cluster<W: Write + ?Sized>(
         out,
         "#{number} {} x {} retaining {} - cause: {}",
         one_line(&cluster.constructor),
-        thousands(cluster.count),
-        human_bytes(cluster.retained_bytes),
+        words::thousands(cluster.count),
+        words::bytes(cluster.retained_bytes),
         cluster.cause.as_str()
     )?;
     // Hops as (edge label, node reached); runs of equal hops (linked lists) become one line.
@@ -224,7 +223,7 @@ fn write_cluster<W: Write + ?Sized>(
     writeln!(
         out,
         "    ({} objects like the last one)",
-        thousands(cluster.count)
+        words::thousands(cluster.count)
     )?;
     writeln!(out, "  What to do: {}", cluster.recommendation)?;
     if !cluster.sample_ids.is_empty() {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use heapwise_native::Profile;
 
-use super::{Metric, frame_label};
+use super::Metric;
 
 /// Writes one line per stack with a non-zero value, outermost frame first.
 pub fn write<W: Write + ?Sized>(out: &mut W, profile: &Profile, metric: Metric) -> io::Result<()> {
@@ -31,7 +31,7 @@ pub fn lines(profile: &Profile, metric: Metric) -> Vec<String> {
                 .frames
                 .iter()
                 .rev()
-                .map(|f| frame_label(f).replace(';', ":"))
+                .map(|f| f.text().name().replace(';', ":"))
                 .collect();
             let path = if names.is_empty() {
                 "[unknown]".to_string()

@@ -2,13 +2,13 @@
 //! each box as wide as the value of the stacks passing through it, a
 //! tooltip with the exact value. No scripts; it opens in any browser.
 
+use heapwise_words as words;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use heapwise_native::Profile;
 
-use super::{Metric, frame_label};
-use crate::output::human_bytes;
+use super::Metric;
 
 const WIDTH: f64 = 1200.0;
 const FRAME_HEIGHT: f64 = 16.0;
@@ -39,7 +39,7 @@ pub fn write<W: Write + ?Sized>(
         root.value += value;
         let mut node = &mut root;
         for frame in stack.frames.iter().rev() {
-            node = node.children.entry(frame_label(frame)).or_default();
+            node = node.children.entry(frame.text().name()).or_default();
             node.value += value;
         }
     }
@@ -154,7 +154,7 @@ fn draw<W: Write + ?Sized>(
 
 fn describe(metric: Metric, value: u64) -> String {
     match metric.unit() {
-        "bytes" => format!("{} {}", metric.title().to_lowercase(), human_bytes(value)),
+        "bytes" => format!("{} {}", metric.title().to_lowercase(), words::bytes(value)),
         _ => format!("{value} {}", metric.title().to_lowercase()),
     }
 }

@@ -8,21 +8,10 @@ pub mod summary;
 pub mod text;
 pub mod time;
 
-use heapwise_native::model::Frame;
-
-/// A short name for a frame: the function, or the module and address when
-/// the function is unknown.
-pub fn frame_label(frame: &Frame) -> String {
-    match (&frame.function, &frame.module) {
-        (Some(function), _) => function.clone(),
-        (None, Some(module)) => format!("[{} {}]", file_name(module), frame.address),
-        (None, None) => format!("[{}]", frame.address),
-    }
-}
-
-/// The last component of a path.
-pub fn file_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
+// The native HTML page still calls these names while it moves to templates
+// (issue 11); every other renderer calls `Frame::text` itself.
+pub(crate) fn frame_label(frame: &heapwise_native::model::Frame) -> String {
+    frame.text().name()
 }
 
 /// Which counter a stack-shaped output (flame graph, folded stacks) shows.

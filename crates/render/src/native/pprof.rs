@@ -4,6 +4,7 @@
 //! read by `go tool pprof`, Pyroscope and Parca. "In use" is what was still
 //! allocated when the trace ended.
 
+use heapwise_words as words;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -13,8 +14,6 @@ use prost::Message;
 
 use heapwise_native::Profile;
 use heapwise_native::model::Frame;
-
-use super::file_name;
 
 /// The messages of `profile.proto` that heapwise writes (field numbers as in
 /// the upstream file; fields heapwise does not use are omitted).
@@ -180,7 +179,7 @@ impl Builder {
     }
 
     fn function(&mut self, frame: &Frame) -> u64 {
-        let name = super::frame_label(frame);
+        let name = frame.text().name();
         let file = frame.file.clone().unwrap_or_default();
         if let Some(&id) = self.functions.get(&(name.clone(), file.clone())) {
             return id;
@@ -207,7 +206,12 @@ impl Builder {
             return id;
         }
         let id = self.profile.location.len() as u64 + 1;
-        let mapping_id = self.mapping(last.module.as_deref().map(file_name).unwrap_or("[unknown]"));
+        let mapping_id = self.mapping(
+            last.module
+                .as_deref()
+                .map(words::file_name)
+                .unwrap_or("[unknown]"),
+        );
         let address = u64::from_str_radix(last.address.trim_start_matches("0x"), 16).unwrap_or(0);
         let line = frames
             .iter()
@@ -253,7 +257,7 @@ pub fn build(profile: &Profile) -> proto::Profile {
     b.profile.default_sample_type = b.string("inuse_space");
     // pprof takes the first mapping for the main binary (its "File:").
     if !profile.executable.is_empty() {
-        b.mapping(file_name(&profile.executable));
+        b.mapping(words::file_name(&profile.executable));
     }
     for stack in &profile.stacks {
         let mut location_id = Vec::new();

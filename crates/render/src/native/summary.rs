@@ -3,13 +3,11 @@
 //! runtime holds by design, what a forked child inherited, the warnings, and
 //! where the trace is.
 
+use heapwise_words as words;
 use std::io::{self, Write};
 use std::path::Path;
 
-use heapwise_native::model::{Exit, NativeReport};
-
-use super::text::describe_frame;
-use crate::output::{human_bytes, thousands};
+use heapwise_native::model::NativeReport;
 
 /// Writes the summary of `report` (built with every leak group) for the
 /// trace at `trace`, listing at most `top` of the program's leak groups.
@@ -20,39 +18,46 @@ pub fn write<W: Write + ?Sized>(
     top: usize,
 ) -> io::Result<()> {
     let s = &report.summary;
+    let program = format!(
+        "{} (pid {})",
+        report.process.command.join(" "),
+        report.process.pid
+    );
     let ended = match report.process.exit {
-        Some(Exit::Code(code)) => format!("exited with code {code}"),
-        Some(Exit::Signal(signal)) => format!("was killed by signal {signal}"),
-        None => "ended".to_string(),
+        Some(exit) => exit.ended().said_of(&program),
+        None => format!("{program} ended"),
     };
     writeln!(
         out,
-        "heapwise: {} (pid {}) {ended} after {:.2} s: {} allocations, {} allocated, peak {} live",
-        report.process.command.join(" "),
-        report.process.pid,
-        s.duration_s,
-        thousands(s.allocations),
-        human_bytes(s.allocated_bytes),
-        human_bytes(s.peak_live_bytes)
+        "heapwise: {ended} after {}: {} allocations, {} allocated, peak {} live",
+        words::seconds_exact(s.duration_s),
+        words::thousands(s.allocations),
+        words::bytes(s.allocated_bytes),
+        words::bytes(s.peak_live_bytes)
     )?;
     writeln!(out, "heapwise: {}", report.verdict.headline)?;
     if s.leaked_allocations > 0 {
         writeln!(
             out,
             "heapwise: {} still allocated at the end in {} blocks, from {} call stacks:",
-            human_bytes(s.leaked_bytes),
-            thousands(s.leaked_allocations),
-            thousands(report.leaks.len() as u64)
+            words::bytes(s.leaked_bytes),
+            words::thousands(s.leaked_allocations),
+            words::thousands(report.leaks.len() as u64)
         )?;
         let (program, runtime): (Vec<_>, Vec<_>) =
             report.leaks.iter().partition(|l| l.note.is_none());
         for leak in program.iter().take(top) {
-            let frames: Vec<String> = leak.frames.iter().take(3).map(describe_frame).collect();
+            let frames: Vec<String> = leak
+                .frames
+                .iter()
+                .take(3)
+                .map(|f| f.text().place())
+                .collect();
             writeln!(
                 out,
                 "  {:>10} in {:>7} blocks  {}",
-                human_bytes(leak.bytes),
-                thousands(leak.allocations),
+                words::bytes(leak.bytes),
+                words::thousands(leak.allocations),
                 frames.join("  <-  ")
             )?;
         }
@@ -61,7 +66,7 @@ pub fn write<W: Write + ?Sized>(
             writeln!(
                 out,
                 "  {:>10} held by the C/C++ runtime until exit by design (stdio buffers, loader records): not leaks",
-                human_bytes(bytes)
+                words::bytes(bytes)
             )?;
         }
     }
@@ -69,8 +74,8 @@ pub fn write<W: Write + ?Sized>(
         writeln!(
             out,
             "heapwise: it still holds {} in {} blocks it inherited from its parent (pid {})",
-            human_bytes(inherited.held_bytes),
-            thousands(inherited.held_blocks),
+            words::bytes(inherited.held_bytes),
+            words::thousands(inherited.held_blocks),
             inherited.parent_pid
         )?;
     }

@@ -1,15 +1,13 @@
 //! The report a person reads first: what ran, the totals, the size
 //! distribution, and the leaking call stacks, largest first.
 
+use heapwise_words as words;
 use std::io::{self, Write};
 
-use heapwise_native::model::{Exit, Frame, Leak, NativeReport};
+use heapwise_native::model::{Exit, Leak, NativeReport};
 
-use super::{file_name, frame_label};
-use crate::output::human_bytes;
 // Also reachable here: the CLI and the other native views import it from
 // this module.
-pub use crate::output::thousands;
 
 /// Options of the text report.
 #[derive(Clone, Debug)]
@@ -57,15 +55,12 @@ pub fn write_header<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io
     } else {
         report.process.command.join(" ")
     };
-    let ended = match report.process.exit {
-        Some(Exit::Code(code)) => format!("exited with code {code}"),
-        Some(Exit::Signal(signal)) => format!("killed by signal {signal}"),
-        None => "end unknown".to_string(),
-    };
+    let ended = words::Ended::label_of(report.process.exit.map(Exit::ended));
     writeln!(
         out,
-        "{command} (pid {}), {ended}, traced for {:.2} s",
-        report.process.pid, report.summary.duration_s
+        "{command} (pid {}), {ended}, traced for {}",
+        report.process.pid,
+        words::seconds_exact(report.summary.duration_s)
     )?;
     write_verdict(out, report)
 }
@@ -86,21 +81,21 @@ pub fn write_summary<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> i
     writeln!(
         out,
         "  allocated  {:>12} in {} allocations",
-        human_bytes(s.allocated_bytes),
-        thousands(s.allocations)
+        words::bytes(s.allocated_bytes),
+        words::thousands(s.allocations)
     )?;
-    writeln!(out, "  freed      {:>12} frees", thousands(s.frees))?;
+    writeln!(out, "  freed      {:>12} frees", words::thousands(s.frees))?;
     writeln!(
         out,
-        "  peak       {:>12} live, at {:.2} s",
-        human_bytes(s.peak_live_bytes),
-        s.peak_t_s
+        "  peak       {:>12} live, at {}",
+        words::bytes(s.peak_live_bytes),
+        words::seconds_exact(s.peak_t_s)
     )?;
     writeln!(
         out,
         "  leaked     {:>12} in {} blocks still allocated at the end",
-        human_bytes(s.leaked_bytes),
-        thousands(s.leaked_allocations)
+        words::bytes(s.leaked_bytes),
+        words::thousands(s.leaked_allocations)
     )
 }
 
@@ -116,10 +111,10 @@ pub fn write_size_classes<W: Write + ?Sized>(out: &mut W, report: &NativeReport)
             out,
             "  {:<15} {:>14} {:>12} {:>14} {:>12}",
             class.name,
-            thousands(class.allocations),
-            human_bytes(class.allocated_bytes),
-            thousands(class.leaked_allocations),
-            human_bytes(class.leaked_bytes)
+            words::thousands(class.allocations),
+            words::bytes(class.allocated_bytes),
+            words::thousands(class.leaked_allocations),
+            words::bytes(class.leaked_bytes)
         )?;
     }
     Ok(())
@@ -146,7 +141,7 @@ pub fn write_leaks<W: Write + ?Sized>(
         writeln!(
             out,
             "Leaks, largest first ({} call stacks):",
-            thousands(program.len() as u64)
+            words::thousands(program.len() as u64)
         )?;
     }
     for (i, leak) in program.iter().take(options.max_leaks).enumerate() {
@@ -155,8 +150,8 @@ pub fn write_leaks<W: Write + ?Sized>(
             out,
             "#{} {} in {} {}",
             i + 1,
-            human_bytes(leak.bytes),
-            thousands(leak.allocations),
+            words::bytes(leak.bytes),
+            words::thousands(leak.allocations),
             blocks(leak.allocations)
         )?;
         write_frames(out, leak, options)?;
@@ -172,8 +167,8 @@ pub fn write_leaks<W: Write + ?Sized>(
         writeln!(
             out,
             "... and {} more call stacks holding {} (see --format json)",
-            thousands(hidden as u64),
-            human_bytes(bytes)
+            words::thousands(hidden as u64),
+            words::bytes(bytes)
         )?;
     }
     if !runtime.is_empty() {
@@ -183,12 +178,16 @@ pub fn write_leaks<W: Write + ?Sized>(
             "Held by the runtime until exit, by design (not leaks of the program):"
         )?;
         for leak in runtime {
-            let first = leak.frames.first().map(describe_frame).unwrap_or_default();
+            let first = leak
+                .frames
+                .first()
+                .map(|f| f.text().place())
+                .unwrap_or_default();
             writeln!(
                 out,
                 "  {} in {} {}: {}\n      {first}",
-                human_bytes(leak.bytes),
-                thousands(leak.allocations),
+                words::bytes(leak.bytes),
+                words::thousands(leak.allocations),
                 blocks(leak.allocations),
                 leak.note.unwrap_or_default()
             )?;
@@ -211,11 +210,11 @@ pub fn write_inherited<W: Write + ?Sized>(
         out,
         "Inherited from the parent (pid {}) at the fork: {} in {} {}; still held at the end: {} in {} {} (not counted above)",
         inherited.parent_pid,
-        human_bytes(inherited.bytes_at_fork),
-        thousands(inherited.blocks_at_fork),
+        words::bytes(inherited.bytes_at_fork),
+        words::thousands(inherited.blocks_at_fork),
         blocks(inherited.blocks_at_fork),
-        human_bytes(inherited.held_bytes),
-        thousands(inherited.held_blocks),
+        words::bytes(inherited.held_bytes),
+        words::thousands(inherited.held_blocks),
         blocks(inherited.held_blocks)
     )?;
     for (i, group) in inherited.groups.iter().take(options.max_leaks).enumerate() {
@@ -224,8 +223,8 @@ pub fn write_inherited<W: Write + ?Sized>(
             out,
             "#{} {} in {} {}, allocated by the parent at",
             i + 1,
-            human_bytes(group.bytes),
-            thousands(group.allocations),
+            words::bytes(group.bytes),
+            words::thousands(group.allocations),
             blocks(group.allocations)
         )?;
         write_frames(out, group, options)?;
@@ -243,7 +242,7 @@ fn write_frames<W: Write + ?Sized>(
     options: &TextOptions,
 ) -> io::Result<()> {
     for frame in leak.frames.iter().take(options.max_frames) {
-        writeln!(out, "    {}", describe_frame(frame))?;
+        writeln!(out, "    {}", frame.text().place())?;
     }
     if leak.frames.len() > options.max_frames {
         writeln!(
@@ -255,18 +254,11 @@ fn write_frames<W: Write + ?Sized>(
     Ok(())
 }
 
-/// `function  file:line` or `function  (module)`.
-pub fn describe_frame(frame: &Frame) -> String {
-    let name = frame_label(frame);
-    let inlined = if frame.inlined { " [inlined]" } else { "" };
-    match (&frame.file, frame.line, &frame.module) {
-        (Some(file), Some(line), _) => format!("{name}{inlined}  {file}:{line}"),
-        (Some(file), None, _) => format!("{name}{inlined}  {file}"),
-        (None, _, Some(module)) if frame.function.is_some() => {
-            format!("{name}{inlined}  ({})", file_name(module))
-        }
-        _ => format!("{name}{inlined}"),
-    }
+// The native HTML page still calls these names while it moves to templates
+// (issue 11); every other renderer calls `heapwise_words` and `Frame::text`.
+pub(crate) use crate::output::thousands;
+pub(crate) fn describe_frame(frame: &heapwise_native::model::Frame) -> String {
+    frame.text().place()
 }
 
 /// The warnings, if any.

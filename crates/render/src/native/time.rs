@@ -2,13 +2,13 @@
 //! small chart, growing stacks, the peak, old and temporary allocations,
 //! fragmentation and recommendations.
 
+use heapwise_words as words;
 use std::io::{self, Write};
 
 use heapwise_native::model::{NativeReport, TimelinePoint};
 use heapwise_series::Verdict;
 
-use super::text::{TextOptions, describe_frame, thousands};
-use crate::output::{human_bytes, human_bytes_signed};
+use super::text::TextOptions;
 
 const CHART_WIDTH: usize = 64;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -36,13 +36,6 @@ fn verdict_line(verdict: &Verdict) -> String {
     format!("{}{leak} — {}", verdict.pattern, verdict.reason)
 }
 
-fn rate(bytes_per_s: Option<f64>) -> String {
-    match bytes_per_s {
-        Some(rate) if rate.is_finite() => format!("{}/s", human_bytes_signed(rate.round() as i64)),
-        _ => "?".into(),
-    }
-}
-
 /// Writes the time-based sections.
 pub fn write<W: Write + ?Sized>(
     out: &mut W,
@@ -52,8 +45,8 @@ pub fn write<W: Write + ?Sized>(
     let timeline: &[TimelinePoint] = &report.timeline;
     writeln!(
         out,
-        "Memory over time ({:.2} s):",
-        report.summary.duration_s
+        "Memory over time ({}):",
+        words::seconds_exact(report.summary.duration_s)
     )?;
     let live: Vec<u64> = timeline.iter().map(|p| p.live_bytes).collect();
     let peak_live = live.iter().copied().max().unwrap_or(0);
@@ -61,7 +54,7 @@ pub fn write<W: Write + ?Sized>(
         out,
         "  live heap  {}  max {}",
         sparkline(&live, CHART_WIDTH),
-        human_bytes(peak_live)
+        words::bytes(peak_live)
     )?;
     let rss: Vec<u64> = timeline.iter().filter_map(|p| p.rss_bytes).collect();
     if !rss.is_empty() {
@@ -70,7 +63,7 @@ pub fn write<W: Write + ?Sized>(
             out,
             "  RSS        {}  max {}",
             sparkline(&rss, CHART_WIDTH),
-            human_bytes(max_rss)
+            words::bytes(max_rss)
         )?;
     }
     writeln!(out, "  live heap: {}", verdict_line(&report.memory.live))?;
@@ -78,7 +71,7 @@ pub fn write<W: Write + ?Sized>(
         writeln!(out, "  RSS:       {}", verdict_line(rss))?;
     }
     if let Some(rate) = report.memory.leak_rate_bytes_per_s {
-        writeln!(out, "  leak rate: {}", self::rate(Some(rate)))?;
+        writeln!(out, "  leak rate: {}", words::rate_signed(rate))?;
     }
     if let Some(f) = &report.memory.fragmentation {
         writeln!(out)?;
@@ -87,8 +80,8 @@ pub fn write<W: Write + ?Sized>(
             "  {} ({}): RSS {} while the live heap changed {}",
             f.finding,
             f.kind,
-            human_bytes_signed(f.rss_growth_bytes),
-            human_bytes_signed(f.live_growth_bytes)
+            words::bytes_signed(f.rss_growth_bytes),
+            words::bytes_signed(f.live_growth_bytes)
         )?;
     }
 
@@ -102,13 +95,18 @@ pub fn write<W: Write + ?Sized>(
         writeln!(out, "Growing call stacks, most suspicious first:")?;
         for g in growing.iter().take(options.max_leaks) {
             let leak = if g.leak { "LEAK" } else { "    " };
-            let first = g.frames.first().map(describe_frame).unwrap_or_default();
+            let first = g
+                .frames
+                .first()
+                .map(|f| f.text().place())
+                .unwrap_or_default();
             writeln!(
                 out,
                 "  {leak} {:<9} {:>12}  {:>10} at the end  {first}",
                 g.pattern.to_string(),
-                rate(g.slope_bytes_per_s),
-                human_bytes(g.live_bytes_end)
+                g.slope_bytes_per_s
+                    .map_or_else(|| "?".into(), words::rate_signed),
+                words::bytes(g.live_bytes_end)
             )?;
         }
     }
@@ -116,31 +114,39 @@ pub fn write<W: Write + ?Sized>(
     writeln!(out)?;
     writeln!(
         out,
-        "Peak: {} live at {:.2} s, held by:",
-        human_bytes(report.peak.live_bytes),
-        report.peak.t_s
+        "Peak: {} live at {}, held by:",
+        words::bytes(report.peak.live_bytes),
+        words::seconds_exact(report.peak.t_s)
     )?;
     for stack in report.peak.stacks.iter().take(5) {
-        let first = stack.frames.first().map(describe_frame).unwrap_or_default();
-        writeln!(out, "  {:>10}  {first}", human_bytes(stack.bytes))?;
+        let first = stack
+            .frames
+            .first()
+            .map(|f| f.text().place())
+            .unwrap_or_default();
+        writeln!(out, "  {:>10}  {first}", words::bytes(stack.bytes))?;
     }
     let old = &report.old_allocations;
     if old.allocations > 0 {
         writeln!(out)?;
         writeln!(
             out,
-            "Old allocations: {} blocks ({}) allocated more than {:.1} s before the end are still live:",
-            thousands(old.allocations),
-            human_bytes(old.bytes),
-            old.min_age_s
+            "Old allocations: {} blocks ({}) allocated more than {} before the end are still live:",
+            words::thousands(old.allocations),
+            words::bytes(old.bytes),
+            words::duration(old.min_age_s)
         )?;
         for stack in old.stacks.iter().take(5) {
-            let first = stack.frames.first().map(describe_frame).unwrap_or_default();
+            let first = stack
+                .frames
+                .first()
+                .map(|f| f.text().place())
+                .unwrap_or_default();
             writeln!(
                 out,
                 "  {:>10} in {:>7} blocks  {first}",
-                human_bytes(stack.bytes),
-                thousands(stack.allocations)
+                words::bytes(stack.bytes),
+                words::thousands(stack.allocations)
             )?;
         }
     }
@@ -150,12 +156,20 @@ pub fn write<W: Write + ?Sized>(
         writeln!(
             out,
             "Temporary allocations (freed before the thread allocated anything else): {} ({:.1} % of all):",
-            thousands(temporary.allocations),
+            words::thousands(temporary.allocations),
             100.0 * temporary.fraction
         )?;
         for stack in temporary.stacks.iter().take(5) {
-            let first = stack.frames.first().map(describe_frame).unwrap_or_default();
-            writeln!(out, "  {:>10}  {first}", thousands(stack.allocations))?;
+            let first = stack
+                .frames
+                .first()
+                .map(|f| f.text().place())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {:>10}  {first}",
+                words::thousands(stack.allocations)
+            )?;
         }
     }
     if !report.recommendations.is_empty() {

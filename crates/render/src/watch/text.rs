@@ -1,15 +1,10 @@
 //! The watch report a person reads: the verdict first, then the figures
 //! behind it.
 
+use heapwise_words as words;
 use std::io::{self, Write};
 
-use heapwise_watch::{
-    Basis, EndReason, ExitStatus, LimitSource, PssState, Report, Snapshot, TrendBasis,
-};
-
-use super::{bytes_or_unknown, duration, mb_per_hour};
-use crate::native::text::thousands;
-use crate::output::{human_bytes, human_bytes_signed};
+use heapwise_watch::{Basis, EndReason, LimitSource, PssState, Report, Snapshot, TrendBasis};
 
 /// `heapwise watch --format text`.
 pub fn write_text<W: Write + ?Sized>(out: &mut W, report: &Report) -> io::Result<()> {
@@ -28,9 +23,9 @@ pub fn write_summary<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result
     writeln!(
         out,
         "Watched {} — {} samples every {}; {}.",
-        duration(s.duration_s),
-        thousands(s.sample_count as u64),
-        duration(s.interval_s),
+        words::duration(s.duration_s),
+        words::thousands(s.sample_count as u64),
+        words::duration(s.interval_s),
         ending(s)
     )?;
     writeln!(out)?;
@@ -49,10 +44,7 @@ fn ending(s: &Snapshot) -> String {
         EndReason::Interrupted => "the watch was interrupted".to_owned(),
         EndReason::Quit => "the dashboard was closed".to_owned(),
         EndReason::Exited => match end.exit {
-            Some(ExitStatus::Code { code }) => format!("the process exited with code {code}"),
-            Some(ExitStatus::Signal { signal }) => {
-                format!("the process was killed by signal {signal}")
-            }
+            Some(exit) => exit.ended().said_of("the process"),
             None => "the process exited".to_owned(),
         },
     }
@@ -76,14 +68,14 @@ fn write_verdict<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result<()>
         out,
         "Verdict: {headline} — pattern {}, anonymous memory {}{floor}",
         v.pattern,
-        mb_per_hour(v.slope_bytes_per_s)
+        words::mb_per_hour(v.slope_bytes_per_s)
     )?;
     if let (Some(lo), Some(hi)) = (v.slope_lower_bytes_per_s, v.slope_upper_bytes_per_s) {
         writeln!(
             out,
             "  slope 95 % interval: {} to {}",
-            mb_per_hour(Some(lo)),
-            mb_per_hour(Some(hi))
+            words::mb_per_hour(Some(lo)),
+            words::mb_per_hour(Some(hi))
         )?;
     }
     writeln!(out, "  {}", v.reason)?;
@@ -91,16 +83,16 @@ fn write_verdict<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result<()>
         writeln!(
             out,
             "  (judged on the last {}; over the whole watch: {})",
-            duration(v.window_s),
+            words::duration(v.window_s),
             v.whole_watch.pattern
         )?;
     }
     writeln!(out, "  {}", v.confidence_note)?;
     let limit = match (v.limit_bytes, v.limit_source) {
         (Some(limit), Some(LimitSource::Cgroup)) => {
-            format!("the cgroup memory limit of {}", human_bytes(limit))
+            format!("the cgroup memory limit of {}", words::bytes(limit))
         }
-        (Some(limit), _) => format!("MemTotal of {}", human_bytes(limit)),
+        (Some(limit), _) => format!("MemTotal of {}", words::bytes(limit)),
         (None, _) => "no known limit".to_owned(),
     };
     match v.time_to_limit_s {
@@ -108,7 +100,7 @@ fn write_verdict<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result<()>
         Some(eta) => writeln!(
             out,
             "  Time to limit: {} until {limit} (at the slope's upper bound)",
-            duration(eta)
+            words::duration(eta)
         )?,
         None => writeln!(out, "  Time to limit: none forecast (not a leak); {limit}")?,
     }
@@ -123,7 +115,7 @@ fn write_figures<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result<()>
     writeln!(out, "{:<22}{:>12}{:>12}", "memory", "now", "peak")?;
     // A cell is a byte count, `?` when unknown, or blank when not tracked.
     let row = |name: &str, now: Option<Option<u64>>, peak: Option<Option<u64>>| {
-        let cell = |c: Option<Option<u64>>| c.map_or_else(String::new, bytes_or_unknown);
+        let cell = |c: Option<Option<u64>>| c.map_or_else(String::new, words::bytes_or_unknown);
         format!("  {name:<20}{:>12}{:>12}", cell(now), cell(peak))
     };
     let both = |now: Option<u64>, peak: Option<u64>| (Some(now), Some(peak));
@@ -146,7 +138,7 @@ fn write_figures<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result<()>
         writeln!(
             out,
             "  anonymous memory is {} from its peak",
-            human_bytes_signed(latest.anon_bytes as i64 - s.peak.anon_bytes as i64)
+            words::bytes_signed(latest.anon_bytes as i64 - s.peak.anon_bytes as i64)
         )?;
     }
     match s.pss.state {
@@ -168,16 +160,16 @@ fn write_figures<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result<()>
         writeln!(out)?;
         let limit = cg.limit_bytes.map_or_else(
             || "no limit".to_owned(),
-            |l| format!("limit {}", human_bytes(l)),
+            |l| format!("limit {}", words::bytes(l)),
         );
         writeln!(
             out,
             "cgroup v{} {}: {} used, {limit}; anon {}, file {}",
             info.version,
             info.path,
-            bytes_or_unknown(cg.current_bytes),
-            bytes_or_unknown(cg.anon_bytes),
-            bytes_or_unknown(cg.file_bytes)
+            words::bytes_or_unknown(cg.current_bytes),
+            words::bytes_or_unknown(cg.anon_bytes),
+            words::bytes_or_unknown(cg.file_bytes)
         )?;
         let count = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
         writeln!(
@@ -254,7 +246,9 @@ pub(crate) mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("heapwise watch: PID 4242 (./server --port 8080)\n"));
         assert!(
-            text.contains("Watched 59 s — 60 samples every 1 s; the watch ran for its --duration.")
+            text.contains(
+                "Watched 59 s — 60 samples every 1.0 s; the watch ran for its --duration."
+            )
         );
         // 1 MiB/s = 3774.9 MB/h.
         assert!(

@@ -1,10 +1,9 @@
 //! The `watch` screen: verdict at the top, figures on the left, anonymous
 //! memory (and RSS, PSS) over time with the trend line on the right.
 
-use heapwise_render::output::human_bytes;
-use heapwise_render::watch::{bytes_or_unknown, duration, mb_per_hour};
 use heapwise_series::Series;
 use heapwise_watch::{History, LimitSource, PssState, Snapshot, TrendBasis, WatchVerdict};
+use heapwise_words as words;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -30,7 +29,7 @@ pub fn draw(frame: &mut Frame, snapshot: &Snapshot, history: &History, note: Opt
     let mut lines = vec![Line::from(format!(
         "{} samples every {} · {} · q quits the view (the process keeps running)",
         snapshot.sample_count,
-        duration(snapshot.interval_s),
+        words::duration(snapshot.interval_s),
         pss_words(snapshot)
     ))];
     if let Some(note) = note {
@@ -61,7 +60,7 @@ fn draw_verdict(frame: &mut Frame, area: Rect, s: &Snapshot) {
         Span::raw(format!(
             " · pattern {} · slope {} · time to limit {} · confidence {} ({:.2})",
             v.pattern,
-            mb_per_hour(v.slope_bytes_per_s),
+            words::mb_per_hour(v.slope_bytes_per_s),
             time_to_limit(v),
             v.confidence_level.as_str(),
             v.confidence
@@ -76,55 +75,59 @@ fn draw_verdict(frame: &mut Frame, area: Rect, s: &Snapshot) {
 
 fn time_to_limit(v: &WatchVerdict) -> String {
     let limit = match (v.limit_bytes, v.limit_source) {
-        (Some(l), Some(LimitSource::Cgroup)) => format!("cgroup limit {}", human_bytes(l)),
-        (Some(l), _) => format!("MemTotal {}", human_bytes(l)),
+        (Some(l), Some(LimitSource::Cgroup)) => format!("cgroup limit {}", words::bytes(l)),
+        (Some(l), _) => format!("MemTotal {}", words::bytes(l)),
         (None, _) => "no limit".to_owned(),
     };
     match v.time_to_limit_s {
-        Some(eta) => format!("{} ({limit})", duration(eta)),
+        Some(eta) => format!("{} ({limit})", words::duration(eta)),
         None => format!("— ({limit})"),
     }
 }
 
 fn figures(s: &Snapshot) -> Figures {
     let latest = s.latest.as_ref();
-    let now = |f: fn(&heapwise_watch::Sample) -> Option<u64>| bytes_or_unknown(latest.and_then(f));
+    let now =
+        |f: fn(&heapwise_watch::Sample) -> Option<u64>| words::bytes_or_unknown(latest.and_then(f));
     let mut table = Figures::new("Memory", &["now", "peak"])
         .row(
             "RSS",
-            &[now(|l| Some(l.rss_bytes)), human_bytes(s.peak.rss_bytes)],
+            &[now(|l| Some(l.rss_bytes)), words::bytes(s.peak.rss_bytes)],
         )
         .row_styled(
             "anon",
-            &[now(|l| Some(l.anon_bytes)), human_bytes(s.peak.anon_bytes)],
+            &[now(|l| Some(l.anon_bytes)), words::bytes(s.peak.anon_bytes)],
             Style::default().fg(Color::Cyan),
         )
         .row(
             "PSS",
             &[
-                bytes_or_unknown(s.pss.last_bytes),
-                bytes_or_unknown(s.peak.pss_bytes),
+                words::bytes_or_unknown(s.pss.last_bytes),
+                words::bytes_or_unknown(s.peak.pss_bytes),
             ],
         )
         .row(
             "swap",
-            &[now(|l| l.swap_bytes), bytes_or_unknown(s.peak.swap_bytes)],
+            &[
+                now(|l| l.swap_bytes),
+                words::bytes_or_unknown(s.peak.swap_bytes),
+            ],
         )
         .row("file", &[now(|l| l.file_bytes), String::new()])
         .row(
             "VmHWM",
-            &[String::new(), bytes_or_unknown(s.peak.hwm_bytes)],
+            &[String::new(), words::bytes_or_unknown(s.peak.hwm_bytes)],
         );
     if let Some(cg) = latest.and_then(|l| l.cgroup.as_ref()) {
         table = table
             .row(
                 "cgroup",
-                &[bytes_or_unknown(cg.current_bytes), String::new()],
+                &[words::bytes_or_unknown(cg.current_bytes), String::new()],
             )
             .row(
                 "limit",
                 &[
-                    cg.limit_bytes.map_or_else(|| "none".into(), human_bytes),
+                    cg.limit_bytes.map_or_else(|| "none".into(), words::bytes),
                     String::new(),
                 ],
             );
@@ -152,7 +155,7 @@ fn chart(s: &Snapshot, history: &History, width: u16) -> MemoryChart {
     );
     let title = format!(
         " anonymous memory over {} (RSS grey, PSS blue, trend yellow) ",
-        duration(s.duration_s)
+        words::duration(s.duration_s)
     );
     let mut chart = MemoryChart::new(title).series("RSS", Color::DarkGray, thin(&rss, points));
     if !pss.is_empty() {

@@ -266,11 +266,7 @@ fn exited_early(
         Some(program) => program.to_string_lossy().into_owned(),
         None => format!("process {pid}"),
     };
-    let how = match exit {
-        Some(heapwise_watch::ExitStatus::Code { code }) => format!(" (exit code {code})"),
-        Some(heapwise_watch::ExitStatus::Signal { signal }) => format!(" (signal {signal})"),
-        None => String::new(),
-    };
+    let how = exit.map_or_else(String::new, |e| format!(" ({})", e.ended().short()));
     anyhow!("{what} exited before its memory could be sampled{how}")
 }
 

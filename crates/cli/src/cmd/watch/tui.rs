@@ -19,11 +19,10 @@
 //! screen.leave()?;                              // also done on drop and on panic
 //! ```
 
+use heapwise_words as words;
 use std::io;
 use std::time::Duration;
 
-use heapwise_render::output::human_bytes;
-use heapwise_render::watch::duration;
 use heapwise_series::{Aggregate, Series, downsample};
 use ratatui::DefaultTerminal;
 use ratatui::Frame;
@@ -262,14 +261,14 @@ impl Widget for &MemoryChart {
         let chart = Chart::new(datasets)
             .block(Block::bordered().title(self.title.clone()))
             .x_axis(Axis::default().bounds(x).labels([
-                label(duration(x[0])),
-                label(duration((x[0] + x[1]) / 2.0)),
-                label(duration(x[1])),
+                label(words::duration(x[0])),
+                label(words::duration((x[0] + x[1]) / 2.0)),
+                label(words::duration(x[1])),
             ]))
             .y_axis(Axis::default().bounds(y).labels([
-                label(human_bytes(0)),
-                label(human_bytes((y[1] / 2.0) as u64)),
-                label(human_bytes(y[1] as u64)),
+                label(words::bytes(0)),
+                label(words::bytes((y[1] / 2.0) as u64)),
+                label(words::bytes(y[1] as u64)),
             ]))
             .legend_position(Some(LegendPosition::TopLeft))
             .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)));
