@@ -252,6 +252,8 @@ impl Visitor for Feed<'_> {
 mod tests {
     use super::*;
     use crate::clock::ClockFit;
+    use crate::ops::Op;
+    use heapwise_trace::StackId;
     use heapwise_trace::{ClockSync, TickSource};
 
     struct M {
