@@ -7,11 +7,12 @@ use std::time::Instant;
 use heapwise_series::Verdict;
 use heapwise_trace::{ExitStatus, StackId, TraceReader};
 
+use crate::GrowthOptions;
 use crate::clock::ClockFit;
-use crate::growth::{self, GrowthOptions};
 use crate::merge::{Feed, Merger};
 use crate::model::{Fragmentation, Frame, TimelinePoint};
 use crate::replay::Replay;
+use crate::report::{memory, stacks};
 use crate::{Analysis, NativeError, Symbolize};
 
 /// A trace being read as it grows.
@@ -167,11 +168,11 @@ impl Follower {
             }
         }
         self.previous = Some((now, replay.allocations, replay.frees));
-        let timeline = growth::timeline(analysis);
-        let live = growth::live_verdict(&timeline);
-        let rss = growth::rss_verdict(analysis);
-        let fragmentation = growth::fragmentation(&timeline, &live, rss.as_ref());
-        let mut judged = growth::stack_growth(
+        let timeline = memory::timeline(analysis);
+        let live = memory::live_verdict(&timeline);
+        let rss = memory::rss_verdict(analysis);
+        let fragmentation = memory::fragmentation(&timeline, &live, rss.as_ref());
+        let mut judged = stacks::stack_growth(
             analysis,
             &timeline,
             &GrowthOptions {

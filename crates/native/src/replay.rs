@@ -16,8 +16,8 @@ use rustc_hash::FxHashMap;
 
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, ModuleLoad, StackId};
 
+use crate::grid::{StackSeries, TimeGrid};
 use crate::ops::Op;
-use crate::timeline::{StackSeries, Timeline};
 
 use crate::clock::ClockFit;
 
@@ -142,7 +142,7 @@ pub struct Replay {
     pub reordered: u64,
     sweep_window: u64,
     /// Live bytes, allocations and frees over time.
-    pub timeline: Timeline,
+    pub grid: TimeGrid,
     /// Allocations freed before their thread allocated anything else.
     pub temporary: u64,
     /// Bumped at every new peak.
@@ -184,7 +184,7 @@ impl Replay {
             threads: 0,
             reordered: 0,
             sweep_window: 0,
-            timeline: Timeline::new(start),
+            grid: TimeGrid::new(start),
             temporary: 0,
             peak_epoch: 0,
             last_alloc: Vec::new(),
@@ -244,8 +244,8 @@ impl Replay {
     fn count_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
         self.allocations += 1;
         self.allocated_bytes += size;
-        self.bucket = self.timeline.bucket(tick, self.live_bytes);
-        let bucket = &mut self.timeline.buckets[self.bucket];
+        self.bucket = self.grid.bucket(tick, self.live_bytes);
+        let bucket = &mut self.grid.buckets[self.bucket];
         bucket.allocations += 1;
         bucket.allocated_bytes += size;
         match self.last_alloc.get_mut(stream as usize) {
@@ -273,8 +273,8 @@ impl Replay {
     fn count_free(&mut self, stream: u32, ptr: u64, tick: u64) -> bool {
         self.frees += 1;
         self.note_tick(tick);
-        self.bucket = self.timeline.bucket(tick, self.live_bytes);
-        self.timeline.buckets[self.bucket].frees += 1;
+        self.bucket = self.grid.bucket(tick, self.live_bytes);
+        self.grid.buckets[self.bucket].frees += 1;
         match self.last_alloc.get_mut(stream as usize) {
             Some(last) if *last == ptr => {
                 *last = 0;
@@ -408,7 +408,7 @@ impl Replay {
     #[inline]
     fn change_stack(&mut self, stack: StackId, change: impl FnOnce(&mut StackStats)) {
         let epoch = self.peak_epoch;
-        let (bucket, level) = (self.bucket, self.timeline.level);
+        let (bucket, level) = (self.bucket, self.grid.level);
         let stats = self.stack_mut(stack);
         if stats.peak_epoch != epoch {
             stats.at_peak = stats.live_bytes;
@@ -421,7 +421,7 @@ impl Replay {
     #[inline]
     fn update_bucket(&mut self) {
         let live = self.live_bytes;
-        if let Some(bucket) = self.timeline.buckets.get_mut(self.bucket) {
+        if let Some(bucket) = self.grid.buckets.get_mut(self.bucket) {
             bucket.live_bytes = live;
             bucket.max_live_bytes = bucket.max_live_bytes.max(live);
         }

@@ -20,7 +20,8 @@
 //! in `heapwise-render`.
 //!
 //! [`inspector`] talks to a live Node.js process started with `--inspect`:
-//! it streams heap snapshots to disk and reads heap usage.
+//! it streams heap snapshots to disk and reads heap usage; [`watch`] samples
+//! that usage over time and judges it.
 //!
 //! # Example
 //!
@@ -54,6 +55,7 @@ mod leaks;
 mod parse;
 mod snapshot;
 mod summary;
+pub mod watch;
 
 pub use diff::{ConstructorDiff, DIFF_SCHEMA, HeapDiff, ObjectIndex, diff};
 pub use error::ParseError;

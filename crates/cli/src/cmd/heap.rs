@@ -11,9 +11,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use heapwise_render::heap::{TextOptions, write_diff, write_leaks, write_summary};
+use heapwise_render::heap::{TextOptions, write_diff, write_leaks, write_summary, write_watch};
 use heapwise_render::output::write_json;
 use heapwise_v8::inspector::Inspector;
+use heapwise_v8::watch::{HeapWatchReport, WATCH_SCHEMA, WatchOptions};
 use heapwise_v8::{HeapGraph, LeakOptions, LeakReport, ObjectIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -256,9 +257,11 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
             fail_on_leak,
         } => {
             let plan = WatchPlan {
-                interval,
-                duration,
-                gc,
+                sampling: WatchOptions {
+                    interval,
+                    duration,
+                    gc,
+                },
                 snapshots,
                 snapshot_interval,
             };
@@ -278,115 +281,36 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
     }
 }
 
-/// Schema of `heapwise heap watch --format json`.
-const WATCH_SCHEMA: &str = "heapwise.heap-watch/1";
-
 /// What `heap watch` should do.
 struct WatchPlan {
-    interval: Duration,
-    duration: Duration,
-    gc: bool,
+    sampling: WatchOptions,
     snapshots: Option<PathBuf>,
     snapshot_interval: Duration,
 }
 
-/// `heapwise heap watch` as JSON.
-#[derive(serde::Serialize)]
-struct WatchReport {
-    schema: &'static str,
-    inspect: String,
-    target: String,
-    gc_before_samples: bool,
-    samples: Vec<HeapSample>,
-    verdict: WatchVerdict,
-    /// Snapshots taken after a leak verdict (baseline, target, final).
-    snapshots: Vec<PathBuf>,
-    /// The leak search on those snapshots.
-    leaks: Option<LeakReport>,
-}
-
-#[derive(serde::Serialize)]
-struct HeapSample {
-    t_s: f64,
-    used_bytes: u64,
-    total_bytes: u64,
-}
-
-/// The verdict in the shape `heapwise watch` uses, plus the full analysis.
-#[derive(serde::Serialize)]
-struct WatchVerdict {
-    leak: bool,
-    pattern: &'static str,
-    slope_bytes_per_s: Option<f64>,
-    limit_bytes: Option<u64>,
-    time_to_limit_s: Option<f64>,
-    reason: String,
-    analysis: heapwise_series::Verdict,
-}
-
-fn watch(addr: &str, plan: &WatchPlan) -> Result<WatchReport> {
+/// Samples the heap (one line per sample on a terminal), judges it, and on
+/// a leak takes three snapshots and searches them.
+fn watch(addr: &str, plan: &WatchPlan) -> Result<HeapWatchReport> {
     let mut inspector = connect(addr)?;
     let live = std::io::stderr().is_terminal();
-    let start = Instant::now();
-    let mut samples = Vec::new();
-    let mut next_at = start;
-    loop {
-        let now = Instant::now();
-        if next_at > now {
-            std::thread::sleep(next_at - now);
-        }
-        next_at += plan.interval;
-        if plan.gc {
-            inspector
-                .collect_garbage()
-                .context("while forcing a garbage collection")?;
-        }
-        let usage = inspector
-            .heap_usage()
-            .context("while reading the heap usage")?;
-        let t_s = start.elapsed().as_secs_f64();
+    let samples = heapwise_v8::watch::sample(&mut inspector, &plan.sampling, |s| {
         if live {
             eprintln!(
-                "{t_s:8.1} s  used {:>10}  of {:>10}",
-                words::bytes(usage.used_bytes),
-                words::bytes(usage.total_bytes)
+                "{:>10}  used {:>10}  of {:>10}",
+                words::duration(s.t_s),
+                words::bytes(s.used_bytes),
+                words::bytes(s.total_bytes)
             );
         }
-        samples.push(HeapSample {
-            t_s,
-            used_bytes: usage.used_bytes,
-            total_bytes: usage.total_bytes,
-        });
-        if start.elapsed() + plan.interval > plan.duration {
-            break;
-        }
-    }
-    let series =
-        heapwise_series::Series::from_pairs(samples.iter().map(|s| (s.t_s, s.used_bytes as f64)));
-    let options = heapwise_series::Options {
-        subject: if plan.gc {
-            "live JS heap".into()
-        } else {
-            "JS heap used".into()
-        },
-        ..heapwise_series::Options::default()
-    };
-    let analysis = heapwise_series::analyze(&series, &options);
-    let mut report = WatchReport {
+    })
+    .context("while sampling the heap usage")?;
+    let mut report = HeapWatchReport {
         schema: WATCH_SCHEMA,
         inspect: addr.to_string(),
         target: inspector.title.clone(),
-        gc_before_samples: plan.gc,
+        gc_before_samples: plan.sampling.gc,
+        verdict: heapwise_v8::watch::judge(&samples, plan.sampling.gc),
         samples,
-        verdict: WatchVerdict {
-            leak: analysis.leak,
-            pattern: analysis.pattern.as_str(),
-            slope_bytes_per_s: analysis.slope_bytes_per_s,
-            limit_bytes: None,
-            time_to_limit_s: None,
-            reason: analysis.reason.clone(),
-            analysis,
-        },
         snapshots: Vec::new(),
         leaks: None,
     };
@@ -416,47 +340,6 @@ fn watch(addr: &str, plan: &WatchPlan) -> Result<WatchReport> {
         report.snapshots = paths;
     }
     Ok(report)
-}
-
-fn write_watch(out: &mut dyn Write, report: &WatchReport) -> std::io::Result<()> {
-    let verdict = &report.verdict;
-    let first = report.samples.first();
-    let last = report.samples.last();
-    if let (Some(first), Some(last)) = (first, last) {
-        writeln!(
-            out,
-            "{} samples of {} over {}: {} -> {} used.",
-            report.samples.len(),
-            report.target,
-            words::duration(last.t_s - first.t_s),
-            words::bytes(first.used_bytes),
-            words::bytes(last.used_bytes)
-        )?;
-    }
-    writeln!(
-        out,
-        "Verdict: {} ({}){}",
-        if verdict.leak { "LEAK" } else { "no leak" },
-        verdict.pattern,
-        verdict
-            .slope_bytes_per_s
-            .map_or_else(String::new, |s| format!(
-                ", slope {}/s",
-                words::bytes(s.max(0.0) as u64)
-            ))
-    )?;
-    writeln!(out, "{}", verdict.reason)?;
-    if let Some(leaks) = &report.leaks {
-        writeln!(out)?;
-        let names: Vec<String> = report
-            .snapshots
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        writeln!(out, "Snapshots: {}", names.join(" "))?;
-        write_leaks(out, leaks, &TextOptions::default())?;
-    }
-    Ok(())
 }
 
 /// Exit status of a leak search.

@@ -218,7 +218,7 @@ pub fn report(
         &mut symbolizer,
         &ReportOptions {
             max_leaks,
-            growth: heapwise_native::growth::GrowthOptions {
+            growth: heapwise_native::GrowthOptions {
                 min_age_s: min_age.map(|d| d.as_secs_f64()),
                 ..Default::default()
             },

@@ -4,5 +4,7 @@
 //! [`text`] is for people.
 
 pub mod text;
+pub mod watch;
 
 pub use text::{TextOptions, write_diff, write_leaks, write_summary};
+pub use watch::write_watch;

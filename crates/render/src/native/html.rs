@@ -774,7 +774,7 @@ mod tests {
         Fragmentation, Growth, MemoryOverTime, OldAllocations, Peak, Process, SizeClass,
         StackBlocks, StackBytes, StackCount, Summary, Temporary, TraceInfo,
     };
-    use heapwise_native::{Profile, ProfileStack, growth::live_verdict, verdict};
+    use heapwise_native::{Profile, ProfileStack, report::memory::live_verdict, verdict};
     use heapwise_series::{Options, Series, analyze};
 
     use super::*;

@@ -1,4 +1,5 @@
-//! Memory over time, gathered during the single replay pass.
+//! The replay's time grid: memory over time, gathered during the single
+//! replay pass (the report's points are built from it in `report/memory.rs`).
 //!
 //! A global grid of time buckets holds the live bytes at the end of each
 //! bucket and what was allocated and freed in it; when it reaches
@@ -11,7 +12,7 @@
 //! stack copies its live bytes into "at peak" the next time it changes (or
 //! at the end), so no event costs more than a comparison.
 
-/// Buckets of the global timeline.
+/// Buckets of the global grid.
 pub const MAX_BUCKETS: usize = 2048;
 /// Points of one stack's series.
 pub const MAX_STACK_POINTS: usize = 256;
@@ -47,7 +48,7 @@ impl Bucket {
 
 /// The global timeline.
 #[derive(Clone, Debug)]
-pub struct Timeline {
+pub struct TimeGrid {
     start_tick: u64,
     /// log2 of the bucket width in units of `FIRST_WIDTH` ticks.
     pub level: u32,
@@ -55,10 +56,10 @@ pub struct Timeline {
     pub buckets: Vec<Bucket>,
 }
 
-impl Timeline {
+impl TimeGrid {
     /// A timeline starting at `start_tick`.
-    pub fn new(start_tick: u64) -> Timeline {
-        Timeline {
+    pub fn new(start_tick: u64) -> TimeGrid {
+        TimeGrid {
             start_tick,
             level: 0,
             buckets: Vec::new(),
@@ -230,7 +231,7 @@ mod tests {
 
     #[test]
     fn the_grid_halves_its_resolution_instead_of_growing() {
-        let mut t = Timeline::new(1000);
+        let mut t = TimeGrid::new(1000);
         for i in 0..(MAX_BUCKETS as u64 * 5) {
             let index = t.bucket(1000 + i * FIRST_WIDTH, i);
             t.buckets[index].allocations += 1;

@@ -1,49 +1,18 @@
-//! Memory over time: the timeline, each stack's growth judged by the
-//! shared series statistics, the peak, old and temporary allocations, RSS
-//! beside the live heap (fragmentation), and what to do about it.
-//!
-//! Everything here reads what replay gathered in its single pass; no
-//! second pass over the trace is needed.
+//! Memory over time: the report's timeline (the replay's grid with the
+//! process counters the tracer sampled beside it), the verdicts on the
+//! live heap and on RSS, RSS growing without the heap (fragmentation), and
+//! what each pattern of growth usually means.
 
 use heapwise_series::{Options as SeriesOptions, Pattern, Series, Verdict, analyze};
-use heapwise_trace::StackId;
 
 use crate::Analysis;
-use crate::model::{Fragmentation, TimelinePoint};
-
-/// Options of the time-based parts of the report.
-#[derive(Clone, Debug)]
-pub struct GrowthOptions {
-    /// Stacks judged for growth (the largest holders at the end).
-    pub candidates: usize,
-    /// Blocks live longer than this at the end are "old". `None`: 5 minutes
-    /// for runs of 10 minutes or more (the seed's rule), half the run for
-    /// shorter ones.
-    pub min_age_s: Option<f64>,
-}
-
-impl Default for GrowthOptions {
-    fn default() -> GrowthOptions {
-        GrowthOptions {
-            candidates: 200,
-            min_age_s: None,
-        }
-    }
-}
-
-/// A stack's growth verdict.
-pub struct StackGrowth {
-    /// The stack.
-    pub stack: StackId,
-    /// The verdict on its live bytes over time.
-    pub verdict: Verdict,
-}
+use crate::model::{Fragmentation, Growth, MemoryOverTime, TimelinePoint};
 
 /// The evenly spaced timeline, with the process counters sampled by the
 /// tracer (RSS, the allocator's heap) beside the live bytes.
 pub fn timeline(analysis: &Analysis) -> Vec<TimelinePoint> {
     let replay = &analysis.replay;
-    let grid = &replay.timeline;
+    let grid = &replay.grid;
     let duration = analysis.duration_s();
     let bucket_s = grid.width() as f64 * analysis.clock.ns_per_tick() / 1e9;
     let mut counters = replay.counters.iter().peekable();
@@ -80,7 +49,7 @@ pub fn timeline(analysis: &Analysis) -> Vec<TimelinePoint> {
         .collect()
 }
 
-fn options(subject: &str) -> SeriesOptions {
+pub(crate) fn options(subject: &str) -> SeriesOptions {
     SeriesOptions {
         subject: subject.to_string(),
         ..SeriesOptions::default()
@@ -102,104 +71,6 @@ pub fn rss_verdict(analysis: &Analysis) -> Option<Verdict> {
         .filter_map(|c| Some((analysis.clock.seconds(c.ts), c.rss_bytes? as f64)))
         .collect();
     (samples.len() >= 2).then(|| analyze(&Series::from_pairs(samples), &options("RSS")))
-}
-
-/// Growth verdicts for the stacks holding the most at the end, most
-/// suspicious first: leaks before non-leaks, then by slope.
-pub fn stack_growth(
-    analysis: &Analysis,
-    timeline: &[TimelinePoint],
-    options: &GrowthOptions,
-) -> Vec<StackGrowth> {
-    let replay = &analysis.replay;
-    let times: Vec<f64> = timeline.iter().map(|p| p.t_s).collect();
-    let mut candidates = analysis.leaking_stacks();
-    candidates.truncate(options.candidates);
-    let series_options = self::options("live bytes of this call stack");
-    let mut growth: Vec<StackGrowth> = candidates
-        .into_iter()
-        .map(|stack| {
-            // Judged at the series' own resolution (see
-            // `StackSeries::samples`), at the times of the grid buckets its
-            // samples end.
-            let samples = replay.stacks[stack as usize]
-                .series
-                .samples(replay.timeline.level, times.len());
-            let series = Series::from_pairs(
-                samples
-                    .into_iter()
-                    .map(|(bucket, value)| (times[bucket], value as f64)),
-            );
-            StackGrowth {
-                stack,
-                verdict: analyze(&series, &series_options),
-            }
-        })
-        .collect();
-    growth.sort_by(|a, b| {
-        let slope = |g: &StackGrowth| g.verdict.slope_bytes_per_s.unwrap_or(0.0);
-        b.verdict
-            .leak
-            .cmp(&a.verdict.leak)
-            .then(slope(b).total_cmp(&slope(a)))
-    });
-    growth
-}
-
-/// Blocks live at the end that are older than the minimum age: (min age,
-/// per stack (stack, blocks, bytes), largest first).
-pub fn old_allocations(
-    analysis: &Analysis,
-    options: &GrowthOptions,
-) -> (f64, Vec<(StackId, u64, u64)>) {
-    let duration = analysis.duration_s();
-    let min_age = options.min_age_s.unwrap_or(if duration >= 600.0 {
-        300.0
-    } else {
-        duration / 2.0
-    });
-    let end = analysis.replay.last_tick;
-    let min_ticks = (min_age * 1e9 / analysis.clock.ns_per_tick()) as u64;
-    let mut by_stack: rustc_hash::FxHashMap<StackId, (u64, u64)> = Default::default();
-    analysis
-        .replay
-        .for_each_live_with_tick(|size, stack, tick| {
-            if end.saturating_sub(tick) >= min_ticks {
-                let entry = by_stack.entry(stack).or_default();
-                entry.0 += 1;
-                entry.1 += size;
-            }
-        });
-    let mut stacks: Vec<(StackId, u64, u64)> =
-        by_stack.into_iter().map(|(s, (n, b))| (s, n, b)).collect();
-    stacks.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    (min_age, stacks)
-}
-
-/// Stacks by temporary allocations (freed before their thread allocated
-/// anything else), most first.
-pub fn temporary_stacks(analysis: &Analysis) -> Vec<(StackId, u64)> {
-    let mut stacks: Vec<(StackId, u64)> = analysis
-        .replay
-        .stacks
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.temporary > 0)
-        .map(|(i, s)| (i as StackId, s.temporary))
-        .collect();
-    stacks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    stacks
-}
-
-/// Stacks by bytes live at the peak, most first.
-pub fn peak_stacks(analysis: &Analysis) -> Vec<(StackId, u64)> {
-    let replay = &analysis.replay;
-    let mut stacks: Vec<(StackId, u64)> = (0..replay.stacks.len() as StackId)
-        .map(|s| (s, replay.at_peak(s)))
-        .filter(|&(_, bytes)| bytes > 0)
-        .collect();
-    stacks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    stacks
 }
 
 /// RSS growing while the live heap does not: fragmentation (the allocator
@@ -291,4 +162,52 @@ pub fn recommendations(live: &Verdict, leaking: &[(String, Pattern, Option<f64>)
         out.push(format!("{where_}: {}", advice(*pattern)));
     }
     out
+}
+
+/// The "memory over time" section and the recommendations, from the
+/// timeline and the judged stacks (most suspicious first).
+pub(crate) fn section(
+    analysis: &Analysis,
+    timeline: &[TimelinePoint],
+    growth: &[Growth],
+) -> (MemoryOverTime, Vec<String>) {
+    let live = live_verdict(timeline);
+    let rss = rss_verdict(analysis);
+    let fragmentation = fragmentation(timeline, &live, rss.as_ref());
+    let leaking: Vec<(String, Pattern, Option<f64>)> = growth
+        .iter()
+        .filter(|g| g.leak)
+        .map(|g| {
+            (
+                g.frames
+                    .first()
+                    .map(|f| f.text().short())
+                    .unwrap_or_default(),
+                g.pattern,
+                g.slope_bytes_per_s,
+            )
+        })
+        .collect();
+    let mut recommendations = recommendations(&live, &leaking);
+    if let Some(f) = &fragmentation {
+        recommendations.push(f.finding.clone());
+        recommendations.extend(f.advice.iter().cloned());
+    }
+    // The leak rate: the live heap's slope when it leaks as a whole, else
+    // what the leaking stacks add up to (a swinging buffer can hide them
+    // in the total).
+    let stacks_rate: f64 = leaking.iter().filter_map(|l| l.2).sum();
+    let memory = MemoryOverTime {
+        leak_rate_bytes_per_s: if live.leak {
+            live.slope_bytes_per_s
+        } else if stacks_rate > 0.0 {
+            Some(stacks_rate)
+        } else {
+            None
+        },
+        live,
+        rss,
+        fragmentation,
+    };
+    (memory, recommendations)
 }

@@ -1,0 +1,135 @@
+//! Building the report ([`report()`]): one builder per section, each in the
+//! module named for it, filled from one replayed trace. Every stack any
+//! section lists is symbolized in one batch before the sections are built.
+//!
+//! - `leaks.rs`: the stacks still holding blocks at the end;
+//! - `stacks.rs`: which stacks the time-based sections list (growing, at
+//!   the peak, old, temporary) and those sections;
+//! - `memory.rs`: the timeline, the live heap's and RSS's verdicts,
+//!   fragmentation, and the recommendations;
+//! - `totals.rs`: the process, the summary, the size classes;
+//! - `trace.rs`: about the trace file, and its warnings;
+//! - the headline verdict is `crate::verdict`'s, from what these found.
+
+mod leaks;
+pub mod memory;
+pub mod stacks;
+mod totals;
+mod trace;
+
+use heapwise_trace::StackId;
+
+use crate::model::{self, NativeReport, OwnAllocator};
+use crate::{Analysis, Symbolize, inherit, verdict};
+
+/// Options of [`report()`].
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// At most this many leak groups are symbolized and listed (0: all).
+    pub max_leaks: usize,
+    /// Stacks listed in each of the time-based sections (growth, peak,
+    /// old and temporary allocations).
+    pub max_stacks: usize,
+    /// Options of the time-based sections.
+    pub growth: GrowthOptions,
+    /// An allocator of the program's own found in its executable (the
+    /// caller reads the executable; `heapwise` uses `heapwise-symbols`).
+    pub allocator: Option<OwnAllocator>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> ReportOptions {
+        ReportOptions {
+            max_leaks: 1000,
+            max_stacks: 20,
+            growth: GrowthOptions::default(),
+            allocator: None,
+        }
+    }
+}
+
+/// Options of the time-based parts of the report.
+#[derive(Clone, Debug)]
+pub struct GrowthOptions {
+    /// Stacks judged for growth (the largest holders at the end).
+    pub candidates: usize,
+    /// Blocks live longer than this at the end are "old". `None`: 5 minutes
+    /// for runs of 10 minutes or more (the seed's rule), half the run for
+    /// shorter ones.
+    pub min_age_s: Option<f64>,
+}
+
+impl Default for GrowthOptions {
+    fn default() -> GrowthOptions {
+        GrowthOptions {
+            candidates: 200,
+            min_age_s: None,
+        }
+    }
+}
+
+/// Builds the report: totals, size classes, the leak groups, and memory over
+/// time, with every stack it shows symbolized in one batch.
+pub fn report(
+    analysis: &Analysis,
+    symbolizer: &mut dyn Symbolize,
+    options: &ReportOptions,
+) -> NativeReport {
+    let leaking = analysis.leaking_stacks();
+    let listed = if options.max_leaks > 0 {
+        leaking.len().min(options.max_leaks)
+    } else {
+        leaking.len()
+    };
+    let timeline = memory::timeline(analysis);
+    let mut chosen = stacks::Chosen::of(analysis, &timeline, &options.growth, options.max_stacks);
+
+    let first_tick = |s: StackId| analysis.first_tick(s);
+    let mut resolver = analysis.resolver(&first_tick);
+    resolver.prepare(leaking.iter().copied().chain(chosen.stacks()), symbolizer);
+
+    let leaks = leaks::section(analysis, &leaking, listed, &resolver);
+    let growth = chosen.growth(analysis, &resolver);
+    let (memory, recommendations) = memory::section(analysis, &timeline, &growth);
+
+    let mut warnings = Vec::new();
+    let inherited = match inherit::section(analysis, symbolizer, options.max_leaks) {
+        Ok(section) => section,
+        Err(why) => {
+            warnings.push(why);
+            None
+        }
+    };
+    trace::warnings(analysis, &mut warnings);
+    let trace = trace::info(analysis);
+    let replay = &analysis.replay;
+    let verdict = verdict::verdict(&verdict::Evidence {
+        allocations: replay.allocations,
+        own: leaks.own,
+        runtime: leaks.runtime,
+        heap_grows: memory.live.leak,
+        growing_stacks: chosen.growing,
+        exit: replay.exit,
+        missing: verdict::MissingEvidence::of(&trace, replay.exit),
+        allocator: options.allocator.as_ref(),
+    });
+    NativeReport {
+        schema: model::SCHEMA,
+        process: totals::process(analysis),
+        verdict,
+        allocator: options.allocator.clone(),
+        summary: totals::summary(analysis),
+        size_classes: totals::size_classes(analysis),
+        leaks: leaks.listed,
+        timeline,
+        growth,
+        memory,
+        peak: chosen.peak(analysis, &resolver),
+        old_allocations: chosen.old_allocations(&resolver),
+        temporary: chosen.temporary(analysis, &resolver),
+        recommendations,
+        trace,
+        inherited,
+        warnings,
+    }
+}

@@ -1,0 +1,252 @@
+//! Which call stacks the time-based sections list — growing, at the
+//! peak, old, temporary — and those sections, with their stacks resolved.
+
+use heapwise_series::{Series, Verdict, analyze};
+use heapwise_trace::StackId;
+
+use super::GrowthOptions;
+use crate::model::{
+    Growth, OldAllocations, Peak, StackBlocks, StackBytes, StackCount, Temporary, TimelinePoint,
+};
+use crate::{Analysis, Resolver};
+
+/// A stack's growth verdict.
+pub struct StackGrowth {
+    /// The stack.
+    pub stack: StackId,
+    /// The verdict on its live bytes over time.
+    pub verdict: Verdict,
+}
+
+/// Growth verdicts for the stacks holding the most at the end, most
+/// suspicious first: leaks before non-leaks, then by slope.
+pub fn stack_growth(
+    analysis: &Analysis,
+    timeline: &[TimelinePoint],
+    options: &GrowthOptions,
+) -> Vec<StackGrowth> {
+    let replay = &analysis.replay;
+    let times: Vec<f64> = timeline.iter().map(|p| p.t_s).collect();
+    let mut candidates = analysis.leaking_stacks();
+    candidates.truncate(options.candidates);
+    let series_options = super::memory::options("live bytes of this call stack");
+    let mut growth: Vec<StackGrowth> = candidates
+        .into_iter()
+        .map(|stack| {
+            // Judged at the series' own resolution (see
+            // `StackSeries::samples`), at the times of the grid buckets its
+            // samples end.
+            let samples = replay.stacks[stack as usize]
+                .series
+                .samples(replay.grid.level, times.len());
+            let series = Series::from_pairs(
+                samples
+                    .into_iter()
+                    .map(|(bucket, value)| (times[bucket], value as f64)),
+            );
+            StackGrowth {
+                stack,
+                verdict: analyze(&series, &series_options),
+            }
+        })
+        .collect();
+    growth.sort_by(|a, b| {
+        let slope = |g: &StackGrowth| g.verdict.slope_bytes_per_s.unwrap_or(0.0);
+        b.verdict
+            .leak
+            .cmp(&a.verdict.leak)
+            .then(slope(b).total_cmp(&slope(a)))
+    });
+    growth
+}
+
+/// Blocks live at the end that are older than the minimum age: (min age,
+/// per stack (stack, blocks, bytes), largest first).
+pub fn old_allocations(
+    analysis: &Analysis,
+    options: &GrowthOptions,
+) -> (f64, Vec<(StackId, u64, u64)>) {
+    let duration = analysis.duration_s();
+    let min_age = options.min_age_s.unwrap_or(if duration >= 600.0 {
+        300.0
+    } else {
+        duration / 2.0
+    });
+    let end = analysis.replay.last_tick;
+    let min_ticks = (min_age * 1e9 / analysis.clock.ns_per_tick()) as u64;
+    let mut by_stack: rustc_hash::FxHashMap<StackId, (u64, u64)> = Default::default();
+    analysis
+        .replay
+        .for_each_live_with_tick(|size, stack, tick| {
+            if end.saturating_sub(tick) >= min_ticks {
+                let entry = by_stack.entry(stack).or_default();
+                entry.0 += 1;
+                entry.1 += size;
+            }
+        });
+    let mut stacks: Vec<(StackId, u64, u64)> =
+        by_stack.into_iter().map(|(s, (n, b))| (s, n, b)).collect();
+    stacks.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    (min_age, stacks)
+}
+
+/// Stacks by temporary allocations (freed before their thread allocated
+/// anything else), most first.
+pub fn temporary_stacks(analysis: &Analysis) -> Vec<(StackId, u64)> {
+    let mut stacks: Vec<(StackId, u64)> = analysis
+        .replay
+        .stacks
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.temporary > 0)
+        .map(|(i, s)| (i as StackId, s.temporary))
+        .collect();
+    stacks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    stacks
+}
+
+/// Stacks by bytes live at the peak, most first.
+pub fn peak_stacks(analysis: &Analysis) -> Vec<(StackId, u64)> {
+    let replay = &analysis.replay;
+    let mut stacks: Vec<(StackId, u64)> = (0..replay.stacks.len() as StackId)
+        .map(|s| (s, replay.at_peak(s)))
+        .filter(|&(_, bytes)| bytes > 0)
+        .collect();
+    stacks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    stacks
+}
+
+/// The stacks each time-based section lists, chosen before any is
+/// resolved so that all are symbolized in one batch.
+pub(crate) struct Chosen {
+    /// Judged for growth, most suspicious first (listed ones).
+    pub growth: Vec<StackGrowth>,
+    /// How many stacks' growth verdicts say leak (listed or not).
+    pub growing: u64,
+    /// Bytes at the peak per stack (listed ones).
+    pub peak: Vec<(StackId, u64)>,
+    /// The minimum age of an old block.
+    pub min_age_s: f64,
+    /// Old blocks in total: (blocks, bytes).
+    pub old_total: (u64, u64),
+    /// Old blocks per stack (listed ones).
+    pub old: Vec<(StackId, u64, u64)>,
+    /// Temporary allocations per stack (listed ones).
+    pub temporary: Vec<(StackId, u64)>,
+}
+
+impl Chosen {
+    /// Chooses at most `max_stacks` stacks for each section.
+    pub fn of(
+        analysis: &Analysis,
+        timeline: &[TimelinePoint],
+        options: &GrowthOptions,
+        max_stacks: usize,
+    ) -> Chosen {
+        let mut growth = stack_growth(analysis, timeline, options);
+        let growing = growth.iter().filter(|g| g.verdict.leak).count() as u64;
+        growth.truncate(max_stacks);
+        let mut peak = peak_stacks(analysis);
+        peak.truncate(max_stacks);
+        let (min_age_s, mut old) = old_allocations(analysis, options);
+        let old_total = old
+            .iter()
+            .fold((0, 0), |(n, b), &(_, sn, sb)| (n + sn, b + sb));
+        old.truncate(max_stacks);
+        let mut temporary = temporary_stacks(analysis);
+        temporary.truncate(max_stacks);
+        Chosen {
+            growth,
+            growing,
+            peak,
+            min_age_s,
+            old_total,
+            old,
+            temporary,
+        }
+    }
+
+    /// Every stack listed.
+    pub fn stacks(&self) -> impl Iterator<Item = StackId> + '_ {
+        self.growth
+            .iter()
+            .map(|g| g.stack)
+            .chain(self.peak.iter().map(|p| p.0))
+            .chain(self.old.iter().map(|o| o.0))
+            .chain(self.temporary.iter().map(|t| t.0))
+    }
+
+    /// The growth section.
+    pub fn growth(&mut self, analysis: &Analysis, resolver: &Resolver<'_>) -> Vec<Growth> {
+        std::mem::take(&mut self.growth)
+            .into_iter()
+            .map(|g| {
+                let stats = &analysis.replay.stacks[g.stack as usize];
+                Growth {
+                    frames: resolver.frames(g.stack),
+                    pattern: g.verdict.pattern,
+                    leak: g.verdict.leak,
+                    slope_bytes_per_s: g.verdict.slope_bytes_per_s,
+                    live_bytes_end: stats.live_bytes,
+                    allocations_end: stats.live_allocations,
+                    verdict: g.verdict,
+                }
+            })
+            .collect()
+    }
+
+    /// The peak section.
+    pub fn peak(&self, analysis: &Analysis, resolver: &Resolver<'_>) -> Peak {
+        Peak {
+            t_s: analysis.peak_t_s(),
+            live_bytes: analysis.replay.peak_live_bytes,
+            stacks: self
+                .peak
+                .iter()
+                .map(|&(stack, bytes)| StackBytes {
+                    bytes,
+                    frames: resolver.frames(stack),
+                })
+                .collect(),
+        }
+    }
+
+    /// The old allocations section.
+    pub fn old_allocations(&self, resolver: &Resolver<'_>) -> OldAllocations {
+        OldAllocations {
+            min_age_s: self.min_age_s,
+            allocations: self.old_total.0,
+            bytes: self.old_total.1,
+            stacks: self
+                .old
+                .iter()
+                .map(|&(stack, allocations, bytes)| StackBlocks {
+                    allocations,
+                    bytes,
+                    frames: resolver.frames(stack),
+                })
+                .collect(),
+        }
+    }
+
+    /// The temporary allocations section.
+    pub fn temporary(&self, analysis: &Analysis, resolver: &Resolver<'_>) -> Temporary {
+        let replay = &analysis.replay;
+        Temporary {
+            allocations: replay.temporary,
+            fraction: if replay.allocations == 0 {
+                0.0
+            } else {
+                replay.temporary as f64 / replay.allocations as f64
+            },
+            stacks: self
+                .temporary
+                .iter()
+                .map(|&(stack, allocations)| StackCount {
+                    allocations,
+                    frames: resolver.frames(stack),
+                })
+                .collect(),
+        }
+    }
+}
