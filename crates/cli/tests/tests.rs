@@ -9,6 +9,7 @@
 //! | programs that die (abort, SIGSEGV, SIGKILL from inside and outside, own handlers): nothing lost, the spill file | `suite/death.rs` |
 //! | the verdict: one headline in JSON, text, HTML and run's summary; `--fail-on-leak`; an allocator of the program's own | `suite/verdict.rs` |
 //! | every output format (text, JSON, HTML, pprof, flame graph, collapsed) | `suite/formats.rs` |
+//! | the HTML page in a real browser (headless Chromium): the verdict, the chart's points, the flame graph, the leak table, a screenshot that is not blank | `suite/html_browser.rs` |
 //! | memory over time: timeline, growth patterns (also on coarsened series), peak, old and temporary blocks, fragmentation | `suite/growth.rs` |
 //! | bad input: missing, cut, damaged and foreign traces; static binaries; bad options | `suite/bad_input.rs` |
 //! | the live view of `run` and `report --follow`, in tmux | `suite/live.rs` |
