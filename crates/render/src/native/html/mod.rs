@@ -3,8 +3,9 @@
 //! report with the full call stacks one click away.
 //!
 //! The page comes from askama templates (`crates/render/templates/native/`)
-//! filled from a [`view::Page`]; askama checks them at compile time and
-//! escapes every value it prints (C++ names are full of `<`, `>` and `&`).
+//! filled from a view struct (`view::Page`); askama checks them at compile
+//! time and escapes every value it prints (C++ names are full of `<`, `>`
+//! and `&`).
 //! The page has no external resources (no fonts, no stylesheets, no
 //! scripts to fetch: the style and script are included into it) and reads
 //! fully without JavaScript; one line of script only opens the collapsed
