@@ -175,7 +175,7 @@ fn one_decimal(value: f64) -> String {
 
 /// A round step for about four intervals up to `max` bytes: 1, 2, 5, 10,
 /// 20, 50, 100, 200 or 500 of a binary unit, or one unit more.
-pub fn byte_step(max: u64) -> u64 {
+fn byte_step(max: u64) -> u64 {
     let raw = (max / 4).max(1);
     let mut unit: u64 = 1;
     while unit <= u64::MAX / 1024 && unit * 1024 <= raw {
@@ -191,7 +191,7 @@ pub fn byte_step(max: u64) -> u64 {
 
 /// A round step of 1, 2 or 5 times a power of ten for about five intervals
 /// up to `max` seconds, and how many decimals its labels need.
-pub fn seconds_step(max: f64) -> (f64, usize) {
+fn seconds_step(max: f64) -> (f64, usize) {
     let raw = (max / 5.0).max(1e-6);
     let power = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
@@ -205,4 +205,22 @@ pub fn seconds_step(max: f64) -> (f64, usize) {
 
 fn finite(t: f64) -> f64 {
     if t.is_finite() { t } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_steps_are_round() {
+        assert_eq!(byte_step(0), 1);
+        assert_eq!(byte_step(10_000), 5 * 1024);
+        assert_eq!(byte_step(4 << 20), 1 << 20);
+        assert_eq!(byte_step(3_900_000), 1 << 20);
+        assert_eq!(byte_step(u64::MAX), 5 << 60);
+        assert_eq!(seconds_step(10.0), (2.0, 0));
+        assert_eq!(seconds_step(12.0), (5.0, 0));
+        let (step, decimals) = seconds_step(0.3);
+        assert!((step - 0.1).abs() < 1e-12 && decimals == 1);
+    }
 }

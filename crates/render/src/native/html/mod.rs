@@ -45,7 +45,6 @@ mod tests {
 
     use heapwise_native::model::{Exit, Frame, Leak, TimelinePoint};
 
-    use super::chart::{byte_step, seconds_step};
     use super::view::rate;
     use super::*;
     use crate::native::{Metric, flamegraph};
@@ -595,19 +594,6 @@ mod tests {
         assert!(page.contains(&format!("<code>{escaped}</code>")));
         assert_eq!(escape(r#"a<b>&"c" 'd'"#), escaped);
         assert_eq!(escape("plain"), "plain");
-    }
-
-    #[test]
-    fn axis_steps_are_round() {
-        assert_eq!(byte_step(0), 1);
-        assert_eq!(byte_step(10_000), 5 * 1024);
-        assert_eq!(byte_step(4 << 20), 1 << 20);
-        assert_eq!(byte_step(3_900_000), 1 << 20);
-        assert_eq!(byte_step(u64::MAX), 5 << 60);
-        assert_eq!(seconds_step(10.0), (2.0, 0));
-        assert_eq!(seconds_step(12.0), (5.0, 0));
-        let (step, decimals) = seconds_step(0.3);
-        assert!((step - 0.1).abs() < 1e-12 && decimals == 1);
     }
 
     #[test]

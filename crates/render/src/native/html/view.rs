@@ -81,6 +81,7 @@ pub struct Judged {
     pub reason: String,
 }
 
+/// RSS that grew while the live heap did not, and what to try.
 pub struct FragmentationView {
     pub finding: String,
     pub kind: &'static str,
@@ -120,6 +121,7 @@ pub struct StackTable {
     pub rows: Vec<StackRow>,
 }
 
+/// A row of a [`StackTable`].
 pub struct StackRow {
     pub cells: Vec<Amount>,
     /// `None` when no frame was recorded.
@@ -135,14 +137,22 @@ pub struct Leaks {
     pub runtime: Vec<RuntimeLeak>,
 }
 
+/// The program's leak groups, the largest listed.
 pub struct ProgramLeaks {
     /// How many call stacks leak.
     pub stacks: String,
     pub table: StackTable,
-    /// The call stacks not listed and their bytes, when there are any.
-    pub hidden: Option<(String, String)>,
+    /// The call stacks not listed, when there are any.
+    pub hidden: Option<Hidden>,
 }
 
+/// Call stacks left out of a table: how many, and the bytes they hold.
+pub struct Hidden {
+    pub stacks: String,
+    pub bytes: String,
+}
+
+/// A block the runtime holds until exit, by design.
 pub struct RuntimeLeak {
     pub bytes: Amount,
     pub blocks: String,
@@ -151,6 +161,7 @@ pub struct RuntimeLeak {
     pub stack: Option<Stack>,
 }
 
+/// A call stack whose live bytes grew.
 pub struct GrowthRow {
     pub leak: bool,
     pub pattern: String,
@@ -160,24 +171,41 @@ pub struct GrowthRow {
     pub stack: Option<Stack>,
 }
 
+/// The most live bytes, when (seconds, two decimals), and who held them.
 pub struct PeakView {
     pub live: String,
     pub at: String,
     pub table: Option<StackTable>,
 }
 
+/// Blocks allocated long before the end and still live.
 pub struct OldView {
     /// The age from which a block counts as old, one decimal.
     pub min_age: String,
     /// `None` when no old block is live.
-    pub found: Option<(String, String, StackTable)>,
+    pub found: Option<OldFound>,
 }
 
+pub struct OldFound {
+    pub blocks: String,
+    pub bytes: String,
+    pub table: StackTable,
+}
+
+/// Blocks freed before their thread allocated anything else.
 pub struct TemporaryView {
-    /// How many, and their share in percent; `None` when there are none.
-    pub found: Option<(String, String, StackTable)>,
+    /// `None` when there are none.
+    pub found: Option<TemporaryFound>,
 }
 
+pub struct TemporaryFound {
+    pub allocations: String,
+    /// Their share of all allocations, in percent, one decimal.
+    pub percent: String,
+    pub table: StackTable,
+}
+
+/// A size class's allocations and leaks.
 pub struct SizeRow {
     pub name: &'static str,
     pub allocations: String,
@@ -186,6 +214,7 @@ pub struct SizeRow {
     pub leaked: String,
 }
 
+/// A fact about the trace file.
 pub struct TraceRow {
     pub name: &'static str,
     pub value: String,
@@ -406,7 +435,10 @@ fn leaks(report: &NativeReport) -> Leaks {
     let hidden = program.len().saturating_sub(MAX_LEAKS);
     let hidden = (hidden > 0).then(|| {
         let bytes: u64 = program.iter().skip(MAX_LEAKS).map(|l| l.bytes).sum();
-        (thousands(hidden as u64), human_bytes(bytes))
+        Hidden {
+            stacks: thousands(hidden as u64),
+            bytes: human_bytes(bytes),
+        }
     });
     let program = (!program.is_empty()).then(|| ProgramLeaks {
         stacks: thousands(program.len() as u64),
@@ -471,12 +503,10 @@ fn old(report: &NativeReport) -> OldView {
         .map(|s| (vec![bytes(s.bytes), count(s.allocations)], &s.frames[..]));
     OldView {
         min_age: format!("{:.1}", old.min_age_s),
-        found: (old.allocations > 0).then(|| {
-            (
-                thousands(old.allocations),
-                human_bytes(old.bytes),
-                stack_table(&["bytes", "blocks"], rows),
-            )
+        found: (old.allocations > 0).then(|| OldFound {
+            blocks: thousands(old.allocations),
+            bytes: human_bytes(old.bytes),
+            table: stack_table(&["bytes", "blocks"], rows),
         }),
     }
 }
@@ -488,12 +518,10 @@ fn temporary(report: &NativeReport) -> TemporaryView {
         .iter()
         .map(|s| (vec![count(s.allocations)], &s.frames[..]));
     TemporaryView {
-        found: (temporary.allocations > 0).then(|| {
-            (
-                thousands(temporary.allocations),
-                format!("{:.1}", 100.0 * temporary.fraction),
-                stack_table(&["allocations"], rows),
-            )
+        found: (temporary.allocations > 0).then(|| TemporaryFound {
+            allocations: thousands(temporary.allocations),
+            percent: format!("{:.1}", 100.0 * temporary.fraction),
+            table: stack_table(&["allocations"], rows),
         }),
     }
 }
