@@ -5,6 +5,7 @@
 
 mod cmd;
 mod exit;
+mod tui;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,22 +1,36 @@
-//! End-to-end tests of the `heapwise` binary: real programs with known
-//! leaks, traced for real, checked through the JSON report.
+//! End-to-end tests of the `heapwise` binary, one test binary for all of
+//! them: real programs with known leaks traced for real, real Node.js and
+//! JVM processes, real GC logs, processes of known shape watched for real —
+//! checked through the JSON reports, the pages in a browser and the
+//! terminal views in tmux.
 //!
-//! Where each behaviour is tested (programs in `tests/programs/`):
+//! Where each behaviour is tested (C/C++ programs in `programs/`, watched
+//! programs in `watch_programs/`):
 //!
 //! | behaviour | file |
 //! |---|---|
-//! | exact counts and stacks of native tracing: sites, C++, threads, realloc, dlopen, signals, fork, exec, exit paths, valgrind's counts, `-o` names, pthread keys, inherited blocks of a forked child | `suite/native_run.rs` |
-//! | programs that die (abort, SIGSEGV, SIGKILL from inside and outside, own handlers): nothing lost, the spill file | `suite/death.rs` |
-//! | the verdict: one headline in JSON, text, HTML and run's summary; `--fail-on-leak`; an allocator of the program's own | `suite/verdict.rs` |
-//! | every output format (text, JSON, HTML, pprof, flame graph, collapsed) | `suite/formats.rs` |
-//! | memory over time: timeline, growth patterns (also on coarsened series), peak, old and temporary blocks, fragmentation | `suite/growth.rs` |
-//! | bad input: missing, cut, damaged and foreign traces; static binaries; bad options | `suite/bad_input.rs` |
-//! | the live view of `run` and `report --follow`, in tmux | `suite/live.rs` |
+//! | exact counts and stacks of native tracing: sites, C++, threads, realloc, dlopen, signals, fork, exec, exit paths, valgrind's counts, `-o` names, pthread keys, inherited blocks of a forked child | `native/native_run.rs` |
+//! | programs that die (abort, SIGSEGV, SIGKILL from inside and outside, own handlers): nothing lost, the spill file | `native/death.rs` |
+//! | the verdict: one headline in JSON, text, HTML and run's summary; `--fail-on-leak`; an allocator of the program's own | `native/verdict.rs` |
+//! | every output format (text, JSON, HTML, pprof, flame graph, collapsed) | `native/formats.rs` |
+//! | the HTML page in a real browser (headless Chromium): the verdict, the chart's points, the flame graph, the leak table, a screenshot that is not blank | `native/html_browser.rs` |
+//! | memory over time: timeline, growth patterns (also on coarsened series), peak, old and temporary blocks, fragmentation | `native/growth.rs` |
+//! | bad input: missing, cut, damaged and foreign traces; static binaries; bad options | `native/bad_input.rs` |
+//! | the live view of `run` and `report --follow`, in tmux | `native/live.rs` |
+//! | `heapwise heap`: V8 snapshots of real Node.js scripts — summary, diff, leaks, capture, watch | `heap/mod.rs` |
+//! | `heapwise gc`: GC logs of Node.js, the JVM and Go — contract, follow, bad input, a real Node.js leak | `gc/mod.rs` |
+//! | `heapwise watch` on the command line: formats, children, exits, bad input | `watch/cli.rs` |
+//! | `heapwise watch`'s verdicts on programs that shape their memory on purpose | `watch/patterns.rs` |
+//! | the Prometheus endpoint, with promtool and a real Prometheus server | `watch/prometheus.rs` |
+//! | `heapwise watch`'s dashboard, in tmux | `watch/dashboard.rs` |
 //!
-//! The other end-to-end binaries: `heap.rs` (V8 heap snapshots of real
-//! Node.js scripts), `gc.rs` (GC logs, real Node.js and JVM runs),
-//! `watch.rs` (`heapwise watch` on processes of known shape, Prometheus,
-//! the dashboard). Helpers shared by all of them are in `common/`.
+//! Helpers: `common/` for everything (running heapwise, scratch
+//! directories, tmux), `native/util.rs` for tracing (it builds the preload,
+//! which `cargo test` does not, and the test programs), `watch/util.rs` for
+//! starting processes of known shape.
 
 mod common;
-mod suite;
+mod gc;
+mod heap;
+mod native;
+mod watch;

@@ -170,37 +170,13 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
             snapshot,
             output,
             top,
-        } => {
-            let graph = load_graph(&snapshot)?;
-            let summary = heapwise_v8::summarize(&graph);
-            let options = TextOptions {
-                top,
-                ..TextOptions::default()
-            };
-            emit(&output, &summary, |w| write_summary(w, &summary, &options))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => summary(&snapshot, &output, top),
         HeapCommand::Diff {
             before,
             after,
             output,
             top,
-        } => {
-            let before = load_index(&before)?;
-            let after = load_index(&after)?;
-            let diff = heapwise_v8::diff(&before, &after);
-            for warning in &diff.warnings {
-                if output.format == Format::Json {
-                    eprintln!("heapwise: warning: {warning}");
-                }
-            }
-            let options = TextOptions {
-                top,
-                ..TextOptions::default()
-            };
-            emit(&output, &diff, |w| write_diff(w, &diff, &options))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => diff(&before, &after, &output, top),
         HeapCommand::Leaks {
             baseline,
             target,
@@ -237,13 +213,7 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
                 gc,
                 prefix,
             };
-            let mut inspector = connect(&target.inspect)?;
-            // Each path is printed as soon as its file is complete, so a script
-            // can act between snapshots.
-            capture(&mut inspector, &plan, &mut |path| {
-                let mut stdout = std::io::stdout().lock();
-                writeln!(stdout, "{}", path.display()).and_then(|()| stdout.flush())
-            })?;
+            capture_and_print(&target.inspect, &plan)?;
             Ok(ExitCode::SUCCESS)
         }
         HeapCommand::Watch {
@@ -267,17 +237,64 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
             };
             let report = watch(&target.inspect, &plan)?;
             emit(&output, &report, |w| write_watch(w, &report))?;
-            let leak = report.verdict.leak
-                || report
-                    .leaks
-                    .as_ref()
-                    .is_some_and(|l| !l.clusters.is_empty());
-            Ok(if fail_on_leak && leak {
-                ExitCode::from(exit::LEAK_FOUND)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(watch_exit(&report, fail_on_leak))
         }
+    }
+}
+
+/// `heap summary`.
+fn summary(snapshot: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode> {
+    let graph = load_graph(snapshot)?;
+    let summary = heapwise_v8::summarize(&graph);
+    let options = TextOptions {
+        top,
+        ..TextOptions::default()
+    };
+    emit(output, &summary, |w| write_summary(w, &summary, &options))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `heap diff`: warnings go to stderr too when the report is JSON.
+fn diff(before: &Path, after: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode> {
+    let before = load_index(before)?;
+    let after = load_index(after)?;
+    let diff = heapwise_v8::diff(&before, &after);
+    if output.format == Format::Json {
+        for warning in &diff.warnings {
+            eprintln!("heapwise: warning: {warning}");
+        }
+    }
+    let options = TextOptions {
+        top,
+        ..TextOptions::default()
+    };
+    emit(output, &diff, |w| write_diff(w, &diff, &options))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the snapshots of `heap capture`, printing each path as soon as
+/// its file is complete, so that a script can act between snapshots.
+fn capture_and_print(addr: &str, plan: &CapturePlan) -> Result<()> {
+    let mut inspector = connect(addr)?;
+    capture(&mut inspector, plan, &mut |path| {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", path.display()).and_then(|()| stdout.flush())
+    })?;
+    Ok(())
+}
+
+/// Exit status of `heap watch`: a leak is the heap's verdict or a cluster
+/// found in the snapshots taken after it.
+fn watch_exit(report: &HeapWatchReport, fail_on_leak: bool) -> ExitCode {
+    let leak = report.verdict.leak
+        || report
+            .leaks
+            .as_ref()
+            .is_some_and(|l| !l.clusters.is_empty());
+    if fail_on_leak && leak {
+        ExitCode::from(exit::LEAK_FOUND)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

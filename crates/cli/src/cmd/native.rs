@@ -14,9 +14,9 @@ use heapwise_native::model::NativeReport;
 use heapwise_native::{Analysis, AnalyzeOptions, ReportOptions};
 use heapwise_render::native::{Metric, collapsed, flamegraph, html, pprof, text};
 
-use super::live::{self, LiveTrace, ViewContext};
 use super::symbols::TraceSymbolizer;
-use super::watch::tui::{Input, Screen};
+use crate::tui::trace::{self as trace_view, LiveTrace, ViewContext};
+use crate::tui::{self, Closed, Screen};
 
 /// Output formats of `heapwise report`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -104,54 +104,76 @@ pub fn follow_to_end(path: &Path, view: bool) -> Result<Analysis> {
 
 fn follow_on_screen(path: &Path, follower: Follower) -> Result<Analysis> {
     let pid = follower.analysis.header.pid;
-    let command = follower.analysis.header.argv.join(" ");
-    let mut live = LiveTrace::with(path, follower);
-    let context = ViewContext {
-        title: "heapwise report --follow",
-        command: &command,
+    let mut view = FollowView {
+        path,
         pid,
-        output: None,
-        keys: "q stops following and prints the report of everything read so far",
+        command: follower.analysis.header.argv.join(" "),
+        live: LiveTrace::with(path, follower),
         started: Instant::now(),
-        started_with_program: false,
+        idle: Instant::now(),
     };
     let mut screen = Screen::enter().context("cannot draw on this terminal (try --no-tui)")?;
-    let mut idle = Instant::now();
-    'follow: loop {
-        if live.refresh() {
-            idle = Instant::now();
-        }
-        screen.draw(|frame| live::draw(frame, &live, &context))?;
-        if live.ended() {
-            break;
-        }
-        if gone(pid as i32) && idle.elapsed() > Duration::from_millis(1500) {
-            recover(path);
-            live.refresh();
-            break;
-        }
-        let next = Instant::now() + live::REFRESH;
-        while let Some(left) = next.checked_duration_since(Instant::now()) {
-            if super::interrupts::interrupted() {
-                break 'follow;
-            }
-            match screen.wait_for_input(left.min(Duration::from_millis(100)))? {
-                Input::Quit | Input::Interrupt => break 'follow,
-                Input::Hangup => {
-                    screen.abandon();
-                    return live
-                        .into_analysis()
-                        .with_context(|| format!("while following trace {}", path.display()));
-                }
-                Input::Redraw => screen.draw(|frame| live::draw(frame, &live, &context))?,
-                Input::Nothing => {}
-            }
-        }
+    if tui::show(&mut screen, &mut view)? == Closed::HungUp {
+        screen.abandon();
+    } else {
+        // A terminal that hung up cannot be restored.
+        let _ = screen.leave();
     }
-    // A terminal that hung up cannot be restored.
-    let _ = screen.leave();
-    live.into_analysis()
+    view.live
+        .into_analysis()
         .with_context(|| format!("while following trace {}", path.display()))
+}
+
+/// `heapwise report --follow`'s live view: the trace as it grows, until its
+/// process ends or is gone.
+struct FollowView<'a> {
+    path: &'a Path,
+    pid: u32,
+    command: String,
+    live: LiveTrace,
+    started: Instant,
+    /// When the trace last grew.
+    idle: Instant,
+}
+
+impl tui::View for FollowView<'_> {
+    fn refresh(&mut self) -> Result<bool> {
+        if self.live.refresh() {
+            self.idle = Instant::now();
+        }
+        if self.live.ended() {
+            return Ok(true);
+        }
+        // A process that is gone (killed) writes no end record; what it
+        // had not written is in its spill file.
+        if gone(self.pid as i32) && self.idle.elapsed() > Duration::from_millis(1500) {
+            recover(self.path);
+            self.live.refresh();
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn draw(&self, frame: &mut ratatui::Frame) {
+        let context = ViewContext {
+            title: "heapwise report --follow",
+            command: &self.command,
+            pid: self.pid,
+            output: None,
+            keys: "q stops following and prints the report of everything read so far",
+            started: self.started,
+            started_with_program: false,
+        };
+        trace_view::draw(frame, &self.live, &context);
+    }
+
+    fn ended(&mut self) -> Result<bool> {
+        Ok(super::interrupts::interrupted())
+    }
+
+    fn interrupt(&mut self) -> bool {
+        true
+    }
 }
 
 /// Reads and replays a trace, after recovering what its process recorded

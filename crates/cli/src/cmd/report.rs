@@ -57,7 +57,7 @@ pub struct ReportArgs {
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
     let analysis = if args.follow {
         super::interrupts::catch_interrupts();
-        native::follow_to_end(&args.trace, !args.no_tui && super::live::on_terminal())?
+        native::follow_to_end(&args.trace, !args.no_tui && crate::tui::on_terminal())?
     } else {
         native::analyze(&args.trace)?
     };

@@ -22,10 +22,10 @@ use heapwise_native::Analysis;
 use heapwise_trace::{ControlRecord, ExitStatus, TraceReader, TraceWriter};
 
 use super::launch::{check_traceable, locate_preload, resolve_command};
-use super::live::{self, LiveTrace, ViewContext};
 use super::native;
 use super::pty::{Pty, Relay};
-use super::watch::tui::{Input, Screen};
+use crate::tui::trace::{self as trace_view, LiveTrace, ViewContext};
+use crate::tui::{self, Closed, Screen};
 
 /// When the tracer compresses the trace (`HEAPWISE_COMPRESS`).
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -105,49 +105,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let preload = locate_preload()?;
     let program = resolve_command(&args.command[0])?;
     check_traceable(&program)?;
-    if let Some(allocator) = native::own_allocator(&program.to_string_lossy()) {
-        let (what, seen) = if allocator.replaces_malloc {
-            (
-                "defines malloc itself".to_string(),
-                "heapwise will see (almost) none of its allocations",
-            )
-        } else {
-            (
-                format!("has {} linked in statically", allocator.name),
-                "only what libc and other libraries allocate with malloc will be seen",
-            )
-        };
-        eprintln!(
-            "heapwise: warning: {} {what}, which LD_PRELOAD cannot intercept: {seen}",
-            program.display()
-        );
-    }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let template = match &args.output {
-        Some(path) => {
-            let path = cwd.join(path);
-            prepare_output(&path)?;
-            path
-        }
-        None => {
-            let name = Path::new(&args.command[0])
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "program".into());
-            let name: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            check_directory_writable(&cwd)?;
-            cwd.join(format!("heapwise-{name}-{{pid}}.hwt"))
-        }
-    };
+    warn_own_allocator(&program);
+    let template = trace_template(&args)?;
     let session = format!(
         "{}-{}",
         std::process::id(),
@@ -155,56 +114,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
-    let mut ld_preload = preload.as_os_str().to_os_string();
-    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
-        ld_preload.push(":");
-        ld_preload.push(existing);
-    }
-    let mut command = Command::new(&args.command[0]);
-    command
-        .args(&args.command[1..])
-        .env("LD_PRELOAD", ld_preload)
-        .env("HEAPWISE_OUTPUT", &template)
-        .env("HEAPWISE_SESSION", &session)
-        .env("HEAPWISE_PARENT", std::process::id().to_string())
-        .env("HEAPWISE_BUFFER_MB", args.buffer_mb.to_string())
-        .env("HEAPWISE_COMPRESS", args.compress.as_str());
-    if args.no_follow_fork {
-        command.env("HEAPWISE_FOLLOW_FORK", "0");
-    }
-    let mut pty = None;
-    if !args.no_tui && live::on_terminal() {
-        match Pty::open(libc::STDOUT_FILENO) {
-            Ok(terminal) => {
-                terminal.attach(&mut command);
-                pty = Some(terminal);
-            }
-            Err(err) => eprintln!(
-                "heapwise: no live view: cannot open a pseudo-terminal for the program: {err}"
-            ),
-        }
-    }
+    let mut command = traced_command(&args, &preload, &template, &session);
+    let pty = if !args.no_tui && tui::on_terminal() {
+        open_pty(&mut command)
+    } else {
+        None
+    };
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot run {}", program.display()))?;
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::Release);
-    // The terminal sends Ctrl-C and Ctrl-\ to the whole process group: let
-    // the program decide what they do, and stay alive to finish the trace.
-    // Termination requests sent to heapwise go to the program.
-    // SAFETY: installing dispositions in our own process.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-        libc::signal(
-            libc::SIGTERM,
-            forward_signal as *const () as libc::sighandler_t,
-        );
-        libc::signal(
-            libc::SIGHUP,
-            forward_signal as *const () as libc::sighandler_t,
-        );
-    }
+    leave_signals_to_the_program();
     let status = match pty {
         Some(mut pty) => {
             pty.spawned();
@@ -222,69 +143,192 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         (None, Some(signal)) => ExitStatus::Signal(signal),
         _ => ExitStatus::Code(1),
     };
-    let exit_code = match ended {
-        ExitStatus::Code(code) => ExitCode::from((code & 0xff) as u8),
-        ExitStatus::Signal(signal) => ExitCode::from((128 + signal).clamp(0, 255) as u8),
-        ExitStatus::Exec => ExitCode::SUCCESS,
-    };
     let traces = session_traces(&template, &session);
-    let mut stderr = std::io::stderr().lock();
     let main = traces
         .iter()
         .filter(|t| t.pid == pid as u32)
         .max_by_key(|t| t.sequence);
+    let mut stderr = std::io::stderr().lock();
     let Some(main) = main else {
         writeln!(
             stderr,
             "heapwise: {} ran but wrote no trace (it may clear LD_PRELOAD, or have been killed before it started)",
             program.display()
         )?;
-        return Ok(exit_code);
+        return Ok(exit_code(ended));
     };
-    let mut analysis = native::analyze(&main.path)?;
-    if analysis.replay.exit.is_none() || matches!(ended, ExitStatus::Signal(_)) {
-        record_exit(&main.path, analysis.status.bytes_read, ended)?;
-        analysis.replay.exit = Some(ended);
-    }
+    let analysis = read_main_trace(&main.path, ended)?;
     // Only writing can fail here; a closed stderr (the terminal hung up)
     // must not change the exit status, which is the program's.
-    let leak = match summarize(&mut stderr, &analysis, &main.path, args.top) {
-        Ok(leak) => leak,
-        Err(_) => return Ok(exit_code),
-    };
-    let exit_code = if args.fail_on_leak && leak && matches!(ended, ExitStatus::Code(0)) {
-        ExitCode::from(crate::exit::LEAK_FOUND)
-    } else {
-        exit_code
+    let Ok(leak) = summarize(&mut stderr, &analysis, &main.path, args.top) else {
+        return Ok(exit_code(ended));
     };
     let others: Vec<&SessionTrace> = traces.iter().filter(|t| t.path != main.path).collect();
-    if !others.is_empty() {
-        writeln!(
-            stderr,
-            "heapwise: {} more traces from this run:",
-            others.len()
-        )?;
-        for trace in others {
-            match native::analyze(&trace.path) {
-                Ok(other) => writeln!(
-                    stderr,
-                    "  {}  pid {} ({})  {} still allocated in {} blocks",
-                    trace.path.display(),
-                    trace.pid,
-                    other.header.argv.first().map_or("?", String::as_str),
-                    words::bytes(other.replay.live_bytes),
-                    words::thousands(other.replay.live_allocations())
-                )?,
-                Err(err) => writeln!(
-                    stderr,
-                    "  {}  pid {}  unreadable: {err:#}",
-                    trace.path.display(),
-                    trace.pid
-                )?,
+    let _ = list_other_traces(&mut stderr, &others);
+    Ok(
+        if args.fail_on_leak && leak && matches!(ended, ExitStatus::Code(0)) {
+            ExitCode::from(crate::exit::LEAK_FOUND)
+        } else {
+            exit_code(ended)
+        },
+    )
+}
+
+/// `heapwise run` exits as the program did (128 + signal when killed).
+fn exit_code(ended: ExitStatus) -> ExitCode {
+    match ended {
+        ExitStatus::Code(code) => ExitCode::from((code & 0xff) as u8),
+        ExitStatus::Signal(signal) => ExitCode::from((128 + signal).clamp(0, 255) as u8),
+        ExitStatus::Exec => ExitCode::SUCCESS,
+    }
+}
+
+/// Says at the start when the program has an allocator of its own, which
+/// LD_PRELOAD cannot see into.
+fn warn_own_allocator(program: &Path) {
+    let Some(allocator) = native::own_allocator(&program.to_string_lossy()) else {
+        return;
+    };
+    let (what, seen) = if allocator.replaces_malloc {
+        (
+            "defines malloc itself".to_string(),
+            "heapwise will see (almost) none of its allocations",
+        )
+    } else {
+        (
+            format!("has {} linked in statically", allocator.name),
+            "only what libc and other libraries allocate with malloc will be seen",
+        )
+    };
+    eprintln!(
+        "heapwise: warning: {} {what}, which LD_PRELOAD cannot intercept: {seen}",
+        program.display()
+    );
+}
+
+/// The trace's path, `{pid}` standing for each process's id: `-o`, or
+/// `heapwise-COMMAND-{pid}.hwt` in the current directory.
+fn trace_template(args: &RunArgs) -> Result<PathBuf> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    if let Some(path) = &args.output {
+        let path = cwd.join(path);
+        prepare_output(&path)?;
+        return Ok(path);
+    }
+    let name = Path::new(&args.command[0])
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "program".into());
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
             }
+        })
+        .collect();
+    check_directory_writable(&cwd)?;
+    Ok(cwd.join(format!("heapwise-{name}-{{pid}}.hwt")))
+}
+
+/// The program's command with the preload and its settings in the
+/// environment (an `LD_PRELOAD` of its own is kept, after ours).
+fn traced_command(args: &RunArgs, preload: &Path, template: &Path, session: &str) -> Command {
+    let mut ld_preload = preload.as_os_str().to_os_string();
+    if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        ld_preload.push(":");
+        ld_preload.push(existing);
+    }
+    let mut command = Command::new(&args.command[0]);
+    command
+        .args(&args.command[1..])
+        .env("LD_PRELOAD", ld_preload)
+        .env("HEAPWISE_OUTPUT", template)
+        .env("HEAPWISE_SESSION", session)
+        .env("HEAPWISE_PARENT", std::process::id().to_string())
+        .env("HEAPWISE_BUFFER_MB", args.buffer_mb.to_string())
+        .env("HEAPWISE_COMPRESS", args.compress.as_str());
+    if args.no_follow_fork {
+        command.env("HEAPWISE_FOLLOW_FORK", "0");
+    }
+    command
+}
+
+/// A pseudo-terminal for the program, so that the live view can own the
+/// real one; none (and no view) when it cannot be opened.
+fn open_pty(command: &mut Command) -> Option<Pty> {
+    match Pty::open(libc::STDOUT_FILENO) {
+        Ok(terminal) => {
+            terminal.attach(command);
+            Some(terminal)
+        }
+        Err(err) => {
+            eprintln!(
+                "heapwise: no live view: cannot open a pseudo-terminal for the program: {err}"
+            );
+            None
         }
     }
-    Ok(exit_code)
+}
+
+/// The terminal sends Ctrl-C and Ctrl-\ to the whole process group: let
+/// the program decide what they do, and stay alive to finish the trace.
+/// Termination requests sent to heapwise go to the program.
+fn leave_signals_to_the_program() {
+    // SAFETY: installing dispositions in our own process.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        libc::signal(
+            libc::SIGTERM,
+            forward_signal as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGHUP,
+            forward_signal as *const () as libc::sighandler_t,
+        );
+    }
+}
+
+/// Reads the main process's trace, appending how it ended when it could
+/// not say so itself (a signal).
+fn read_main_trace(path: &Path, ended: ExitStatus) -> Result<Analysis> {
+    let mut analysis = native::analyze(path)?;
+    if analysis.replay.exit.is_none() || matches!(ended, ExitStatus::Signal(_)) {
+        record_exit(path, analysis.status.bytes_read, ended)?;
+        analysis.replay.exit = Some(ended);
+    }
+    Ok(analysis)
+}
+
+/// One line for each other process's trace of this run.
+fn list_other_traces(out: &mut dyn Write, others: &[&SessionTrace]) -> std::io::Result<()> {
+    if others.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "heapwise: {} more traces from this run:", others.len())?;
+    for trace in others {
+        match native::analyze(&trace.path) {
+            Ok(other) => writeln!(
+                out,
+                "  {}  pid {} ({})  {} still allocated in {} blocks",
+                trace.path.display(),
+                trace.pid,
+                other.header.argv.first().map_or("?", String::as_str),
+                words::bytes(other.replay.live_bytes),
+                words::thousands(other.replay.live_allocations())
+            )?,
+            Err(err) => writeln!(
+                out,
+                "  {}  pid {}  unreadable: {err:#}",
+                trace.path.display(),
+                trace.pid
+            )?,
+        }
+    }
+    Ok(())
 }
 
 /// Waits for the program while the live view is on the terminal. The view
@@ -296,109 +340,113 @@ fn wait_with_view(
     trace: &Path,
     command: &[OsString],
 ) -> Result<std::process::ExitStatus> {
-    let mut relay = pty.relay().context("cannot relay the program's terminal")?;
-    let command_line = command
-        .iter()
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut live = LiveTrace::new(trace);
-    let started = Instant::now();
-    let pid = child.id();
-    let mut screen = Some(Screen::enter().context("cannot draw on this terminal (try --no-tui)")?);
+    let relay = pty.relay().context("cannot relay the program's terminal")?;
+    let mut screen = Screen::enter().context("cannot draw on this terminal (try --no-tui)")?;
     // Raw mode stays on after the view closes: the program's own terminal
     // does the echoing and line editing of what is typed.
     let _raw = RawMode;
-    let keys = "q closes this view (the program keeps running; its output then shows here) · Ctrl-C interrupts the program";
-    let mut ended = None;
-    let mut hung_up = false;
-    let exited =
-        |child: &mut Child, ended: &mut Option<std::process::ExitStatus>| -> Result<bool> {
-            if ended.is_none() {
-                *ended = child
-                    .try_wait()
-                    .context("cannot wait for the traced program")?;
-            }
-            Ok(ended.is_some())
-        };
-    'view: while let Some(view) = screen.as_mut() {
-        if exited(child, &mut ended)? {
-            break;
+    let mut view = RunView {
+        pid: child.id(),
+        child,
+        relay,
+        live: LiveTrace::new(trace),
+        command: command
+            .iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" "),
+        started: Instant::now(),
+        ended: None,
+    };
+    match tui::show(&mut screen, &mut view)? {
+        Closed::HungUp => {
+            // Nothing to restore, show or read: wait for the program (it
+            // got the hangup too) to finish its trace.
+            screen.abandon();
+            view.relay.hang_up();
         }
-        if let Ok((columns, rows)) = crossterm::terminal::size() {
-            relay.resize(columns, rows);
+        Closed::Quit => {
+            screen.leave()?;
+            crossterm::terminal::enable_raw_mode()?;
+            view.relay.pass_through();
         }
-        live.refresh();
-        let draw = |view: &mut Screen, live: &LiveTrace, relay: &Relay| {
-            let context = ViewContext {
-                title: "heapwise run",
-                command: &command_line,
-                pid,
-                output: Some(relay.last_lines(12)),
-                keys,
-                started,
-                started_with_program: true,
-            };
-            view.draw(|frame| live::draw(frame, live, &context))
-        };
-        // A terminal that cannot be drawn on is gone: same as a hangup.
-        if draw(view, &live, &relay).is_err() {
-            hung_up = true;
+        Closed::Ended | Closed::Interrupted => {
+            screen.leave()?;
+            crossterm::terminal::enable_raw_mode()?;
         }
-        let next = Instant::now() + live::REFRESH;
-        while let Some(left) = next.checked_duration_since(Instant::now()) {
-            let input = if hung_up {
-                Input::Hangup
-            } else {
-                view.wait_for_input(left.min(Duration::from_millis(100)))
-                    .unwrap_or(Input::Hangup)
-            };
-            match input {
-                Input::Quit => {
-                    if let Some(view) = screen.take() {
-                        view.leave()?;
-                    }
-                    crossterm::terminal::enable_raw_mode()?;
-                    relay.pass_through();
-                    break 'view;
-                }
-                Input::Interrupt => relay.type_bytes(b"\x03"),
-                Input::Hangup => {
-                    // Nothing to restore, show or read: wait for the
-                    // program (it got the hangup too) to finish its trace.
-                    if let Some(mut view) = screen.take() {
-                        view.abandon();
-                    }
-                    hung_up = true;
-                    break 'view;
-                }
-                Input::Redraw => hung_up = draw(view, &live, &relay).is_err(),
-                Input::Nothing => {}
-            }
-            if exited(child, &mut ended)? {
-                break 'view;
-            }
-        }
-    }
-    if let Some(view) = screen.take() {
-        view.leave()?;
-        crossterm::terminal::enable_raw_mode()?;
-    }
-    if hung_up {
-        relay.hang_up();
     }
     let status = loop {
-        if let Some(status) = ended {
+        if let Some(status) = view.ended {
             break status;
         }
         if let Ok((columns, rows)) = crossterm::terminal::size() {
-            relay.resize(columns, rows);
+            view.relay.resize(columns, rows);
         }
         std::thread::sleep(Duration::from_millis(100));
-        exited(child, &mut ended)?;
+        view.exited()?;
     };
-    relay.finish(Duration::from_millis(500));
+    view.relay.finish(Duration::from_millis(500));
     Ok(status)
+}
+
+/// `heapwise run`'s live view: the trace as it grows, and the program's
+/// latest output, until the program ends.
+struct RunView<'a> {
+    child: &'a mut Child,
+    pid: u32,
+    relay: Relay,
+    live: LiveTrace,
+    command: String,
+    started: Instant,
+    /// How the program ended, once it has.
+    ended: Option<std::process::ExitStatus>,
+}
+
+impl RunView<'_> {
+    fn exited(&mut self) -> Result<bool> {
+        if self.ended.is_none() {
+            self.ended = self
+                .child
+                .try_wait()
+                .context("cannot wait for the traced program")?;
+        }
+        Ok(self.ended.is_some())
+    }
+}
+
+impl tui::View for RunView<'_> {
+    fn refresh(&mut self) -> Result<bool> {
+        if self.exited()? {
+            return Ok(true);
+        }
+        if let Ok((columns, rows)) = crossterm::terminal::size() {
+            self.relay.resize(columns, rows);
+        }
+        self.live.refresh();
+        Ok(false)
+    }
+
+    fn draw(&self, frame: &mut ratatui::Frame) {
+        let context = ViewContext {
+            title: "heapwise run",
+            command: &self.command,
+            pid: self.pid,
+            output: Some(self.relay.last_lines(12)),
+            keys: "q closes this view (the program keeps running; its output then shows here) · Ctrl-C interrupts the program",
+            started: self.started,
+            started_with_program: true,
+        };
+        trace_view::draw(frame, &self.live, &context);
+    }
+
+    fn ended(&mut self) -> Result<bool> {
+        self.exited()
+    }
+
+    fn interrupt(&mut self) -> bool {
+        self.relay.type_bytes(b"\x03");
+        false
+    }
 }
 
 /// Leaves raw mode when dropped (also on an early return).

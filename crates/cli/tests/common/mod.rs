@@ -1,9 +1,7 @@
-//! Helpers shared by the `gc`, `heap` and `watch` test binaries: running
-//! heapwise, reading what it printed, and the other crates' test files.
-//! (`tests.rs` adds its own in `suite/util.rs`: it also builds the preload.)
-
-// Each test binary compiles this module and uses only part of it.
-#![allow(dead_code)]
+//! Helpers shared by every part of the suite: running heapwise, reading
+//! what it printed, scratch directories, the other crates' test files.
+//! (Native tracing adds its own in `native/util.rs`: it builds the preload
+//! and the test programs; `watch/util.rs` starts processes of known shape.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -37,6 +35,13 @@ pub fn scratch() -> &'static Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
         .path()
+}
+
+/// A fresh directory for one test, in [`scratch`].
+pub fn test_dir(name: &str) -> PathBuf {
+    let dir = scratch().join(name);
+    std::fs::create_dir_all(&dir).expect("create test dir");
+    dir
 }
 
 /// What heapwise wrote to standard error.

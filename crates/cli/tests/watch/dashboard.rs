@@ -1,7 +1,7 @@
 //! The dashboard in a real pseudo-terminal (tmux).
 
-use super::common::tmux::Tmux;
 use super::util::*;
+use crate::common::tmux::Tmux;
 
 /// The figure in a dashboard row: `│anon   48.1 MiB   48.1 MiB   │` → MiB.
 fn row_mib(screen: &str, label: &str) -> Option<f64> {

@@ -8,12 +8,6 @@ pub mod summary;
 pub mod text;
 pub mod time;
 
-// The native HTML page still calls these names while it moves to templates
-// (issue 11); every other renderer calls `Frame::text` itself.
-pub(crate) fn frame_label(frame: &heapwise_native::model::Frame) -> String {
-    frame.text().name()
-}
-
 /// Which counter a stack-shaped output (flame graph, folded stacks) shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {

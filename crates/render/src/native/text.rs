@@ -254,13 +254,6 @@ fn write_frames<W: Write + ?Sized>(
     Ok(())
 }
 
-// The native HTML page still calls these names while it moves to templates
-// (issue 11); every other renderer calls `heapwise_words` and `Frame::text`.
-pub(crate) use crate::output::thousands;
-pub(crate) fn describe_frame(frame: &heapwise_native::model::Frame) -> String {
-    frame.text().place()
-}
-
 /// The warnings, if any.
 pub fn write_warnings<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
     if report.warnings.is_empty() {

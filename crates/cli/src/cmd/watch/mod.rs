@@ -4,12 +4,10 @@
 //!
 //! This module is the loop and the glue: sampling and judging are
 //! `heapwise-watch`, formats are `heapwise-render`, the screen is
-//! [`dashboard`] built from the reusable [`tui`] pieces.
+//! `crate::tui::watch`, built from the shared `crate::tui` pieces.
 
-mod dashboard;
 mod listen;
 mod target;
-pub mod tui;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -104,22 +102,6 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 
 /// Runs `heapwise watch`.
 pub fn run(args: WatchArgs) -> Result<ExitCode> {
-    let (interval, duration, window) = (args.interval, args.duration, args.window);
-    let options = WatchOptions {
-        sampler: SamplerOptions {
-            children: args.children,
-            pss: PssPolicy {
-                enabled: !args.no_pss,
-                max_rss_bytes: args.pss_max_rss_mib.saturating_mul(1 << 20),
-                ..PssPolicy::default()
-            },
-        },
-        judge: JudgeOptions {
-            window_s: window.as_secs_f64(),
-            ..JudgeOptions::default()
-        },
-        interval,
-    };
     // Open the output first: a watch of hours must not end in "cannot write".
     let mut sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(
@@ -140,7 +122,74 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     }
     let use_dashboard =
         !args.no_tui && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let (mut launched, pid, mut watch) = start(&args, use_dashboard)?;
 
+    interrupts::catch_interrupts();
+    let mut view = Dashboard {
+        screen: if use_dashboard {
+            Some(crate::tui::Screen::enter().context("cannot start the dashboard (try --no-tui)")?)
+        } else {
+            None
+        },
+        note: launched
+            .as_ref()
+            .and_then(|c| c.log.as_ref())
+            .map(|log| format!("the program's output goes to {}", log.display())),
+    };
+    let reason = sample_until_the_end(&args, &mut watch, &mut view, server.as_ref())?;
+    let exit = match reason {
+        EndReason::Exited => launched
+            .as_mut()
+            .and_then(|c| c.wait_exit(Duration::from_secs(2))),
+        _ => launched.as_mut().and_then(Launched::poll_exit),
+    };
+    watch.finish(WatchEnd { reason, exit });
+    if let Some(screen) = view.screen.take() {
+        screen.leave()?;
+    }
+    if watch.history().samples().is_empty() {
+        return Err(exited_early(&args.command, pid, exit));
+    }
+    let report = watch.report();
+    if let Some(server) = &server {
+        server.publish(metrics_page(&watch));
+    }
+    match args.format {
+        WatchFormat::Text => write_text(&mut sink, &report)?,
+        WatchFormat::Json => write_json(&mut sink, &report)?,
+        WatchFormat::Csv => write_csv(&mut sink, &report)?,
+    }
+    sink.flush()?;
+    if let Some(child) = &launched {
+        say_what_is_left(&args, child, exit);
+    }
+    if args.fail_on_leak && report.snapshot.verdict.leak {
+        return Ok(ExitCode::from(exit::LEAK_FOUND));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What to sample and how to judge it, from the flags.
+fn watch_options(args: &WatchArgs) -> WatchOptions {
+    WatchOptions {
+        sampler: SamplerOptions {
+            children: args.children,
+            pss: PssPolicy {
+                enabled: !args.no_pss,
+                max_rss_bytes: args.pss_max_rss_mib.saturating_mul(1 << 20),
+                ..PssPolicy::default()
+            },
+        },
+        judge: JudgeOptions {
+            window_s: args.window.as_secs_f64(),
+            ..JudgeOptions::default()
+        },
+        interval: args.interval,
+    }
+}
+
+/// Starts the command (or takes `--pid`) and attaches the watch to it.
+fn start(args: &WatchArgs, use_dashboard: bool) -> Result<(Option<Launched>, i64, Watch)> {
     let mut launched = match args.pid {
         Some(_) => None,
         None => {
@@ -159,47 +208,61 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         (None, Some(pid)) => pid,
         (None, None) => bail!("no process to watch: give --pid PID or -- COMMAND [ARGS...]"),
     };
-    let mut watch = match Watch::attach(pid, options) {
-        Ok(watch) => watch,
+    match Watch::attach(pid, watch_options(args)) {
+        Ok(watch) => Ok((launched, pid, watch)),
         Err(WatchError::Exited(_) | WatchError::NoSuchProcess(_)) if launched.is_some() => {
             let exit = launched
                 .as_mut()
                 .and_then(|c| c.wait_exit(Duration::from_secs(1)));
-            return Err(exited_early(&args.command, pid, exit));
+            Err(exited_early(&args.command, pid, exit))
         }
-        Err(err) => return Err(anyhow!(err)),
-    };
+        Err(err) => Err(anyhow!(err)),
+    }
+}
 
-    interrupts::catch_interrupts();
-    let mut screen = if use_dashboard {
-        Some(tui::Screen::enter().context("cannot start the dashboard (try --no-tui)")?)
-    } else {
-        None
-    };
-    let note = launched
-        .as_ref()
-        .and_then(|c| c.log.as_ref())
-        .map(|log| format!("the program's output goes to {}", log.display()));
-    let live = screen.is_some() || server.is_some();
+/// The dashboard, when there is one, and the note under it.
+struct Dashboard {
+    screen: Option<crate::tui::Screen>,
+    note: Option<String>,
+}
+
+impl Dashboard {
+    fn draw(&mut self, watch: &Watch) -> Result<()> {
+        if let Some(screen) = &mut self.screen {
+            let snapshot = watch.snapshot();
+            let note = self.note.as_deref();
+            screen.draw(|f| crate::tui::watch::draw(f, &snapshot, watch.history(), note))?;
+        }
+        Ok(())
+    }
+}
+
+/// Samples on the interval's absolute schedule until the process ends, the
+/// duration is up, or the watch is interrupted or its dashboard closed.
+fn sample_until_the_end(
+    args: &WatchArgs,
+    watch: &mut Watch,
+    view: &mut Dashboard,
+    server: Option<&MetricsServer>,
+) -> Result<EndReason> {
+    let (interval, duration) = (args.interval, args.duration);
+    let live = view.screen.is_some() || server.is_some();
     let start = Instant::now();
     let mut tick: u64 = 0;
-    let reason = loop {
+    loop {
         let t_s = start.elapsed().as_secs_f64();
         if watch.sample(t_s)?.is_none() {
-            break EndReason::Exited;
+            return Ok(EndReason::Exited);
         }
         if live {
             watch.refresh();
         }
-        if let Some(server) = &server {
-            server.publish(metrics_page(&watch));
+        if let Some(server) = server {
+            server.publish(metrics_page(watch));
         }
-        if let Some(screen) = &mut screen {
-            let snapshot = watch.snapshot();
-            screen.draw(|f| dashboard::draw(f, &snapshot, watch.history(), note.as_deref()))?;
-        }
+        view.draw(watch)?;
         if duration.is_some_and(|d| start.elapsed() + interval / 2 >= d) {
-            break EndReason::Duration;
+            return Ok(EndReason::Duration);
         }
         // Next tick on the absolute schedule; ticks missed (a stalled
         // machine) are skipped rather than sampled in a burst.
@@ -209,51 +272,25 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
         if let Some(d) = duration {
             next = next.min(start + d);
         }
-        match wait_until(next, &mut screen, &mut watch, note.as_deref())? {
-            Some(reason) => break reason,
-            None => continue,
+        if let Some(reason) = wait_until(next, view, watch)? {
+            return Ok(reason);
         }
-    };
+    }
+}
 
-    let exit = match reason {
-        EndReason::Exited => launched
-            .as_mut()
-            .and_then(|c| c.wait_exit(Duration::from_secs(2))),
-        _ => launched.as_mut().and_then(Launched::poll_exit),
-    };
-    watch.finish(WatchEnd { reason, exit });
-    if let Some(screen) = screen.take() {
-        screen.leave()?;
-    }
-    if watch.history().samples().is_empty() {
-        return Err(exited_early(&args.command, pid, exit));
-    }
-    let report = watch.report();
-    if let Some(server) = &server {
-        server.publish(metrics_page(&watch));
-    }
-    match args.format {
-        WatchFormat::Text => write_text(&mut sink, &report)?,
-        WatchFormat::Json => write_json(&mut sink, &report)?,
-        WatchFormat::Csv => write_csv(&mut sink, &report)?,
-    }
-    sink.flush()?;
-    if let Some(child) = &launched
-        && exit.is_none()
-    {
+/// Says that a program `watch` started is still running (it is not
+/// stopped), and where its output went.
+fn say_what_is_left(args: &WatchArgs, child: &Launched, exit: Option<heapwise_watch::ExitStatus>) {
+    if exit.is_none() {
         eprintln!(
             "heapwise: {} (PID {}) is still running; watch does not stop it",
             args.command[0].to_string_lossy(),
             child.pid()
         );
     }
-    if let Some(log) = launched.as_ref().and_then(|c| c.log.as_ref()) {
+    if let Some(log) = &child.log {
         eprintln!("heapwise: the program's output is in {}", log.display());
     }
-    if args.fail_on_leak && report.snapshot.verdict.leak {
-        return Ok(ExitCode::from(exit::LEAK_FOUND));
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The process ended between starting (or attaching) and the first sample.
@@ -271,12 +308,7 @@ fn exited_early(
 }
 
 /// Waits for the next sample time; `Some` when the watch must end first.
-fn wait_until(
-    next: Instant,
-    screen: &mut Option<tui::Screen>,
-    watch: &mut Watch,
-    note: Option<&str>,
-) -> Result<Option<EndReason>> {
+fn wait_until(next: Instant, view: &mut Dashboard, watch: &mut Watch) -> Result<Option<EndReason>> {
     loop {
         if interrupts::interrupted() {
             return Ok(Some(EndReason::Interrupted));
@@ -287,21 +319,21 @@ fn wait_until(
         }
         // Wake at least every 100 ms to notice SIGINT/SIGTERM.
         let slice = (next - now).min(Duration::from_millis(100));
-        match screen {
-            Some(screen) => match screen.wait_for_input(slice)? {
-                tui::Input::Quit | tui::Input::Interrupt => return Ok(Some(EndReason::Quit)),
-                tui::Input::Hangup => {
-                    // Restoring a hung-up terminal fails loudly: let it go.
-                    screen.abandon();
-                    return Ok(Some(EndReason::Quit));
-                }
-                tui::Input::Redraw => {
-                    let snapshot = watch.snapshot();
-                    screen.draw(|f| dashboard::draw(f, &snapshot, watch.history(), note))?;
-                }
-                tui::Input::Nothing => {}
-            },
-            None => std::thread::sleep(slice),
+        let Some(screen) = &mut view.screen else {
+            std::thread::sleep(slice);
+            continue;
+        };
+        match screen.wait_for_input(slice)? {
+            crate::tui::Input::Quit | crate::tui::Input::Interrupt => {
+                return Ok(Some(EndReason::Quit));
+            }
+            crate::tui::Input::Hangup => {
+                // Restoring a hung-up terminal fails loudly: let it go.
+                screen.abandon();
+                return Ok(Some(EndReason::Quit));
+            }
+            crate::tui::Input::Redraw => view.draw(watch)?,
+            crate::tui::Input::Nothing => {}
         }
     }
 }

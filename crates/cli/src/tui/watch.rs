@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::tui::{Figures, MemoryChart, thin};
+use super::widgets::{Figures, MemoryChart, thin};
 
 /// Draws the whole screen. `note` is a line for the footer (where the
 /// launched program's output goes, for instance).

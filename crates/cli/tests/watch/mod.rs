@@ -7,14 +7,8 @@
 //! promtool, prometheus and tmux must be installed (`.ci/run` installs
 //! them); a test that needs one fails, rather than skips, without it.
 
-#[path = "watch/cli.rs"]
 mod cli;
-mod common;
-#[path = "watch/dashboard.rs"]
 mod dashboard;
-#[path = "watch/patterns.rs"]
 mod patterns;
-#[path = "watch/prometheus.rs"]
 mod prometheus;
-#[path = "watch/util.rs"]
 mod util;

@@ -1,33 +1,10 @@
-//! Reusable pieces of heapwise's live terminal dashboards (ratatui on
-//! crossterm): the terminal session, keyboard input, a memory chart with a
-//! trend line, and a table of figures. `watch` builds its screen from them
-//! (`dashboard.rs`); other live views (`heapwise run`) can do the same.
-//!
-//! ```ignore
-//! let mut screen = Screen::enter()?;            // raw mode + alternate screen
-//! loop {
-//!     screen.draw(|frame| {
-//!         let chart = MemoryChart::new("RSS")
-//!             .series("rss", Color::Cyan, thin(&rss_series, 200))
-//!             .line("trend", Color::Yellow, (0.0, 1e6), (60.0, 2e6));
-//!         frame.render_widget(&chart, frame.area());
-//!     })?;
-//!     if screen.wait_for_input(Duration::from_millis(500))? == Input::Quit {
-//!         break;
-//!     }
-//! }
-//! screen.leave()?;                              // also done on drop and on panic
-//! ```
+//! Widgets of the live views: a memory chart with a trend line and a
+//! table of figures, and thinning a series to what a chart can show.
 
 use heapwise_words as words;
-use std::io;
-use std::time::Duration;
 
 use heapwise_series::{Aggregate, Series, downsample};
-use ratatui::DefaultTerminal;
-use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
@@ -35,134 +12,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Axis, Block, Chart, Dataset, GraphType, LegendPosition, Row, Table, Widget,
 };
-
-/// The terminal in dashboard mode: raw input, alternate screen, hidden
-/// cursor. Restored by [`Screen::leave`], on drop, and on panic.
-pub struct Screen {
-    terminal: Option<DefaultTerminal>,
-    /// The size at the last look, to notice resizes.
-    size: Option<(u16, u16)>,
-}
-
-/// What the user did while [`Screen::wait_for_input`] waited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input {
-    /// `q` or `Esc`: close the view.
-    Quit,
-    /// Ctrl-C (raw mode turns it into a key): stop what is watched, or
-    /// close the view where nothing else can be stopped.
-    Interrupt,
-    /// The terminal was resized: draw again now.
-    Redraw,
-    /// Nothing (the timeout passed), or a key with no meaning.
-    Nothing,
-    /// The terminal is gone (hung up): nothing can be shown or typed.
-    Hangup,
-}
-
-impl Screen {
-    /// Switches the terminal to dashboard mode.
-    pub fn enter() -> io::Result<Screen> {
-        Ok(Screen {
-            terminal: Some(ratatui::try_init()?),
-            size: crossterm::terminal::size().ok(),
-        })
-    }
-
-    /// Draws one frame.
-    pub fn draw(&mut self, render: impl FnOnce(&mut Frame)) -> io::Result<()> {
-        match &mut self.terminal {
-            Some(terminal) => terminal.draw(render).map(|_| ()),
-            None => Ok(()),
-        }
-    }
-
-    /// Waits up to `timeout` for a key press or a resize.
-    ///
-    /// Waits on the terminal itself first: crossterm's reader spins forever
-    /// on a terminal that hung up (a read of 0 bytes is not an end for
-    /// it), so it is only asked to parse input that is there, and a hangup
-    /// is reported as [`Input::Hangup`]. Resizes are noticed by size.
-    pub fn wait_for_input(&mut self, timeout: Duration) -> io::Result<Input> {
-        let mut terminal = libc::pollfd {
-            fd: libc::STDIN_FILENO,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(&mut terminal, 1, millis) };
-        if ready < 0 {
-            let err = io::Error::last_os_error();
-            return match err.kind() {
-                io::ErrorKind::Interrupted => Ok(self.resized()),
-                _ => Err(err),
-            };
-        }
-        if terminal.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-            return Ok(Input::Hangup);
-        }
-        let mut input = self.resized();
-        while terminal.revents & libc::POLLIN != 0 && event::poll(Duration::ZERO)? {
-            let read = match event::read()? {
-                Event::Key(key) if key.kind != KeyEventKind::Release => match key.code {
-                    KeyCode::Char('q' | 'Q') | KeyCode::Esc => Input::Quit,
-                    KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                        Input::Interrupt
-                    }
-                    _ => Input::Nothing,
-                },
-                Event::Resize(..) => Input::Redraw,
-                _ => Input::Nothing,
-            };
-            if read != Input::Nothing {
-                input = read;
-                if matches!(read, Input::Quit | Input::Interrupt) {
-                    break;
-                }
-            }
-        }
-        Ok(input)
-    }
-
-    /// [`Input::Redraw`] if the terminal's size changed since the last look.
-    fn resized(&mut self) -> Input {
-        let size = crossterm::terminal::size().ok();
-        if size.is_some() && size != self.size {
-            self.size = size;
-            Input::Redraw
-        } else {
-            Input::Nothing
-        }
-    }
-
-    /// Lets go of a terminal that hung up without touching it: restoring
-    /// it would fail, and ratatui reports that failure with `eprintln!`,
-    /// which panics when stderr is the dead terminal too.
-    pub fn abandon(&mut self) {
-        if let Some(terminal) = self.terminal.take() {
-            std::mem::forget(terminal);
-        }
-    }
-
-    /// Gives the terminal back as it was.
-    pub fn leave(mut self) -> io::Result<()> {
-        self.restore()
-    }
-
-    fn restore(&mut self) -> io::Result<()> {
-        if self.terminal.take().is_some() {
-            ratatui::try_restore()?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        let _ = self.restore();
-    }
-}
 
 /// At most `count` points of `series` for a chart, keeping each interval's
 /// highest value so short peaks stay visible.

@@ -17,25 +17,13 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
 
-use super::symbols::TraceSymbolizer;
-use super::watch::tui::{Figures, MemoryChart, thin};
-
-/// How often the view refreshes.
-pub const REFRESH: Duration = Duration::from_secs(1);
+use super::widgets::{Figures, MemoryChart, thin};
+use crate::cmd::symbols::TraceSymbolizer;
 
 /// Call stacks shown, and how many of the largest holders are judged to
 /// find them (each judgement is a series analysis).
 const SHOWN_STACKS: usize = 8;
 const JUDGED_STACKS: usize = 40;
-
-/// Whether a live view can be drawn: keys come from a terminal and the
-/// screen is one (and not a dumb one).
-pub fn on_terminal() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdin().is_terminal()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
-}
 
 /// A trace followed for the view; opened once its header is written.
 pub struct LiveTrace {

@@ -40,14 +40,7 @@ pub fn programs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs")
 }
 
-pub use crate::common::{scratch, stderr};
-
-/// A fresh directory for one test.
-pub fn test_dir(name: &str) -> PathBuf {
-    let dir = scratch().join(name);
-    std::fs::create_dir_all(&dir).expect("create test dir");
-    dir
-}
+pub use crate::common::{scratch, stderr, test_dir};
 
 /// Compiles a test program (once per test run) and returns the binary.
 /// `name` is the source file name; C++ for `.cpp`. Built with `-O2` and

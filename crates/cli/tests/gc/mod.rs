@@ -3,28 +3,19 @@
 //! that is still being written (`--follow`).
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
-use common::{command, crate_test_file, heapwise, json, stderr};
+use crate::common::{command, crate_test_file, heapwise, json, stderr, test_dir};
 
 fn fixture(name: &str) -> String {
     crate_test_file("gc", &format!("fixtures/{name}"))
         .to_str()
         .unwrap()
         .to_string()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("gc-cli")
-        .join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -115,7 +106,7 @@ fn text_report_has_numbers_chart_and_advice() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let dir = scratch("bad");
+    let dir = test_dir("gc-bad");
     let notes = dir.join("notes.txt");
     std::fs::write(&notes, "hello\nthis is not a GC log\n").unwrap();
     let out = heapwise(&["gc", notes.to_str().unwrap()]);
@@ -153,7 +144,7 @@ fn bad_input_is_a_clear_error() {
 
 #[test]
 fn output_file_and_standard_input() {
-    let dir = scratch("output");
+    let dir = test_dir("gc-output");
     let report = dir.join("report.json");
     let out = heapwise(&[
         "gc",
@@ -238,7 +229,7 @@ fn wait(child: &mut std::process::Child, limit: Duration) -> std::process::ExitS
 
 #[test]
 fn follow_reads_appended_lines_and_stops_when_the_file_stays_still() {
-    let dir = scratch("follow");
+    let dir = test_dir("gc-follow");
     let path = dir.join("growing.log");
     let text = std::fs::read_to_string(fixture("go_leak.log")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -276,7 +267,7 @@ fn follow_reads_appended_lines_and_stops_when_the_file_stays_still() {
 
 #[test]
 fn follow_stops_on_ctrl_c_with_the_final_report_and_exit_code() {
-    let dir = scratch("follow-interrupt");
+    let dir = test_dir("gc-follow-interrupt");
     let path = dir.join("leak.log");
     std::fs::copy(fixture("go_leak.log"), &path).unwrap();
     let (mut child, documents) = follow(&path, &["--idle-timeout", "0", "--fail-on-leak"]);
@@ -293,7 +284,7 @@ fn follow_stops_on_ctrl_c_with_the_final_report_and_exit_code() {
 
 #[test]
 fn a_real_node_leak_fails_the_build() {
-    let dir = scratch("node");
+    let dir = test_dir("gc-node");
     let log = dir.join("leak.log");
     let output = Command::new("node")
         .arg("--trace-gc")
@@ -323,7 +314,7 @@ fn follow_writes_into_an_output_that_is_not_a_regular_file() {
     // Each refresh replaces `-o` by renaming a new file over it; renaming
     // over `/dev/null` once replaced the device. A FIFO stands in for it.
     use std::os::unix::fs::FileTypeExt;
-    let dir = scratch("follow-fifo");
+    let dir = test_dir("gc-follow-fifo");
     let fifo = dir.join("report.fifo");
     let _ = std::fs::remove_file(&fifo);
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();

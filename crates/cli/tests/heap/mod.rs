@@ -10,8 +10,7 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
 use serde_json::Value;
 
-mod common;
-use common::{command, heapwise, stderr};
+use crate::common::{self, command, heapwise, stderr};
 
 fn v8_test_file(relative: &str) -> PathBuf {
     common::crate_test_file("v8", relative)
