@@ -42,6 +42,29 @@ pub fn write<W: Write + ?Sized>(
     report: &NativeReport,
     options: &TextOptions,
 ) -> io::Result<()> {
+    write_memory(out, report)?;
+    write_growing(out, report, options)?;
+    write_peak(out, report)?;
+    write_old(out, report)?;
+    write_temporary(out, report)?;
+    if !report.recommendations.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "What to do:")?;
+        for r in &report.recommendations {
+            writeln!(out, "  - {r}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The first frame of a stack, where it is.
+fn first_place(frames: &[heapwise_native::model::Frame]) -> String {
+    frames.first().map(|f| f.text().place()).unwrap_or_default()
+}
+
+/// Live heap and RSS over time as sparklines, their verdicts, the leak
+/// rate, and RSS growing without the heap.
+fn write_memory<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
     let timeline: &[TimelinePoint] = &report.timeline;
     writeln!(
         out,
@@ -84,33 +107,42 @@ pub fn write<W: Write + ?Sized>(
             words::bytes_signed(f.live_growth_bytes)
         )?;
     }
+    Ok(())
+}
 
+/// The call stacks whose live bytes grow, most suspicious first.
+fn write_growing<W: Write + ?Sized>(
+    out: &mut W,
+    report: &NativeReport,
+    options: &TextOptions,
+) -> io::Result<()> {
     let growing: Vec<_> = report
         .growth
         .iter()
         .filter(|g| g.leak || g.slope_bytes_per_s.unwrap_or(0.0) > 0.0)
         .collect();
-    if !growing.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "Growing call stacks, most suspicious first:")?;
-        for g in growing.iter().take(options.max_leaks) {
-            let leak = if g.leak { "LEAK" } else { "    " };
-            let first = g
-                .frames
-                .first()
-                .map(|f| f.text().place())
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "  {leak} {:<9} {:>12}  {:>10} at the end  {first}",
-                g.pattern.to_string(),
-                g.slope_bytes_per_s
-                    .map_or_else(|| "?".into(), words::rate_signed),
-                words::bytes(g.live_bytes_end)
-            )?;
-        }
+    if growing.is_empty() {
+        return Ok(());
     }
+    writeln!(out)?;
+    writeln!(out, "Growing call stacks, most suspicious first:")?;
+    for g in growing.iter().take(options.max_leaks) {
+        let leak = if g.leak { "LEAK" } else { "    " };
+        writeln!(
+            out,
+            "  {leak} {:<9} {:>12}  {:>10} at the end  {}",
+            g.pattern.to_string(),
+            g.slope_bytes_per_s
+                .map_or_else(|| "?".into(), words::rate_signed),
+            words::bytes(g.live_bytes_end),
+            first_place(&g.frames)
+        )?;
+    }
+    Ok(())
+}
 
+/// The peak and who held it.
+fn write_peak<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
@@ -119,65 +151,62 @@ pub fn write<W: Write + ?Sized>(
         words::seconds_exact(report.peak.t_s)
     )?;
     for stack in report.peak.stacks.iter().take(5) {
-        let first = stack
-            .frames
-            .first()
-            .map(|f| f.text().place())
-            .unwrap_or_default();
-        writeln!(out, "  {:>10}  {first}", words::bytes(stack.bytes))?;
+        writeln!(
+            out,
+            "  {:>10}  {}",
+            words::bytes(stack.bytes),
+            first_place(&stack.frames)
+        )?;
     }
+    Ok(())
+}
+
+/// Blocks still live that were allocated long before the end.
+fn write_old<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
     let old = &report.old_allocations;
-    if old.allocations > 0 {
-        writeln!(out)?;
+    if old.allocations == 0 {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Old allocations: {} blocks ({}) allocated more than {} before the end are still live:",
+        words::thousands(old.allocations),
+        words::bytes(old.bytes),
+        words::duration(old.min_age_s)
+    )?;
+    for stack in old.stacks.iter().take(5) {
         writeln!(
             out,
-            "Old allocations: {} blocks ({}) allocated more than {} before the end are still live:",
-            words::thousands(old.allocations),
-            words::bytes(old.bytes),
-            words::duration(old.min_age_s)
+            "  {:>10} in {:>7} blocks  {}",
+            words::bytes(stack.bytes),
+            words::thousands(stack.allocations),
+            first_place(&stack.frames)
         )?;
-        for stack in old.stacks.iter().take(5) {
-            let first = stack
-                .frames
-                .first()
-                .map(|f| f.text().place())
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "  {:>10} in {:>7} blocks  {first}",
-                words::bytes(stack.bytes),
-                words::thousands(stack.allocations)
-            )?;
-        }
     }
+    Ok(())
+}
+
+/// Allocations freed before their thread allocated anything else.
+fn write_temporary<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io::Result<()> {
     let temporary = &report.temporary;
-    if temporary.allocations > 0 {
-        writeln!(out)?;
+    if temporary.allocations == 0 {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Temporary allocations (freed before the thread allocated anything else): {} ({} of all):",
+        words::thousands(temporary.allocations),
+        words::percent(temporary.fraction)
+    )?;
+    for stack in temporary.stacks.iter().take(5) {
         writeln!(
             out,
-            "Temporary allocations (freed before the thread allocated anything else): {} ({:.1} % of all):",
-            words::thousands(temporary.allocations),
-            100.0 * temporary.fraction
+            "  {:>10}  {}",
+            words::thousands(stack.allocations),
+            first_place(&stack.frames)
         )?;
-        for stack in temporary.stacks.iter().take(5) {
-            let first = stack
-                .frames
-                .first()
-                .map(|f| f.text().place())
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "  {:>10}  {first}",
-                words::thousands(stack.allocations)
-            )?;
-        }
-    }
-    if !report.recommendations.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "What to do:")?;
-        for r in &report.recommendations {
-            writeln!(out, "  - {r}")?;
-        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use heapwise_watch::{LimitSource, Pattern, Snapshot};
+use heapwise_watch::{LimitSource, Pattern, Snapshot, WatchVerdict};
 
 /// The `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -39,8 +39,25 @@ pub fn write_metrics<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result
         out,
         labels: &labels,
     };
+    write_memory(&mut m, s)?;
+    write_cgroup(&mut m, s)?;
+    write_verdict(&mut m, &s.verdict)?;
+    m.gauge(
+        "heapwise_watch_duration_seconds",
+        "Time from the first to the latest sample.",
+        Some(s.duration_s),
+    )?;
+    m.counter(
+        "heapwise_watch_samples_total",
+        "Samples taken.",
+        Some(s.sample_count as f64),
+    )?;
+    Ok(())
+}
+
+/// The process's memory figures: up, RSS and its parts, PSS, swap, peak.
+fn write_memory<W: Write + ?Sized>(m: &mut Metrics<'_, W>, s: &Snapshot) -> io::Result<()> {
     let latest = s.latest.as_ref();
-    let v = &s.verdict;
     m.gauge(
         "heapwise_watch_up",
         "1 while the watched process runs, 0 once it has exited.",
@@ -86,6 +103,12 @@ pub fn write_metrics<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result
         "Processes summed into the figures (1 without --children).",
         latest.map(|l| l.processes as f64),
     )?;
+    Ok(())
+}
+
+/// The memory cgroup's charge and its out-of-memory counters.
+fn write_cgroup<W: Write + ?Sized>(m: &mut Metrics<'_, W>, s: &Snapshot) -> io::Result<()> {
+    let latest = s.latest.as_ref();
     let cgroup = latest.and_then(|l| l.cgroup.as_ref());
     m.gauge(
         "heapwise_watch_cgroup_memory_bytes",
@@ -102,6 +125,11 @@ pub fn write_metrics<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result
         "The cgroup's count of processes killed by the OOM killer (memory.events oom_kill).",
         cgroup.and_then(|c| c.oom_kill).map(|n| n as f64),
     )?;
+    Ok(())
+}
+
+/// The verdict: slope, leak, pattern, confidence, limit and time to it.
+fn write_verdict<W: Write + ?Sized>(m: &mut Metrics<'_, W>, v: &WatchVerdict) -> io::Result<()> {
     m.gauge(
         "heapwise_watch_anon_slope_bytes_per_second",
         "Theil-Sen slope of anonymous memory (of its floor for a sawtooth).",
@@ -155,16 +183,6 @@ pub fn write_metrics<W: Write + ?Sized>(out: &mut W, s: &Snapshot) -> io::Result
         "heapwise_watch_time_to_limit_seconds",
         "Seconds until the limit at the slope's upper bound; absent unless leaking.",
         v.time_to_limit_s,
-    )?;
-    m.gauge(
-        "heapwise_watch_duration_seconds",
-        "Time from the first to the latest sample.",
-        Some(s.duration_s),
-    )?;
-    m.counter(
-        "heapwise_watch_samples_total",
-        "Samples taken.",
-        Some(s.sample_count as f64),
     )?;
     Ok(())
 }
