@@ -77,6 +77,7 @@ mod intern;
 mod lifecycle;
 mod output;
 mod record;
+mod side;
 mod spill;
 mod state;
 mod stream;
