@@ -21,7 +21,7 @@ use crate::alloc::*;
 use crate::record::{self, Call};
 use crate::state;
 use crate::sys;
-use crate::tls::{self, IDLE, IN_HOOK, INTERNAL, Tls};
+use crate::tls::{self, IDLE, IN_HOOK, Tls};
 use crate::unwind::Regs;
 
 /// Declares an exported trampoline `$name` that jumps to `$target` with the
@@ -379,11 +379,4 @@ fn reallocating(
     }
     finish(mode);
     new
-}
-
-/// Used by the writer thread and other tracer-owned threads: everything
-/// they allocate passes straight through.
-pub fn mark_internal_thread() {
-    // SAFETY: the calling thread's TLS.
-    unsafe { (*tls::get()).guard = INTERNAL };
 }

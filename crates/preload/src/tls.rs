@@ -41,6 +41,13 @@ pub fn get() -> *mut Tls {
     unsafe { heapwise_tls() }
 }
 
+/// Used by the writer thread and other tracer-owned threads: everything
+/// they allocate passes straight through.
+pub fn mark_internal_thread() {
+    // SAFETY: the calling thread's TLS.
+    unsafe { (*get()).guard = INTERNAL };
+}
+
 /// Runs `f` with the guard set to [`INTERNAL`], so allocations made by
 /// glibc on the tracer's behalf are neither recorded nor recursed into.
 /// Signals wait until `f` is done: a handler's `malloc` is the program's

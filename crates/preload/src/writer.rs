@@ -231,7 +231,7 @@ fn spawn() -> bool {
 }
 
 extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
-    crate::hooks::mark_internal_thread();
+    crate::tls::mark_internal_thread();
     let Some(mut writer) = WRITER.lock().ok().and_then(|mut slot| slot.take()) else {
         STATE.store(STOPPED, Ordering::Release);
         return std::ptr::null_mut();
