@@ -23,29 +23,6 @@ use std::sync::atomic::Ordering;
 
 use crate::sys;
 
-/// How a trace's blocks are compressed (`HEAPWISE_COMPRESS`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compress {
-    /// Compress unless the program keeps every core busy.
-    Auto,
-    /// Always compress.
-    Always,
-    /// Never compress.
-    Never,
-}
-
-impl Compress {
-    /// Parses `auto`, `always` or `never`.
-    pub fn parse(value: &str) -> Option<Compress> {
-        match value {
-            "auto" => Some(Compress::Auto),
-            "always" => Some(Compress::Always),
-            "never" => Some(Compress::Never),
-            _ => None,
-        }
-    }
-}
-
 /// The shortest window a decision is based on: CPU clocks tick per
 /// scheduler slice, so shorter windows are noise.
 const WINDOW_NS: u64 = 20_000_000;
@@ -180,14 +157,6 @@ fn read_small(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn modes_parse_and_nothing_else_does() {
-        assert_eq!(Compress::parse("auto"), Some(Compress::Auto));
-        assert_eq!(Compress::parse("always"), Some(Compress::Always));
-        assert_eq!(Compress::parse("never"), Some(Compress::Never));
-        assert_eq!(Compress::parse("yes"), None);
-    }
 
     #[test]
     fn busy_means_less_than_half_a_core_left() {

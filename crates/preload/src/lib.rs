@@ -70,12 +70,12 @@
 compile_error!("libheapwise_preload supports Linux on x86-64 only");
 
 mod alloc;
+mod config;
 mod control;
 mod gauge;
 mod hooks;
 mod intern;
 mod lifecycle;
-mod output;
 mod record;
 mod side;
 mod spill;

@@ -99,7 +99,7 @@ extern "C" fn fork_child() {
     crate::control::reset_after_fork();
     stream::reset_after_fork();
     crate::spill::reset_after_fork();
-    crate::output::forked();
+    crate::config::forked();
     writer::reset_after_fork();
     let tls = tls::get();
     // SAFETY: the calling (and only) thread's TLS.
@@ -108,7 +108,7 @@ extern "C" fn fork_child() {
         (*tls).exited = 0;
         (*tls).lost = 0;
     }
-    let follow = crate::state::config().is_some_and(|c| c.follow_fork);
+    let follow = crate::config::get().is_some_and(|c| c.follow_fork);
     if follow {
         // Module records go to the child's new trace, announced when it
         // starts (a child that never allocates makes no files).

@@ -7,10 +7,9 @@
 //! the trace and starts the writer thread. While a stage is in progress,
 //! calls from other threads pass through unrecorded rather than wait.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::output::Config;
+use crate::config::{self, Config};
 
 /// Nothing decided yet.
 pub const UNINIT: u8 = 0;
@@ -24,7 +23,6 @@ pub const OFF: u8 = 3;
 pub const CHILD: u8 = 4;
 
 static STATE: AtomicU8 = AtomicU8::new(UNINIT);
-static CONFIG: OnceLock<Config> = OnceLock::new();
 
 /// Whether hooks record.
 #[inline(always)]
@@ -36,11 +34,6 @@ pub fn active() -> bool {
 /// buffer space stop waiting when this turns false).
 pub fn tracing() -> bool {
     active() && !crate::writer::stopped()
-}
-
-/// The settings (after the first stage).
-pub fn config() -> Option<&'static Config> {
-    CONFIG.get()
 }
 
 /// Switches recording off for good.
@@ -106,7 +99,7 @@ fn first_stage() -> u8 {
     let blocks = config.buffer_mb * (1 << 20) / crate::stream::BLOCK_SIZE;
     crate::stream::MAX_BLOCKS.store(blocks, Ordering::Relaxed);
     crate::spill::ensure(config.spill_dir.as_deref(), crate::spill::slots_for(blocks));
-    let _ = CONFIG.set(config);
+    config::set(config);
     crate::lifecycle::install();
     crate::unwind::modules::refresh();
     ACTIVE

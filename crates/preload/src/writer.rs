@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU8, AtomicU32, O
 use heapwise_trace::block::{BlockEncoder, put_segment_header, stored_header};
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, StreamEncoder};
 
+use crate::config::{self, Compress};
 use crate::control;
-use crate::gauge::{Compress, CpuGauge};
-use crate::output;
+use crate::gauge::CpuGauge;
 use crate::stream::{self, Block};
 use crate::sys::{self, SpinLock};
 
@@ -111,7 +111,7 @@ fn open_and_spawn() -> bool {
     if STATE.load(Ordering::Acquire) == RUNNING {
         return true;
     }
-    let Some(config) = crate::state::config() else {
+    let Some(config) = config::get() else {
         return false;
     };
     let pid = sys::getpid();
@@ -122,15 +122,15 @@ fn open_and_spawn() -> bool {
         // blocks of its own spill file.
         crate::unwind::modules::announce_all();
     }
-    let opened = match output::open(config, pid) {
+    let opened = match config::open(config, pid) {
         Ok(opened) => opened,
         Err(message) => {
             complain(&format!("not tracing process {pid}: {message}"));
             return false;
         }
     };
-    output::remember_trace(&opened.path);
-    let header = output::header(config, pid, opened.sequence, sys::clock_sync());
+    config::remember_trace(&opened.path);
+    let header = config::header(config, pid, opened.sequence, sys::clock_sync());
     if let Err(err) = sys::write_all(opened.fd, &header.encode()) {
         complain(&format!(
             "not tracing process {pid}: could not write {}: {}",
