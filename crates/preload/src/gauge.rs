@@ -19,8 +19,6 @@
 //! a program that starts on every core is not slowed down by its first
 //! blocks.
 
-use std::sync::atomic::Ordering;
-
 use crate::sys;
 
 /// The shortest window a decision is based on: CPU clocks tick per
@@ -39,24 +37,26 @@ pub struct CpuGauge {
 }
 
 impl CpuGauge {
-    /// Starts measuring; call on the writer thread.
-    pub fn new() -> CpuGauge {
+    /// Starts measuring; call on the writer thread. `stalls`: how many
+    /// times so far a thread had to wait for the writer to hand back a
+    /// buffer.
+    pub fn new(stalls: u32) -> CpuGauge {
         CpuGauge {
             cores: usable_cores(),
             wall_ns: sys::monotonic_ns(),
             process_ns: sys::process_cpu_ns(),
             writer_ns: sys::thread_cpu_ns(),
-            stalls: crate::stream::STALLS.load(Ordering::Relaxed),
+            stalls,
             busy: true,
         }
     }
 
     /// Whether the program's threads left less than half a core idle over
     /// the last window (the previous answer while a window is still short),
-    /// or had to wait for the writer: then its time must go to writing,
-    /// not compressing, however little CPU the waiting threads used.
-    pub fn program_busy(&mut self) -> bool {
-        let stalls = crate::stream::STALLS.load(Ordering::Relaxed);
+    /// or had to wait for the writer (`stalls`, the count so far, changed):
+    /// then its time must go to writing, not compressing, however little
+    /// CPU the waiting threads used.
+    pub fn program_busy(&mut self, stalls: u32) -> bool {
         if stalls != self.stalls {
             self.stalls = stalls;
             self.busy = true;
@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn threads_spinning_on_every_core_are_seen_as_busy() {
-        let mut gauge = CpuGauge::new();
+        let mut gauge = CpuGauge::new(0);
         assert!(gauge.cores >= 0.1);
         let cores = gauge.cores.ceil() as usize;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -214,7 +214,7 @@ mod tests {
         // of the next two seconds will do.
         let busy = (0..20).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(100));
-            gauge.program_busy()
+            gauge.program_busy(0)
         });
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for spinner in spinners {

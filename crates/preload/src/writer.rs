@@ -239,7 +239,7 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
     // SAFETY: naming our own thread; the name is NUL-terminated and short.
     unsafe { libc::pthread_setname_np(libc::pthread_self(), c"heapwise".as_ptr()) };
     if writer.compress == Compress::Auto {
-        writer.gauge = Some(CpuGauge::new());
+        writer.gauge = Some(CpuGauge::new(stream::STALLS.load(Ordering::Relaxed)));
     }
     loop {
         stream::WRITER_WAKE.store(0, Ordering::Release);
@@ -397,7 +397,9 @@ fn should_compress(mode: Compress, gauge: &mut Option<CpuGauge>) -> bool {
     match mode {
         Compress::Always => true,
         Compress::Never => false,
-        Compress::Auto => !gauge.as_mut().is_some_and(CpuGauge::program_busy),
+        Compress::Auto => !gauge
+            .as_mut()
+            .is_some_and(|gauge| gauge.program_busy(stream::STALLS.load(Ordering::Relaxed))),
     }
 }
 
