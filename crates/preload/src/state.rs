@@ -24,6 +24,21 @@ pub const CHILD: u8 = 4;
 
 static STATE: AtomicU8 = AtomicU8::new(UNINIT);
 
+/// No writer thread: none was started yet (or this is a forked child,
+/// which has none of its own yet).
+pub const WRITER_NONE: u8 = 0;
+/// The writer thread drains the streams.
+pub const WRITER_RUNNING: u8 = 1;
+/// The writer was told to stop and makes its last pass.
+pub const WRITER_STOPPING: u8 = 2;
+/// The writer has stopped (or could not start).
+pub const WRITER_STOPPED: u8 = 3;
+
+/// Where the writer thread is. Moved only by `writer.rs`; read here so
+/// that streams can tell whether anyone will drain them without knowing
+/// the writer.
+pub static WRITER_STATE: AtomicU8 = AtomicU8::new(WRITER_NONE);
+
 /// Whether hooks record.
 #[inline(always)]
 pub fn active() -> bool {
@@ -33,7 +48,7 @@ pub fn active() -> bool {
 /// Whether a writer will ever drain buffered events (producers waiting for
 /// buffer space stop waiting when this turns false).
 pub fn tracing() -> bool {
-    active() && !crate::writer::stopped()
+    active() && WRITER_STATE.load(Ordering::Acquire) == WRITER_RUNNING
 }
 
 /// Switches recording off for good.
