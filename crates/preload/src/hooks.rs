@@ -102,7 +102,7 @@ fn enter_slow(tls: *mut Tls, guard: u8) -> Mode {
     match guard {
         IN_HOOK if state::active() => Mode::Nested(tls),
         IDLE => {
-            if state::ensure_started() {
+            if crate::startup::ensure_started() {
                 // SAFETY: the calling thread's TLS.
                 unsafe { (*tls).guard = IN_HOOK };
                 compiler_fence(Ordering::SeqCst);

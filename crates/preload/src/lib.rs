@@ -79,6 +79,7 @@ mod lifecycle;
 mod record;
 mod side;
 mod spill;
+mod startup;
 mod state;
 mod stream;
 mod sys;

@@ -1,5 +1,6 @@
-//! Threads, `fork`, `exec`, `exit`, `_exit`, `dlclose`, and the library's
-//! constructor and destructor.
+//! What happens to the tracer when the program's threads exit, and when it
+//! calls `fork`, `exec`, `_exit` or `dlclose`. (Start-up, `exit` and the
+//! library's constructor and destructor are in `startup.rs`.)
 //!
 //! - Thread exit: no destructor is registered — a pthread key would be one
 //!   the program misses, and glibc's thread-exit list
@@ -16,9 +17,8 @@
 //!   and share memory with the parent: every entry point that could write
 //!   (exec, `_exit`) first checks that the calling process owns the trace.
 //! - `exec`: buffered events are written before the image is replaced.
-//! - `exit`: an `on_exit` handler keeps the status; the destructor (which
-//!   runs after the program's own destructors) writes it and everything
-//!   still buffered. `_exit` skips all that, so it is interposed.
+//! - `_exit` skips the exit handler and the destructors that end the trace
+//!   after `exit` (`startup.rs`), so it is interposed and ends it itself.
 //! - `dlclose`: the module list is re-read at once, so cached unwind rules
 //!   for the unloaded code are dropped before anything else is mapped there.
 
@@ -33,33 +33,12 @@ use crate::tls;
 use crate::unwind::modules;
 use crate::writer;
 
-/// Registers the fork handlers and exit handler. Called once, by the first
-/// stage of start-up.
+/// Registers the fork handlers. Called once, by the first stage of
+/// start-up.
 pub fn install() {
-    // SAFETY: plain registrations with valid function pointers.
+    // SAFETY: a plain registration with valid function pointers.
     unsafe {
         libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
-        on_exit(on_exit_handler, std::ptr::null_mut());
-    }
-}
-
-unsafe extern "C" {
-    fn on_exit(function: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
-}
-
-/// Set when the library destructor has run.
-static DESTRUCTOR_RAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// `exit` runs exit handlers in reverse order of registration, and the
-/// destructors of all libraries (ours included) from one of them,
-/// `_dl_fini`, registered when the program started. Ours is usually
-/// registered earlier (at the first `malloc`), so it usually runs after the
-/// destructors: then it ends the trace, after everything the destructors
-/// freed. Otherwise the destructor ends it, with the status known.
-extern "C" fn on_exit_handler(status: c_int, _: *mut c_void) {
-    writer::EXIT_CODE.store(i64::from(status), Ordering::Release);
-    if DESTRUCTOR_RAN.load(Ordering::Acquire) {
-        tls::internal(|| writer::shutdown(writer::exit_status(), 5_000_000_000));
     }
 }
 
@@ -209,29 +188,3 @@ extern "C" fn dlclose(handle: *mut c_void) -> c_int {
 pub extern "C" fn heapwise_preload_version() -> *const std::ffi::c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
-
-extern "C" fn constructor() {
-    crate::state::on_load();
-}
-
-extern "C" fn destructor() {
-    DESTRUCTOR_RAN.store(true, Ordering::Release);
-    tls::internal(|| match writer::exit_status() {
-        Some(status) => writer::shutdown(Some(status), 5_000_000_000),
-        // The exit handler comes later and ends the trace; write what we
-        // have in case the process dies before that.
-        None => {
-            writer::flush(1_000_000_000);
-        }
-    });
-}
-
-#[cfg(not(test))]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static CONSTRUCTOR: extern "C" fn() = constructor;
-
-#[cfg(not(test))]
-#[used]
-#[unsafe(link_section = ".fini_array")]
-static DESTRUCTOR: extern "C" fn() = destructor;
