@@ -22,8 +22,12 @@
 //! - `dlclose`: the module list is re-read at once, so cached unwind rules
 //!   for the unloaded code are dropped before anything else is mapped there.
 
-use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ffi::c_int;
+#[cfg(not(test))]
+use std::ffi::c_void;
+use std::sync::atomic::AtomicUsize;
+#[cfg(not(test))]
+use std::sync::atomic::Ordering;
 
 use heapwise_trace::{ControlRecord, ExitStatus};
 
