@@ -95,7 +95,9 @@ fn stack_node(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Reg
 #[inline(never)]
 fn unwind_and_intern(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Regs) -> u32 {
     let mut frames = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
-    let n = p.unwind.backtrace(tls, caller, &mut frames);
+    // SAFETY: the calling thread's TLS.
+    let stack = unsafe { &raw const (*tls).stack };
+    let n = p.unwind.backtrace(stack, caller, &mut frames);
     // SAFETY: `backtrace` initialised the first `n` frames.
     let ips = unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), n) };
     let hash = hash_frames(ips);
@@ -140,8 +142,10 @@ fn record_attaching(tls: *mut Tls, call: Call, caller: Regs) {
         unsafe { (*tls).lost = (*tls).lost.wrapping_add(1) };
         return;
     };
-    // SAFETY: as above.
+    // SAFETY: as above. (The unwinder reads this thread's stack only
+    // within the bounds; finding them may allocate.)
     unsafe {
+        (*tls).stack = crate::tls::internal(unwind::thread_stack);
         (*tls).stream = stream;
         let lost = std::mem::take(&mut (*tls).lost);
         if lost > 0 {
@@ -160,7 +164,8 @@ fn encode_raw(tls: *const Tls, call: Call, caller: Regs, out: &mut [u8]) -> usiz
     let ts = sys::ticks();
     let mut frames = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
     let ips = |frames: &mut [MaybeUninit<u64>; MAX_FRAMES]| {
-        let n = unwind::backtrace_uncached(tls, caller, frames);
+        // SAFETY: the calling thread's TLS.
+        let n = unwind::backtrace_uncached(unsafe { &raw const (*tls).stack }, caller, frames);
         // SAFETY: the first `n` frames are initialised.
         unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), n) }
     };

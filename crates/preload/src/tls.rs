@@ -1,6 +1,7 @@
 //! The calling thread's tracer state, in initial-exec TLS (see `shim.c`).
 
 use crate::stream::Stream;
+use crate::unwind::StackBounds;
 
 /// Not inside a hook.
 pub const IDLE: u8 = 0;
@@ -21,10 +22,8 @@ pub struct Tls {
     pub lost: u32,
     /// The stream this thread writes, or null.
     pub stream: *const Stream,
-    /// Lowest address of the thread's stack (0 if unknown).
-    pub stack_lo: u64,
-    /// One past the highest address of the thread's stack (0 if unknown).
-    pub stack_hi: u64,
+    /// The thread's stack, for bounds-checked reads while unwinding.
+    pub stack: StackBounds,
 }
 
 // `Tls` points to a Rust type the C side treats as opaque.
