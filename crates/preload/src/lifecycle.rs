@@ -17,8 +17,9 @@
 //!   and share memory with the parent: every entry point that could write
 //!   (exec, `_exit`) first checks that the calling process owns the trace.
 //! - `exec`: buffered events are written before the image is replaced.
-//! - `_exit` skips the exit handler and the destructors that end the trace
-//!   after `exit` (`startup.rs`), so it is interposed and ends it itself.
+//! - `_exit` skips the exit handler and the destructor, which end the trace
+//!   after `exit` (`startup.rs`), so it is interposed and ends the trace
+//!   itself.
 //! - `dlclose`: the module list is re-read at once, so cached unwind rules
 //!   for the unloaded code are dropped before anything else is mapped there.
 
