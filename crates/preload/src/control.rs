@@ -2,38 +2,12 @@
 //! (module maps, notes, exit status) and self-contained records written by
 //! threads whose stream is already released. The writer thread drains both.
 
-use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use heapwise_trace::ControlRecord;
 
 use crate::stream::Stream;
-use crate::sys::SpinLock;
-
-/// A value behind a [`SpinLock`].
-pub struct Locked<T> {
-    pub lock: SpinLock,
-    value: UnsafeCell<T>,
-}
-
-// SAFETY: the value is only reached while the lock is held.
-unsafe impl<T: Send> Sync for Locked<T> {}
-
-impl<T> Locked<T> {
-    pub const fn new(value: T) -> Locked<T> {
-        Locked {
-            lock: SpinLock::new(),
-            value: UnsafeCell::new(value),
-        }
-    }
-
-    /// Runs `f` on the value if the lock is obtained within `max_wait_us`.
-    pub fn with<R>(&self, max_wait_us: u64, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        let _guard = self.lock.lock_for(max_wait_us)?;
-        // SAFETY: we hold the lock.
-        Some(f(unsafe { &mut *self.value.get() }))
-    }
-}
+use crate::sys::Locked;
 
 /// A queue of self-contained records that any thread appends to under the
 /// queue's lock: a stream of its own (so its blocks are in the spill file

@@ -19,32 +19,7 @@
 //! a program that starts on every core is not slowed down by its first
 //! blocks.
 
-use std::sync::atomic::Ordering;
-
 use crate::sys;
-
-/// How a trace's blocks are compressed (`HEAPWISE_COMPRESS`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Compress {
-    /// Compress unless the program keeps every core busy.
-    Auto,
-    /// Always compress.
-    Always,
-    /// Never compress.
-    Never,
-}
-
-impl Compress {
-    /// Parses `auto`, `always` or `never`.
-    pub fn parse(value: &str) -> Option<Compress> {
-        match value {
-            "auto" => Some(Compress::Auto),
-            "always" => Some(Compress::Always),
-            "never" => Some(Compress::Never),
-            _ => None,
-        }
-    }
-}
 
 /// The shortest window a decision is based on: CPU clocks tick per
 /// scheduler slice, so shorter windows are noise.
@@ -62,24 +37,26 @@ pub struct CpuGauge {
 }
 
 impl CpuGauge {
-    /// Starts measuring; call on the writer thread.
-    pub fn new() -> CpuGauge {
+    /// Starts measuring; call on the writer thread. `stalls`: how many
+    /// times so far a thread had to wait for the writer to hand back a
+    /// buffer.
+    pub fn new(stalls: u32) -> CpuGauge {
         CpuGauge {
             cores: usable_cores(),
             wall_ns: sys::monotonic_ns(),
             process_ns: sys::process_cpu_ns(),
             writer_ns: sys::thread_cpu_ns(),
-            stalls: crate::stream::STALLS.load(Ordering::Relaxed),
+            stalls,
             busy: true,
         }
     }
 
     /// Whether the program's threads left less than half a core idle over
     /// the last window (the previous answer while a window is still short),
-    /// or had to wait for the writer: then its time must go to writing,
-    /// not compressing, however little CPU the waiting threads used.
-    pub fn program_busy(&mut self) -> bool {
-        let stalls = crate::stream::STALLS.load(Ordering::Relaxed);
+    /// or had to wait for the writer (`stalls`, the count so far, changed):
+    /// then its time must go to writing, not compressing, however little
+    /// CPU the waiting threads used.
+    pub fn program_busy(&mut self, stalls: u32) -> bool {
         if stalls != self.stalls {
             self.stalls = stalls;
             self.busy = true;
@@ -182,14 +159,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn modes_parse_and_nothing_else_does() {
-        assert_eq!(Compress::parse("auto"), Some(Compress::Auto));
-        assert_eq!(Compress::parse("always"), Some(Compress::Always));
-        assert_eq!(Compress::parse("never"), Some(Compress::Never));
-        assert_eq!(Compress::parse("yes"), None);
-    }
-
-    #[test]
     fn busy_means_less_than_half_a_core_left() {
         let ms = 1_000_000;
         // One thread of a two-core machine: the writer has a core.
@@ -227,7 +196,7 @@ mod tests {
 
     #[test]
     fn threads_spinning_on_every_core_are_seen_as_busy() {
-        let mut gauge = CpuGauge::new();
+        let mut gauge = CpuGauge::new(0);
         assert!(gauge.cores >= 0.1);
         let cores = gauge.cores.ceil() as usize;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -245,7 +214,7 @@ mod tests {
         // of the next two seconds will do.
         let busy = (0..20).any(|_| {
             std::thread::sleep(std::time::Duration::from_millis(100));
-            gauge.program_busy()
+            gauge.program_busy(0)
         });
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for spinner in spinners {

@@ -21,7 +21,7 @@ use crate::alloc::*;
 use crate::record::{self, Call};
 use crate::state;
 use crate::sys;
-use crate::tls::{self, IDLE, IN_HOOK, INTERNAL, Tls};
+use crate::tls::{self, IDLE, IN_HOOK, Tls};
 use crate::unwind::Regs;
 
 /// Declares an exported trampoline `$name` that jumps to `$target` with the
@@ -73,8 +73,16 @@ fn caller(sp: *const u64, bp: u64) -> Regs {
     }
 }
 
-/// What a hook should do with the call it received.
-enum Mode {
+/// A hook's hold on the thread's recursion guard (`Tls::guard`), and what
+/// the hook may do with its call: entered before the hook calls glibc and
+/// dropped when it returns, on every path. Dropping it leaves the guard
+/// only if this hook set it (`Record`): a signal handler's nested call must
+/// not clear the guard of the hook it interrupted, nor a call from the
+/// tracer's own code its `INTERNAL`. A scope guard like heaptrack's and
+/// memray's; per call it executes the instructions explicit enter and
+/// leave calls did (its one addition is a cleanup path for a panic, which
+/// aborts at the hook's C boundary anyway).
+enum Guard {
     /// Record on the fast path; the guard is now `IN_HOOK`.
     Record(*mut Tls),
     /// A signal handler interrupted a hook on this thread.
@@ -83,35 +91,64 @@ enum Mode {
     Pass,
 }
 
-#[inline(always)]
-fn enter() -> Mode {
-    let tls = tls::get();
-    // SAFETY: the calling thread's TLS.
-    let guard = unsafe { (*tls).guard };
-    if guard == IDLE && state::active() {
-        // SAFETY: as above.
-        unsafe { (*tls).guard = IN_HOOK };
-        compiler_fence(Ordering::SeqCst);
-        return Mode::Record(tls);
+impl Guard {
+    /// Takes the guard if this thread is in no hook and tracing is on (or
+    /// starts tracing when it is due).
+    #[inline(always)]
+    fn enter() -> Guard {
+        let tls = tls::get();
+        // SAFETY: the calling thread's TLS.
+        let guard = unsafe { (*tls).guard };
+        if guard == IDLE && state::active() {
+            // SAFETY: as above.
+            unsafe { (*tls).guard = IN_HOOK };
+            compiler_fence(Ordering::SeqCst);
+            return Guard::Record(tls);
+        }
+        enter_slow(tls, guard)
     }
-    enter_slow(tls, guard)
+
+    /// Records `call` in whatever way the guard allows. (The fast path
+    /// makes no system call; the cold paths that may keep `errno` intact
+    /// themselves.)
+    #[inline(always)]
+    fn note(&self, call: Call, regs: Regs) {
+        match *self {
+            Guard::Record(tls) => record::record(tls, call, regs),
+            Guard::Nested(tls) => {
+                let saved = sys::errno();
+                record::record_nested(tls, call, regs);
+                sys::set_errno(saved);
+            }
+            Guard::Pass => {}
+        }
+    }
+}
+
+impl Drop for Guard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Guard::Record(tls) = *self {
+            leave(tls);
+        }
+    }
 }
 
 #[cold]
-fn enter_slow(tls: *mut Tls, guard: u8) -> Mode {
+fn enter_slow(tls: *mut Tls, guard: u8) -> Guard {
     match guard {
-        IN_HOOK if state::active() => Mode::Nested(tls),
+        IN_HOOK if state::active() => Guard::Nested(tls),
         IDLE => {
-            if state::ensure_started() {
+            if crate::startup::ensure_started() {
                 // SAFETY: the calling thread's TLS.
                 unsafe { (*tls).guard = IN_HOOK };
                 compiler_fence(Ordering::SeqCst);
-                Mode::Record(tls)
+                Guard::Record(tls)
             } else {
-                Mode::Pass
+                Guard::Pass
             }
         }
-        _ => Mode::Pass,
+        _ => Guard::Pass,
     }
 }
 
@@ -135,28 +172,6 @@ fn leave(tls: *mut Tls) {
     }
 }
 
-/// Records `call` in whatever way `mode` allows. (The fast path makes no
-/// system call; the cold paths that may keep `errno` intact themselves.)
-#[inline(always)]
-fn note(mode: &Mode, call: Call, regs: Regs) {
-    match *mode {
-        Mode::Record(tls) => record::record(tls, call, regs),
-        Mode::Nested(tls) => {
-            let saved = sys::errno();
-            record::record_nested(tls, call, regs);
-            sys::set_errno(saved);
-        }
-        Mode::Pass => {}
-    }
-}
-
-#[inline(always)]
-fn finish(mode: Mode) {
-    if let Mode::Record(tls) = mode {
-        leave(tls);
-    }
-}
-
 /// The shared body of the functions that return a new block.
 #[inline(always)]
 fn allocating(
@@ -166,11 +181,10 @@ fn allocating(
     bp: u64,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
-    let mode = enter();
+    let guard = Guard::enter();
     let ptr = call();
     if !ptr.is_null() {
-        note(
-            &mode,
+        guard.note(
             Call::Alloc {
                 api,
                 size,
@@ -179,7 +193,6 @@ fn allocating(
             caller(sp, bp),
         );
     }
-    finish(mode);
     ptr
 }
 
@@ -260,7 +273,7 @@ pub(crate) unsafe extern "C" fn hw_posix_memalign(
     if !align.is_multiple_of(std::mem::size_of::<*mut c_void>()) || !align.is_power_of_two() {
         return libc::EINVAL;
     }
-    let mode = enter();
+    let guard = Guard::enter();
     let saved = sys::errno();
     // SAFETY: forwarding to glibc.
     let ptr = unsafe { __libc_memalign(align, size) };
@@ -269,8 +282,7 @@ pub(crate) unsafe extern "C" fn hw_posix_memalign(
     } else {
         // SAFETY: the caller passed a valid out-pointer.
         unsafe { out.write(ptr) };
-        note(
-            &mode,
+        guard.note(
             Call::Alloc {
                 api: AllocApi::PosixMemalign,
                 size: size as u64,
@@ -282,7 +294,6 @@ pub(crate) unsafe extern "C" fn hw_posix_memalign(
     };
     // posix_memalign does not set errno.
     sys::set_errno(saved);
-    finish(mode);
     rc
 }
 
@@ -290,11 +301,10 @@ pub(crate) unsafe extern "C" fn hw_free(ptr: *mut c_void, sp: *const u64, bp: u6
     if ptr.is_null() {
         return;
     }
-    let mode = enter();
-    note(&mode, Call::Free { ptr: ptr as u64 }, caller(sp, bp));
+    let guard = Guard::enter();
+    guard.note(Call::Free { ptr: ptr as u64 }, caller(sp, bp));
     // SAFETY: forwarding to glibc.
     unsafe { __libc_free(ptr) };
-    finish(mode);
 }
 
 pub(crate) unsafe extern "C" fn hw_realloc(
@@ -340,15 +350,14 @@ fn reallocating(
     bp: u64,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
-    let mode = enter();
+    let guard = Guard::enter();
     let regs = caller(sp, bp);
     if size == 0 && !old.is_null() {
         // glibc frees the block and returns NULL: a free.
-        note(&mode, Call::Free { ptr: old as u64 }, regs);
+        guard.note(Call::Free { ptr: old as u64 }, regs);
         let new = call();
         if !new.is_null() {
-            note(
-                &mode,
+            guard.note(
                 Call::Realloc {
                     api,
                     entry: sys::ticks(),
@@ -359,14 +368,12 @@ fn reallocating(
                 regs,
             );
         }
-        finish(mode);
         return new;
     }
     let entry = sys::ticks();
     let new = call();
     if !new.is_null() {
-        note(
-            &mode,
+        guard.note(
             Call::Realloc {
                 api,
                 entry,
@@ -377,13 +384,5 @@ fn reallocating(
             regs,
         );
     }
-    finish(mode);
     new
-}
-
-/// Used by the writer thread and other tracer-owned threads: everything
-/// they allocate passes straight through.
-pub fn mark_internal_thread() {
-    // SAFETY: the calling thread's TLS.
-    unsafe { (*tls::get()).guard = INTERNAL };
 }

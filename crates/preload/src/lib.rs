@@ -11,9 +11,10 @@
 //!    heap.** The Rust allocator of this library maps its own memory
 //!    (`alloc.rs`); a hook that recursed into itself would loop forever, and
 //!    one that held glibc's arena lock when a signal handler called `malloc`
-//!    would deadlock the program. glibc functions that allocate on our
-//!    behalf run with the thread's guard set to "internal", so their calls
-//!    pass straight through.
+//!    would deadlock the program. A hook holds the thread's recursion guard
+//!    while it runs (`hooks::Guard`); glibc functions that allocate on our
+//!    behalf run with the guard set to "internal" (`tls::internal`), so
+//!    their calls pass straight through.
 //! 2. **No `__tls_get_addr` on the hot path.** Per-thread state is in
 //!    initial-exec TLS (`shim.c`): the general-dynamic model may call
 //!    `malloc` after a `dlopen` grows the DTV (a bug that hit bytehound,
@@ -25,17 +26,17 @@
 //!    them. The few locks (stream hand-over, module refresh, control queue)
 //!    are spin locks only taken outside signal context, with bounded waits;
 //!    a signal handler that interrupts a hook records into a lock-free side
-//!    buffer (`record.rs`). `fork` takes them all in its prepare handler so
-//!    a child never inherits one half-held.
+//!    buffer (`side.rs`). `fork` takes them all in its prepare handler
+//!    (`lifecycle.rs`) so a child never inherits one half-held.
 //! 4. **Never block the program on disk I/O.** Only the writer thread
 //!    touches the file. A thread waits only if the bounded buffer memory is
 //!    full (back-pressure, instead of bytehound's unbounded queue that grew
 //!    to gigabytes).
 //! 5. **`malloc` runs before constructors.** Start-up is a small atomic
-//!    state machine (`state.rs`): the first hook reads the settings and
-//!    starts recording into memory; the constructor opens the file and
-//!    starts the writer. Settings come from `getenv`, which does not
-//!    allocate.
+//!    state machine (`state.rs`, moved by `startup.rs`): the first hook
+//!    reads the settings (`config.rs`) and starts recording into memory; the
+//!    constructor opens the file and starts the writer. Settings come from
+//!    `getenv`, which does not allocate.
 //! 6. **Degrade to "tracking off", never crash.** Every read of memory we
 //!    do not own (unwind tables, stacks) is bounds-checked; a failure to
 //!    write the trace switches recording off and says so once on stderr;
@@ -60,7 +61,34 @@
 //! initial-exec TLS segment, which makes glibc's per-thread vector 16 bytes
 //! larger (288 instead of 272 bytes per thread). No pthread key is taken and
 //! no thread-exit destructor registered: the writer notices threads that
-//! exited (`lifecycle.rs`).
+//! exited (`stream.rs`; why, in `lifecycle.rs`).
+//!
+//! **Modules, in layers.** An allocation goes hooks → record → stream →
+//! writer → the trace file; the modules below are listed (and declared)
+//! in that order. `a → b`: `a` uses `b` (`sys` is used by most, not shown).
+//! The arrows follow the flow down to the streams; the writer drains them
+//! and is itself called only by the entry points (a stream asks `state`
+//! whether a writer runs). The one circle is of three: `stream → unwind →
+//! control → stream` (a stream keeps its thread's unwind caches; the
+//! unwinder announces modules through the control queue, itself a stream).
+//!
+//! ```text
+//! entry points  hooks     → record, startup, tls, state, unwind (Regs), alloc (glibc's functions)
+//!               lifecycle → writer, control, stream, config, spill, unwind, tls, state
+//!                           (the fork handlers take every module's lock)
+//!               startup   → lifecycle, writer, config, stream, spill, unwind, tls, state
+//! recording     record    → tls, stream, control, unwind, intern
+//!               tls       → stream, unwind (StackBounds)
+//!               unwind    → control (unwind/modules.rs: module announcements)
+//!               intern
+//! buffers       stream    → unwind, intern, side, spill, state
+//!               control   → stream
+//!               side, spill
+//! writer        writer    → stream, control, unwind, gauge, config, spill, tls, state
+//!               config    → spill
+//!               gauge
+//! base          alloc, state, sys
+//! ```
 #![allow(clippy::missing_safety_doc)]
 // Unit tests link this crate without its exported hooks (a test binary that
 // interposed malloc would trace itself), so much of it is unreachable there.
@@ -69,21 +97,32 @@
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 compile_error!("libheapwise_preload supports Linux on x86-64 only");
 
-mod alloc;
-mod control;
-mod gauge;
+// Entry points: what the program and the dynamic loader call.
 mod hooks;
-mod intern;
 mod lifecycle;
-mod output;
+mod startup;
+
+// Recording, on the program's threads.
+mod intern;
 mod record;
-mod spill;
-mod state;
-mod stream;
-mod sys;
 mod tls;
 mod unwind;
+
+// Buffers: per-thread streams, the control queues, the spill file.
+mod control;
+mod side;
+mod spill;
+mod stream;
+
+// The writer thread and its settings.
+mod config;
+mod gauge;
 mod writer;
+
+// Under everything.
+mod alloc;
+mod state;
+mod sys;
 
 #[cfg(not(test))]
 #[global_allocator]

@@ -1,5 +1,6 @@
-//! Threads, `fork`, `exec`, `exit`, `_exit`, `dlclose`, and the library's
-//! constructor and destructor.
+//! What happens to the tracer when the program's threads exit, and when it
+//! calls `fork`, `exec`, `_exit` or `dlclose`. (Start-up, `exit` and the
+//! library's constructor and destructor are in `startup.rs`.)
 //!
 //! - Thread exit: no destructor is registered — a pthread key would be one
 //!   the program misses, and glibc's thread-exit list
@@ -16,14 +17,18 @@
 //!   and share memory with the parent: every entry point that could write
 //!   (exec, `_exit`) first checks that the calling process owns the trace.
 //! - `exec`: buffered events are written before the image is replaced.
-//! - `exit`: an `on_exit` handler keeps the status; the destructor (which
-//!   runs after the program's own destructors) writes it and everything
-//!   still buffered. `_exit` skips all that, so it is interposed.
+//! - `_exit` skips the exit handler and the destructor, which end the trace
+//!   after `exit` (`startup.rs`), so it is interposed and ends the trace
+//!   itself.
 //! - `dlclose`: the module list is re-read at once, so cached unwind rules
 //!   for the unloaded code are dropped before anything else is mapped there.
 
-use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ffi::c_int;
+#[cfg(not(test))]
+use std::ffi::c_void;
+use std::sync::atomic::AtomicUsize;
+#[cfg(not(test))]
+use std::sync::atomic::Ordering;
 
 use heapwise_trace::{ControlRecord, ExitStatus};
 
@@ -33,33 +38,12 @@ use crate::tls;
 use crate::unwind::modules;
 use crate::writer;
 
-/// Registers the fork handlers and exit handler. Called once, by the first
-/// stage of start-up.
+/// Registers the fork handlers. Called once, by the first stage of
+/// start-up.
 pub fn install() {
-    // SAFETY: plain registrations with valid function pointers.
+    // SAFETY: a plain registration with valid function pointers.
     unsafe {
         libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
-        on_exit(on_exit_handler, std::ptr::null_mut());
-    }
-}
-
-unsafe extern "C" {
-    fn on_exit(function: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
-}
-
-/// Set when the library destructor has run.
-static DESTRUCTOR_RAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// `exit` runs exit handlers in reverse order of registration, and the
-/// destructors of all libraries (ours included) from one of them,
-/// `_dl_fini`, registered when the program started. Ours is usually
-/// registered earlier (at the first `malloc`), so it usually runs after the
-/// destructors: then it ends the trace, after everything the destructors
-/// freed. Otherwise the destructor ends it, with the status known.
-extern "C" fn on_exit_handler(status: c_int, _: *mut c_void) {
-    writer::EXIT_CODE.store(i64::from(status), Ordering::Release);
-    if DESTRUCTOR_RAN.load(Ordering::Acquire) {
-        tls::internal(|| writer::shutdown(writer::exit_status(), 5_000_000_000));
     }
 }
 
@@ -99,7 +83,7 @@ extern "C" fn fork_child() {
     crate::control::reset_after_fork();
     stream::reset_after_fork();
     crate::spill::reset_after_fork();
-    crate::output::forked();
+    crate::config::forked();
     writer::reset_after_fork();
     let tls = tls::get();
     // SAFETY: the calling (and only) thread's TLS.
@@ -108,7 +92,7 @@ extern "C" fn fork_child() {
         (*tls).exited = 0;
         (*tls).lost = 0;
     }
-    let follow = crate::state::config().is_some_and(|c| c.follow_fork);
+    let follow = crate::config::get().is_some_and(|c| c.follow_fork);
     if follow {
         // Module records go to the child's new trace, announced when it
         // starts (a child that never allocates makes no files).
@@ -209,29 +193,3 @@ extern "C" fn dlclose(handle: *mut c_void) -> c_int {
 pub extern "C" fn heapwise_preload_version() -> *const std::ffi::c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
-
-extern "C" fn constructor() {
-    crate::state::on_load();
-}
-
-extern "C" fn destructor() {
-    DESTRUCTOR_RAN.store(true, Ordering::Release);
-    tls::internal(|| match writer::exit_status() {
-        Some(status) => writer::shutdown(Some(status), 5_000_000_000),
-        // The exit handler comes later and ends the trace; write what we
-        // have in case the process dies before that.
-        None => {
-            writer::flush(1_000_000_000);
-        }
-    });
-}
-
-#[cfg(not(test))]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static CONSTRUCTOR: extern "C" fn() = constructor;
-
-#[cfg(not(test))]
-#[used]
-#[unsafe(link_section = ".fini_array")]
-static DESTRUCTOR: extern "C" fn() = destructor;

@@ -3,9 +3,8 @@
 //! handler that interrupted a hook on the same thread), and the shared path
 //! (a thread whose stream was already released at thread exit).
 
-use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use heapwise_trace::AllocApi;
 use heapwise_trace::StreamEncoder;
@@ -96,7 +95,9 @@ fn stack_node(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Reg
 #[inline(never)]
 fn unwind_and_intern(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Regs) -> u32 {
     let mut frames = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
-    let n = p.unwind.backtrace(tls, caller, &mut frames);
+    // SAFETY: the calling thread's TLS.
+    let stack = unsafe { &raw const (*tls).stack };
+    let n = p.unwind.backtrace(stack, caller, &mut frames);
     // SAFETY: `backtrace` initialised the first `n` frames.
     let ips = unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), n) };
     let hash = hash_frames(ips);
@@ -141,8 +142,10 @@ fn record_attaching(tls: *mut Tls, call: Call, caller: Regs) {
         unsafe { (*tls).lost = (*tls).lost.wrapping_add(1) };
         return;
     };
-    // SAFETY: as above.
+    // SAFETY: as above. (The unwinder reads this thread's stack only
+    // within the bounds; finding them may allocate.)
     unsafe {
+        (*tls).stack = crate::tls::internal(unwind::thread_stack);
         (*tls).stream = stream;
         let lost = std::mem::take(&mut (*tls).lost);
         if lost > 0 {
@@ -161,7 +164,8 @@ fn encode_raw(tls: *const Tls, call: Call, caller: Regs, out: &mut [u8]) -> usiz
     let ts = sys::ticks();
     let mut frames = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
     let ips = |frames: &mut [MaybeUninit<u64>; MAX_FRAMES]| {
-        let n = unwind::backtrace_uncached(tls, caller, frames);
+        // SAFETY: the calling thread's TLS.
+        let n = unwind::backtrace_uncached(unsafe { &raw const (*tls).stack }, caller, frames);
         // SAFETY: the first `n` frames are initialised.
         unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), n) }
     };
@@ -240,77 +244,3 @@ fn drain_side(stream: &Stream, p: &mut StreamPrivate) {
         p.commit(pos + bytes.len());
     });
 }
-
-/// Room for about 500 typical records: handlers that fire while a hook
-/// waits for buffer space keep parking records until it finishes. Pages
-/// that are never written are never made resident.
-const SIDE_CAPACITY: usize = 64 * 1024;
-
-/// A small buffer that signal handlers on the owning thread append to and
-/// the interrupted code drains. Appends reserve space with a
-/// compare-and-swap, so handlers nested in handlers cannot overlap.
-pub struct SideBuffer {
-    len: AtomicUsize,
-    data: UnsafeCell<[u8; SIDE_CAPACITY]>,
-}
-
-impl SideBuffer {
-    /// An empty buffer, allocated zeroed (never built on the stack: it is
-    /// larger than some threads' whole stack).
-    pub fn boxed() -> Box<SideBuffer> {
-        // SAFETY: all-zero bytes are an empty SideBuffer (a zero length and
-        // zero data).
-        unsafe { Box::<SideBuffer>::new_zeroed().assume_init() }
-    }
-
-    #[inline(always)]
-    fn pending(&self) -> bool {
-        self.len.load(Ordering::Relaxed) != 0
-    }
-
-    /// Appends `bytes`; false if they do not fit. (Records are at most
-    /// `raw_record_len(MAX_FRAMES)`, under the capacity.)
-    fn append(&self, bytes: &[u8]) -> bool {
-        let mut len = self.len.load(Ordering::Acquire);
-        loop {
-            if len + bytes.len() > SIDE_CAPACITY {
-                return false;
-            }
-            match self.len.compare_exchange(
-                len,
-                len + bytes.len(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(current) => len = current,
-            }
-        }
-        // SAFETY: [len, len + n) was reserved for this call alone; the
-        // drainer runs only when no handler is in progress on this thread.
-        unsafe { (&mut *self.data.get())[len..len + bytes.len()].copy_from_slice(bytes) };
-        true
-    }
-
-    fn drain(&self, mut sink: impl FnMut(&[u8])) {
-        let mut done = 0;
-        loop {
-            let len = self.len.load(Ordering::Acquire);
-            if len > done {
-                // SAFETY: bytes below `len` were written by completed handlers.
-                sink(unsafe { &(&*self.data.get())[done..len] });
-                done = len;
-            }
-            if self
-                .len
-                .compare_exchange(len, 0, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                return;
-            }
-        }
-    }
-}
-
-// SAFETY: see the type's documentation.
-unsafe impl Sync for SideBuffer {}

@@ -142,7 +142,7 @@ pub struct Stream {
     spare: AtomicPtr<Block>,
     /// Self-contained records of signal handlers that interrupted a hook on
     /// the owning thread, moved into the stream when the hook finishes.
-    pub side: Box<crate::record::SideBuffer>,
+    pub side: Box<crate::side::SideBuffer>,
     /// Owner-only state.
     private: UnsafeCell<StreamPrivate>,
 }
@@ -295,7 +295,7 @@ fn new_stream(id: u32, block: *mut Block, bounded: bool) -> Box<Stream> {
             tail: AtomicUsize::new(0),
         },
         spare: AtomicPtr::new(ptr::null_mut()),
-        side: crate::record::SideBuffer::boxed(),
+        side: crate::side::SideBuffer::boxed(),
         private: UnsafeCell::new(StreamPrivate {
             block,
             pos: 0,

@@ -1,6 +1,7 @@
-//! Thin wrappers over the system: clocks, thread ids, futexes, a spin lock,
-//! raw file I/O. Nothing here allocates.
+//! Thin wrappers over the system: clocks, thread ids, futexes, a spin lock
+//! (and a value behind one), raw file I/O. Nothing here allocates.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// The event clock: the invariant TSC on x86-64 (≈10 ns to read here, no
@@ -225,6 +226,31 @@ impl SpinLock {
 impl Drop for SpinGuard<'_> {
     fn drop(&mut self) {
         self.lock.locked.store(false, Ordering::Release);
+    }
+}
+
+/// A value behind a [`SpinLock`].
+pub struct Locked<T> {
+    pub lock: SpinLock,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is only reached while the lock is held.
+unsafe impl<T: Send> Sync for Locked<T> {}
+
+impl<T> Locked<T> {
+    pub const fn new(value: T) -> Locked<T> {
+        Locked {
+            lock: SpinLock::new(),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Runs `f` on the value if the lock is obtained within `max_wait_us`.
+    pub fn with<R>(&self, max_wait_us: u64, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let _guard = self.lock.lock_for(max_wait_us)?;
+        // SAFETY: we hold the lock.
+        Some(f(unsafe { &mut *self.value.get() }))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The calling thread's tracer state, in initial-exec TLS (see `shim.c`).
 
 use crate::stream::Stream;
+use crate::unwind::StackBounds;
 
 /// Not inside a hook.
 pub const IDLE: u8 = 0;
@@ -21,10 +22,8 @@ pub struct Tls {
     pub lost: u32,
     /// The stream this thread writes, or null.
     pub stream: *const Stream,
-    /// Lowest address of the thread's stack (0 if unknown).
-    pub stack_lo: u64,
-    /// One past the highest address of the thread's stack (0 if unknown).
-    pub stack_hi: u64,
+    /// The thread's stack, for bounds-checked reads while unwinding.
+    pub stack: StackBounds,
 }
 
 // `Tls` points to a Rust type the C side treats as opaque.
@@ -39,6 +38,13 @@ unsafe extern "C" {
 pub fn get() -> *mut Tls {
     // SAFETY: the shim returns the address of a thread-local struct.
     unsafe { heapwise_tls() }
+}
+
+/// Used by the writer thread and other tracer-owned threads: everything
+/// they allocate passes straight through.
+pub fn mark_internal_thread() {
+    // SAFETY: the calling thread's TLS.
+    unsafe { (*get()).guard = INTERNAL };
 }
 
 /// Runs `f` with the guard set to [`INTERNAL`], so allocations made by

@@ -10,14 +10,15 @@
 
 use std::ffi::c_void;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering};
 
 use heapwise_trace::block::{BlockEncoder, put_segment_header, stored_header};
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, StreamEncoder};
 
+use crate::config::{self, Compress};
 use crate::control;
-use crate::gauge::{Compress, CpuGauge};
-use crate::output;
+use crate::gauge::CpuGauge;
+use crate::state::{WRITER_NONE, WRITER_RUNNING, WRITER_STATE, WRITER_STOPPED, WRITER_STOPPING};
 use crate::stream::{self, Block};
 use crate::sys::{self, SpinLock};
 
@@ -34,12 +35,6 @@ const THREAD_POLL_NS: u64 = 100_000_000;
 /// How often the module list is re-read.
 const MODULE_POLL_NS: u64 = 1_000_000_000;
 
-const NONE: u8 = 0;
-const RUNNING: u8 = 1;
-const STOPPING: u8 = 2;
-const STOPPED: u8 = 3;
-
-static STATE: AtomicU8 = AtomicU8::new(NONE);
 /// Futex word: changes when the writer stops.
 static STOPPED_WORD: AtomicU32 = AtomicU32::new(0);
 static FLUSH_REQUESTED: AtomicU32 = AtomicU32::new(0);
@@ -57,11 +52,6 @@ pub static EXIT_CODE: AtomicI64 = AtomicI64::new(i64::MIN);
 static ANNOUNCE_AT_START: AtomicBool = AtomicBool::new(false);
 /// The writer's state, handed from `start` to the thread.
 static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
-
-/// Whether the writer has stopped (or never ran).
-pub fn stopped() -> bool {
-    STATE.load(Ordering::Acquire) != RUNNING
-}
 
 /// The pid this trace belongs to (-1 before a trace was opened).
 pub fn trace_pid() -> i64 {
@@ -108,10 +98,10 @@ pub fn start() -> bool {
 }
 
 fn open_and_spawn() -> bool {
-    if STATE.load(Ordering::Acquire) == RUNNING {
+    if WRITER_STATE.load(Ordering::Acquire) == WRITER_RUNNING {
         return true;
     }
-    let Some(config) = crate::state::config() else {
+    let Some(config) = config::get() else {
         return false;
     };
     let pid = sys::getpid();
@@ -122,15 +112,15 @@ fn open_and_spawn() -> bool {
         // blocks of its own spill file.
         crate::unwind::modules::announce_all();
     }
-    let opened = match output::open(config, pid) {
+    let opened = match config::open(config, pid) {
         Ok(opened) => opened,
         Err(message) => {
             complain(&format!("not tracing process {pid}: {message}"));
             return false;
         }
     };
-    output::remember_trace(&opened.path);
-    let header = output::header(config, pid, opened.sequence, sys::clock_sync());
+    config::remember_trace(&opened.path);
+    let header = config::header(config, pid, opened.sequence, sys::clock_sync());
     if let Err(err) = sys::write_all(opened.fd, &header.encode()) {
         complain(&format!(
             "not tracing process {pid}: could not write {}: {}",
@@ -171,9 +161,9 @@ fn open_and_spawn() -> bool {
     }
     TRACE_PID.store(i64::from(pid), Ordering::Release);
     TRACE_FD.store(fd, Ordering::Release);
-    STATE.store(RUNNING, Ordering::Release);
+    WRITER_STATE.store(WRITER_RUNNING, Ordering::Release);
     if !spawn() {
-        STATE.store(STOPPED, Ordering::Release);
+        WRITER_STATE.store(WRITER_STOPPED, Ordering::Release);
         complain(&format!(
             "not tracing process {pid}: could not start the writer thread"
         ));
@@ -231,19 +221,19 @@ fn spawn() -> bool {
 }
 
 extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
-    crate::hooks::mark_internal_thread();
+    crate::tls::mark_internal_thread();
     let Some(mut writer) = WRITER.lock().ok().and_then(|mut slot| slot.take()) else {
-        STATE.store(STOPPED, Ordering::Release);
+        WRITER_STATE.store(WRITER_STOPPED, Ordering::Release);
         return std::ptr::null_mut();
     };
     // SAFETY: naming our own thread; the name is NUL-terminated and short.
     unsafe { libc::pthread_setname_np(libc::pthread_self(), c"heapwise".as_ptr()) };
     if writer.compress == Compress::Auto {
-        writer.gauge = Some(CpuGauge::new());
+        writer.gauge = Some(CpuGauge::new(stream::STALLS.load(Ordering::Relaxed)));
     }
     loop {
         stream::WRITER_WAKE.store(0, Ordering::Release);
-        let stopping = STATE.load(Ordering::Acquire) == STOPPING;
+        let stopping = WRITER_STATE.load(Ordering::Acquire) == WRITER_STOPPING;
         let flush_target = FLUSH_REQUESTED.load(Ordering::Acquire);
         let must_write = stopping || flush_target != FLUSH_DONE.load(Ordering::Acquire);
         writer.pass(must_write);
@@ -265,7 +255,7 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
     }
     // SAFETY: our fd.
     unsafe { libc::close(writer.fd) };
-    STATE.store(STOPPED, Ordering::Release);
+    WRITER_STATE.store(WRITER_STOPPED, Ordering::Release);
     STOPPED_WORD.store(1, Ordering::Release);
     sys::futex_wake_all(&STOPPED_WORD);
     std::ptr::null_mut()
@@ -397,7 +387,9 @@ fn should_compress(mode: Compress, gauge: &mut Option<CpuGauge>) -> bool {
     match mode {
         Compress::Always => true,
         Compress::Never => false,
-        Compress::Auto => !gauge.as_mut().is_some_and(CpuGauge::program_busy),
+        Compress::Auto => !gauge
+            .as_mut()
+            .is_some_and(|gauge| gauge.program_busy(stream::STALLS.load(Ordering::Relaxed))),
     }
 }
 
@@ -453,7 +445,7 @@ fn sample_counters() -> Counters {
 /// Writes everything recorded so far and waits (at most `timeout_ns`) until
 /// it is in the file. Returns whether it is.
 pub fn flush(timeout_ns: u64) -> bool {
-    if STATE.load(Ordering::Acquire) != RUNNING {
+    if WRITER_STATE.load(Ordering::Acquire) != WRITER_RUNNING {
         return false;
     }
     let target = FLUSH_REQUESTED
@@ -466,7 +458,7 @@ pub fn flush(timeout_ns: u64) -> bool {
         if done.wrapping_sub(target) as i32 >= 0 {
             return true;
         }
-        if STATE.load(Ordering::Acquire) != RUNNING {
+        if WRITER_STATE.load(Ordering::Acquire) != WRITER_RUNNING {
             return false;
         }
         let now = sys::monotonic_ns();
@@ -480,7 +472,7 @@ pub fn flush(timeout_ns: u64) -> bool {
 /// Ends the trace: records how the process ended, writes everything and
 /// stops the writer (waiting at most `timeout_ns`). Recording stops.
 pub fn shutdown(status: Option<ExitStatus>, timeout_ns: u64) {
-    if STATE.load(Ordering::Acquire) != RUNNING {
+    if WRITER_STATE.load(Ordering::Acquire) != WRITER_RUNNING {
         crate::state::turn_off();
         return;
     }
@@ -491,8 +483,13 @@ pub fn shutdown(status: Option<ExitStatus>, timeout_ns: u64) {
             status,
         });
     }
-    if STATE
-        .compare_exchange(RUNNING, STOPPING, Ordering::AcqRel, Ordering::Acquire)
+    if WRITER_STATE
+        .compare_exchange(
+            WRITER_RUNNING,
+            WRITER_STOPPING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
         .is_err()
     {
         crate::state::turn_off();
@@ -500,7 +497,7 @@ pub fn shutdown(status: Option<ExitStatus>, timeout_ns: u64) {
     }
     stream::wake_writer();
     let deadline = sys::monotonic_ns() + timeout_ns;
-    while STATE.load(Ordering::Acquire) != STOPPED {
+    while WRITER_STATE.load(Ordering::Acquire) != WRITER_STOPPED {
         let now = sys::monotonic_ns();
         if now >= deadline {
             break;
@@ -520,7 +517,7 @@ pub fn exit_status() -> Option<ExitStatus> {
 pub fn reset_after_fork() {
     ANNOUNCE_AT_START.store(true, Ordering::Release);
     PASS_LOCK.force_unlock();
-    STATE.store(NONE, Ordering::Release);
+    WRITER_STATE.store(WRITER_NONE, Ordering::Release);
     STOPPED_WORD.store(0, Ordering::Release);
     FLUSH_REQUESTED.store(0, Ordering::Release);
     FLUSH_DONE.store(0, Ordering::Release);

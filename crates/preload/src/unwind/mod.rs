@@ -15,10 +15,20 @@ use std::mem::MaybeUninit;
 
 use cfi::{Rule, cfa, loc};
 
-use crate::tls::Tls;
-
 /// The deepest stack recorded.
 pub const MAX_FRAMES: usize = 128;
+
+/// The calling thread's stack: the memory a walk may read (besides an
+/// alternate signal stack it starts on). Kept in the thread's TLS
+/// (`tls.rs`), set when the thread takes a stream.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct StackBounds {
+    /// Lowest address (0 if unknown).
+    pub lo: u64,
+    /// One past the highest address (0 if unknown).
+    pub hi: u64,
+}
 
 /// The registers unwinding starts from: the caller of the allocation
 /// function as it was when the call returns.
@@ -153,18 +163,10 @@ impl UnwindState {
         }
     }
 
-    /// Records the calling thread's stack bounds in its TLS (a new thread
-    /// took over the stream).
+    /// A new thread took over the stream: memos hold addresses in the
+    /// previous thread's stack.
     pub fn attach_thread(&mut self) {
-        // Memos hold addresses in the previous thread's stack.
         self.memos.iter_mut().for_each(|m| m.leaf = 0);
-        let tls = crate::tls::get();
-        let (lo, hi) = crate::tls::internal(thread_stack_bounds);
-        // SAFETY: the calling thread's TLS.
-        unsafe {
-            (*tls).stack_lo = lo;
-            (*tls).stack_hi = hi;
-        }
     }
 
     fn memo_slot(regs: Regs) -> usize {
@@ -232,14 +234,14 @@ impl UnwindState {
     #[inline(always)]
     pub fn backtrace(
         &mut self,
-        tls: *const Tls,
+        stack: *const StackBounds,
         regs: Regs,
         out: &mut [MaybeUninit<u64>; MAX_FRAMES],
     ) -> usize {
         let reads = &mut *self.reads;
         reads.count = 0;
         reads.memoizable = true;
-        let window = StackWindow::new(tls, regs.sp);
+        let window = StackWindow::new(stack, regs.sp);
         let Regs {
             mut ip,
             mut sp,
@@ -307,11 +309,11 @@ impl UnwindState {
 /// Captures a stack without touching any cache or lock: for signal handlers
 /// that interrupted a hook, and for threads whose stream is gone.
 pub fn backtrace_uncached(
-    tls: *const Tls,
+    stack: *const StackBounds,
     regs: Regs,
     out: &mut [MaybeUninit<u64>; MAX_FRAMES],
 ) -> usize {
-    let window = StackWindow::new(tls, regs.sp);
+    let window = StackWindow::new(stack, regs.sp);
     walk(regs, &mut out[..], &window, |pc| lookup_rule(pc, false))
 }
 
@@ -347,9 +349,9 @@ struct StackWindow {
 }
 
 impl StackWindow {
-    fn new(tls: *const Tls, sp: u64) -> StackWindow {
-        // SAFETY: the calling thread's TLS.
-        let (lo, hi) = unsafe { ((*tls).stack_lo, (*tls).stack_hi) };
+    fn new(stack: *const StackBounds, sp: u64) -> StackWindow {
+        // SAFETY: the calling thread's bounds, in its TLS.
+        let (lo, hi) = unsafe { ((*stack).lo, (*stack).hi) };
         if sp >= lo && sp < hi {
             return StackWindow {
                 ranges: [(sp, hi), (0, 0)],
@@ -453,6 +455,13 @@ fn walk(
         exact = rule.signal;
     }
     n
+}
+
+/// The calling thread's stack (it may allocate: call it with the guard
+/// set to internal).
+pub fn thread_stack() -> StackBounds {
+    let (lo, hi) = thread_stack_bounds();
+    StackBounds { lo, hi }
 }
 
 /// The calling thread's stack as (lowest address, one past the highest).

@@ -1,4 +1,5 @@
-//! Where a process's trace goes, and its header.
+//! The settings (read from the environment at start), where a process's
+//! trace goes, and its header.
 //!
 //! `HEAPWISE_OUTPUT` names the trace of the process `heapwise run` started
 //! (a `{pid}` in it is replaced by the process id). Every other process of
@@ -8,12 +9,11 @@
 //! file, and `O_CLOEXEC`, so a started program does not inherit the fd.
 
 use std::ffi::{CStr, CString};
+use std::sync::OnceLock;
 
 use heapwise_trace::{Header, TickSource};
 
-use crate::control::Locked;
-use crate::gauge::Compress;
-use crate::sys;
+use crate::sys::{self, Locked};
 
 /// Settings read from the environment at start.
 pub struct Config {
@@ -33,6 +33,29 @@ pub struct Config {
     /// `none` keeps buffers in private memory, so a process that dies loses
     /// what its writer had not written yet).
     pub spill_dir: Option<String>,
+}
+
+/// How a trace's blocks are compressed (`HEAPWISE_COMPRESS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compress {
+    /// Compress unless the program keeps every core busy.
+    Auto,
+    /// Always compress.
+    Always,
+    /// Never compress.
+    Never,
+}
+
+impl Compress {
+    /// Parses `auto`, `always` or `never`.
+    pub fn parse(value: &str) -> Option<Compress> {
+        match value {
+            "auto" => Some(Compress::Auto),
+            "always" => Some(Compress::Always),
+            "never" => Some(Compress::Never),
+            _ => None,
+        }
+    }
 }
 
 fn env(name: &CStr) -> Option<String> {
@@ -72,6 +95,18 @@ impl Config {
             },
         })
     }
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+/// The settings (once start-up has read them).
+pub fn get() -> Option<&'static Config> {
+    CONFIG.get()
+}
+
+/// Keeps the settings read at start-up (the first call wins).
+pub fn set(config: Config) {
+    let _ = CONFIG.set(config);
 }
 
 /// An open trace file.
@@ -212,5 +247,18 @@ pub fn header(
             .with(100_000, |f| f.0.clone())
             .unwrap_or_default(),
         fork_tick: FORKED_FROM.with(100_000, |f| f.1).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_nothing_else_does() {
+        assert_eq!(Compress::parse("auto"), Some(Compress::Auto));
+        assert_eq!(Compress::parse("always"), Some(Compress::Always));
+        assert_eq!(Compress::parse("never"), Some(Compress::Never));
+        assert_eq!(Compress::parse("yes"), None);
     }
 }
