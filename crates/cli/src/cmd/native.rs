@@ -283,7 +283,7 @@ pub fn render(
     analysis: &Analysis,
     format: ReportFormat,
     metric: MetricArg,
-    text: &text::TextOptions,
+    text: &heapwise_render::native::TextOptions,
     min_age: Option<std::time::Duration>,
 ) -> Result<()> {
     match format {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use heapwise_render::native::text::TextOptions;
+use heapwise_render::native::TextOptions;
 
 use super::native::{self, MetricArg, ReportFormat};
 use crate::exit;

@@ -137,7 +137,6 @@ pub struct GcReport {
 
 /// Analyses a parsed log.
 pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
-    let mut warnings = Vec::new();
     let (pauses, pauses_by_kind) = pauses::pause_stats(&log.events);
     let (collections, collections_by_kind) = count_collections(log);
     let duration_s = match (log.first_t_s, log.last_t_s) {
@@ -159,6 +158,47 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
     let long_pauses = pauses::long_pauses(&log.events, options.long_pause_ms);
     let back_to_back_full = pauses::back_to_back(log, options.back_to_back_min);
 
+    let mut report = GcReport {
+        schema: SCHEMA,
+        runtime: log.runtime(),
+        format: log.format,
+        collector: log.collector.clone(),
+        collections,
+        collections_by_kind,
+        events: log.events.len() as u64,
+        pauses,
+        pauses_by_kind,
+        gc_overhead_percent,
+        duration_s,
+        allocation_rate_bytes_per_s,
+        promotion_rate_bytes_per_s,
+        heap_after_gc,
+        occupancy_after_gc,
+        long_pauses,
+        back_to_back_full,
+        runtime_gc_cpu_percent: log.runtime_gc_cpu_percent,
+        findings: Vec::new(),
+        warnings: Vec::new(),
+        lines: log.lines,
+    };
+    report.warnings = warnings(log, &report, judged_heap, options);
+    report.findings = findings::findings(&report, options);
+    report
+}
+
+/// What the reader of the report must know about the log and the run:
+/// unreadable lines, no clock, no pauses, several heaps, too few samples,
+/// long and back-to-back pauses, a busy collector.
+fn warnings(
+    log: &GcLog,
+    report: &GcReport,
+    judged_heap: u16,
+    options: &AnalysisOptions,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let (pauses, heap_after_gc, long_pauses) =
+        (&report.pauses, &report.heap_after_gc, &report.long_pauses);
+    let collections_by_kind = &report.collections_by_kind;
     if log.lines.malformed > 0 {
         warnings.push(format!(
             "{} line{} looked like GC events but could not be read (cut off or garbled); they are not counted",
@@ -214,11 +254,11 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
         && let Some(longest) = long_pauses.longest.first()
     {
         warnings.push(format!(
-            "{} pause{} longer than {} ms; the longest {:.1} ms ({}{}, line {})",
+            "{} pause{} longer than {} ms; the longest {} ({}{}, line {})",
             long_pauses.count,
             plural(long_pauses.count, "", "s"),
             trim_float(options.long_pause_ms),
-            longest.pause_ms,
+            heapwise_words::millis(longest.pause_ms),
             longest.name,
             longest
                 .t_s
@@ -227,7 +267,7 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
             longest.line
         ));
     }
-    for run in &back_to_back_full {
+    for run in &report.back_to_back_full {
         warnings.push(format!(
             "{} full collections back to back from line {}{}: the collector keeps running without freeing enough",
             run.count,
@@ -243,7 +283,7 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
             }
         ));
     }
-    if let Some(overhead) = gc_overhead_percent
+    if let Some(overhead) = report.gc_overhead_percent
         && overhead >= options.busy_overhead_percent
     {
         warnings.push(format!(
@@ -251,31 +291,7 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
             trim_float(options.busy_overhead_percent)
         ));
     }
-    let mut report = GcReport {
-        schema: SCHEMA,
-        runtime: log.runtime(),
-        format: log.format,
-        collector: log.collector.clone(),
-        collections,
-        collections_by_kind,
-        events: log.events.len() as u64,
-        pauses,
-        pauses_by_kind,
-        gc_overhead_percent,
-        duration_s,
-        allocation_rate_bytes_per_s,
-        promotion_rate_bytes_per_s,
-        heap_after_gc,
-        occupancy_after_gc,
-        long_pauses,
-        back_to_back_full,
-        runtime_gc_cpu_percent: log.runtime_gc_cpu_percent,
-        findings: Vec::new(),
-        warnings,
-        lines: log.lines,
-    };
-    report.findings = findings::findings(&report, options);
-    report
+    warnings
 }
 
 fn count_collections(log: &GcLog) -> (u64, KindCounts) {

@@ -8,6 +8,24 @@ pub mod summary;
 pub mod text;
 pub mod time;
 
+/// Options of the text report.
+#[derive(Clone, Debug)]
+pub struct TextOptions {
+    /// Leak groups shown (the rest are counted).
+    pub max_leaks: usize,
+    /// Frames shown per stack (the rest are counted).
+    pub max_frames: usize,
+}
+
+impl Default for TextOptions {
+    fn default() -> TextOptions {
+        TextOptions {
+            max_leaks: 20,
+            max_frames: 16,
+        }
+    }
+}
+
 /// Which counter a stack-shaped output (flame graph, folded stacks) shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {

@@ -6,26 +6,7 @@ use std::io::{self, Write};
 
 use heapwise_native::model::{Exit, Leak, NativeReport};
 
-// Also reachable here: the CLI and the other native views import it from
-// this module.
-
-/// Options of the text report.
-#[derive(Clone, Debug)]
-pub struct TextOptions {
-    /// Leak groups shown (the rest are counted).
-    pub max_leaks: usize,
-    /// Frames shown per stack (the rest are counted).
-    pub max_frames: usize,
-}
-
-impl Default for TextOptions {
-    fn default() -> TextOptions {
-        TextOptions {
-            max_leaks: 20,
-            max_frames: 16,
-        }
-    }
-}
+use super::TextOptions;
 
 /// Writes the full text report.
 pub fn write<W: Write + ?Sized>(

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use heapwise_native::model::{NativeReport, TimelinePoint};
 use heapwise_series::Verdict;
 
-use super::text::TextOptions;
+use super::TextOptions;
 
 const CHART_WIDTH: usize = 64;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
