@@ -247,6 +247,7 @@ pub fn header(
             .with(100_000, |f| f.0.clone())
             .unwrap_or_default(),
         fork_tick: FORKED_FROM.with(100_000, |f| f.1).unwrap_or(0),
+        sample_interval: 0,
     }
 }
 

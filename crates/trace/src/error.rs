@@ -23,11 +23,13 @@ pub enum TraceError {
     #[error("this is not a heapwise trace (it does not start with the HEAPWISE signature)")]
     NotATrace,
     /// The file was written by a version this reader does not know.
-    #[error("this trace has format version {found}, but this heapwise reads version {supported}")]
+    #[error(
+        "this trace has format version {found}, but this heapwise reads versions 1 to {supported}: a newer heapwise wrote it"
+    )]
     UnsupportedVersion {
         /// Version in the file.
         found: u16,
-        /// Version this crate reads.
+        /// The newest version this crate reads.
         supported: u16,
     },
     /// The header is cut short (the writer was killed while starting).

@@ -17,8 +17,12 @@ use crate::error::TraceError;
 
 /// The first eight bytes of every trace.
 pub const MAGIC: [u8; 8] = *b"HEAPWISE";
-/// The version this crate writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The version this crate writes. Version 2 added
+/// [`Header::sample_interval`]: a reader of version 1 would take a sampled
+/// trace for a full one, so it must refuse it.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest version this crate reads (version 1 traces are full traces).
+pub const OLDEST_READABLE_VERSION: u16 = 1;
 /// Size of the fixed part before the payload.
 pub const FIXED_HEADER_LEN: usize = 20;
 /// The largest header payload a reader accepts.
@@ -69,6 +73,11 @@ pub struct Header {
     /// For a forked child: the tick at which it was forked (0 otherwise).
     /// The blocks the parent held then are the child's too.
     pub fork_tick: u64,
+    /// 0: every allocation is recorded. Otherwise the mean number of bytes
+    /// allocated between two sampled allocations (R): a block of Z bytes
+    /// was recorded with probability 1 − e^(−Z/R), and only recorded blocks
+    /// have their frees recorded (docs/trace-format.md, "Sampled traces").
+    pub sample_interval: u64,
 }
 
 impl Header {
@@ -96,6 +105,7 @@ impl Header {
         w.bytes(self.spill.as_bytes());
         w.bytes(self.parent_trace.as_bytes());
         w.u64(self.fork_tick);
+        w.u64(self.sample_interval);
         let payload = w.buf;
         let mut out = Vec::with_capacity(FIXED_HEADER_LEN + payload.len());
         out.extend_from_slice(&MAGIC);
@@ -114,7 +124,7 @@ impl Header {
             return Err(TraceError::NotATrace);
         }
         let version = u16::from_le_bytes([fixed[8], fixed[9]]);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(TraceError::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
@@ -169,11 +179,15 @@ impl Header {
         };
         let spill = optional_string(&mut cur)?;
         let parent_trace = optional_string(&mut cur)?;
-        let fork_tick = if cur.is_empty() {
-            0
-        } else {
-            cur.u64().ok_or_else(bad)?
+        let optional_u64 = |cur: &mut Cursor<'_>| {
+            if cur.is_empty() {
+                Ok(0)
+            } else {
+                cur.u64().ok_or_else(bad)
+            }
         };
+        let fork_tick = optional_u64(&mut cur)?;
+        let sample_interval = optional_u64(&mut cur)?;
         // Fields added by later minor versions follow; they are ignored.
         Ok(Header {
             pid,
@@ -189,6 +203,7 @@ impl Header {
             spill,
             parent_trace,
             fork_tick,
+            sample_interval,
         })
     }
 }
@@ -212,6 +227,7 @@ impl Header {
             spill: String::new(),
             parent_trace: String::new(),
             fork_tick: 0,
+            sample_interval: 0,
         }
     }
 }

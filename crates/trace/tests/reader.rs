@@ -135,15 +135,19 @@ fn files_that_are_not_traces_are_refused() {
         read(dir.path(), b"GIF89a........................"),
         Err(TraceError::NotATrace)
     ));
-    let mut other_version = sample_trace(dir.path(), 1).0;
-    other_version[8] = 2;
+    let mut newer = sample_trace(dir.path(), 1).0;
+    newer[8] = 3;
     assert!(matches!(
-        read(dir.path(), &other_version),
+        read(dir.path(), &newer),
         Err(TraceError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         })
     ));
+    // Version 1 traces (full traces, before sampling) are still read.
+    let mut older = sample_trace(dir.path(), 1).0;
+    older[8] = 1;
+    assert!(read(dir.path(), &older).is_ok());
 }
 
 proptest! {
