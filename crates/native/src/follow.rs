@@ -91,7 +91,8 @@ impl Follower {
     pub fn open(path: &Path) -> Result<Follower, NativeError> {
         let reader = TraceReader::open(path)?;
         let header = reader.header().clone();
-        let replay = Replay::new(ClockFit::new(header.tick_source, header.start));
+        let mut replay = Replay::new(ClockFit::new(header.tick_source, header.start));
+        replay.weigh = crate::weigh::Weigh::new(header.sample_interval);
         let clock = replay.clock.clock();
         let analysis = Analysis {
             path: path.display().to_string(),

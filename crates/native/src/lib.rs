@@ -52,6 +52,7 @@ pub mod report;
 mod resolve;
 pub mod runtime;
 pub mod verdict;
+pub mod weigh;
 
 use std::path::Path;
 
@@ -91,6 +92,7 @@ pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, Nativ
     let reader = TraceReader::open(path)?;
     let header = reader.header().clone();
     let mut replay = Replay::new(ClockFit::new(header.tick_source, header.start));
+    replay.weigh = weigh::Weigh::new(header.sample_interval);
     let mut merger = merge::Merger::new();
     let read = pipeline::run(reader, &mut merger, &mut replay)?;
     merger.finish(&mut replay);

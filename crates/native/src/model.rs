@@ -21,6 +21,10 @@ pub struct NativeReport {
     /// An allocator of the program's own that the tracer cannot see into,
     /// found in its executable; `null` when it uses the system's.
     pub allocator: Option<OwnAllocator>,
+    /// `null` for a full trace; for a sampled one, how it was sampled and
+    /// how precise its estimates are. Every byte and block figure of a
+    /// sampled trace is an unbiased estimate.
+    pub sampling: Option<Sampling>,
     /// Totals.
     pub summary: Summary,
     /// Allocations by size: under 1 KiB, 1 KiB–1 MiB, over 1 MiB.
@@ -52,6 +56,24 @@ pub struct NativeReport {
     /// Things the reader should know (truncated trace, lost events,
     /// modules that could not be symbolized, ...).
     pub warnings: Vec<String>,
+}
+
+/// How a sampled trace was sampled, and how precise its estimates are
+/// (`crate::weigh`; docs/statistics.md, "Sampled traces").
+#[derive(Clone, Debug, Serialize)]
+pub struct Sampling {
+    /// R: one allocation recorded per R bytes allocated, on average.
+    pub mean_interval_bytes: u64,
+    /// Allocations recorded (the sample the estimates come from).
+    pub recorded_allocations: u64,
+    /// Of those, blocks still allocated at the end.
+    pub recorded_live: u64,
+    /// The standard error of `summary.leaked_bytes` (the estimate is
+    /// within about two of these of the truth, 95 % of the time).
+    pub leaked_bytes_standard_error: f64,
+    /// A call stack that leaked at least this much was seen at least once
+    /// with 95 % probability (3 R); smaller ones may be missing entirely.
+    pub seen_above_bytes: u64,
 }
 
 /// What a forked child inherited from its parent and still holds at the

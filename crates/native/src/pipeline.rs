@@ -128,6 +128,9 @@ struct Collector {
     current: Option<(u32, usize)>,
     full: mpsc::SyncSender<Batch>,
     empty: mpsc::Receiver<Batch>,
+    /// A sampled trace: no pairing (a paired free would not know the
+    /// weight its allocation was given, see `crate::weigh`).
+    sampled: bool,
 }
 
 impl Collector {
@@ -168,10 +171,11 @@ impl Visitor for Collector {
     // reading thread's time (bench/native.py: report 0.40 s → 0.35 s).
     #[inline(always)]
     fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
+        let sampled = self.sampled;
         let is_op = ops::split(&event, |queued, link| {
             let run = self.run(queued.stream());
             match link {
-                Link::Alloc(seq) => run.alloc(seq, queued),
+                Link::Alloc(seq) => run.alloc(if sampled { 0 } else { seq }, queued),
                 Link::Free(of_seq) => run.free(of_seq, queued),
             }
         });
@@ -211,7 +215,9 @@ pub fn run(
     std::thread::scope(|scope| {
         let reading = scope.spawn(move || {
             let mut reader = reader;
+            let sampled = reader.header().sample_interval > 0;
             let mut collector = Collector {
+                sampled,
                 batch: Batch::default(),
                 events: 0,
                 current: None,

@@ -18,6 +18,7 @@ use heapwise_trace::{ControlRecord, Counters, ExitStatus, ModuleLoad, StackId};
 
 use crate::grid::{StackSeries, TimeGrid};
 use crate::ops::Op;
+use crate::weigh::Weigh;
 
 use crate::clock::ClockFit;
 
@@ -27,6 +28,23 @@ struct Live {
     size: u64,
     tick: u64,
     stack: StackId,
+    /// The blocks it stands for (1 in a full trace; see [`Weigh`]).
+    count: u32,
+}
+
+/// A live block, as [`Replay::for_each_live`] passes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveBlock {
+    /// Its size.
+    pub size: u64,
+    /// The bytes it stands for (its size in a full trace; see [`Weigh`]).
+    pub bytes: u64,
+    /// The blocks it stands for (1 in a full trace).
+    pub count: u64,
+    /// Its call stack.
+    pub stack: StackId,
+    /// When it was allocated.
+    pub tick: u64,
 }
 
 /// Something seen on one side only, waiting for its partner.
@@ -153,6 +171,12 @@ pub struct Replay {
     bucket: usize,
     /// Paired allocations that had to enter the map after all.
     unpaired: rustc_hash::FxHashSet<u64>,
+    /// What a recorded block stands for (set from the trace header).
+    pub weigh: Weigh,
+    /// Live blocks (weighed).
+    live_count: u64,
+    /// Allocations recorded (unweighed: the sample of a sampled trace).
+    pub recorded: u64,
 }
 
 impl Replay {
@@ -190,6 +214,9 @@ impl Replay {
             last_alloc: Vec::new(),
             bucket: 0,
             unpaired: Default::default(),
+            weigh: Weigh::default(),
+            live_count: 0,
+            recorded: 0,
         }
     }
 
@@ -204,14 +231,6 @@ impl Replay {
         })
     }
 
-    /// Calls `f(size, stack, tick)` for every live block (`tick`: when it
-    /// was allocated).
-    pub fn for_each_live_with_tick(&self, mut f: impl FnMut(u64, StackId, u64)) {
-        for live in self.live.values() {
-            f(live.size, live.stack, live.tick);
-        }
-    }
-
     /// Whether `ptr` was freed without having been allocated in this trace
     /// (a block from before tracing started: in a forked child, the
     /// parent's).
@@ -219,15 +238,26 @@ impl Replay {
         self.freed_unknown.contains_key(&ptr)
     }
 
-    /// Number of live blocks.
+    /// Number of live blocks (an estimate in a sampled trace).
     pub fn live_allocations(&self) -> u64 {
+        self.live_count
+    }
+
+    /// Recorded blocks still live (unweighed).
+    pub fn recorded_live(&self) -> u64 {
         self.live.len() as u64
     }
 
-    /// Calls `f(size, stack)` for every live block.
-    pub fn for_each_live(&self, mut f: impl FnMut(u64, StackId)) {
+    /// Calls `f` for every live block.
+    pub fn for_each_live(&self, mut f: impl FnMut(LiveBlock)) {
         for live in self.live.values() {
-            f(live.size, live.stack);
+            f(LiveBlock {
+                size: live.size,
+                bytes: self.weigh.bytes(live.size),
+                count: u64::from(live.count),
+                stack: live.stack,
+                tick: live.tick,
+            });
         }
     }
 
@@ -239,15 +269,19 @@ impl Replay {
         &mut self.stacks[index]
     }
 
-    /// The counters every allocation updates, paired or not.
+    /// The counters every allocation updates, paired or not; returns the
+    /// block as it enters the live set.
     #[inline(always)]
-    fn count_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
-        self.allocations += 1;
-        self.allocated_bytes += size;
+    fn count_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) -> Live {
+        let count = self.weigh.count(size, ptr, tick);
+        let (n, bytes) = (u64::from(count), self.weigh.bytes(size));
+        self.recorded += 1;
+        self.allocations += n;
+        self.allocated_bytes += bytes;
         self.bucket = self.grid.bucket(tick, self.live_bytes);
         let bucket = &mut self.grid.buckets[self.bucket];
-        bucket.allocations += 1;
-        bucket.allocated_bytes += size;
+        bucket.allocations += n;
+        bucket.allocated_bytes += bytes;
         match self.last_alloc.get_mut(stream as usize) {
             Some(last) => *last = ptr,
             None => {
@@ -256,25 +290,31 @@ impl Replay {
             }
         }
         let class = &mut self.classes[size_class(size)];
-        class.allocations += 1;
-        class.allocated_bytes += size;
+        class.allocations += n;
+        class.allocated_bytes += bytes;
         let stats = self.stack_mut(stack);
         if stats.allocations == 0 {
             stats.first_tick = tick;
         }
-        stats.allocations += 1;
-        stats.allocated_bytes += size;
+        stats.allocations += n;
+        stats.allocated_bytes += bytes;
         self.note_tick(tick);
+        Live {
+            size,
+            tick,
+            stack,
+            count,
+        }
     }
 
-    /// The counters every free updates; returns whether it is a temporary
-    /// (freed before its thread allocated anything else).
+    /// The counters every free of `count` blocks updates; returns whether
+    /// it is a temporary (freed before its thread allocated anything else).
     #[inline(always)]
-    fn count_free(&mut self, stream: u32, ptr: u64, tick: u64) -> bool {
-        self.frees += 1;
+    fn count_free(&mut self, stream: u32, ptr: u64, tick: u64, count: u64) -> bool {
+        self.frees += count;
         self.note_tick(tick);
         self.bucket = self.grid.bucket(tick, self.live_bytes);
-        self.grid.buckets[self.bucket].frees += 1;
+        self.grid.buckets[self.bucket].frees += count;
         match self.last_alloc.get_mut(stream as usize) {
             Some(last) if *last == ptr => {
                 *last = 0;
@@ -286,8 +326,8 @@ impl Replay {
 
     #[inline]
     fn on_alloc(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
-        self.count_alloc(stream, ptr, size, stack, tick);
-        self.insert_live(ptr, Live { size, tick, stack });
+        let live = self.count_alloc(stream, ptr, size, stack, tick);
+        self.insert_live(ptr, live);
     }
 
     /// Enters a block into the map of live blocks, resolving an address
@@ -330,21 +370,27 @@ impl Replay {
 
     #[inline]
     fn on_free(&mut self, stream: u32, ptr: u64, tick: u64) {
-        let temporary = self.count_free(stream, ptr, tick);
         if !self.pending.is_empty() && self.take_stale(ptr, tick) {
+            // The allocation it frees left the live set already; a block of
+            // its own weight (one, in a full trace).
+            self.count_free(stream, ptr, tick, 1);
             return;
         }
         match self.live.get(&ptr) {
             Some(live) if live.tick <= tick => {
                 let live = *live;
+                let temporary = self.count_free(stream, ptr, tick, u64::from(live.count));
                 self.live.remove(&ptr);
                 self.remove_live(live);
                 if temporary {
-                    self.temporary += 1;
-                    self.stacks[live.stack as usize].temporary += 1;
+                    self.temporary += u64::from(live.count);
+                    self.stacks[live.stack as usize].temporary += u64::from(live.count);
                 }
             }
-            _ => self.park(ptr, Pending::Orphan { tick }),
+            _ => {
+                self.count_free(stream, ptr, tick, 1);
+                self.park(ptr, Pending::Orphan { tick });
+            }
         }
     }
 
@@ -353,8 +399,7 @@ impl Replay {
     /// looks live (a late record of another thread), then the exact path.
     #[inline]
     fn on_alloc_paired(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
-        self.count_alloc(stream, ptr, size, stack, tick);
-        let live = Live { size, tick, stack };
+        let live = self.count_alloc(stream, ptr, size, stack, tick);
         if !self.live.is_empty() && self.live.contains_key(&ptr) {
             self.unpaired.insert(ptr);
             self.insert_live(ptr, live);
@@ -368,8 +413,14 @@ impl Replay {
         if !self.unpaired.is_empty() && self.unpaired.remove(&ptr) {
             return self.on_free(stream, ptr, tick);
         }
-        let temporary = self.count_free(stream, ptr, tick);
-        self.remove_live(Live { size, tick, stack });
+        // Pairs are only made in full traces (`pipeline.rs`): one block.
+        let temporary = self.count_free(stream, ptr, tick, 1);
+        self.remove_live(Live {
+            size,
+            tick,
+            stack,
+            count: 1,
+        });
         if temporary {
             self.temporary += 1;
             self.stacks[stack as usize].temporary += 1;
@@ -378,11 +429,13 @@ impl Replay {
 
     #[inline(always)]
     fn add_live(&mut self, live: Live) {
+        let (count, bytes) = (u64::from(live.count), self.weigh.bytes(live.size));
         self.change_stack(live.stack, |stats| {
-            stats.live_allocations += 1;
-            stats.live_bytes += live.size;
+            stats.live_allocations += count;
+            stats.live_bytes += bytes;
         });
-        self.live_bytes += live.size;
+        self.live_count += count;
+        self.live_bytes += bytes;
         if self.live_bytes > self.peak_live_bytes {
             self.peak_live_bytes = self.live_bytes;
             self.peak_tick = live.tick;
@@ -395,11 +448,13 @@ impl Replay {
 
     #[inline(always)]
     fn remove_live(&mut self, live: Live) {
+        let (count, bytes) = (u64::from(live.count), self.weigh.bytes(live.size));
         self.change_stack(live.stack, |stats| {
-            stats.live_allocations -= 1;
-            stats.live_bytes -= live.size;
+            stats.live_allocations -= count;
+            stats.live_bytes -= bytes;
         });
-        self.live_bytes -= live.size;
+        self.live_count -= count;
+        self.live_bytes -= bytes;
         self.update_bucket();
     }
 

@@ -118,6 +118,7 @@ pub fn report(
         process: totals::process(analysis),
         verdict,
         allocator: options.allocator.clone(),
+        sampling: totals::sampling(analysis),
         summary: totals::summary(analysis),
         size_classes: totals::size_classes(analysis),
         leaks: leaks.listed,

@@ -75,15 +75,13 @@ pub fn old_allocations(
     let end = analysis.replay.last_tick;
     let min_ticks = (min_age * 1e9 / analysis.clock.ns_per_tick()) as u64;
     let mut by_stack: rustc_hash::FxHashMap<StackId, (u64, u64)> = Default::default();
-    analysis
-        .replay
-        .for_each_live_with_tick(|size, stack, tick| {
-            if end.saturating_sub(tick) >= min_ticks {
-                let entry = by_stack.entry(stack).or_default();
-                entry.0 += 1;
-                entry.1 += size;
-            }
-        });
+    analysis.replay.for_each_live(|block| {
+        if end.saturating_sub(block.tick) >= min_ticks {
+            let entry = by_stack.entry(block.stack).or_default();
+            entry.0 += block.count;
+            entry.1 += block.bytes;
+        }
+    });
     let mut stacks: Vec<(StackId, u64, u64)> =
         by_stack.into_iter().map(|(s, (n, b))| (s, n, b)).collect();
     stacks.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));

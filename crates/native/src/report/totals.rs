@@ -1,6 +1,6 @@
 //! Totals: the process, the summary and the size classes.
 
-use crate::model::{Exit, Process, SizeClass, Summary};
+use crate::model::{Exit, Process, Sampling, SizeClass, Summary};
 use crate::replay::{SIZE_CLASS_LIMITS, size_class};
 use crate::{Analysis, ExitStatus};
 
@@ -38,10 +38,10 @@ pub(crate) fn summary(analysis: &Analysis) -> Summary {
 pub(crate) fn size_classes(analysis: &Analysis) -> Vec<SizeClass> {
     let replay = &analysis.replay;
     let mut leaked_by_class = [(0u64, 0u64); 3];
-    replay.for_each_live(|size, _| {
-        let class = &mut leaked_by_class[size_class(size)];
-        class.0 += 1;
-        class.1 += size;
+    replay.for_each_live(|block| {
+        let class = &mut leaked_by_class[size_class(block.size)];
+        class.0 += block.count;
+        class.1 += block.bytes;
     });
     let names = ["< 1 KiB", "1 KiB - 1 MiB", "> 1 MiB"];
     (0..3)
@@ -55,4 +55,28 @@ pub(crate) fn size_classes(analysis: &Analysis) -> Vec<SizeClass> {
             leaked_bytes: leaked_by_class[i].1,
         })
         .collect()
+}
+
+/// How a sampled trace was sampled and how precise its estimates are;
+/// `None` for a full trace.
+pub(crate) fn sampling(analysis: &Analysis) -> Option<Sampling> {
+    let replay = &analysis.replay;
+    let weigh = replay.weigh;
+    if !weigh.sampled() {
+        return None;
+    }
+    // The Horvitz–Thompson variance estimate: Σ y² (1 − p) / p² over the
+    // recorded live blocks, y their size.
+    let mut variance = 0.0;
+    replay.for_each_live(|block| {
+        let p = weigh.probability(block.size);
+        variance += (block.size as f64).powi(2) * (1.0 - p) / (p * p);
+    });
+    Some(Sampling {
+        mean_interval_bytes: weigh.interval() as u64,
+        recorded_allocations: replay.recorded,
+        recorded_live: replay.recorded_live(),
+        leaked_bytes_standard_error: variance.sqrt(),
+        seen_above_bytes: (3.0 * weigh.interval()) as u64,
+    })
 }

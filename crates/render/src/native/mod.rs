@@ -26,6 +26,19 @@ impl Default for TextOptions {
     }
 }
 
+/// What a sampled trace's figures are, in one sentence (every format
+/// says it the same way, under the headline).
+pub fn sampling_sentence(sampling: &heapwise_native::model::Sampling) -> String {
+    use heapwise_words as words;
+    format!(
+        "Sampled: about one allocation per {} allocated was recorded ({} recorded); every figure is an estimate — leaked bytes ± {} (one standard error), and a call stack that leaked less than {} may not appear at all.",
+        words::bytes(sampling.mean_interval_bytes),
+        words::thousands(sampling.recorded_allocations),
+        words::bytes_f64(sampling.leaked_bytes_standard_error),
+        words::bytes(sampling.seen_above_bytes)
+    )
+}
+
 /// Which counter a stack-shaped output (flame graph, folded stacks) shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {

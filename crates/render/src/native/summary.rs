@@ -35,6 +35,9 @@ pub fn write<W: Write + ?Sized>(
         words::bytes(s.allocated_bytes),
         words::bytes(s.peak_live_bytes)
     )?;
+    if let Some(sampling) = &report.sampling {
+        writeln!(out, "heapwise: {}", super::sampling_sentence(sampling))?;
+    }
     writeln!(out, "heapwise: {}", report.verdict.headline)?;
     if s.leaked_allocations > 0 {
         writeln!(

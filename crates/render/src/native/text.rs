@@ -43,6 +43,9 @@ pub fn write_header<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io
         report.process.pid,
         words::seconds_exact(report.summary.duration_s)
     )?;
+    if let Some(sampling) = &report.sampling {
+        writeln!(out, "{}", super::sampling_sentence(sampling))?;
+    }
     write_verdict(out, report)
 }
 

@@ -133,6 +133,7 @@ mod tests {
             },
             verdict: verdict::verdict(&verdict::Evidence::default()),
             allocator: None,
+            sampling: None,
             summary: Summary::default(),
             size_classes: vec![
                 class("< 1 KiB", 0, Some(1023)),

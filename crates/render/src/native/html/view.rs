@@ -64,6 +64,8 @@ pub struct VerdictBox {
     pub level: &'static str,
     pub headline: String,
     pub details: Vec<String>,
+    /// For a sampled trace: that its figures are estimates, and how precise.
+    pub sampling: Option<String>,
     pub live: Judged,
     pub rss: Option<Judged>,
     pub leak_rate: Option<String>,
@@ -332,6 +334,10 @@ fn verdict(report: &NativeReport) -> VerdictBox {
         level: report.verdict.level.as_str(),
         headline: report.verdict.headline.clone(),
         details: report.verdict.details.clone(),
+        sampling: report
+            .sampling
+            .as_ref()
+            .map(crate::native::sampling_sentence),
         live: judged(&memory.live),
         rss: memory.rss.as_ref().map(judged),
         leak_rate: memory.leak_rate_bytes_per_s.map(|r| rate(Some(r))),
