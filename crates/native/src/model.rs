@@ -74,6 +74,11 @@ pub struct Sampling {
     /// A call stack that leaked at least this much was seen at least once
     /// with 95 % probability (3 R); smaller ones may be missing entirely.
     pub seen_above_bytes: u64,
+    /// The slowest leak this run could call a leak: a stack's growth must
+    /// be beyond twice its sampling error, which takes about 8 R leaked
+    /// over the run (8 R / duration); a slower leak could go unseen.
+    /// `null` for a run of no length.
+    pub detectable_rate_bytes_per_s: Option<f64>,
 }
 
 /// What a forked child inherited from its parent and still holds at the

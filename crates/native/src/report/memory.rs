@@ -171,7 +171,11 @@ pub(crate) fn section(
     timeline: &[TimelinePoint],
     growth: &[Growth],
 ) -> (MemoryOverTime, Vec<String>) {
-    let live = live_verdict(timeline);
+    let mut live = live_verdict(timeline);
+    if let Some(errors) = super::stacks::sampling_errors(analysis) {
+        let error = errors.values().sum::<f64>().sqrt();
+        super::stacks::within_sampling_error(&mut live, analysis.replay.live_bytes as f64, error);
+    }
     let rss = rss_verdict(analysis);
     let fragmentation = fragmentation(timeline, &live, rss.as_ref());
     let leaking: Vec<(String, Pattern, Option<f64>)> = growth

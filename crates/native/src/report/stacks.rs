@@ -30,6 +30,7 @@ pub fn stack_growth(
     let mut candidates = analysis.leaking_stacks();
     candidates.truncate(options.candidates);
     let series_options = super::memory::options("live bytes of this call stack");
+    let errors = sampling_errors(analysis);
     let mut growth: Vec<StackGrowth> = candidates
         .into_iter()
         .map(|stack| {
@@ -44,10 +45,13 @@ pub fn stack_growth(
                     .into_iter()
                     .map(|(bucket, value)| (times[bucket], value as f64)),
             );
-            StackGrowth {
-                stack,
-                verdict: analyze(&series, &series_options),
+            let mut verdict = analyze(&series, &series_options);
+            if let Some(errors) = &errors {
+                let live = replay.stacks[stack as usize].live_bytes as f64;
+                let error = errors.get(&stack).copied().unwrap_or(0.0).sqrt();
+                within_sampling_error(&mut verdict, live, error);
             }
+            StackGrowth { stack, verdict }
         })
         .collect();
     growth.sort_by(|a, b| {
@@ -58,6 +62,39 @@ pub fn stack_growth(
             .then(slope(b).total_cmp(&slope(a)))
     });
     growth
+}
+
+/// In a sampled trace, each stack's variance of its estimated live bytes
+/// (Σ Z² (1 − p) / p² over its recorded live blocks); `None` in a full one.
+pub(crate) fn sampling_errors(analysis: &Analysis) -> Option<rustc_hash::FxHashMap<StackId, f64>> {
+    let weigh = analysis.replay.weigh;
+    if !weigh.sampled() {
+        return None;
+    }
+    let mut variance: rustc_hash::FxHashMap<StackId, f64> = Default::default();
+    analysis.replay.for_each_live(|block| {
+        let p = weigh.probability(block.size);
+        *variance.entry(block.stack).or_default() +=
+            (block.size as f64).powi(2) * (1.0 - p) / (p * p);
+    });
+    Some(variance)
+}
+
+/// A sampled series is a leak only if what it holds at the end is beyond
+/// its sampling error: more than twice the standard error `error` of its
+/// estimated live bytes `live` (with one recorded block, the estimate is
+/// about that block's weight and the error as large: a handful of
+/// recorded blocks is what separates growth from the luck of the draw).
+pub(crate) fn within_sampling_error(verdict: &mut Verdict, live: f64, error: f64) {
+    if verdict.leak && live <= 2.0 * error {
+        verdict.leak = false;
+        verdict.reason = format!(
+            "{}; but that is within the sampling error ({} ± {}), so it is not called a leak",
+            verdict.reason,
+            heapwise_words::bytes_f64(live),
+            heapwise_words::bytes_f64(error)
+        );
+    }
 }
 
 /// Blocks live at the end that are older than the minimum age: (min age,
@@ -246,5 +283,32 @@ impl Chosen {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaking() -> Verdict {
+        let series = Series::from_pairs((0..120).map(|i| (f64::from(i), 1e6 + 1e4 * f64::from(i))));
+        let verdict = analyze(&series, &heapwise_series::Options::default());
+        assert!(verdict.leak, "{}", verdict.reason);
+        verdict
+    }
+
+    #[test]
+    fn growth_within_twice_its_sampling_error_is_not_a_leak() {
+        let mut verdict = leaking();
+        within_sampling_error(&mut verdict, 2.0e6, 1.2e6);
+        assert!(!verdict.leak);
+        assert!(
+            verdict.reason.contains("within the sampling error"),
+            "{}",
+            verdict.reason
+        );
+        let mut verdict = leaking();
+        within_sampling_error(&mut verdict, 2.0e6, 0.5e6);
+        assert!(verdict.leak, "{}", verdict.reason);
     }
 }

@@ -78,5 +78,9 @@ pub(crate) fn sampling(analysis: &Analysis) -> Option<Sampling> {
         recorded_live: replay.recorded_live(),
         leaked_bytes_standard_error: variance.sqrt(),
         seen_above_bytes: (3.0 * weigh.interval()) as u64,
+        detectable_rate_bytes_per_s: {
+            let duration = analysis.duration_s();
+            (duration > 0.0).then(|| 8.0 * weigh.interval() / duration)
+        },
     })
 }

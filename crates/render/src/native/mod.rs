@@ -30,8 +30,16 @@ impl Default for TextOptions {
 /// says it the same way, under the headline).
 pub fn sampling_sentence(sampling: &heapwise_native::model::Sampling) -> String {
     use heapwise_words as words;
+    let unseen = sampling
+        .detectable_rate_bytes_per_s
+        .map_or_else(String::new, |rate| {
+            format!(
+                "; a leak slower than {} over a run this long could go unseen",
+                words::rate(rate)
+            )
+        });
     format!(
-        "Sampled: about one allocation per {} allocated was recorded ({} recorded); every figure is an estimate — leaked bytes ± {} (one standard error), and a call stack that leaked less than {} may not appear at all.",
+        "Sampled: about one allocation per {} allocated was recorded ({} recorded); every figure is an estimate — leaked bytes ± {} (one standard error), a call stack that leaked less than {} may not appear at all{unseen}.",
         words::bytes(sampling.mean_interval_bytes),
         words::thousands(sampling.recorded_allocations),
         words::bytes_f64(sampling.leaked_bytes_standard_error),
