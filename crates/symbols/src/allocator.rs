@@ -105,6 +105,28 @@ const MARKERS: [(&str, AllocatorKind); 11] = [
     ("tc_calloc", AllocatorKind::Tcmalloc),
 ];
 
+/// The file offset of the function `name` defined in the ELF file `path`
+/// (its dynamic or static symbol table), `None` when it defines no such
+/// function. What a process maps at that offset of the file is the
+/// function's code: `heapwise attach` finds `dlopen` in the target's libc
+/// this way.
+pub fn function_file_offset(path: &Path, name: &str) -> Result<Option<u64>, InspectError> {
+    let mut elf = Elf::new(path);
+    elf.debug_syms = false;
+    let inspector = Inspector::new();
+    let found = inspector
+        .lookup(&Source::Elf(elf), &[name])
+        .map_err(|err| InspectError {
+            path: path.display().to_string(),
+            message: err.to_string(),
+        })?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .find(|s| s.sym_type == SymType::Function)
+        .and_then(|s| s.file_offset))
+}
+
 /// The allocator linked into the executable at `exe`, if it has one other
 /// than the system's (see the [module documentation](self)). `Ok(None)` for
 /// an ordinary dynamically linked program.

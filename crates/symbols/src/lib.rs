@@ -61,7 +61,7 @@ mod options;
 mod symbolizer;
 mod warning;
 
-pub use allocator::{AllocatorKind, LinkedAllocator, linked_allocator};
+pub use allocator::{AllocatorKind, LinkedAllocator, function_file_offset, linked_allocator};
 pub use frame::Frame;
 pub use heapwise_trace::ModuleLoad;
 pub use options::{Options, PathRewrite};
