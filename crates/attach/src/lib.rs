@@ -228,7 +228,7 @@ pub fn load_and_call(
         dlopen,
         &[
             ptrace::Arg::Str(library.to_string_lossy().as_bytes()),
-            ptrace::Arg::Int((libc::RTLD_NOW | libc::RTLD_GLOBAL) as u64),
+            ptrace::Arg::Int(libc::RTLD_NOW as u64),
         ],
         CALL_TIMEOUT,
     )?;

@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run a program and trace every allocation it makes
     Run(cmd::run::RunArgs),
+    /// Trace a running process, then detach and leave it as it was
+    Attach(cmd::attach::AttachArgs),
     /// Report on a trace: totals, sizes, leaking call stacks
     Report(cmd::report::ReportArgs),
     /// Analyse V8/Node.js heap snapshots
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Run(args) => cmd::run::run(args),
+        Command::Attach(args) => cmd::attach::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Heap { command } => cmd::heap::run(command),
         Command::Watch(args) => cmd::watch::run(args),

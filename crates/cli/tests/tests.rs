@@ -17,6 +17,7 @@
 //! | memory over time: timeline, growth patterns (also on coarsened series), peak, old and temporary blocks, fragmentation | `native/growth.rs` |
 //! | bad input: missing, cut, damaged and foreign traces; static binaries; bad options | `native/bad_input.rs` |
 //! | the live view of `run` and `report --follow`, in tmux | `native/live.rs` |
+//! | `heapwise attach` to a running process: what leaked while attached, exact; the process left as it was; refusals | `native/attach.rs` |
 //! | `heapwise heap`: V8 snapshots of real Node.js scripts — summary, diff, leaks, capture, watch | `heap/mod.rs` |
 //! | `heapwise gc`: GC logs of Node.js, the JVM and Go — contract, follow, bad input, a real Node.js leak | `gc/mod.rs` |
 //! | `heapwise watch` on the command line: formats, children, exits, bad input | `watch/cli.rs` |

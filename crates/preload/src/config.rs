@@ -73,8 +73,26 @@ fn env(name: &CStr) -> Option<String> {
 }
 
 impl Config {
-    /// Reads the settings; `None` when tracing was not asked for.
+    /// Reads the settings from the environment; `None` when tracing was
+    /// not asked for.
     pub fn from_env() -> Option<Config> {
+        Config::from_lookup(env)
+    }
+
+    /// Reads the settings from `KEY=VALUE` lines with the environment's
+    /// names (what `heapwise attach` hands the library, whose process's
+    /// environment was fixed long before).
+    pub fn from_lines(lines: &str) -> Option<Config> {
+        Config::from_lookup(|name| {
+            let name = name.to_str().ok()?;
+            lines.lines().find_map(|line| {
+                let (key, value) = line.split_once('=')?;
+                (key == name).then(|| value.to_string())
+            })
+        })
+    }
+
+    fn from_lookup(env: impl Fn(&CStr) -> Option<String>) -> Option<Config> {
         let template = env(c"HEAPWISE_OUTPUT").filter(|t| !t.is_empty())?;
         Some(Config {
             template,

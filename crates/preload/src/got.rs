@@ -60,6 +60,7 @@ impl Patched {
     }
 
     /// The patched slots.
+    #[cfg(test)]
     pub fn slots(&self) -> &[Slot] {
         &self.slots[..self.len]
     }
@@ -148,20 +149,21 @@ pub type Redirect<'a> = (&'a CStr, usize);
 
 struct Walk<'a, 'b> {
     redirects: &'a [Redirect<'b>],
-    skip_base: usize,
+    skip_containing: usize,
     patched: &'a mut Patched,
     count: usize,
 }
 
-/// Redirects, in every loaded module but the one loaded at `skip_base`,
-/// each GOT slot bound to a function named in `redirects` to its hook.
+/// Redirects, in every loaded module but the one holding the address
+/// `skip_containing` (the preload), each GOT slot bound to a function
+/// named in `redirects` to its hook.
 /// Slots already pointing to the hook are left alone, so calling it again
 /// (for modules loaded since) patches only what is new. Returns the
 /// number of slots patched by this call.
-pub fn patch(redirects: &[Redirect<'_>], skip_base: usize, patched: &mut Patched) -> usize {
+pub fn patch(redirects: &[Redirect<'_>], skip_containing: usize, patched: &mut Patched) -> usize {
     let mut walk = Walk {
         redirects,
-        skip_base,
+        skip_containing,
         patched,
         count: 0,
     };
@@ -180,11 +182,14 @@ unsafe extern "C" fn on_module(
     // the loader's description of a loaded module.
     let (walk, info) = unsafe { (&mut *(data as *mut Walk<'_, '_>), &*info) };
     let base = info.dlpi_addr as usize;
-    if base == walk.skip_base || info.dlpi_phdr.is_null() {
+    if info.dlpi_phdr.is_null() {
         return 0;
     }
     // SAFETY: `dlpi_phdr` has `dlpi_phnum` entries.
     let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+    if contains(base, phdrs, walk.skip_containing) {
+        return 0;
+    }
     let Some(dynamic) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else {
         return 0;
     };
@@ -192,6 +197,41 @@ unsafe extern "C" fn on_module(
     walk.count +=
         unsafe { patch_module(base, (base + dynamic.p_vaddr as usize) as *const Dyn, walk) };
     0
+}
+
+const PT_LOAD: u32 = 1;
+
+/// Whether a loaded segment of the module at `base` holds `address`.
+fn contains(base: usize, phdrs: &[libc::Elf64_Phdr], address: usize) -> bool {
+    phdrs.iter().any(|p| {
+        p.p_type == PT_LOAD
+            && (base + p.p_vaddr as usize..base + (p.p_vaddr + p.p_memsz) as usize)
+                .contains(&address)
+    })
+}
+
+/// Whether `address` is in a loaded segment of any module (a module
+/// unloaded since a slot was patched has none).
+pub fn mapped(address: usize) -> bool {
+    unsafe extern "C" fn look(info: *mut libc::dl_phdr_info, _: usize, data: *mut c_void) -> c_int {
+        // SAFETY: as in `on_module`; `data` is the `(address, found)` pair.
+        let (info, found) = unsafe { (&*info, &mut *(data as *mut (usize, bool))) };
+        if info.dlpi_phdr.is_null() {
+            return 0;
+        }
+        // SAFETY: `dlpi_phdr` has `dlpi_phnum` entries.
+        let phdrs =
+            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+        if contains(info.dlpi_addr as usize, phdrs, found.0) {
+            found.1 = true;
+            return 1;
+        }
+        0
+    }
+    let mut found = (address, false);
+    // SAFETY: the callback reads the loader's structures during the call.
+    unsafe { libc::dl_iterate_phdr(Some(look), (&mut found as *mut (usize, bool)).cast()) };
+    found.1
 }
 
 /// The loader rewrites most address entries of `.dynamic` in place to
@@ -327,13 +367,13 @@ mod tests {
         assert_ne!(real, 4242);
         let mut patched = Patched::new();
         let redirects = [(c"getppid", fake_getppid as *const () as usize)];
-        let count = patch(&redirects, usize::MAX, &mut patched);
+        let count = patch(&redirects, 0, &mut patched);
         assert!(count >= 1, "no GOT slot of getppid found");
         // SAFETY: as above; now through the patched slot.
         assert_eq!(unsafe { libc::getppid() }, 4242);
         // Patching again finds nothing new.
-        assert_eq!(patch(&redirects, usize::MAX, &mut patched), 0);
-        assert_eq!(patched.restore(|_| true), count);
+        assert_eq!(patch(&redirects, 0, &mut patched), 0);
+        assert_eq!(patched.restore(mapped), count);
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getppid() }, real);
         assert!(patched.slots().is_empty());

@@ -33,8 +33,14 @@ macro_rules! trampoline {
         core::arch::global_asm!(
             concat!(".globl ", $name),
             concat!(".type ", $name, ",@function"),
+            // The same code under a hidden name, which the library's own
+            // code can take the address of (`redirects`): `malloc` itself
+            // would resolve to libc's in a process that loaded us late.
+            concat!(".globl hw_hook_", $name),
+            concat!(".hidden hw_hook_", $name),
             ".p2align 4",
             concat!($name, ":"),
+            concat!("hw_hook_", $name, ":"),
             ".cfi_startproc",
             concat!("mov ", $sp, ", rsp"),
             concat!("mov ", $bp, ", rbp"),
@@ -59,6 +65,41 @@ mod exported {
     trampoline!("memalign", super::hw_memalign, "rdx", "rcx");
     trampoline!("valloc", super::hw_valloc, "rsi", "rdx");
     trampoline!("pvalloc", super::hw_pvalloc, "rsi", "rdx");
+}
+
+/// The exported functions and the addresses of their hooks, for
+/// redirecting a running process's calls to them (`got.rs`, `attach.rs`).
+#[cfg(all(not(test), target_arch = "x86_64"))]
+pub fn redirects() -> [crate::got::Redirect<'static>; 11] {
+    unsafe extern "C" {
+        static hw_hook_malloc: u8;
+        static hw_hook_free: u8;
+        static hw_hook_cfree: u8;
+        static hw_hook_calloc: u8;
+        static hw_hook_realloc: u8;
+        static hw_hook_reallocarray: u8;
+        static hw_hook_posix_memalign: u8;
+        static hw_hook_aligned_alloc: u8;
+        static hw_hook_memalign: u8;
+        static hw_hook_valloc: u8;
+        static hw_hook_pvalloc: u8;
+    }
+    [
+        (c"malloc", &raw const hw_hook_malloc as usize),
+        (c"free", &raw const hw_hook_free as usize),
+        (c"cfree", &raw const hw_hook_cfree as usize),
+        (c"calloc", &raw const hw_hook_calloc as usize),
+        (c"realloc", &raw const hw_hook_realloc as usize),
+        (c"reallocarray", &raw const hw_hook_reallocarray as usize),
+        (
+            c"posix_memalign",
+            &raw const hw_hook_posix_memalign as usize,
+        ),
+        (c"aligned_alloc", &raw const hw_hook_aligned_alloc as usize),
+        (c"memalign", &raw const hw_hook_memalign as usize),
+        (c"valloc", &raw const hw_hook_valloc as usize),
+        (c"pvalloc", &raw const hw_hook_pvalloc as usize),
+    ]
 }
 
 #[inline(always)]

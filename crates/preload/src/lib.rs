@@ -101,10 +101,9 @@ compile_error!("libheapwise_preload supports Linux on x86-64 only");
 mod hooks;
 mod lifecycle;
 mod startup;
-// Attaching to a running process: its calls redirected through its GOT.
-// (`heapwise attach`'s entry point, the next step of issue 12, calls it;
-// until then only its tests do.)
-#[cfg_attr(not(test), allow(dead_code))]
+// Attaching to a running process: the entry points `heapwise attach`
+// calls, and its calls redirected through its GOT.
+mod attach;
 mod got;
 
 // Recording, on the program's threads.

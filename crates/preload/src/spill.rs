@@ -199,6 +199,31 @@ pub fn remove() {
     unsafe { libc::unlink(PATH.0.get().cast()) };
 }
 
+/// After a detach (`attach.rs`), with the trace ended: gives back what
+/// the spill file holds — its name, its descriptor (and with it the lock)
+/// and its memory — while keeping the mapping itself, which a thread still
+/// inside a hook may touch (a page it writes to comes back empty).
+pub fn release() {
+    remove();
+    let base = BASE.load(Ordering::Acquire);
+    let slots = CAPACITY.load(Ordering::Acquire);
+    if !base.is_null() {
+        // SAFETY: our own shared mapping; MADV_REMOVE frees its pages.
+        unsafe {
+            libc::madvise(
+                base.cast(),
+                SPILL_HEADER_LEN + slots * SLOT_LEN,
+                libc::MADV_REMOVE,
+            )
+        };
+    }
+    let fd = FD.swap(-1, Ordering::AcqRel);
+    if fd >= 0 {
+        // SAFETY: our descriptor; the mapping does not need it.
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// In a forked child: forgets the parent's file (the child makes its own
 /// when it starts its trace). The child's copy of the descriptor is closed
 /// so that the parent's death is seen while the child lives.

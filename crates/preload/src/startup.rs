@@ -59,9 +59,15 @@ fn environment_ready() -> bool {
 }
 
 fn first_stage() -> u8 {
-    let Some(config) = Config::from_env() else {
-        return OFF;
-    };
+    match Config::from_env() {
+        Some(config) => start_recording(config),
+        None => OFF,
+    }
+}
+
+/// Starts recording into memory with `config`: buffers, the spill file,
+/// the fork and exit handlers, the module list. Returns the next state.
+pub(crate) fn start_recording(config: Config) -> u8 {
     let blocks = config.buffer_mb * (1 << 20) / crate::stream::BLOCK_SIZE;
     crate::stream::MAX_BLOCKS.store(blocks, Ordering::Relaxed);
     crate::spill::ensure(config.spill_dir.as_deref(), crate::spill::slots_for(blocks));

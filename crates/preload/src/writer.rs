@@ -378,7 +378,9 @@ impl Writer {
         }
         if now.saturating_sub(self.last_modules_ns) >= MODULE_POLL_NS {
             self.last_modules_ns = now;
-            crate::unwind::modules::refresh_if_changed();
+            if crate::unwind::modules::refresh_if_changed() {
+                crate::attach::redirect_new_modules();
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 mod args;
+pub mod attach;
 pub mod gc;
 pub mod heap;
 pub mod interrupts;

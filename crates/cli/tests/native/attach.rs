@@ -1,0 +1,184 @@
+//! `heapwise attach` on a running process of known behaviour: what it
+//! leaks while attached is reported exactly (blocks, bytes, function and
+//! line), frees are recorded, and after the detach it runs on as before —
+//! not stopped, not traced, no descriptor or shared memory of heapwise's
+//! left behind.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use super::util::*;
+
+struct Running {
+    child: Child,
+    counts: Receiver<u64>,
+}
+
+impl Running {
+    fn start() -> Running {
+        let mut child = Command::new(program("attach_target.c"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, counts) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line.trim().parse().unwrap_or(0)).is_err() {
+                    break;
+                }
+            }
+        });
+        let running = Running { child, counts };
+        running
+            .counts
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap();
+        running
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The newest count, after draining what was printed.
+    fn latest(&self) -> u64 {
+        let mut last = self.counts.recv_timeout(Duration::from_secs(5)).unwrap();
+        while let Ok(n) = self.counts.try_recv() {
+            last = n;
+        }
+        last
+    }
+
+    fn status(&self, field: &str) -> String {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    fn descriptors(&self) -> Vec<String> {
+        let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .map(|p| p.display().to_string())
+            .collect();
+        fds.sort();
+        fds
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn attach_reports_what_leaked_while_attached_and_leaves_the_process_as_it_was() {
+    let dir = test_dir("attach");
+    let target = Running::start();
+    let fds = target.descriptors();
+    let before = target.latest();
+    let trace = dir.join("attached.hwt");
+    let out = heapwise()
+        .args([
+            "attach",
+            "--pid",
+            &target.pid().to_string(),
+            "--duration",
+            "1s",
+            "-o",
+        ])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let after = target.latest();
+    assert!(out.status.success(), "attach failed: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("detached from process"), "{err}");
+
+    // What leaked while attached: between the counts printed before and
+    // after, one 100-byte block per count, all from leak_here's line.
+    let report = report_json(&trace);
+    let leak = leak_from(&report, "leak_here");
+    let blocks = leak["allocations"].as_u64().unwrap();
+    assert!(
+        blocks >= 30 && blocks <= after - before,
+        "{blocks} blocks leaked, counts {before} -> {after}"
+    );
+    assert_eq!(leak["bytes"].as_u64().unwrap(), 100 * blocks);
+    assert_eq!(
+        leak["frames"][0]["line"].as_u64().unwrap(),
+        line_of("attach_target.c", "leak")
+    );
+    // The 300- and 200-byte buffers are freed: recorded, and not leaks.
+    assert!(report["summary"]["frees"].as_u64().unwrap() > blocks);
+    let leaked_bytes = report["summary"]["leaked_bytes"].as_u64().unwrap();
+    assert!(leaked_bytes < 100 * blocks + 1024, "leaked {leaked_bytes}");
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("attached to a running process"),
+        "{warnings}"
+    );
+
+    // As before: counting on, sleeping (not stopped), not traced, the same
+    // descriptors, no spill file in /dev/shm.
+    let later = target.latest();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(target.latest() > later + 10);
+    assert!(matches!(
+        target.status("State:").chars().next(),
+        Some('S' | 'R')
+    ));
+    assert_eq!(target.status("TracerPid:"), "0");
+    assert_eq!(target.descriptors(), fds);
+    let spill_left = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("heapwise-{}-", target.pid()))
+        });
+    assert!(!spill_left, "a spill file is left in /dev/shm");
+
+    // A second attach to the same process is refused in one sentence.
+    let again = heapwise()
+        .args([
+            "attach",
+            "--pid",
+            &target.pid().to_string(),
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("cannot be attached again"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn attach_refuses_what_it_cannot_attach_to() {
+    let out = heapwise()
+        .args(["attach", "--pid", "999999999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("there is no process 999999999"),
+        "{}",
+        stderr(&out)
+    );
+}
