@@ -17,6 +17,8 @@ use super::args::parse_duration;
 use super::interrupts;
 use super::launch::locate_preload;
 use super::native;
+use crate::tui::trace::{self as trace_view, LiveTrace, ViewContext};
+use crate::tui::{self, Closed, Screen};
 
 /// Trace a running process, then detach and leave it running as before.
 #[derive(Args)]
@@ -40,6 +42,10 @@ pub struct AttachArgs {
     /// Leaking call stacks shown in the summary.
     #[arg(long, value_name = "N", default_value_t = 5)]
     top: usize,
+    /// No live view: on a terminal, heapwise otherwise shows the process's
+    /// memory live while attached (`q` detaches).
+    #[arg(long)]
+    no_tui: bool,
 }
 
 /// The preload's answers (`crates/preload/src/attach.rs`).
@@ -88,7 +94,11 @@ pub fn run(args: AttachArgs) -> Result<ExitCode> {
             None => "Ctrl-C detaches".to_string(),
         }
     );
-    let process_ended = wait(pid, args.duration, started);
+    let process_ended = if !args.no_tui && crate::tui::on_terminal() {
+        watch_live(pid, &actual, args.duration, started)?
+    } else {
+        wait(pid, args.duration, started)
+    };
     if !process_ended {
         heapwise_attach::call_loaded(pid, &preload, "heapwise_detach", "")
             .context("while detaching (the process keeps running; its trace may end early)")?;
@@ -164,6 +174,78 @@ fn wait(pid: i32, duration: Option<Duration>, started: Instant) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Shows the live view of the trace until the duration is up, the person
+/// closes it (`q`, Ctrl-C) or the process ends; returns whether it ended.
+fn watch_live(
+    pid: i32,
+    trace: &Path,
+    duration: Option<Duration>,
+    started: Instant,
+) -> Result<bool> {
+    let mut view = AttachView {
+        pid,
+        command: std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .replace('\0', " ")
+            .trim()
+            .to_string(),
+        live: LiveTrace::new(trace),
+        duration,
+        started,
+        ended: false,
+    };
+    let mut screen = Screen::enter().context("cannot draw on this terminal (try --no-tui)")?;
+    let closed = tui::show(&mut screen, &mut view)?;
+    if closed == Closed::HungUp {
+        screen.abandon();
+    } else {
+        let _ = screen.leave();
+    }
+    Ok(view.ended)
+}
+
+/// `heapwise attach`'s live view: the trace as it grows.
+struct AttachView {
+    pid: i32,
+    command: String,
+    live: LiveTrace,
+    duration: Option<Duration>,
+    started: Instant,
+    /// The process ended.
+    ended: bool,
+}
+
+impl tui::View for AttachView {
+    fn refresh(&mut self) -> Result<bool> {
+        self.live.refresh();
+        self.ended()
+    }
+
+    fn draw(&self, frame: &mut ratatui::Frame) {
+        let context = ViewContext {
+            title: "heapwise attach",
+            command: &self.command,
+            pid: self.pid as u32,
+            output: None,
+            keys: "q detaches (the process keeps running) and prints the summary",
+            started: self.started,
+            started_with_program: true,
+        };
+        trace_view::draw(frame, &self.live, &context);
+    }
+
+    fn ended(&mut self) -> Result<bool> {
+        self.ended = !Path::new(&format!("/proc/{}", self.pid)).exists() || zombie(self.pid);
+        Ok(self.ended
+            || interrupts::interrupted()
+            || self.duration.is_some_and(|d| self.started.elapsed() >= d))
+    }
+
+    fn interrupt(&mut self) -> bool {
+        true
     }
 }
 

@@ -182,3 +182,33 @@ fn attach_refuses_what_it_cannot_attach_to() {
         stderr(&out)
     );
 }
+
+#[test]
+fn on_a_terminal_attach_shows_the_live_view_and_q_detaches() {
+    let dir = test_dir("attach-live");
+    let target = Running::start();
+    let heapwise_bin = env!("CARGO_BIN_EXE_heapwise");
+    // Build the preload before tmux starts heapwise.
+    let _ = heapwise();
+    let tmux = crate::common::tmux::Tmux::start(
+        &scratch().join("tmux-attach"),
+        &format!(
+            "cd {} && {heapwise_bin} attach --pid {} -o live.hwt; echo EXIT=$?; sleep 120",
+            dir.display(),
+            target.pid()
+        ),
+    );
+    let screen = tmux.wait_for("the attach's live view with the leaking stack", |s| {
+        s.contains("heapwise attach · PID") && s.contains("leak_here")
+    });
+    assert!(screen.contains("q detaches"), "{screen}");
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the summary after q", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(screen.contains("detached from process"), "{screen}");
+    // The process runs on, untraced.
+    let before = target.latest();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(target.latest() > before + 10);
+    assert_eq!(target.status("TracerPid:"), "0");
+}
