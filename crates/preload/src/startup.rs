@@ -59,9 +59,23 @@ fn environment_ready() -> bool {
 }
 
 fn first_stage() -> u8 {
-    let Some(config) = Config::from_env() else {
-        return OFF;
+    let config = match Config::from_env() {
+        None => return OFF,
+        Some(Ok(config)) => config,
+        Some(Err(message)) => {
+            complain(&format!("not tracing: {message}"));
+            return OFF;
+        }
     };
+    if config.sample > 0 {
+        // Before recording starts: the hooks read the table to know the
+        // trace is sampled.
+        crate::sample::set_interval(config.sample);
+        if !crate::live::enable() {
+            complain("not tracing: no memory for the table of sampled blocks");
+            return OFF;
+        }
+    }
     let blocks = config.buffer_mb * (1 << 20) / crate::stream::BLOCK_SIZE;
     crate::stream::MAX_BLOCKS.store(blocks, Ordering::Relaxed);
     crate::spill::ensure(config.spill_dir.as_deref(), crate::spill::slots_for(blocks));
@@ -71,6 +85,12 @@ fn first_stage() -> u8 {
     unsafe { on_exit(on_exit_handler, std::ptr::null_mut()) };
     crate::unwind::modules::refresh();
     ACTIVE
+}
+
+/// One line on stderr (start-up cannot write a trace yet).
+fn complain(message: &str) {
+    let line = format!("heapwise: {message}\n");
+    let _ = crate::sys::write_all(2, line.as_bytes());
 }
 
 unsafe extern "C" {
