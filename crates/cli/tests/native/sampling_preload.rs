@@ -301,3 +301,38 @@ fn sample_sizes_are_checked_before_the_program_starts() {
     let (header, _) = read(&dir.join("d.hwt"));
     assert_eq!(header.sample_interval, 512 * 1024);
 }
+
+#[test]
+fn a_signal_handler_that_interrupts_a_hook_records_its_sampled_blocks() {
+    // A mean of one byte samples every block: the handler's 48-byte blocks
+    // (recorded on the nested path, into the side buffer) and the main
+    // loop's, whose frees go through the table — exactly as many as the
+    // program says, none lost.
+    let dir = test_dir("sampled-signals");
+    let out = run_traced_with(
+        &dir,
+        "s.hwt",
+        &["--no-tui", "--sample", "1"],
+        &program("signals.c"),
+        &["300"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fired: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("the program prints its count");
+    assert!(fired >= 300);
+    let (header, recorded) = read(&dir.join("s.hwt"));
+    assert_eq!(header.sample_interval, 1);
+    assert!(
+        recorded.unknown_frees.is_empty(),
+        "{:x?}",
+        recorded.unknown_frees
+    );
+    assert!(recorded.double_allocs.is_empty());
+    assert_eq!(recorded.lost, 0);
+    // The handler's blocks are the program's only 48-byte blocks, never
+    // freed.
+    let leaked = count(&recorded.allocs_by_size, 48) - count(&recorded.frees_by_size, 48);
+    assert_eq!(leaked, fired, "{recorded:?}");
+}
