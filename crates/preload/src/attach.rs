@@ -61,7 +61,7 @@ fn attach(settings: &str) -> c_int {
     if state::current() != OFF || crate::config::get().is_some() {
         return ALREADY;
     }
-    let Some(config) = Config::from_lines(settings) else {
+    let Some(Ok(config)) = Config::from_lines(settings) else {
         return BAD_SETTINGS;
     };
     if !state::begin_stage(OFF) {

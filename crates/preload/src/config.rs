@@ -33,6 +33,10 @@ pub struct Config {
     /// `none` keeps buffers in private memory, so a process that dies loses
     /// what its writer had not written yet).
     pub spill_dir: Option<String>,
+    /// `HEAPWISE_SAMPLE`: record a sample of the allocations, one per this
+    /// many bytes allocated on average (0, the default: every allocation).
+    /// Bytes, or a size such as `512KiB`, `64k`, `1MiB`.
+    pub sample: u64,
 }
 
 /// How a trace's blocks are compressed (`HEAPWISE_COMPRESS`).
@@ -72,17 +76,41 @@ fn env(name: &CStr) -> Option<String> {
     )
 }
 
+/// Parses a size in bytes: a whole number, optionally followed by `k`,
+/// `KB`, `KiB`, `m`, `MB`, `MiB`, `g`, `GB` or `GiB` (any case; all powers
+/// of 1024) or `B`. `None` for anything else, or more than 2^62.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return None,
+    };
+    number
+        .checked_mul(1 << shift)
+        .filter(|&bytes| bytes <= 1 << 62)
+}
+
 impl Config {
     /// Reads the settings from the environment; `None` when tracing was
-    /// not asked for.
-    pub fn from_env() -> Option<Config> {
+    /// not asked for, an error (tracing off) for a setting that cannot be
+    /// understood and must not be guessed: a wrong `HEAPWISE_SAMPLE` taken
+    /// for a full trace would slow a production service down many times.
+    pub fn from_env() -> Option<Result<Config, String>> {
         Config::from_lookup(env)
     }
 
     /// Reads the settings from `KEY=VALUE` lines with the environment's
     /// names (what `heapwise attach` hands the library, whose process's
     /// environment was fixed long before).
-    pub fn from_lines(lines: &str) -> Option<Config> {
+    pub fn from_lines(lines: &str) -> Option<Result<Config, String>> {
         Config::from_lookup(|name| {
             let name = name.to_str().ok()?;
             lines.lines().find_map(|line| {
@@ -92,9 +120,20 @@ impl Config {
         })
     }
 
-    fn from_lookup(env: impl Fn(&CStr) -> Option<String>) -> Option<Config> {
+    fn from_lookup(env: impl Fn(&CStr) -> Option<String>) -> Option<Result<Config, String>> {
         let template = env(c"HEAPWISE_OUTPUT").filter(|t| !t.is_empty())?;
-        Some(Config {
+        let sample = match env(c"HEAPWISE_SAMPLE").filter(|v| !v.trim().is_empty()) {
+            None => 0,
+            Some(value) => match parse_size(&value) {
+                Some(bytes) => bytes,
+                None => {
+                    return Some(Err(format!(
+                        "HEAPWISE_SAMPLE={value:?} is not a size in bytes (such as 524288, 64KiB or 1MiB; 0 traces every allocation)"
+                    )));
+                }
+            },
+        };
+        Some(Ok(Config {
             template,
             session: env(c"HEAPWISE_SESSION").unwrap_or_default(),
             parent: env(c"HEAPWISE_PARENT").and_then(|p| p.parse().ok()),
@@ -111,7 +150,8 @@ impl Config {
                 Some(dir) if !dir.is_empty() => Some(dir.trim_end_matches('/').to_string()),
                 _ => Some("/dev/shm".to_string()),
             },
-        })
+            sample,
+        }))
     }
 }
 
@@ -265,7 +305,7 @@ pub fn header(
             .with(100_000, |f| f.0.clone())
             .unwrap_or_default(),
         fork_tick: FORKED_FROM.with(100_000, |f| f.1).unwrap_or(0),
-        sample_interval: 0,
+        sample_interval: config.sample,
     }
 }
 
@@ -279,5 +319,28 @@ mod tests {
         assert_eq!(Compress::parse("always"), Some(Compress::Always));
         assert_eq!(Compress::parse("never"), Some(Compress::Never));
         assert_eq!(Compress::parse("yes"), None);
+    }
+
+    #[test]
+    fn sizes_are_bytes_or_powers_of_1024() {
+        assert_eq!(parse_size("524288"), Some(524_288));
+        assert_eq!(parse_size("0"), Some(0));
+        assert_eq!(parse_size("64KiB"), Some(65_536));
+        assert_eq!(parse_size("512k"), Some(524_288));
+        assert_eq!(parse_size("1MiB"), Some(1 << 20));
+        assert_eq!(parse_size(" 2 mb "), Some(2 << 20));
+        assert_eq!(parse_size("1G"), Some(1 << 30));
+        assert_eq!(parse_size("100B"), Some(100));
+        for bad in [
+            "",
+            "k",
+            "1.5MiB",
+            "-1",
+            "64 parsecs",
+            "1TiB",
+            "99999999999GiB",
+        ] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
     }
 }

@@ -11,6 +11,15 @@
 //! memory: a block's free is recorded (and timestamped) *before* glibc gets
 //! it back, an allocation *after* glibc returns it; `realloc` records the
 //! tick at entry for its implicit free.
+//!
+//! In a sampled trace (`sample.rs`) an allocation whose bytes leave the
+//! thread's countdown above zero goes straight to glibc before anything
+//! else, and a free whose address the filter of sampled blocks does not
+//! know (`live.rs`) after one byte load; the rest is the full trace's path,
+//! in functions of their own (`sampled_*`), so that a full trace's hooks
+//! only gain the two tests that tell it is not sampled. A sampled block is
+//! put into the table after glibc returns it and taken out before glibc
+//! gets it back, so an address is never in the table twice.
 
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{Ordering, compiler_fence};
@@ -18,7 +27,9 @@ use std::sync::atomic::{Ordering, compiler_fence};
 use heapwise_trace::AllocApi;
 
 use crate::alloc::*;
+use crate::live;
 use crate::record::{self, Call};
+use crate::sample;
 use crate::state;
 use crate::sys;
 use crate::tls::{self, IDLE, IN_HOOK, Tls};
@@ -133,11 +144,10 @@ enum Guard {
 }
 
 impl Guard {
-    /// Takes the guard if this thread is in no hook and tracing is on (or
-    /// starts tracing when it is due).
+    /// Takes the guard of `tls` (the calling thread's) if this thread is
+    /// in no hook and tracing is on (or starts tracing when it is due).
     #[inline(always)]
-    fn enter() -> Guard {
-        let tls = tls::get();
+    fn enter(tls: *mut Tls) -> Guard {
         // SAFETY: the calling thread's TLS.
         let guard = unsafe { (*tls).guard };
         if guard == IDLE && state::active() {
@@ -147,6 +157,12 @@ impl Guard {
             return Guard::Record(tls);
         }
         enter_slow(tls, guard)
+    }
+
+    /// Whether calls are recorded (on the fast or the nested path).
+    #[inline(always)]
+    fn records(&self) -> bool {
+        !matches!(self, Guard::Pass)
     }
 
     /// Records `call` in whatever way the guard allows. (The fast path
@@ -222,9 +238,44 @@ fn allocating(
     bp: u64,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
-    let guard = Guard::enter();
+    let tls = tls::get();
+    if sample::skip(tls, size) {
+        return call();
+    }
+    if sample::on() {
+        return sampled_allocating(tls, api, size, sp, bp, call);
+    }
+    let guard = Guard::enter(tls);
     let ptr = call();
     if !ptr.is_null() {
+        guard.note(
+            Call::Alloc {
+                api,
+                size,
+                ptr: ptr as u64,
+            },
+            caller(sp, bp),
+        );
+    }
+    ptr
+}
+
+/// [`allocating`] in a sampled trace, once the countdown ran out: the
+/// block is sampled (unless this is the thread's first draw and it says
+/// otherwise, or the table of sampled blocks is full).
+#[inline(never)]
+fn sampled_allocating(
+    tls: *mut Tls,
+    api: AllocApi,
+    size: u64,
+    sp: *const u64,
+    bp: u64,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    let guard = Guard::enter(tls);
+    let due = sample::take(tls, size);
+    let ptr = call();
+    if due && !ptr.is_null() && guard.records() && live::insert(ptr as u64) {
         guard.note(
             Call::Alloc {
                 api,
@@ -314,23 +365,16 @@ pub(crate) unsafe extern "C" fn hw_posix_memalign(
     if !align.is_multiple_of(std::mem::size_of::<*mut c_void>()) || !align.is_power_of_two() {
         return libc::EINVAL;
     }
-    let guard = Guard::enter();
     let saved = sys::errno();
     // SAFETY: forwarding to glibc.
-    let ptr = unsafe { __libc_memalign(align, size) };
+    let ptr = allocating(AllocApi::PosixMemalign, size as u64, sp, bp, || unsafe {
+        __libc_memalign(align, size)
+    });
     let rc = if ptr.is_null() {
         libc::ENOMEM
     } else {
         // SAFETY: the caller passed a valid out-pointer.
         unsafe { out.write(ptr) };
-        guard.note(
-            Call::Alloc {
-                api: AllocApi::PosixMemalign,
-                size: size as u64,
-                ptr: ptr as u64,
-            },
-            caller(sp, bp),
-        );
         0
     };
     // posix_memalign does not set errno.
@@ -342,8 +386,30 @@ pub(crate) unsafe extern "C" fn hw_free(ptr: *mut c_void, sp: *const u64, bp: u6
     if ptr.is_null() {
         return;
     }
-    let guard = Guard::enter();
+    if sample::on() {
+        if live::may_be_sampled(ptr as u64) {
+            return sampled_free(ptr, sp, bp);
+        }
+        // SAFETY: forwarding to glibc.
+        return unsafe { __libc_free(ptr) };
+    }
+    let guard = Guard::enter(tls::get());
     guard.note(Call::Free { ptr: ptr as u64 }, caller(sp, bp));
+    // SAFETY: forwarding to glibc.
+    unsafe { __libc_free(ptr) };
+}
+
+/// `free` in a sampled trace of a block the filter may know: recorded if
+/// it is a sampled block.
+#[inline(never)]
+fn sampled_free(ptr: *mut c_void, sp: *const u64, bp: u64) {
+    if live::remove(ptr as u64) {
+        let guard = Guard::enter(tls::get());
+        guard.note(Call::Free { ptr: ptr as u64 }, caller(sp, bp));
+        // SAFETY: forwarding to glibc.
+        unsafe { __libc_free(ptr) };
+        return;
+    }
     // SAFETY: forwarding to glibc.
     unsafe { __libc_free(ptr) };
 }
@@ -391,7 +457,10 @@ fn reallocating(
     bp: u64,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
-    let guard = Guard::enter();
+    if sample::on() {
+        return sampled_reallocating(api, old, size, sp, bp, call);
+    }
+    let guard = Guard::enter(tls::get());
     let regs = caller(sp, bp);
     if size == 0 && !old.is_null() {
         // glibc frees the block and returns NULL: a free.
@@ -425,5 +494,84 @@ fn reallocating(
             regs,
         );
     }
+    new
+}
+
+/// [`reallocating`] in a sampled trace. The old block's free is recorded
+/// iff it was sampled, and the new block goes through the countdown like
+/// any allocation: one `REALLOC` record when both are sampled, else a free
+/// (stamped at entry) or an allocation (a `REALLOC` from no block) alone.
+#[inline(never)]
+fn sampled_reallocating(
+    api: AllocApi,
+    old: *mut c_void,
+    size: u64,
+    sp: *const u64,
+    bp: u64,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    let tls = tls::get();
+    // Out of the table before glibc may hand the address to another thread.
+    let was_sampled =
+        !old.is_null() && live::may_be_sampled(old as u64) && live::remove(old as u64);
+    let skip = sample::skip(tls, size);
+    if skip && !was_sampled {
+        return call();
+    }
+    let guard = Guard::enter(tls);
+    let due = !skip && sample::take(tls, size);
+    let regs = caller(sp, bp);
+    if size == 0 && !old.is_null() {
+        // glibc frees the block and returns NULL: a free.
+        if was_sampled {
+            guard.note(Call::Free { ptr: old as u64 }, regs);
+        }
+        let new = call();
+        if !new.is_null() && due && guard.records() && live::insert(new as u64) {
+            guard.note(
+                Call::Realloc {
+                    api,
+                    entry: sys::ticks(),
+                    old: 0,
+                    size,
+                    new: new as u64,
+                },
+                regs,
+            );
+        }
+        return new;
+    }
+    let entry = sys::ticks();
+    let new = call();
+    if new.is_null() {
+        // The old block is still allocated, and still sampled.
+        if was_sampled {
+            live::insert(old as u64);
+        }
+        return new;
+    }
+    let new_sampled = due && guard.records() && live::insert(new as u64);
+    let call = match (was_sampled, new_sampled) {
+        (true, true) => Call::Realloc {
+            api,
+            entry,
+            old: old as u64,
+            size,
+            new: new as u64,
+        },
+        (true, false) => Call::FreeEntered {
+            ptr: old as u64,
+            entry,
+        },
+        (false, true) => Call::Realloc {
+            api,
+            entry,
+            old: 0,
+            size,
+            new: new as u64,
+        },
+        (false, false) => return new,
+    };
+    guard.note(call, regs);
     new
 }

@@ -1,7 +1,9 @@
 //! `libheapwise_preload.so`: loaded with `LD_PRELOAD` into any dynamically
 //! linked program, it records every allocation — with its call stack — and
 //! every free into a heapwise trace (see the `heapwise-trace` crate and
-//! `docs/trace-format.md`).
+//! `docs/trace-format.md`); or, with `HEAPWISE_SAMPLE=R`, a sample of them
+//! (one per R bytes allocated on average, `sample.rs`) and the frees of the
+//! sampled blocks (`live.rs`), everything else going straight to glibc.
 //!
 //! This code runs inside other people's programs, inside `malloc`. Each
 //! rule below exists because breaking it has crashed, hung or corrupted a
@@ -44,7 +46,10 @@
 //! 7. **Keep the hot path small.** Cached unwind rules per instruction
 //!    address (`unwind/`), stacks interned per stream (`intern.rs`), events
 //!    delta-encoded into per-thread blocks: no system call and no shared
-//!    cache line per event.
+//!    cache line per event. In a sampled trace, an allocation that is not
+//!    sampled costs a TLS countdown and a free of a block that was not one
+//!    byte of a read-mostly filter; the table of sampled blocks is
+//!    lock-free (compare-and-swap on its slots), signal handlers included.
 //! 8. **Nothing a thread recorded dies with the process.** The blocks are
 //!    slots of a spill file in shared memory (`spill.rs`) that the kernel
 //!    keeps after `abort`, a crash or `SIGKILL`, and the writer hands a
@@ -59,7 +64,9 @@
 //! `pthread_create`); two more file descriptors, both close-on-exec (the
 //! trace, and the spill file with its shared mapping); the tracer's
 //! initial-exec TLS segment, which makes glibc's per-thread vector 16 bytes
-//! larger (288 instead of 272 bytes per thread). No pthread key is taken and
+//! larger (288 instead of 272 bytes per thread); in a sampled trace, the
+//! table of sampled blocks (8.25 MiB of address space, of which only the
+//! pages written become resident). No pthread key is taken and
 //! no thread-exit destructor registered: the writer notices threads that
 //! exited (`stream.rs`; why, in `lifecycle.rs`).
 //!
@@ -73,18 +80,22 @@
 //! unwinder announces modules through the control queue, itself a stream).
 //!
 //! ```text
-//! entry points  hooks     → record, startup, tls, state, unwind (Regs), alloc (glibc's functions)
-//!               lifecycle → writer, control, stream, config, spill, unwind, tls, state
+//! entry points  hooks     → sample, live, record, startup, tls, state, unwind (Regs),
+//!                           alloc (glibc's functions)
+//!               lifecycle → writer, control, stream, config, spill, unwind, sample, tls, state
 //!                           (the fork handlers take every module's lock)
-//!               startup   → lifecycle, writer, config, stream, spill, unwind, tls, state
-//! recording     record    → tls, stream, control, unwind, intern
+//!               startup   → lifecycle, writer, config, stream, spill, unwind, sample, live,
+//!                           tls, state
+//! recording     sample    → tls, live
+//!               live
+//!               record    → tls, stream, control, unwind, intern
 //!               tls       → stream, unwind (StackBounds)
 //!               unwind    → control (unwind/modules.rs: module announcements)
 //!               intern
 //! buffers       stream    → unwind, intern, side, spill, state
 //!               control   → stream
 //!               side, spill
-//! writer        writer    → stream, control, unwind, gauge, config, spill, tls, state
+//! writer        writer    → stream, control, unwind, gauge, config, spill, live, tls, state
 //!               config    → spill
 //!               gauge
 //! base          alloc, state, sys
@@ -106,9 +117,12 @@ mod startup;
 mod attach;
 mod got;
 
-// Recording, on the program's threads.
+// Recording, on the program's threads: which calls (in a sampled trace),
+// then the records.
 mod intern;
+mod live;
 mod record;
+mod sample;
 mod tls;
 mod unwind;
 

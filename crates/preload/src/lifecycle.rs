@@ -92,6 +92,9 @@ extern "C" fn fork_child() {
         (*tls).exited = 0;
         (*tls).lost = 0;
     }
+    // A sampled trace: the child inherits the table of sampled blocks (its
+    // memory is the parent's) and the countdown, but draws its own numbers.
+    crate::sample::reseed_after_fork(tls);
     let follow = crate::config::get().is_some_and(|c| c.follow_fork);
     if follow {
         // Module records go to the child's new trace, announced when it

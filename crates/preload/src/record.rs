@@ -23,6 +23,9 @@ pub enum Call {
     Alloc { api: AllocApi, size: u64, ptr: u64 },
     /// `free(ptr)` is about to run.
     Free { ptr: u64 },
+    /// A `realloc`-like call entered at tick `entry` released `ptr` (a
+    /// sampled block) for a new block that is not sampled.
+    FreeEntered { ptr: u64, entry: u64 },
     /// `realloc`-like call entered at tick `entry` turned `old` into `new`.
     Realloc {
         api: AllocApi,
@@ -53,6 +56,11 @@ pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
         Call::Free { ptr } => {
             let buf = p.reserve(stream, MAX_RECORD_LEN);
             let end = p.enc.free(buf, p.pos(), ptr, sys::ticks);
+            p.commit(end);
+        }
+        Call::FreeEntered { ptr, entry } => {
+            let buf = p.reserve(stream, MAX_RECORD_LEN);
+            let end = p.enc.free(buf, p.pos(), ptr, || entry);
             p.commit(end);
         }
         Call::Alloc { api, size, ptr } => {
@@ -171,6 +179,7 @@ fn encode_raw(tls: *const Tls, call: Call, caller: Regs, out: &mut [u8]) -> usiz
     };
     match call {
         Call::Free { ptr } => StreamEncoder::raw_free(out, 0, ts, ptr),
+        Call::FreeEntered { ptr, entry } => StreamEncoder::raw_free(out, 0, entry, ptr),
         Call::Alloc { api, size, ptr } => {
             StreamEncoder::raw(out, 0, api, ts, None, size, ips(&mut frames), ptr)
         }

@@ -31,7 +31,14 @@ struct hw_tls {
     /* The thread's stack, for bounds-checked reads while unwinding. */
     unsigned long stack_lo;
     unsigned long stack_hi;
+    /* Sampled traces (sample.rs): bytes left before the next sample, and
+     * the thread's PRNG state (0: not seeded yet). */
+    unsigned long sample_left;
+    unsigned long rng;
 };
+
+/* tls.rs mirrors this layout and checks the same size. */
+_Static_assert(sizeof(struct hw_tls) == 48, "struct hw_tls and tls.rs's Tls differ");
 
 static __thread struct hw_tls hw_tls_value __attribute__((tls_model("initial-exec")));
 

@@ -60,14 +60,28 @@ fn environment_ready() -> bool {
 
 fn first_stage() -> u8 {
     match Config::from_env() {
-        Some(config) => start_recording(config),
         None => OFF,
+        Some(Ok(config)) => start_recording(config),
+        Some(Err(message)) => {
+            complain(&format!("not tracing: {message}"));
+            OFF
+        }
     }
 }
 
 /// Starts recording into memory with `config`: buffers, the spill file,
-/// the fork and exit handlers, the module list. Returns the next state.
+/// the table of sampled blocks, the fork and exit handlers, the module
+/// list. Returns the next state.
 pub(crate) fn start_recording(config: Config) -> u8 {
+    if config.sample > 0 {
+        // Before recording starts: the hooks read the table to know the
+        // trace is sampled.
+        crate::sample::set_interval(config.sample);
+        if !crate::live::enable() {
+            complain("not tracing: no memory for the table of sampled blocks");
+            return OFF;
+        }
+    }
     let blocks = config.buffer_mb * (1 << 20) / crate::stream::BLOCK_SIZE;
     crate::stream::MAX_BLOCKS.store(blocks, Ordering::Relaxed);
     crate::spill::ensure(config.spill_dir.as_deref(), crate::spill::slots_for(blocks));
@@ -77,6 +91,12 @@ pub(crate) fn start_recording(config: Config) -> u8 {
     unsafe { on_exit(on_exit_handler, std::ptr::null_mut()) };
     crate::unwind::modules::refresh();
     ACTIVE
+}
+
+/// One line on stderr (start-up cannot write a trace yet).
+fn complain(message: &str) {
+    let line = format!("heapwise: {message}\n");
+    let _ = crate::sys::write_all(2, line.as_bytes());
 }
 
 unsafe extern "C" {

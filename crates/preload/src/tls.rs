@@ -24,7 +24,14 @@ pub struct Tls {
     pub stream: *const Stream,
     /// The thread's stack, for bounds-checked reads while unwinding.
     pub stack: StackBounds,
+    /// Sampled traces: bytes this thread may still allocate before its
+    /// next sampled block (0 in a full trace, and before the first draw).
+    pub sample_left: u64,
+    /// Sampled traces: the thread's PRNG state (0: not seeded yet).
+    pub rng: u64,
 }
+
+const _: () = assert!(std::mem::size_of::<Tls>() == 48);
 
 // `Tls` points to a Rust type the C side treats as opaque.
 #[allow(improper_ctypes)]

@@ -265,6 +265,14 @@ impl Writer {
     fn pass(&mut self, force: bool) {
         let _lock = PASS_LOCK.lock_for(u64::MAX);
         let pass_start = sys::ticks();
+        if let Some(refused) = crate::live::full_to_report() {
+            control::push(&ControlRecord::Note {
+                ts: pass_start,
+                message: format!(
+                    "sampling: the table of sampled blocks was full, so {refused} or more blocks due to be sampled were not recorded: estimates from this trace are too low"
+                ),
+            });
+        }
         let lost = control::LOST.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let mut buf = [0u8; 16];

@@ -1,5 +1,5 @@
 //! Values of flags that more than one subcommand takes: durations such as
-//! `500ms`, `10s`, `2m`, `1h`.
+//! `500ms`, `10s`, `2m`, `1h`; sizes such as `64KiB`, `512k`, `1MiB`.
 
 use std::time::Duration;
 
@@ -51,9 +51,46 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Parses a size in bytes: a whole number, optionally followed by `k`,
+/// `KB`, `KiB`, `m`, `MB`, `MiB`, `g`, `GB`, `GiB` (any case, all powers of
+/// 1024) or `B`. The preload reads `HEAPWISE_SAMPLE` the same way.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not a size: use bytes or a size such as 64KiB, 512k or 1MiB");
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(bad()),
+    };
+    number
+        .checked_mul(1 << shift)
+        .filter(|&bytes| bytes <= 1 << 62)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// [`parse_size`] for `--sample`: more than 0 bytes.
+pub fn parse_sample_interval(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err(format!(
+            "{:?}: the mean interval between samples must be more than 0 bytes (without --sample every allocation is traced)",
+            text.trim()
+        )),
+        bytes => Ok(bytes),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration, parse_positive_duration, parse_seconds};
+    use super::{
+        parse_duration, parse_positive_duration, parse_sample_interval, parse_seconds, parse_size,
+    };
     use std::time::Duration;
 
     #[test]
@@ -87,5 +124,41 @@ mod tests {
         assert!(parse_seconds("1..2s").is_err());
         assert!(parse_seconds("").is_err());
         assert!(parse_duration(&"9".repeat(30)).is_err());
+    }
+
+    #[test]
+    fn sizes_are_bytes_or_powers_of_1024() {
+        assert_eq!(parse_size("524288"), Ok(524_288));
+        assert_eq!(parse_size("64KiB"), Ok(65_536));
+        assert_eq!(parse_size("512k"), Ok(524_288));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("2 MB"), Ok(2 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("0"), Ok(0));
+        for bad in ["", "KiB", "1.5MiB", "-4k", "64 parsecs", "1TiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_size("99999999999GiB")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
+
+    #[test]
+    fn a_sample_interval_is_more_than_zero_bytes() {
+        assert_eq!(parse_sample_interval("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_sample_interval("1"), Ok(1));
+        assert!(
+            parse_sample_interval("0")
+                .unwrap_err()
+                .contains("more than 0")
+        );
+        assert!(parse_sample_interval("0KiB").is_err());
+        assert!(
+            parse_sample_interval("lots")
+                .unwrap_err()
+                .contains("not a size")
+        );
     }
 }

@@ -21,6 +21,7 @@ use clap::Args;
 use heapwise_native::Analysis;
 use heapwise_trace::{ControlRecord, ExitStatus, TraceReader, TraceWriter};
 
+use super::args::parse_sample_interval;
 use super::launch::{check_traceable, locate_preload, resolve_command};
 use super::native;
 use super::pty::{Pty, Relay};
@@ -76,6 +77,18 @@ pub struct RunArgs {
     /// count.
     #[arg(long)]
     fail_on_leak: bool,
+    /// Record a sample of the allocations instead of all of them: on
+    /// average one per SIZE bytes allocated (default 512KiB; sizes like
+    /// 64KiB, 1MiB, 512k or bytes), at a small fraction of a full trace's
+    /// cost; reports then show estimates.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        num_args = 0..=1,
+        default_missing_value = "512KiB",
+        value_parser = parse_sample_interval
+    )]
+    sample: Option<u64>,
     /// No live view: on a terminal, heapwise otherwise shows the program's
     /// memory live while it runs (`q` closes the view, not the program).
     #[arg(long)]
@@ -253,6 +266,12 @@ fn traced_command(args: &RunArgs, preload: &Path, template: &Path, session: &str
     if args.no_follow_fork {
         command.env("HEAPWISE_FOLLOW_FORK", "0");
     }
+    match args.sample {
+        Some(interval) => command.env("HEAPWISE_SAMPLE", interval.to_string()),
+        // A setting inherited from heapwise's own environment does not
+        // apply: without --sample, every allocation is traced.
+        None => command.env_remove("HEAPWISE_SAMPLE"),
+    };
     command
 }
 

@@ -212,3 +212,50 @@ fn on_a_terminal_attach_shows_the_live_view_and_q_detaches() {
     assert!(target.latest() > before + 10);
     assert_eq!(target.status("TracerPid:"), "0");
 }
+
+#[test]
+fn a_sampled_attach_estimates_what_leaked_while_attached() {
+    let dir = test_dir("attach-sampled");
+    let target = Running::start();
+    let before = target.latest();
+    let started = std::time::Instant::now();
+    let trace = dir.join("sampled.hwt");
+    let out = heapwise()
+        .args([
+            "attach",
+            "--pid",
+            &target.pid().to_string(),
+            "--sample",
+            "256",
+            "--duration",
+            "2s",
+            "-o",
+        ])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let after = target.latest();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(out.status.success(), "attach failed: {}", stderr(&out));
+    let report = report_json(&trace);
+    assert_eq!(
+        report["sampling"]["mean_interval_bytes"].as_u64(),
+        Some(256)
+    );
+    // The program's own rate, from what it printed, over the trace's span.
+    let rate = (after - before) as f64 / elapsed;
+    let truth = rate * report["summary"]["duration_s"].as_f64().unwrap();
+    // 100-byte blocks are sampled with p = 1 − e^(−100/256) ≈ 0.32: about
+    // a third are recorded, each standing for about three.
+    let leak = leak_from(&report, "leak_here");
+    let estimated = leak["allocations"].as_f64().unwrap();
+    assert!(
+        estimated > 0.5 * truth && estimated < 1.6 * truth,
+        "estimated {estimated} blocks, about {truth:.0} leaked while attached"
+    );
+    let recorded = report["sampling"]["recorded_live"].as_u64().unwrap() as f64;
+    assert!(
+        recorded < 0.6 * estimated,
+        "{recorded} recorded of ~{estimated}"
+    );
+}

@@ -6,5 +6,6 @@ mod growth;
 mod html_browser;
 mod live;
 mod native_run;
+mod sampling_preload;
 pub mod util;
 mod verdict;

@@ -1,0 +1,401 @@
+//! Sampled traces: the table of sampled blocks still allocated, so that
+//! their frees (and only theirs) are recorded.
+//!
+//! Lock-free and bounded: 2^20 slots of one address each (8 MiB of address
+//! space, mapped when sampling starts; only the pages written become
+//! resident), in buckets of eight slots (one cache line). An address may
+//! sit in either of two buckets chosen by its hash; an insert takes an
+//! empty slot of the emptier one with a compare-and-swap, a removal swaps
+//! the address back to 0. No chains, no tombstones: every slot is
+//! independent, so concurrent threads, signal handlers that interrupt a
+//! hook and a forked child (which inherits the table with the rest of its
+//! memory) all see a consistent table. When both buckets are full the
+//! block is not sampled ([`Table::insert`] fails) and counted; the writer
+//! says so once in the trace.
+//!
+//! In front of the table a counting filter of 2^18 one-byte counters
+//! (256 KiB, it fits in L2), indexed by another hash of the address, holds
+//! how many sampled blocks hash to each counter: a free whose counter is 0
+//! (nearly every free in a sampled trace) is not of a sampled block, which
+//! costs one byte load. A counter that reaches 255 stays there.
+
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
+
+/// Slots of the process's table (log2).
+const SLOTS_LOG2: u32 = 20;
+/// Counters of the process's filter (log2).
+const FILTER_LOG2: u32 = 18;
+/// Slots per bucket: one cache line of addresses.
+const BUCKET: usize = 8;
+/// A counter that reached this value is never decremented.
+const SATURATED: u8 = u8::MAX;
+
+/// The process's filter (null in a full trace): what the hooks read first.
+static FILTER: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
+/// The process's slots.
+static SLOTS: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+/// Blocks due to be sampled that the full table could not take.
+static FULL: AtomicU64 = AtomicU64::new(0);
+/// Whether the trace says so already.
+static FULL_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// A table of addresses with its filter.
+#[derive(Clone, Copy)]
+pub struct Table {
+    slots: *const AtomicU64,
+    /// Buckets − 1 (a power of two − 1).
+    bucket_mask: u64,
+    filter: *const AtomicU8,
+    filter_log2: u32,
+}
+
+/// The filter's counter of `ptr`: the top bits of two multiply-xorshift
+/// rounds (blocks are 16-byte aligned, so the low four bits carry nothing;
+/// one round leaves regular strides of addresses correlated, which costs
+/// a third more false positives on heap-like addresses).
+#[inline(always)]
+fn filter_index(ptr: u64, filter_log2: u32) -> usize {
+    let mut x = (ptr >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    (x.wrapping_mul(0xBF58_476D_1CE4_E5B9) >> (64 - filter_log2)) as usize
+}
+
+/// The two buckets of `ptr` (a stronger mix than the filter's, so that
+/// addresses that share a counter spread over the table).
+fn buckets(ptr: u64, mask: u64) -> [u64; 2] {
+    let mut z = ptr ^ (ptr >> 33);
+    z = z.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    z ^= z >> 33;
+    z = z.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    z ^= z >> 33;
+    let first = z & mask;
+    let second = (z >> 32) & mask;
+    // Two different buckets (a table has at least two).
+    [
+        first,
+        if second == first {
+            (first ^ 1) & mask
+        } else {
+            second
+        },
+    ]
+}
+
+impl Table {
+    /// Maps a table of 2^`slots_log2` slots (at least two buckets) and a
+    /// filter of 2^`filter_log2` counters; `None` if the memory cannot be
+    /// mapped.
+    pub fn map(slots_log2: u32, filter_log2: u32) -> Option<Table> {
+        let slots = 1usize << slots_log2;
+        assert!(slots >= 2 * BUCKET && (1..=32).contains(&filter_log2));
+        let slot_bytes = slots * 8;
+        let filter_bytes = 1usize << filter_log2;
+        let base = map_zeroed(slot_bytes + filter_bytes)?;
+        Some(Table {
+            slots: base.cast(),
+            bucket_mask: (slots / BUCKET - 1) as u64,
+            // SAFETY: inside the mapping.
+            filter: unsafe { base.add(slot_bytes) }.cast(),
+            filter_log2,
+        })
+    }
+
+    fn counter(&self, ptr: u64) -> &AtomicU8 {
+        // SAFETY: the index is below 2^filter_log2; the mapping lives for
+        // the rest of the process.
+        unsafe { &*self.filter.add(filter_index(ptr, self.filter_log2)) }
+    }
+
+    fn bucket(&self, index: u64) -> &[AtomicU64] {
+        // SAFETY: `index` is at most `bucket_mask`, so the bucket is inside
+        // the mapping; it lives for the rest of the process.
+        unsafe { std::slice::from_raw_parts(self.slots.add(index as usize * BUCKET), BUCKET) }
+    }
+
+    /// Whether `ptr` may be in the table (false: it certainly is not).
+    #[inline(always)]
+    pub fn may_hold(&self, ptr: u64) -> bool {
+        self.counter(ptr).load(Ordering::Relaxed) != 0
+    }
+
+    /// Adds `ptr` (not in the table, not 0); false if both its buckets are
+    /// full.
+    pub fn insert(&self, ptr: u64) -> bool {
+        debug_assert!(ptr != 0);
+        increment(self.counter(ptr));
+        let [a, b] = buckets(ptr, self.bucket_mask);
+        let free = |bucket: &[AtomicU64]| {
+            bucket
+                .iter()
+                .filter(|s| s.load(Ordering::Relaxed) == 0)
+                .count()
+        };
+        let (a, b) = (self.bucket(a), self.bucket(b));
+        let order = if free(b) > free(a) { [b, a] } else { [a, b] };
+        for bucket in order {
+            for slot in bucket {
+                if slot.load(Ordering::Relaxed) == 0
+                    && slot
+                        .compare_exchange(0, ptr, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    return true;
+                }
+            }
+        }
+        decrement(self.counter(ptr));
+        false
+    }
+
+    /// Removes `ptr`; false if it was not in the table.
+    pub fn remove(&self, ptr: u64) -> bool {
+        if ptr == 0 || !self.may_hold(ptr) {
+            return false;
+        }
+        for index in buckets(ptr, self.bucket_mask) {
+            for slot in self.bucket(index) {
+                if slot.load(Ordering::Relaxed) == ptr
+                    && slot
+                        .compare_exchange(ptr, 0, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    decrement(self.counter(ptr));
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether `ptr` is in the table.
+    #[cfg(test)]
+    pub fn contains(&self, ptr: u64) -> bool {
+        ptr != 0
+            && self.may_hold(ptr)
+            && buckets(ptr, self.bucket_mask).iter().any(|&i| {
+                self.bucket(i)
+                    .iter()
+                    .any(|s| s.load(Ordering::Relaxed) == ptr)
+            })
+    }
+}
+
+fn increment(counter: &AtomicU8) {
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+        (c != SATURATED).then(|| c + 1)
+    });
+}
+
+fn decrement(counter: &AtomicU8) {
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+        (c != SATURATED && c != 0).then(|| c - 1)
+    });
+}
+
+/// Zero-filled memory of the tracer's own (never the program's heap), or
+/// `None`.
+fn map_zeroed(len: usize) -> Option<*mut u8> {
+    // SAFETY: an anonymous private mapping, checked.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    (p != libc::MAP_FAILED).then_some(p.cast())
+}
+
+/// Maps the process's table and turns sampling on in the hooks (start-up,
+/// before recording starts). False if the memory cannot be mapped.
+pub fn enable() -> bool {
+    if enabled() {
+        return true;
+    }
+    let Some(table) = Table::map(SLOTS_LOG2, FILTER_LOG2) else {
+        return false;
+    };
+    SLOTS.store(table.slots.cast_mut(), Ordering::Release);
+    FILTER.store(table.filter.cast_mut(), Ordering::Release);
+    true
+}
+
+/// Whether this is a sampled trace: one load, and the filter the hooks
+/// read next.
+#[inline(always)]
+pub fn enabled() -> bool {
+    !FILTER.load(Ordering::Relaxed).is_null()
+}
+
+/// The process's table (only once [`enabled`]).
+#[inline(always)]
+fn table() -> Table {
+    Table {
+        slots: SLOTS.load(Ordering::Acquire),
+        bucket_mask: ((1u64 << SLOTS_LOG2) / BUCKET as u64) - 1,
+        filter: FILTER.load(Ordering::Acquire),
+        filter_log2: FILTER_LOG2,
+    }
+}
+
+/// In a sampled trace: whether `ptr` may be a sampled block (one byte
+/// load; false means it certainly is not).
+#[inline(always)]
+pub fn may_be_sampled(ptr: u64) -> bool {
+    let filter = FILTER.load(Ordering::Relaxed);
+    // SAFETY: the filter has 2^FILTER_LOG2 counters and lives for the rest
+    // of the process.
+    unsafe { &*filter.add(filter_index(ptr, FILTER_LOG2)) }.load(Ordering::Relaxed) != 0
+}
+
+/// In a sampled trace: remembers a sampled block; false (and counted) if
+/// the table is full: the block is then not sampled.
+pub fn insert(ptr: u64) -> bool {
+    if table().insert(ptr) {
+        return true;
+    }
+    FULL.fetch_add(1, Ordering::Relaxed);
+    false
+}
+
+/// In a sampled trace: forgets `ptr`; whether it was a sampled block.
+pub fn remove(ptr: u64) -> bool {
+    table().remove(ptr)
+}
+
+/// Blocks the full table made unsampled so far, the first time there are
+/// any (the writer says so once in the trace); `None` otherwise.
+pub fn full_to_report() -> Option<u64> {
+    let full = FULL.load(Ordering::Relaxed);
+    (full > 0 && !FULL_REPORTED.swap(true, Ordering::AcqRel)).then_some(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addresses(n: u64) -> impl Iterator<Item = u64> {
+        // Heap-like: 16-byte aligned, mostly close together.
+        (0..n).map(|i| 0x5555_5555_0000 + i * 48 + (i / 1000) * 4096)
+    }
+
+    #[test]
+    fn inserted_blocks_are_found_and_removed_once() {
+        let table = Table::map(16, 12).unwrap();
+        for ptr in addresses(20_000) {
+            assert!(!table.contains(ptr));
+            assert!(table.insert(ptr), "{ptr:#x}");
+        }
+        assert!(addresses(20_000).all(|p| table.contains(p) && table.may_hold(p)));
+        for ptr in addresses(20_000).step_by(2) {
+            assert!(table.remove(ptr));
+            assert!(!table.remove(ptr), "removed twice");
+        }
+        for (i, ptr) in addresses(20_000).enumerate() {
+            assert_eq!(table.contains(ptr), i % 2 == 1, "{ptr:#x}");
+        }
+        assert!(!table.remove(0x1234_5670));
+        for ptr in addresses(20_000).skip(1).step_by(2) {
+            assert!(table.remove(ptr));
+        }
+        // Everything gone: every counter is back to 0.
+        assert!(addresses(20_000).all(|p| !table.may_hold(p)));
+    }
+
+    #[test]
+    fn a_full_table_refuses_and_recovers_when_blocks_are_freed() {
+        // Two buckets: sixteen slots.
+        let table = Table::map(4, 8).unwrap();
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for ptr in addresses(64) {
+            if table.insert(ptr) {
+                held.push(ptr);
+            } else {
+                refused += 1;
+                assert!(!table.contains(ptr));
+            }
+        }
+        assert_eq!(held.len(), 16, "every slot is used before any refusal");
+        assert_eq!(refused, 64 - 16);
+        assert!(held.iter().all(|&p| table.contains(p)));
+        // A refused block's counter was given back: only held blocks count.
+        let refused_ptrs: Vec<u64> = addresses(64).filter(|p| !held.contains(p)).collect();
+        assert!(table.remove(held[3]));
+        assert!(table.insert(refused_ptrs[0]), "a freed slot is reused");
+        assert!(!table.insert(refused_ptrs[1]));
+    }
+
+    #[test]
+    fn the_filter_says_no_for_nearly_every_other_address() {
+        // The process's sizes: 2^18 counters. With 10,000 sampled blocks
+        // live, 1 − e^(−10000/2^18) = 3.7 % of the counters are set: about
+        // that share of other addresses needs a table lookup, whatever
+        // their stride.
+        let table = Table::map(20, 18).unwrap();
+        for ptr in addresses(10_000) {
+            assert!(table.insert(ptr));
+        }
+        for stride in [16, 32, 48, 4096] {
+            let others = (0..200_000u64).map(|i| 0x7f00_0000_0000 + i * stride);
+            let positives = others.filter(|&p| table.may_hold(p)).count();
+            assert!(
+                positives < 200_000 * 42 / 1000,
+                "{positives} false positives at stride {stride}"
+            );
+        }
+        // Never a false negative.
+        assert!(addresses(10_000).all(|p| table.may_hold(p)));
+    }
+
+    #[test]
+    fn saturated_counters_stay_set() {
+        let counter = AtomicU8::new(0);
+        for _ in 0..300 {
+            increment(&counter);
+        }
+        assert_eq!(counter.load(Ordering::Relaxed), SATURATED);
+        decrement(&counter);
+        assert_eq!(counter.load(Ordering::Relaxed), SATURATED);
+        let counter = AtomicU8::new(0);
+        decrement(&counter);
+        assert_eq!(counter.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn threads_insert_and_remove_concurrently_without_losing_a_block() {
+        let table = Table::map(18, 14).unwrap();
+        // SAFETY-free sharing: the table is only atomics behind pointers.
+        struct Shared(Table);
+        unsafe impl Sync for Shared {}
+        let shared = Shared(table);
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let shared = &shared;
+                scope.spawn(move || {
+                    let table = shared.0;
+                    let base = 0x6000_0000_0000 + t * 0x1_0000_0000;
+                    for round in 0..20u64 {
+                        let ptrs: Vec<u64> =
+                            (0..5000).map(|i| base + (round % 3 + i) * 16).collect();
+                        for &p in &ptrs {
+                            assert!(table.insert(p));
+                        }
+                        for &p in &ptrs {
+                            assert!(table.remove(p), "{p:#x} lost");
+                        }
+                    }
+                });
+            }
+        });
+        let table = shared.0;
+        assert!(
+            (0..4u64)
+                .flat_map(|t| (0..5010).map(move |i| 0x6000_0000_0000 + t * 0x1_0000_0000 + i * 16))
+                .all(|p| !table.contains(p))
+        );
+    }
+}
