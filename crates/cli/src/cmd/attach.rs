@@ -23,7 +23,7 @@ use crate::tui::{self, Closed, Screen};
 /// Trace a running process, then detach and leave it running as before.
 #[derive(Args)]
 #[command(
-    after_help = "Example:\n  heapwise attach --pid 4242 --duration 10m -o server.hwt\n  heapwise report server.hwt\n\nBlocks the process allocated before the attach are not known: the report covers what it allocated since. The library stays loaded (dormant) after the detach."
+    after_help = "Example:\n  heapwise attach --pid 4242 --duration 10m -o server.hwt\n  heapwise report server.hwt\n\nSampled by default (one allocation per 512 KiB on average); --sample 1 traces every allocation. Blocks the process allocated before the attach are not known: the report covers what it allocated since. The library stays loaded (dormant) after the detach."
 )]
 pub struct AttachArgs {
     /// The process to trace.
@@ -37,16 +37,11 @@ pub struct AttachArgs {
     #[arg(short, long, value_name = "PATH")]
     output: Option<PathBuf>,
     /// Record a sample of the allocations: on average one per SIZE bytes
-    /// allocated (`--sample` alone: 512KiB), at a cost a production
-    /// service does not notice; without it, every allocation is traced.
-    #[arg(
-        long,
-        value_name = "SIZE",
-        num_args = 0..=1,
-        default_missing_value = "512KiB",
-        value_parser = parse_sample_interval
-    )]
-    sample: Option<u64>,
+    /// allocated, at a cost a production service does not notice (sizes
+    /// like 64KiB, 1MiB, 512k or bytes). `--sample 1` traces every
+    /// allocation instead, exactly.
+    #[arg(long, value_name = "SIZE", default_value = "512KiB", value_parser = parse_sample_interval)]
+    sample: u64,
     /// Memory for events waiting to be written, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(4..=65536))]
     buffer_mb: u32,
@@ -80,7 +75,8 @@ pub fn run(args: AttachArgs) -> Result<ExitCode> {
         std::process::id(),
         args.buffer_mb,
         parent_of(pid),
-        args.sample.unwrap_or(0)
+        // 1: every allocation, exactly (a full trace).
+        if args.sample <= 1 { 0 } else { args.sample }
     );
     interrupts::catch_interrupts();
     let started = Instant::now();

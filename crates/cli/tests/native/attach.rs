@@ -93,6 +93,8 @@ fn attach_reports_what_leaked_while_attached_and_leaves_the_process_as_it_was() 
             "attach",
             "--pid",
             &target.pid().to_string(),
+            "--sample",
+            "1",
             "--duration",
             "1s",
             "-o",
@@ -193,7 +195,7 @@ fn on_a_terminal_attach_shows_the_live_view_and_q_detaches() {
     let tmux = crate::common::tmux::Tmux::start(
         &scratch().join("tmux-attach"),
         &format!(
-            "cd {} && {heapwise_bin} attach --pid {} -o live.hwt; echo EXIT=$?; sleep 120",
+            "cd {} && {heapwise_bin} attach --pid {} --sample 1 -o live.hwt; echo EXIT=$?; sleep 120",
             dir.display(),
             target.pid()
         ),
