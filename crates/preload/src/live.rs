@@ -227,7 +227,7 @@ pub fn enable() -> bool {
 /// read next.
 #[inline(always)]
 pub fn enabled() -> bool {
-    !FILTER.load(Ordering::Relaxed).is_null()
+    !filter().is_null()
 }
 
 /// The process's table (only once [`enabled`]).
@@ -241,11 +241,17 @@ fn table() -> Table {
     }
 }
 
-/// In a sampled trace: whether `ptr` may be a sampled block (one byte
-/// load; false means it certainly is not).
+/// The process's filter: null in a full trace. (The hooks load it once
+/// and pass it to [`may_be_sampled`].)
 #[inline(always)]
-pub fn may_be_sampled(ptr: u64) -> bool {
-    let filter = FILTER.load(Ordering::Relaxed);
+pub fn filter() -> *const AtomicU8 {
+    FILTER.load(Ordering::Relaxed)
+}
+
+/// Whether `ptr` may be a sampled block (one byte load; false means it
+/// certainly is not). `filter` is [`filter`], not null.
+#[inline(always)]
+pub fn may_be_sampled(filter: *const AtomicU8, ptr: u64) -> bool {
     // SAFETY: the filter has 2^FILTER_LOG2 counters and lives for the rest
     // of the process.
     unsafe { &*filter.add(filter_index(ptr, FILTER_LOG2)) }.load(Ordering::Relaxed) != 0
