@@ -371,16 +371,17 @@ pub(crate) unsafe extern "C" fn hw_posix_memalign(
 }
 
 pub(crate) unsafe extern "C" fn hw_free(ptr: *mut c_void, sp: *const u64, bp: u64) {
-    if ptr.is_null() {
-        return;
-    }
     let filter = live::filter();
     if !filter.is_null() {
+        // (`free(NULL)` too: 0 is never in the table, and glibc ignores it.)
         if live::may_be_sampled(filter, ptr as u64) {
             return sampled_free(ptr, sp, bp);
         }
         // SAFETY: forwarding to glibc.
         return unsafe { __libc_free(ptr) };
+    }
+    if ptr.is_null() {
+        return;
     }
     full_free(ptr, sp, bp)
 }
