@@ -3,9 +3,11 @@
 
 Runs bench/alloc_bench.c (PAIRS malloc/free pairs per thread, sizes 8..135 bytes, three call
 levels deep, each block freed 16 allocations later) plain, under heapwise's preload and under
-heaptrack, interleaved, for several rounds, with 1 and 2 threads. Prints the median wall time of
-each, the slowdown against the plain run, the trace size per event, and how fast `heapwise report`
-reads its trace compared with `heaptrack_print` reading heaptrack's.
+heaptrack, interleaved, for several rounds, with 1 and 2 threads; also sampled
+(`heapwise run --sample 512KiB`: HEAPWISE_SAMPLE=524288). Prints the median wall time of each, the
+slowdown against the plain run, the sampled run's CPU time against the plain run's, the trace size
+per event, and how fast `heapwise report` reads its trace compared with `heaptrack_print` reading
+heaptrack's.
 
     bench/native.py                      # 10 M pairs per thread, 5 rounds (docs: --rounds 7)
     bench/native.py --pairs 2000000 --rounds 3 --threads 1
@@ -26,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "native"
+# `heapwise run --sample 512KiB`.
+SAMPLE_BYTES = 512 * 1024
 
 
 def run(cmd, env=None, cwd=None):
@@ -88,14 +92,15 @@ def main():
     say(f"{args.pairs:,} malloc/free pairs per thread, {args.rounds} interleaved rounds, medians. "
         f"Machine: {os.cpu_count()} cores; `{' '.join(sys.argv)}`.\n")
     say("| threads | plain | heapwise | heaptrack | heapwise slowdown | heaptrack slowdown | heapwise / heaptrack | "
-        "heapwise without spill file | spill file's cost |")
-    say("|---|---|---|---|---|---|---|---|---|")
+        "heapwise without spill file | spill file's cost | heapwise --sample 512KiB | its CPU / plain |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|")
     sizes = {}
     cpu_by_threads = {}
     for threads in args.threads:
         # "volatile": the same preload with its buffers in private memory
         # (HEAPWISE_SPILL_DIR=none), to show what crash safety costs.
-        times = {"plain": [], "heapwise": [], "heaptrack": [], "volatile": []}
+        # "sampled": the same preload sampling (HEAPWISE_SAMPLE), as `heapwise run --sample 512KiB`.
+        times = {"plain": [], "heapwise": [], "heaptrack": [], "volatile": [], "sampled": []}
         cpu = {tool: [] for tool in times}
         for round_ in range(args.rounds):
             order = list(times)
@@ -104,11 +109,15 @@ def main():
                 base = [str(bench), str(threads), str(args.pairs)]
                 if tool == "plain":
                     wall, per_thread, other, waited = run(base)
-                elif tool in ("heapwise", "volatile"):
-                    trace = OUT / f"{'hw' if tool == 'heapwise' else 'vol'}-{threads}-{round_}.hwt"
+                elif tool in ("heapwise", "volatile", "sampled"):
+                    name = {"heapwise": "hw", "volatile": "vol", "sampled": "smp"}[tool]
+                    trace = OUT / f"{name}-{threads}-{round_}.hwt"
                     env = dict(os.environ, LD_PRELOAD=str(preload), HEAPWISE_OUTPUT=str(trace), HEAPWISE_PARENT=str(os.getpid()))
+                    env.pop("HEAPWISE_SAMPLE", None)
                     if tool == "volatile":
                         env["HEAPWISE_SPILL_DIR"] = "none"
+                    if tool == "sampled":
+                        env["HEAPWISE_SAMPLE"] = str(SAMPLE_BYTES)
                     wall, per_thread, other, waited = run(base, env=env)
                     sizes[(tool, threads)] = trace.stat().st_size
                 else:
@@ -118,10 +127,13 @@ def main():
                 times[tool].append(wall)
                 cpu[tool].append((per_thread, other, waited))
         med = {tool: statistics.median(values) for tool, values in times.items()}
+        # Whole-process CPU time: the workers' own and everything else's.
+        cpu_total = {tool: statistics.median(threads * w + o for w, o, _ in values) for tool, values in cpu.items()}
         say(f"| {threads} | {med['plain']:.3f} s | {med['heapwise']:.3f} s | {med['heaptrack']:.3f} s | "
             f"{med['heapwise'] / med['plain']:.1f}× | {med['heaptrack'] / med['plain']:.1f}× | "
             f"{med['heapwise'] / med['heaptrack']:.2f} | {med['volatile']:.3f} s | "
-            f"{(med['heapwise'] / med['volatile'] - 1) * 100:+.1f} % |")
+            f"{(med['heapwise'] / med['volatile'] - 1) * 100:+.1f} % | {med['sampled']:.3f} s | "
+            f"{cpu_total['sampled'] / cpu_total['plain']:.2f}× |")
         cpu_by_threads[threads] = {tool: tuple(statistics.median(v[i] for v in values) for i in range(3))
                                    for tool, values in cpu.items()}
 
@@ -129,12 +141,12 @@ def main():
         "(the tracer's threads and processes), and how long each worker waited for a core or a lock "
         "(its wall time minus its CPU time):\n")
     say("| threads | plain per thread | heapwise per thread | heapwise other | heapwise waited | "
-        "heaptrack per thread | heaptrack other | heaptrack waited |")
-    say("|---|---|---|---|---|---|---|---|")
+        "heaptrack per thread | heaptrack other | heaptrack waited | sampled per thread | sampled other |")
+    say("|---|---|---|---|---|---|---|---|---|---|")
     for threads, c in cpu_by_threads.items():
         say(f"| {threads} | {c['plain'][0]:.3f} s | {c['heapwise'][0]:.3f} s | {c['heapwise'][1]:.3f} s | "
             f"{c['heapwise'][2]:.3f} s | {c['heaptrack'][0]:.3f} s | {c['heaptrack'][1]:.3f} s | "
-            f"{c['heaptrack'][2]:.3f} s |")
+            f"{c['heaptrack'][2]:.3f} s | {c['sampled'][0]:.3f} s | {c['sampled'][1]:.3f} s |")
 
     say("\n| threads | events | heapwise trace | bytes/event | heaptrack trace | bytes/event | ratio |")
     say("|---|---|---|---|---|---|---|")

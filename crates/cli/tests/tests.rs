@@ -10,7 +10,7 @@
 //! | behaviour | file |
 //! |---|---|
 //! | exact counts and stacks of native tracing: sites, C++, threads, realloc, dlopen, signals, fork, exec, exit paths, valgrind's counts, `-o` names, pthread keys, inherited blocks of a forked child | `native/native_run.rs` |
-//! | sampled tracing (`run --sample`, `HEAPWISE_SAMPLE`): what the preload records of known sizes, read from the trace — the rate of each size, frees of sampled blocks only, realloc with either side sampled, the full trace unchanged | `native/sampling_preload.rs` |
+//! | sampled tracing (`run --sample`, `HEAPWISE_SAMPLE`): what the preload records of known sizes, read from the trace — the rate of each size, frees of sampled blocks only, realloc with either side sampled, a signal handler inside a hook, a full table said in a note, the full trace unchanged, bad sizes | `native/sampling_preload.rs` |
 //! | programs that die (abort, SIGSEGV, SIGKILL from inside and outside, own handlers): nothing lost, the spill file | `native/death.rs` |
 //! | the verdict: one headline in JSON, text, HTML and run's summary; `--fail-on-leak`; an allocator of the program's own | `native/verdict.rs` |
 //! | every output format (text, JSON, HTML, pprof, flame graph, collapsed) | `native/formats.rs` |

@@ -15,9 +15,9 @@
 //! In a sampled trace (`sample.rs`) an allocation whose bytes leave the
 //! thread's countdown above zero goes straight to glibc before anything
 //! else, and a free whose address the filter of sampled blocks does not
-//! know (`live.rs`) after one byte load; the rest is the full trace's path,
-//! in functions of their own (`sampled_*`), so that a full trace's hooks
-//! only gain the two tests that tell it is not sampled. A sampled block is
+//! know (`live.rs`) after one byte load; the rest is in functions of their
+//! own (`sampled_*`). A full trace's hooks only gain the test that tells
+//! it is not sampled (`full_*` are the hooks as they were). A sampled block is
 //! put into the table after glibc returns it and taken out before glibc
 //! gets it back, so an address is never in the table twice.
 
@@ -229,7 +229,15 @@ fn leave(tls: *mut Tls) {
     }
 }
 
-/// The shared body of the functions that return a new block.
+/// The shared entry of the functions that return a new block: which kind
+/// of trace (one load of a read-mostly global), the countdown of a sampled
+/// one, then the body. The bodies are functions of their own, so that this
+/// stays a leaf that saves no register and ends in a jump: in a sampled
+/// trace, a call the countdown skips is that load, a TLS load, a compare, a
+/// store and a jump to glibc; a full trace pays the load and a jump to the
+/// body. The bodies are `extern "C"`, so they cannot unwind and the hook
+/// needs no cleanup after them, and `call` captures its arguments by value
+/// (in registers).
 #[inline(always)]
 fn allocating(
     api: AllocApi,
@@ -238,14 +246,26 @@ fn allocating(
     bp: u64,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
-    let tls = tls::get();
-    if sample::skip(tls, size) {
+    if !sample::on() {
+        return full_allocating(api, size, sp, bp, call);
+    }
+    if sample::skip(tls::get(), size) {
         return call();
     }
-    if sample::on() {
-        return sampled_allocating(tls, api, size, sp, bp, call);
-    }
-    let guard = Guard::enter(tls);
+    sampled_allocating(api, size, sp, bp, call)
+}
+
+/// [`allocating`] in a full trace: every block is recorded.
+#[inline(never)]
+#[allow(improper_ctypes_definitions)]
+extern "C" fn full_allocating(
+    api: AllocApi,
+    size: u64,
+    sp: *const u64,
+    bp: u64,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    let guard = Guard::enter(tls::get());
     let ptr = call();
     if !ptr.is_null() {
         guard.note(
@@ -264,14 +284,15 @@ fn allocating(
 /// block is sampled (unless this is the thread's first draw and it says
 /// otherwise, or the table of sampled blocks is full).
 #[inline(never)]
-fn sampled_allocating(
-    tls: *mut Tls,
+#[allow(improper_ctypes_definitions)]
+extern "C" fn sampled_allocating(
     api: AllocApi,
     size: u64,
     sp: *const u64,
     bp: u64,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
+    let tls = tls::get();
     let guard = Guard::enter(tls);
     let due = sample::take(tls, size);
     let ptr = call();
@@ -290,7 +311,7 @@ fn sampled_allocating(
 
 pub(crate) unsafe extern "C" fn hw_malloc(size: usize, sp: *const u64, bp: u64) -> *mut c_void {
     // SAFETY: forwarding to glibc.
-    allocating(AllocApi::Malloc, size as u64, sp, bp, || unsafe {
+    allocating(AllocApi::Malloc, size as u64, sp, bp, move || unsafe {
         __libc_malloc(size)
     })
 }
@@ -307,7 +328,7 @@ pub(crate) unsafe extern "C" fn hw_calloc(
         (count as u64).wrapping_mul(size as u64),
         sp,
         bp,
-        || unsafe { __libc_calloc(count, size) },
+        move || unsafe { __libc_calloc(count, size) },
     )
 }
 
@@ -318,7 +339,7 @@ pub(crate) unsafe extern "C" fn hw_memalign(
     bp: u64,
 ) -> *mut c_void {
     // SAFETY: forwarding to glibc.
-    allocating(AllocApi::Memalign, size as u64, sp, bp, || unsafe {
+    allocating(AllocApi::Memalign, size as u64, sp, bp, move || unsafe {
         __libc_memalign(align, size)
     })
 }
@@ -336,21 +357,25 @@ pub(crate) unsafe extern "C" fn hw_aligned_alloc(
         return std::ptr::null_mut();
     }
     // SAFETY: forwarding to glibc.
-    allocating(AllocApi::AlignedAlloc, size as u64, sp, bp, || unsafe {
-        __libc_memalign(align, size)
-    })
+    allocating(
+        AllocApi::AlignedAlloc,
+        size as u64,
+        sp,
+        bp,
+        move || unsafe { __libc_memalign(align, size) },
+    )
 }
 
 pub(crate) unsafe extern "C" fn hw_valloc(size: usize, sp: *const u64, bp: u64) -> *mut c_void {
     // SAFETY: forwarding to glibc.
-    allocating(AllocApi::Valloc, size as u64, sp, bp, || unsafe {
+    allocating(AllocApi::Valloc, size as u64, sp, bp, move || unsafe {
         __libc_valloc(size)
     })
 }
 
 pub(crate) unsafe extern "C" fn hw_pvalloc(size: usize, sp: *const u64, bp: u64) -> *mut c_void {
     // SAFETY: forwarding to glibc.
-    allocating(AllocApi::Pvalloc, size as u64, sp, bp, || unsafe {
+    allocating(AllocApi::Pvalloc, size as u64, sp, bp, move || unsafe {
         __libc_pvalloc(size)
     })
 }
@@ -367,9 +392,13 @@ pub(crate) unsafe extern "C" fn hw_posix_memalign(
     }
     let saved = sys::errno();
     // SAFETY: forwarding to glibc.
-    let ptr = allocating(AllocApi::PosixMemalign, size as u64, sp, bp, || unsafe {
-        __libc_memalign(align, size)
-    });
+    let ptr = allocating(
+        AllocApi::PosixMemalign,
+        size as u64,
+        sp,
+        bp,
+        move || unsafe { __libc_memalign(align, size) },
+    );
     let rc = if ptr.is_null() {
         libc::ENOMEM
     } else {
@@ -383,16 +412,25 @@ pub(crate) unsafe extern "C" fn hw_posix_memalign(
 }
 
 pub(crate) unsafe extern "C" fn hw_free(ptr: *mut c_void, sp: *const u64, bp: u64) {
-    if ptr.is_null() {
-        return;
-    }
-    if sample::on() {
-        if live::may_be_sampled(ptr as u64) {
+    let filter = live::filter();
+    if !filter.is_null() {
+        // (`free(NULL)` too: 0 is never in the table, and glibc ignores it.)
+        if live::may_be_sampled(filter, ptr as u64) {
             return sampled_free(ptr, sp, bp);
         }
         // SAFETY: forwarding to glibc.
         return unsafe { __libc_free(ptr) };
     }
+    if ptr.is_null() {
+        return;
+    }
+    full_free(ptr, sp, bp)
+}
+
+/// `free` in a full trace (a function of its own, as in [`allocating`]).
+#[inline(never)]
+#[allow(improper_ctypes_definitions)]
+extern "C" fn full_free(ptr: *mut c_void, sp: *const u64, bp: u64) {
     let guard = Guard::enter(tls::get());
     guard.note(Call::Free { ptr: ptr as u64 }, caller(sp, bp));
     // SAFETY: forwarding to glibc.
@@ -402,7 +440,8 @@ pub(crate) unsafe extern "C" fn hw_free(ptr: *mut c_void, sp: *const u64, bp: u6
 /// `free` in a sampled trace of a block the filter may know: recorded if
 /// it is a sampled block.
 #[inline(never)]
-fn sampled_free(ptr: *mut c_void, sp: *const u64, bp: u64) {
+#[allow(improper_ctypes_definitions)]
+extern "C" fn sampled_free(ptr: *mut c_void, sp: *const u64, bp: u64) {
     if live::remove(ptr as u64) {
         let guard = Guard::enter(tls::get());
         guard.note(Call::Free { ptr: ptr as u64 }, caller(sp, bp));
@@ -421,9 +460,14 @@ pub(crate) unsafe extern "C" fn hw_realloc(
     bp: u64,
 ) -> *mut c_void {
     // SAFETY: forwarding to glibc.
-    reallocating(AllocApi::Realloc, ptr, size as u64, sp, bp, || unsafe {
-        __libc_realloc(ptr, size)
-    })
+    reallocating(
+        AllocApi::Realloc,
+        ptr,
+        size as u64,
+        sp,
+        bp,
+        move || unsafe { __libc_realloc(ptr, size) },
+    )
 }
 
 pub(crate) unsafe extern "C" fn hw_reallocarray(
@@ -444,7 +488,7 @@ pub(crate) unsafe extern "C" fn hw_reallocarray(
         total as u64,
         sp,
         bp,
-        || unsafe { __libc_realloc(ptr, total) },
+        move || unsafe { __libc_realloc(ptr, total) },
     )
 }
 
@@ -460,6 +504,20 @@ fn reallocating(
     if sample::on() {
         return sampled_reallocating(api, old, size, sp, bp, call);
     }
+    full_reallocating(api, old, size, sp, bp, call)
+}
+
+/// [`reallocating`] in a full trace.
+#[inline(never)]
+#[allow(improper_ctypes_definitions)]
+extern "C" fn full_reallocating(
+    api: AllocApi,
+    old: *mut c_void,
+    size: u64,
+    sp: *const u64,
+    bp: u64,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
     let guard = Guard::enter(tls::get());
     let regs = caller(sp, bp);
     if size == 0 && !old.is_null() {
@@ -502,7 +560,8 @@ fn reallocating(
 /// any allocation: one `REALLOC` record when both are sampled, else a free
 /// (stamped at entry) or an allocation (a `REALLOC` from no block) alone.
 #[inline(never)]
-fn sampled_reallocating(
+#[allow(improper_ctypes_definitions)]
+extern "C" fn sampled_reallocating(
     api: AllocApi,
     old: *mut c_void,
     size: u64,
@@ -512,8 +571,7 @@ fn sampled_reallocating(
 ) -> *mut c_void {
     let tls = tls::get();
     // Out of the table before glibc may hand the address to another thread.
-    let was_sampled =
-        !old.is_null() && live::may_be_sampled(old as u64) && live::remove(old as u64);
+    let was_sampled = !old.is_null() && live::remove(old as u64);
     let skip = sample::skip(tls, size);
     if skip && !was_sampled {
         return call();

@@ -2,8 +2,9 @@
 //!
 //! Each thread counts down the bytes it allocates (`Tls::sample_left`, in
 //! initial-exec TLS). While the countdown stays above zero an allocation
-//! goes straight to glibc: [`skip`] is a TLS load, a compare and a store,
-//! with no guard, no unwinding and no record. The allocation that uses the
+//! goes straight to glibc: [`skip`] is a TLS load, a compare and a store
+//! (after the hook's one load that tells a sampled trace from a full one,
+//! [`on`]), with no guard, no unwinding and no record. The allocation that uses the
 //! countdown up is sampled, and [`take`] draws the next countdown afresh.
 //!
 //! Countdowns are exponential with mean R, rounded up to whole bytes: the
@@ -16,8 +17,8 @@
 //! The PRNG is a xorshift64* per thread, seeded by splitmix64 from the
 //! thread's TLS address, the clock and a process-wide counter.
 //!
-//! In a full trace `sample_left` stays 0, so [`skip`] never passes a call,
-//! and the live-block table (`live.rs`) is not mapped, so [`on`] is false.
+//! In a full trace the live-block table (`live.rs`) is not mapped, so
+//! [`on`] is false, and `sample_left` stays 0.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -40,11 +40,11 @@ struct hw_tls {
 /* tls.rs mirrors this layout and checks the same size. */
 _Static_assert(sizeof(struct hw_tls) == 48, "struct hw_tls and tls.rs's Tls differ");
 
-static __thread struct hw_tls hw_tls_value __attribute__((tls_model("initial-exec")));
-
-__attribute__((visibility("hidden"))) struct hw_tls *heapwise_tls(void) {
-    return &hw_tls_value;
-}
+/* Hidden, so that only this library sees it; read by tls.rs at a fixed
+ * offset from the thread pointer (the offset from the GOT: the
+ * initial-exec model, as this file's own accesses use). */
+__attribute__((visibility("hidden"))) __thread struct hw_tls heapwise_tls_block
+    __attribute__((tls_model("initial-exec")));
 
 /* Implemented in Rust (lifecycle.rs). */
 void heapwise_before_exec(void);

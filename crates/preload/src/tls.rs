@@ -36,15 +36,30 @@ const _: () = assert!(std::mem::size_of::<Tls>() == 48);
 // `Tls` points to a Rust type the C side treats as opaque.
 #[allow(improper_ctypes)]
 unsafe extern "C" {
-    fn heapwise_tls() -> *mut Tls;
+    /// The calling thread's block (`shim.c`): a thread-local in the
+    /// initial-exec model, only ever reached through [`get`].
+    static heapwise_tls_block: Tls;
 }
 
-/// The calling thread's state. A fixed offset from the thread pointer: never
-/// allocates, never takes a lock.
+/// The calling thread's state. A fixed offset from the thread pointer (two
+/// instructions, the initial-exec model's, as the C compiler emits them
+/// for `shim.c`'s own accesses): never allocates, never takes a lock,
+/// never calls `__tls_get_addr`.
 #[inline(always)]
 pub fn get() -> *mut Tls {
-    // SAFETY: the shim returns the address of a thread-local struct.
-    unsafe { heapwise_tls() }
+    let tls: *mut Tls;
+    // SAFETY: reads the thread pointer and the block's offset from it in
+    // the GOT, which the dynamic loader filled in before any code ran.
+    unsafe {
+        std::arch::asm!(
+            "mov {tls}, qword ptr [rip + {block}@GOTTPOFF]",
+            "add {tls}, qword ptr fs:[0]",
+            tls = out(reg) tls,
+            block = sym heapwise_tls_block,
+            options(pure, readonly, nostack, preserves_flags),
+        );
+    }
+    tls
 }
 
 /// Used by the writer thread and other tracer-owned threads: everything

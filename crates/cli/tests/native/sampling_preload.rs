@@ -336,3 +336,32 @@ fn a_signal_handler_that_interrupts_a_hook_records_its_sampled_blocks() {
     let leaked = count(&recorded.allocs_by_size, 48) - count(&recorded.frees_by_size, 48);
     assert_eq!(leaked, fired, "{recorded:?}");
 }
+
+#[test]
+fn a_full_table_of_sampled_blocks_is_said_once_in_the_trace() {
+    // A mean of one byte samples every block; 1.2 million live blocks do
+    // not fit in the table's 2^20 slots. The blocks it cannot take are
+    // not recorded (their frees could not be), and a note says so.
+    let dir = test_dir("sampled-full-table");
+    let out = run_traced_with(
+        &dir,
+        "k.hwt",
+        &["--no-tui", "--sample", "1"],
+        &program("sampled.c"),
+        &["keep", "1200000"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_, recorded) = read(&dir.join("k.hwt"));
+    let kept = count(&recorded.allocs_by_size, 32);
+    assert!(
+        (900_000..1_048_576).contains(&kept),
+        "{kept} of 1,200,000 blocks recorded"
+    );
+    let notes: Vec<&String> = recorded
+        .notes
+        .iter()
+        .filter(|n| n.contains("table of sampled blocks was full"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{:?}", recorded.notes);
+    assert!(notes[0].contains("estimates"), "{}", notes[0]);
+}

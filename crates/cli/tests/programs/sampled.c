@@ -5,7 +5,10 @@
  * 1 MiB on the main thread, every other one from calloc(1024, 1024); the
  * odd ones are freed. Then 2,000 blocks grown by realloc from 1,000 to
  * 150,000 bytes and freed, so that realloc is seen with either side
- * sampled, both, or neither. No stdio. */
+ * sampled, both, or neither. No stdio.
+ *
+ * `sampled keep N`: allocates N blocks of 32 bytes and keeps them all
+ * (more sampled live blocks than the tracer's table holds). */
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -60,7 +63,13 @@ __attribute__((noinline)) static void grow(int i) {
     chains[i] = p;
 }
 
-int main(void) {
+static int keep(long n) {
+    for (long i = 0; i < n; i++) KEEP(malloc(32));
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "keep") == 0) return keep(strtol(argv[2], NULL, 10));
     pthread_t thread;
     if (pthread_create(&thread, NULL, second_thread, NULL) != 0) return 1;
     small_blocks(0);
