@@ -11,7 +11,7 @@ use heapwise_series::{Options as SeriesOptions, Pattern, Series, Verdict, analyz
 use heapwise_words as words;
 
 use crate::error::SeriesError;
-use crate::model::{Format, Frame, HeapProfile, sampling_variance};
+use crate::model::{Format, Frame, HeapProfile};
 
 /// The schema of [`ProfilesReport`].
 pub const SCHEMA: &str = "heapwise.profiles/1";
@@ -216,13 +216,19 @@ fn within_sampling_error(verdict: &mut Verdict, growth: f64, error: f64) {
     }
 }
 
-/// The variance of a growth of `growth` bytes in objects of `mean_size`
-/// bytes as an estimate: the growth's objects are a sample of their own
-/// (those that stayed cancel out), see [`sampling_variance`].
-fn growth_variance(growth: f64, mean_size: Option<f64>, rate: Option<u64>) -> f64 {
-    let growth = growth.abs();
-    let objects = mean_size.filter(|&z| z > 0.0).map_or(0.0, |z| growth / z);
-    sampling_variance(growth, objects, rate)
+/// The growth a verdict vouches for, to weigh against the sampling
+/// error: for a `linear` series the least trend its slope's confidence
+/// interval allows over the observation (lower bound × span: a warm-up
+/// before it does not count, nor a slope the luck of a few samples
+/// steepened), else last minus first.
+fn claimed_growth(verdict: &Verdict, values: &[u64], span: f64) -> f64 {
+    let slope = verdict
+        .slope_lower_bytes_per_s
+        .or(verdict.slope_bytes_per_s);
+    match (verdict.pattern, slope) {
+        (Pattern::Linear, Some(slope)) => slope * span,
+        _ => values[values.len() - 1] as f64 - values[0] as f64,
+    }
 }
 
 /// Orders the profiles and returns (inputs in order, times, axis, warnings).
@@ -290,7 +296,10 @@ pub fn analyze(
     let duration_s = (axis != TimeAxis::Order).then_some(span);
     let per_profile = (n > 1 && span > 0.0).then(|| span / (n - 1) as f64);
     let rate = inputs[n - 1].profile.sampling_rate_bytes;
-    let rates: Vec<Option<u64>> = inputs.iter().map(|i| i.profile.sampling_rate_bytes).collect();
+    let rates: Vec<Option<u64>> = inputs
+        .iter()
+        .map(|i| i.profile.sampling_rate_bytes)
+        .collect();
     if rates.iter().any(|r| *r != rate) {
         warnings.push(
             "the profiles were not all sampled at the same rate; errors are those of the last one's"
@@ -303,16 +312,19 @@ pub fn analyze(
     let mut frames: Vec<&[Frame]> = Vec::new();
     let mut live: Vec<Vec<u64>> = Vec::new();
     let mut objects: Vec<Vec<u64>> = Vec::new();
+    let mut variance: Vec<Vec<f64>> = Vec::new();
     for (p, input) in inputs.iter().enumerate() {
         for stack in &input.profile.stacks {
             let i = *index.entry(stack.key.as_str()).or_insert_with(|| {
                 frames.push(&stack.frames);
                 live.push(vec![0; n]);
                 objects.push(vec![0; n]);
+                variance.push(vec![0.0; n]);
                 frames.len() - 1
             });
             live[i][p] += stack.live_bytes;
             objects[i][p] += stack.live_objects;
+            variance[i][p] += stack.live_variance;
         }
     }
 
@@ -322,16 +334,11 @@ pub fn analyze(
             _ => s * per_profile.unwrap_or(0.0),
         })
     };
-    let mean_size = |bytes: &[u64], objects: &[u64]| {
-        // At whichever end has objects, the last first.
-        [n - 1, 0]
-            .into_iter()
-            .find(|&p| objects[p] > 0)
-            .map(|p| bytes[p] as f64 / objects[p] as f64)
-    };
+    // The standard error of a growth from the first profile to the last:
+    // the two ends' errors taken as independent (docs/profiles.md).
+    let growth_error = |variance: &[f64]| (variance[0] + variance[n - 1]).sqrt();
 
     let stack_options = series_options("live bytes of this call stack");
-    let mut heap_variance = 0.0;
     let mut stacks: Vec<StackGrowth> = Vec::new();
     for i in 0..frames.len() {
         let values = &live[i];
@@ -341,17 +348,18 @@ pub fn analyze(
         let series = Series::from_pairs(times.iter().zip(values).map(|(&t, &v)| (t, v as f64)));
         let mut verdict = judge(&series, &stack_options);
         let growth = values[n - 1] as f64 - values[0] as f64;
-        let variance = growth_variance(growth, mean_size(values, &objects[i]), rate);
-        heap_variance += variance;
-        let sampling_error = rate.map(|_| variance.sqrt());
+        let sampling_error = rate.map(|_| growth_error(&variance[i]));
         if let Some(error) = sampling_error {
-            within_sampling_error(&mut verdict, growth, error);
+            let claimed = claimed_growth(&verdict, values, span);
+            within_sampling_error(&mut verdict, claimed, error);
         }
         stacks.push(StackGrowth {
             frames: frames[i].to_vec(),
             pattern: verdict.pattern,
             leak: verdict.leak,
-            slope_bytes_per_s: verdict.slope_bytes_per_s.filter(|_| axis != TimeAxis::Order),
+            slope_bytes_per_s: verdict
+                .slope_bytes_per_s
+                .filter(|_| axis != TimeAxis::Order),
             slope_bytes_per_profile: slope_per_profile(&verdict),
             live_bytes_end: values[n - 1],
             live_objects_end: objects[i][n - 1],
@@ -372,17 +380,17 @@ pub fn analyze(
     let stacks_growing = stacks.iter().filter(|s| s.leak).count() as u64;
 
     let heap_values: Vec<u64> = inputs.iter().map(|i| i.profile.live_bytes()).collect();
-    let series = Series::from_pairs(
-        times
-            .iter()
-            .zip(&heap_values)
-            .map(|(&t, &v)| (t, v as f64)),
-    );
+    let series = Series::from_pairs(times.iter().zip(&heap_values).map(|(&t, &v)| (t, v as f64)));
     let mut heap_verdict = judge(&series, &series_options("live heap bytes"));
     let heap_growth = heap_values[n - 1] as f64 - heap_values[0] as f64;
-    let heap_error = rate.map(|_| heap_variance.sqrt());
+    let heap_variance: Vec<f64> = inputs
+        .iter()
+        .map(|i| i.profile.stacks.iter().map(|s| s.live_variance).sum())
+        .collect();
+    let heap_error = rate.map(|_| growth_error(&heap_variance));
     if let Some(error) = heap_error {
-        within_sampling_error(&mut heap_verdict, heap_growth, error);
+        let claimed = claimed_growth(&heap_verdict, &heap_values, span);
+        within_sampling_error(&mut heap_verdict, claimed, error);
     }
     let live_heap = HeapGrowth {
         live_bytes: heap_values,
@@ -460,7 +468,11 @@ fn headline(
         };
         let others = match growing - 1 {
             0 => String::new(),
-            k => format!(" and {} other{}", words::thousands(k), words::plural(k, "", "s")),
+            k => format!(
+                " and {} other{}",
+                words::thousands(k),
+                words::plural(k, "", "s")
+            ),
         };
         return Headline {
             leak: true,
@@ -482,5 +494,80 @@ fn headline(
     Headline {
         leak: false,
         summary: format!("no leak: no call stack's live bytes keep growing across {over}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{StackSample, sampling_variance};
+
+    const R: u64 = 512 * 1024;
+
+    /// Ten profiles 10 s apart of one stack of 1 KiB objects holding
+    /// `samples[i]` sampled objects (each standing for ≈ 512.5 KiB), or
+    /// exactly that many bytes when `sampled` is false.
+    fn series(samples: &[u64], sampled: bool) -> Vec<Input> {
+        let weight = 1024.0 / -(-1024.0f64 / R as f64).exp_m1();
+        samples
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                let bytes = k as f64 * weight;
+                let objects = bytes / 1024.0;
+                let rate = sampled.then_some(R);
+                Input {
+                    name: format!("p{i}"),
+                    mtime_unix_ns: None,
+                    profile: HeapProfile {
+                        format: Format::Pprof,
+                        time_unix_ns: Some(i as i64 * 10_000_000_000),
+                        sampling_rate_bytes: rate,
+                        stacks: vec![StackSample {
+                            key: "grow:1".into(),
+                            frames: vec![],
+                            live_bytes: bytes.round() as u64,
+                            live_objects: objects.round() as u64,
+                            allocated_bytes: 0,
+                            allocated_objects: 0,
+                            live_variance: sampling_variance(bytes, objects, rate),
+                        }],
+                    },
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn growth_within_twice_the_sampling_error_is_not_a_leak() {
+        // Three samples gained over 90 s: exact, that is a steady rise;
+        // sampled, it is ≈ 1.5 MiB ± 0.9 MiB.
+        let steps = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3];
+        let exact = analyze(series(&steps, false), &AnalysisOptions::default()).unwrap();
+        assert!(exact.stacks[0].leak, "{}", exact.stacks[0].verdict.reason);
+        assert_eq!(exact.stacks[0].sampling_error_bytes, None);
+        let sampled = analyze(series(&steps, true), &AnalysisOptions::default()).unwrap();
+        let stack = &sampled.stacks[0];
+        assert!(!stack.leak, "{}", stack.verdict.reason);
+        assert!(
+            stack
+                .verdict
+                .reason
+                .contains("within twice its sampling error")
+        );
+        assert!(!sampled.verdict.leak && !sampled.live_heap.verdict.leak);
+        // Forty samples gained are well beyond it.
+        let many: Vec<u64> = (0..10).map(|i| i * 5).collect();
+        let sampled = analyze(series(&many, true), &AnalysisOptions::default()).unwrap();
+        assert!(
+            sampled.stacks[0].leak,
+            "{}",
+            sampled.stacks[0].verdict.reason
+        );
+        let error = sampled.stacks[0].sampling_error_bytes.unwrap();
+        assert!(
+            (error / (45f64.sqrt() * R as f64) - 1.0).abs() < 0.01,
+            "{error}"
+        );
     }
 }

@@ -184,7 +184,10 @@ mod tests {
         let objects = bytes / 1024.0;
         let error = sampling_variance(bytes, objects, Some(rate)).sqrt();
         let expected = 10.0 * rate as f64;
-        assert!((error / expected - 1.0).abs() < 0.01, "{error} vs {expected}");
+        assert!(
+            (error / expected - 1.0).abs() < 0.01,
+            "{error} vs {expected}"
+        );
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub fn convert(profile: &proto::Profile) -> Result<HeapProfile, ProfileError> {
     let strings = Strings(&profile.string_table);
     let mut types = Vec::new();
     for t in &profile.sample_type {
-        types.push((strings.get(t.r#type)?.to_owned(), strings.get(t.unit)?.to_owned()));
+        types.push((
+            strings.get(t.r#type)?.to_owned(),
+            strings.get(t.unit)?.to_owned(),
+        ));
     }
     let index = |names: &[&str]| {
         names

@@ -81,7 +81,12 @@ fn go_heap_profiles_read_as_go_tool_pprof_reads_them() {
             let profile = go(series, i + 1);
             assert_eq!(profile.format, Format::Pprof);
             assert_eq!(profile.live_bytes(), bytes, "{series} heap-{:02}", i + 1);
-            assert_eq!(profile.live_objects(), objects, "{series} heap-{:02}", i + 1);
+            assert_eq!(
+                profile.live_objects(),
+                objects,
+                "{series} heap-{:02}",
+                i + 1
+            );
         }
     }
     // The leaking function's flat inuse_space and inuse_objects in the
@@ -110,7 +115,10 @@ fn go_stacks_have_names_and_match_across_profiles() {
     assert_eq!(leak(&first), leak(&last));
     let stack = last.stacks.iter().find(|s| s.key == leak(&last)).unwrap();
     let frame = &stack.frames[0];
-    assert!(frame.file.as_deref().unwrap().ends_with("leaky.go"), "{frame:?}");
+    assert!(
+        frame.file.as_deref().unwrap().ends_with("leaky.go"),
+        "{frame:?}"
+    );
     assert!(frame.line.unwrap() > 0);
     assert_eq!(frame.module.as_deref(), Some("leaky"));
     // Go keeps one record per stack and size; merged, a key is unique.
@@ -174,7 +182,10 @@ fn jemalloc_leak_is_the_programs_truth_within_its_sampling_error() {
         let error = stack.live_variance.sqrt();
         // √k · R for k ≈ truth / R samples of 1 KiB.
         let expected_error = (truth / 16384.0).sqrt() * 16384.0;
-        assert!((error / expected_error - 1.0).abs() < 0.1, "{error} vs {expected_error}");
+        assert!(
+            (error / expected_error - 1.0).abs() < 0.1,
+            "{error} vs {expected_error}"
+        );
         assert!(
             (stack.live_bytes as f64 - truth).abs() < 3.0 * error,
             "dump {n}: {} vs {truth} ± {error}",
@@ -236,17 +247,21 @@ fn jemalloc_dumps_cut_at_every_byte_are_refused() {
     // their binaries), every cut but those at a line's end.
     let refused = check_every_cut(&bytes, &whole, maps + "MAPPED_LIBRARIES:".len());
     let map_lines = bytes[maps..].iter().filter(|&&b| b == b'\n').count();
-    assert_eq!(refused, bytes.len() - (map_lines - 1), "{refused} of {}", bytes.len());
+    assert_eq!(
+        refused,
+        bytes.len() - (map_lines - 1),
+        "{refused} of {}",
+        bytes.len()
+    );
     let err = read(&bytes[..maps / 2]).unwrap_err();
     assert!(matches!(err, ProfileError::JemallocTruncated(_)), "{err}");
 }
 
 #[test]
 fn foreign_files_are_refused_in_one_sentence() {
-    let source = std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/programs/leaky.go"),
-    )
-    .unwrap();
+    let source =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/programs/leaky.go"))
+            .unwrap();
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01".to_vec();
     let mut noise = Vec::new();
     let mut x: u32 = 12345;
@@ -272,7 +287,8 @@ fn foreign_files_are_refused_in_one_sentence() {
     };
     let err = read(&cpu.encode_to_vec()).unwrap_err();
     assert!(
-        err.to_string().contains("not of the heap: its sample types are cpu/nanoseconds"),
+        err.to_string()
+            .contains("not of the heap: its sample types are cpu/nanoseconds"),
         "{err}"
     );
     // A heap_v2 header and nothing else.
