@@ -231,11 +231,12 @@ fn claimed_growth(verdict: &Verdict, values: &[u64], span: f64) -> f64 {
     }
 }
 
-/// Orders the profiles and returns (inputs in order, times, axis, warnings).
-fn order(
-    mut inputs: Vec<Input>,
-    options: &AnalysisOptions,
-) -> Result<(Vec<Input>, Vec<f64>, TimeAxis, Vec<String>), SeriesError> {
+/// The profiles in order: (inputs in order, their times, the axis,
+/// warnings).
+type Ordered = (Vec<Input>, Vec<f64>, TimeAxis, Vec<String>);
+
+/// Orders the profiles.
+fn order(mut inputs: Vec<Input>, options: &AnalysisOptions) -> Result<Ordered, SeriesError> {
     let mut warnings = Vec::new();
     let stamp = |ns: i64, first: i64| (ns - first) as f64 / 1e9;
     if options.by_mtime {

@@ -48,7 +48,9 @@ struct Mapping {
 
 /// One `t*:` (or `tN:`) line: (live objects, live bytes, allocated
 /// objects, allocated bytes).
-fn counts(text: &str) -> Option<(u64, u64, u64, u64)> {
+type Counts = (u64, u64, u64, u64);
+
+fn counts(text: &str) -> Option<Counts> {
     // "t*: 13: 6688 [0: 0]"
     let (_, rest) = text.split_once(':')?;
     let (live, rest) = rest.split_once('[')?;
@@ -80,8 +82,8 @@ pub fn read(bytes: &[u8]) -> Result<HeapProfile, ProfileError> {
         text: text.chars().take(80).collect(),
     };
 
-    // (addresses, live objects, live bytes, allocated objects, bytes)
-    let mut raw: Vec<(Vec<u64>, Option<(u64, u64, u64, u64)>)> = Vec::new();
+    // Each stack's addresses and its `t*:` counts.
+    let mut raw: Vec<(Vec<u64>, Option<Counts>)> = Vec::new();
     let mut totals = None;
     let mut maps_at = None;
     let mut number = 1;
