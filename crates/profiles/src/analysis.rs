@@ -216,6 +216,16 @@ fn within_sampling_error(verdict: &mut Verdict, growth: f64, error: f64) {
     }
 }
 
+/// Said after every reason of a series without times: heapwise-series
+/// words its time axis in seconds.
+pub const ORDER_NOTE: &str = "(the profiles carry no times: each second here is one profile)";
+
+fn note_order(verdict: &mut Verdict, axis: TimeAxis) {
+    if axis == TimeAxis::Order {
+        verdict.reason = format!("{} {ORDER_NOTE}", verdict.reason);
+    }
+}
+
 /// The growth a verdict vouches for, to weigh against the sampling
 /// error: for a `linear` series the least trend its slope's confidence
 /// interval allows over the observation (lower bound × span: a warm-up
@@ -354,6 +364,7 @@ pub fn analyze(
             let claimed = claimed_growth(&verdict, values, span);
             within_sampling_error(&mut verdict, claimed, error);
         }
+        note_order(&mut verdict, axis);
         stacks.push(StackGrowth {
             frames: frames[i].to_vec(),
             pattern: verdict.pattern,
@@ -393,6 +404,7 @@ pub fn analyze(
         let claimed = claimed_growth(&heap_verdict, &heap_values, span);
         within_sampling_error(&mut heap_verdict, claimed, error);
     }
+    note_order(&mut heap_verdict, axis);
     let live_heap = HeapGrowth {
         live_bytes: heap_values,
         growth_bytes: heap_growth,

@@ -35,8 +35,8 @@ use std::io::Read;
 use std::path::Path;
 
 pub use analysis::{
-    AnalysisOptions, HeapGrowth, Input, ProfileSummary, ProfilesReport, SCHEMA, Sampling,
-    StackGrowth, TimeAxis, analyze,
+    AnalysisOptions, HeapGrowth, Input, ORDER_NOTE, ProfileSummary, ProfilesReport, SCHEMA,
+    Sampling, StackGrowth, TimeAxis, analyze,
 };
 pub use error::{ProfileError, SeriesError};
 pub use model::{Format, Frame, HeapProfile, StackSample, sampling_variance};
