@@ -35,6 +35,8 @@ enum Command {
     Watch(cmd::watch::WatchArgs),
     /// Analyse a GC log (Node.js, JVM, Go)
     Gc(cmd::gc::GcArgs),
+    /// Judge a series of Go (pprof) or jemalloc heap profiles for growth
+    Profiles(cmd::profiles::ProfilesArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Heap { command } => cmd::heap::run(command),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Gc(args) => cmd::gc::run(args),
+        Command::Profiles(args) => cmd::profiles::run(args),
     };
     exit::finish(result)
 }

@@ -21,6 +21,7 @@
 //! | `heapwise attach` to a running process: what leaked while attached, exact; the process left as it was; refusals | `native/attach.rs` |
 //! | `heapwise heap`: V8 snapshots of real Node.js scripts — summary, diff, leaks, capture, watch | `heap/mod.rs` |
 //! | `heapwise gc`: GC logs of Node.js, the JVM and Go — contract, follow, bad input, a real Node.js leak | `gc/mod.rs` |
+//! | `heapwise profiles`: series of real Go heap profiles and jemalloc dumps — the leak at its rate, the cache not, JSON and text, exit codes, order and `--by-mtime`, cut and foreign files | `profiles/mod.rs` |
 //! | `heapwise watch` on the command line: formats, children, exits, bad input | `watch/cli.rs` |
 //! | `heapwise watch`'s verdicts on programs that shape their memory on purpose | `watch/patterns.rs` |
 //! | the Prometheus endpoint, with promtool and a real Prometheus server | `watch/prometheus.rs` |
@@ -35,4 +36,5 @@ mod common;
 mod gc;
 mod heap;
 mod native;
+mod profiles;
 mod watch;

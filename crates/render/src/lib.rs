@@ -10,4 +10,5 @@ pub mod gc;
 pub mod heap;
 pub mod native;
 pub mod output;
+pub mod profiles;
 pub mod watch;

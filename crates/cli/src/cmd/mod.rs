@@ -7,6 +7,7 @@ pub mod heap;
 pub mod interrupts;
 mod launch;
 mod native;
+pub mod profiles;
 mod pty;
 pub mod report;
 pub mod run;
