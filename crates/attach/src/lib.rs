@@ -141,11 +141,7 @@ pub fn check(pid: i32) -> Result<PathBuf, AttachError> {
     if tracer != 0 {
         return Err(AttachError::Traced { pid, tracer });
     }
-    let maps = mappings(pid).map_err(|source| AttachError::Os {
-        pid,
-        what: "reading /proc/PID/maps",
-        source,
-    })?;
+    let maps = read_maps(pid)?;
     libc_path(&maps).ok_or(AttachError::Static(pid))
 }
 
@@ -211,18 +207,10 @@ pub fn load_and_call(
     argument: &str,
 ) -> Result<i64, AttachError> {
     let libc = check(pid)?;
-    let maps = mappings(pid).map_err(|source| AttachError::Os {
-        pid,
-        what: "reading /proc/PID/maps",
-        source,
-    })?;
+    let maps = read_maps(pid)?;
     let dlopen = function_address(pid, &maps, &libc, "dlopen")?;
     let dlerror = function_address(pid, &maps, &libc, "dlerror")?;
-    let library = library.canonicalize().map_err(|source| AttachError::Os {
-        pid,
-        what: "finding the library",
-        source,
-    })?;
+    let library = canonical(pid, library)?;
     let mut thread = Stopped::stop(pid, &maps)?;
     let handle = thread.call(
         dlopen,
@@ -245,11 +233,7 @@ pub fn load_and_call(
             message,
         });
     }
-    let maps = mappings(pid).map_err(|source| AttachError::Os {
-        pid,
-        what: "reading /proc/PID/maps",
-        source,
-    })?;
+    let maps = read_maps(pid)?;
     let entry = function_address(pid, &maps, &library, entry)?;
     let result = thread.call(
         entry,
@@ -258,6 +242,22 @@ pub fn load_and_call(
     )?;
     thread.detach()?;
     Ok(result)
+}
+
+fn read_maps(pid: i32) -> Result<Vec<Mapping>, AttachError> {
+    mappings(pid).map_err(|source| AttachError::Os {
+        pid,
+        what: "reading /proc/PID/maps",
+        source,
+    })
+}
+
+fn canonical(pid: i32, library: &Path) -> Result<PathBuf, AttachError> {
+    library.canonicalize().map_err(|source| AttachError::Os {
+        pid,
+        what: "finding the library",
+        source,
+    })
 }
 
 /// Calls the function `entry` of `library`, already loaded into process
@@ -269,16 +269,8 @@ pub fn call_loaded(
     argument: &str,
 ) -> Result<i64, AttachError> {
     check(pid)?;
-    let maps = mappings(pid).map_err(|source| AttachError::Os {
-        pid,
-        what: "reading /proc/PID/maps",
-        source,
-    })?;
-    let library = library.canonicalize().map_err(|source| AttachError::Os {
-        pid,
-        what: "finding the library",
-        source,
-    })?;
+    let maps = read_maps(pid)?;
+    let library = canonical(pid, library)?;
     let entry = function_address(pid, &maps, &library, entry)?;
     let mut thread = Stopped::stop(pid, &maps)?;
     let result = thread.call(

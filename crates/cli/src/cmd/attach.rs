@@ -146,17 +146,7 @@ fn trace_path(args: &AttachArgs) -> Result<PathBuf> {
         None => {
             let comm =
                 std::fs::read_to_string(format!("/proc/{}/comm", args.pid)).unwrap_or_default();
-            let name: String = comm
-                .trim()
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let name = super::launch::file_safe(comm.trim());
             cwd.join(format!("heapwise-{name}-{{pid}}.hwt"))
         }
     })

@@ -168,6 +168,20 @@ pub fn check_traceable(program: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `name` with every character but ASCII letters, digits, `-` and `_`
+/// replaced by `_`, for the default trace names.
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -232,16 +232,7 @@ fn trace_template(args: &RunArgs) -> Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "program".into());
-    let name: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = super::launch::file_safe(&name);
     check_directory_writable(&cwd)?;
     Ok(cwd.join(format!("heapwise-{name}-{{pid}}.hwt")))
 }
