@@ -282,7 +282,8 @@ fn help_lists_watch_and_its_options() {
     let out = heapwise().arg("--help").output().expect("heapwise runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("watch   Watch a running process's memory: verdict, forecast, dashboard"),
+        text.lines().any(|l| l.trim_start().starts_with("watch ")
+            && l.ends_with("Watch a running process's memory: verdict, forecast, dashboard")),
         "{text}"
     );
     let out = heapwise()
