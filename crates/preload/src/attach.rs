@@ -92,10 +92,43 @@ pub fn redirect_new_modules() {
     // (Unit tests have no exported hooks to redirect to.)
     #[cfg(not(test))]
     if REDIRECTED.load(Ordering::Acquire) {
-        let redirects = crate::hooks::redirects();
+        let redirects = redirects();
         let own = heapwise_attach as *const () as usize;
         PATCHED.with(LOCK_WAIT_US, |patched| got::patch(&redirects, own, patched));
     }
+}
+
+/// What an attach redirects: the `malloc` family to the hooks, and the
+/// calls the preload interposes under `LD_PRELOAD` to keep the trace
+/// right — `dlopen` (so that a library loaded later is redirected before
+/// it allocates, not at the writer's next poll), `dlclose`, `_exit`.
+#[cfg(not(test))]
+fn redirects() -> [got::Redirect<'static>; 15] {
+    let hooks = crate::hooks::redirects();
+    let mut all = [(c"", 0usize); 15];
+    all[..hooks.len()].copy_from_slice(&hooks);
+    all[11] = (c"dlopen", attached_dlopen as *const () as usize);
+    all[12] = (c"dlclose", crate::lifecycle::dlclose as *const () as usize);
+    all[13] = (c"_exit", crate::lifecycle::_exit as *const () as usize);
+    all[14] = (c"_Exit", crate::lifecycle::_Exit as *const () as usize);
+    all
+}
+
+/// `dlopen`, in an attached process: glibc's, then the new library's calls
+/// redirected at once.
+#[cfg(not(test))]
+extern "C" fn attached_dlopen(file: *const c_char, mode: c_int) -> *mut std::ffi::c_void {
+    // SAFETY: forwarding the caller's arguments to glibc.
+    let handle = unsafe { libc::dlopen(file, mode) };
+    if !handle.is_null() && REDIRECTED.load(Ordering::Acquire) {
+        let saved = sys::errno();
+        tls::internal(|| {
+            crate::unwind::modules::refresh();
+            redirect_new_modules();
+        });
+        sys::set_errno(saved);
+    }
+    handle
 }
 
 /// Stops tracing an attached process: the original GOT entries are written

@@ -154,13 +154,13 @@ fn exit_now(status: c_int) -> ! {
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn _exit(status: c_int) -> ! {
+pub(crate) extern "C" fn _exit(status: c_int) -> ! {
     exit_now(status)
 }
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn _Exit(status: c_int) -> ! {
+pub(crate) extern "C" fn _Exit(status: c_int) -> ! {
     exit_now(status)
 }
 
@@ -168,7 +168,7 @@ static REAL_DLCLOSE: AtomicUsize = AtomicUsize::new(0);
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn dlclose(handle: *mut c_void) -> c_int {
+pub(crate) extern "C" fn dlclose(handle: *mut c_void) -> c_int {
     let mut real = REAL_DLCLOSE.load(Ordering::Acquire);
     if real == 0 {
         // SAFETY: looking up glibc's definition.

@@ -18,10 +18,11 @@ struct Running {
 
 impl Running {
     fn start() -> Running {
-        let mut child = Command::new(program("attach_target.c"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        Running::start_command(Command::new(program("attach_target.c")))
+    }
+
+    fn start_command(mut command: Command) -> Running {
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let out = child.stdout.take().unwrap();
         let (tx, counts) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -260,4 +261,58 @@ fn a_sampled_attach_estimates_what_leaked_while_attached() {
         recorded < 0.6 * estimated,
         "{recorded} recorded of ~{estimated}"
     );
+}
+
+#[test]
+fn a_library_loaded_after_the_attach_is_traced_from_its_first_allocation() {
+    let dir = test_dir("attach-dlopen");
+    let plugin = program("plugin.c");
+    let mut command = Command::new(program("attach_dlopen.c"));
+    command.arg(&plugin);
+    let target = Running::start_command(command);
+    // Attached before the program loads the plugin (one second in).
+    let trace = dir.join("dlopen.hwt");
+    let out = heapwise()
+        .args([
+            "attach",
+            "--pid",
+            &target.pid().to_string(),
+            "--sample",
+            "1",
+            "--duration",
+            "2500ms",
+            "-o",
+        ])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "attach failed: {}", stderr(&out));
+    let printed = target.latest();
+    let report = report_json(&trace);
+    // Two call sites in the program: the burst and the steady leak.
+    let groups: Vec<&serde_json::Value> = report["leaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["frames"][0]["function"] == "plugin_leak")
+        .collect();
+    let blocks: u64 = groups
+        .iter()
+        .map(|l| l["allocations"].as_u64().unwrap())
+        .sum();
+    let bytes: u64 = groups.iter().map(|l| l["bytes"].as_u64().unwrap()).sum();
+    let leak = leak_from(&report, "plugin_leak");
+    // Every block the plugin leaked while attached is there, the 500 it
+    // leaks right after it is loaded included: its calls were redirected
+    // by dlopen, not at the writer's next module poll.
+    assert_eq!(bytes, 72 * blocks);
+    assert!(
+        blocks >= 500 + 50 && blocks <= printed,
+        "{blocks} blocks recorded, {printed} leaked by now"
+    );
+    assert_eq!(
+        leak["frames"][0]["line"].as_u64().unwrap(),
+        line_of("plugin.c", "plugin_leak")
+    );
+    assert_eq!(target.status("TracerPid:"), "0");
 }
