@@ -268,13 +268,13 @@ fn a_library_loaded_after_the_attach_is_traced_from_its_first_allocation() {
     let dir = test_dir("attach-dlopen");
     let plugin = program("plugin.c");
     let mut command = Command::new(program("attach_dlopen.c"));
-    command.arg(&plugin);
-    let target = Running::start_command(command);
-    // Attached before the program loads the plugin (one second in).
+    command.arg(&plugin).stdin(Stdio::piped());
+    let mut target = Running::start_command(command);
     let trace = dir.join("dlopen.hwt");
-    let out = heapwise()
+    let mut attach = heapwise()
         .args([
             "attach",
+            "--no-tui",
             "--pid",
             &target.pid().to_string(),
             "--sample",
@@ -284,9 +284,38 @@ fn a_library_loaded_after_the_attach_is_traced_from_its_first_allocation() {
             "-o",
         ])
         .arg(&trace)
-        .output()
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(out.status.success(), "attach failed: {}", stderr(&out));
+    // Once attached, the program is told to load the plugin.
+    let mut err = BufReader::new(attach.stderr.take().unwrap());
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        if err.read_line(&mut line).unwrap() == 0 {
+            panic!("attach ended before attaching: {said}");
+        }
+        said.push_str(&line);
+        if line.contains("attached to process") {
+            break;
+        }
+    }
+    use std::io::Write as _;
+    target
+        .child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"load\n")
+        .unwrap();
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+        rest
+    });
+    let status = attach.wait().unwrap();
+    let rest = rest.join().unwrap();
+    assert!(status.success(), "attach failed: {said}{rest}");
     let printed = target.latest();
     let report = report_json(&trace);
     // Two call sites in the program: the burst and the steady leak.
