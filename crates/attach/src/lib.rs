@@ -235,6 +235,12 @@ pub fn load_and_call(
     }
     let maps = read_maps(pid)?;
     let entry = function_address(pid, &maps, &library, entry)?;
+    call_and_detach(thread, entry, argument)
+}
+
+/// Calls `entry(argument)` on the stopped thread, then restores and
+/// detaches it; returns what `entry` returned.
+fn call_and_detach(mut thread: Stopped, entry: u64, argument: &str) -> Result<i64, AttachError> {
     let result = thread.call(
         entry,
         &[ptrace::Arg::Str(argument.as_bytes())],
@@ -272,12 +278,6 @@ pub fn call_loaded(
     let maps = read_maps(pid)?;
     let library = canonical(pid, library)?;
     let entry = function_address(pid, &maps, &library, entry)?;
-    let mut thread = Stopped::stop(pid, &maps)?;
-    let result = thread.call(
-        entry,
-        &[ptrace::Arg::Str(argument.as_bytes())],
-        CALL_TIMEOUT,
-    )?;
-    thread.detach()?;
-    Ok(result)
+    let thread = Stopped::stop(pid, &maps)?;
+    call_and_detach(thread, entry, argument)
 }

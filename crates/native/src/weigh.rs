@@ -134,12 +134,13 @@ mod tests {
         );
     }
 
-    /// Simulates the sampler (an exponential countdown of mean R, fresh
-    /// after each sample) over a known program and checks the estimate of
-    /// its total against the truth, over many runs: the mean error is ~0
-    /// and the spread is what the theory says (Var = Σ Z² (1 − p) / p).
+    /// Draws samples the way the preload does (an exponential countdown of
+    /// mean R, fresh after each sample) from a known list of block sizes
+    /// and checks the weighed total against the list's true total, over
+    /// many draws: the mean error is ~0 and the spread is what the theory
+    /// says (Var = Σ Z² (1 − p) / p).
     #[test]
-    fn the_estimate_of_a_simulated_program_is_unbiased_with_the_predicted_spread() {
+    fn countdown_sampling_weighed_by_one_over_p_is_unbiased_with_the_predicted_spread() {
         let r = 64.0 * 1024.0;
         let w = Weigh::new(64 << 10);
         let sizes: Vec<u64> = (0..20_000u64).map(|i| 16 + (i * 7919) % 4000).collect();

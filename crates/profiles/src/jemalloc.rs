@@ -166,15 +166,7 @@ pub fn read(bytes: &[u8]) -> Result<HeapProfile, ProfileError> {
         let (allocated_objects, allocated_bytes) = adjust(n2, s2, rate);
         let key = crate::stack_key(&frames);
         let i = *by_key.entry(key.clone()).or_insert_with(|| {
-            stacks.push(StackSample {
-                key,
-                frames,
-                live_bytes: 0,
-                live_objects: 0,
-                allocated_bytes: 0,
-                allocated_objects: 0,
-                live_variance: 0.0,
-            });
+            stacks.push(StackSample::empty(key, frames));
             sums.push((0.0, 0.0, 0.0, 0.0));
             stacks.len() - 1
         });

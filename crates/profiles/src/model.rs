@@ -114,6 +114,21 @@ pub struct StackSample {
     pub live_variance: f64,
 }
 
+impl StackSample {
+    /// A stack with nothing counted yet.
+    pub fn empty(key: String, frames: Vec<Frame>) -> StackSample {
+        StackSample {
+            key,
+            frames,
+            live_bytes: 0,
+            live_objects: 0,
+            allocated_bytes: 0,
+            allocated_objects: 0,
+            live_variance: 0.0,
+        }
+    }
+}
+
 /// One heap profile.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeapProfile {

@@ -179,15 +179,7 @@ pub fn convert(profile: &proto::Profile) -> Result<HeapProfile, ProfileError> {
             Some(&i) => &mut stacks[i],
             None => {
                 by_key.insert(key.clone(), stacks.len());
-                stacks.push(StackSample {
-                    key,
-                    frames,
-                    live_bytes: 0,
-                    live_objects: 0,
-                    allocated_bytes: 0,
-                    allocated_objects: 0,
-                    live_variance: 0.0,
-                });
+                stacks.push(StackSample::empty(key, frames));
                 stacks.last_mut().expect("just pushed")
             }
         };
