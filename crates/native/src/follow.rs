@@ -118,6 +118,15 @@ impl Follower {
         if self.finished {
             return Ok(false);
         }
+        if self.reader.replaced() {
+            // The tracer compacted the trace into a new file: read that
+            // one from its start (its checkpoint holds everything so far).
+            let path = std::path::PathBuf::from(&self.analysis.path);
+            let fresh = Follower::open(&path)?;
+            self.reader = fresh.reader;
+            self.merger = fresh.merger;
+            self.analysis = fresh.analysis;
+        }
         let before = self.reader.status().blocks;
         std::mem::swap(self.reader.stacks_mut(), &mut self.analysis.stacks);
         let mut feed = Feed {
@@ -170,7 +179,7 @@ impl Follower {
         }
         self.previous = Some((now, replay.allocations, replay.frees));
         let timeline = memory::timeline(analysis);
-        let live = memory::live_verdict(&timeline);
+        let live = memory::live_verdict_of(&self.analysis, &timeline);
         let rss = memory::rss_verdict(analysis);
         let fragmentation = memory::fragmentation(&timeline, &live, rss.as_ref());
         let mut judged = stacks::stack_growth(

@@ -71,6 +71,12 @@ impl TimeGrid {
         FIRST_WIDTH << self.level
     }
 
+    /// The index of the bucket holding `tick` at the present resolution
+    /// (it may be past the last bucket).
+    pub fn index_of(&self, tick: u64) -> usize {
+        ((tick.saturating_sub(self.start_tick) >> self.level) / FIRST_WIDTH) as usize
+    }
+
     /// The tick at which bucket `index` ends.
     pub fn end_tick(&self, index: usize) -> u64 {
         self.start_tick + (index as u64 + 1) * self.width()

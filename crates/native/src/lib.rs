@@ -52,7 +52,8 @@ pub mod report;
 mod resolve;
 pub mod runtime;
 pub mod verdict;
-pub mod weigh;
+/// What one recorded block stands for (moved to the format crate: the tracer weighs blocks too).
+pub use heapwise_trace::weigh;
 
 use std::path::Path;
 
@@ -124,6 +125,78 @@ impl Analysis {
         } else {
             self.clock.seconds(self.replay.peak_tick).max(0.0)
         }
+    }
+
+    /// In a compacted trace, which buckets of the grid hold a measurement:
+    /// those from the checkpoint on (every event is there) and those in
+    /// which a snapshot of the checkpoint's history was taken; between
+    /// snapshots the grid only carries the last value, so a verdict must
+    /// not read those buckets as flat stretches. `None` when every bucket
+    /// is a measurement.
+    ///
+    /// Buckets wholly inside a time sampling was paused are not
+    /// measurements either: nothing allocated then was recorded.
+    pub fn measured_buckets(&self) -> Option<Vec<bool>> {
+        let compacted = self.replay.compacted.as_ref();
+        let paused = self.paused_ticks();
+        if compacted.is_none() && paused.is_empty() {
+            return None;
+        }
+        let grid = &self.replay.grid;
+        let count = grid.buckets.len();
+        if count == 0 {
+            return None;
+        }
+        let index = |tick: u64| grid.index_of(tick).min(count - 1);
+        let mut measured = vec![true; count];
+        if let Some(compacted) = compacted {
+            measured[..index(compacted.tick)].fill(false);
+            for &tick in &compacted.snapshots {
+                measured[index(tick)] = true;
+            }
+        }
+        for (from, until) in paused {
+            // Buckets that end after the pause began and before it ended.
+            let (first, last) = (index(from), index(until));
+            if last > first + 1 {
+                measured[first + 1..last].fill(false);
+            }
+        }
+        Some(measured)
+    }
+
+    /// When sampling was paused, as (from, until) ticks (until the end of
+    /// the trace for a pause not ended).
+    pub fn paused_ticks(&self) -> Vec<(u64, u64)> {
+        self.replay
+            .paused
+            .iter()
+            .map(|&(from, until)| (from, until.unwrap_or(self.replay.last_tick).max(from)))
+            .collect()
+    }
+
+    /// Seconds sampling was paused.
+    pub fn paused_s(&self) -> f64 {
+        self.paused_ticks()
+            .iter()
+            .map(|&(from, until)| self.clock.seconds(until) - self.clock.seconds(from))
+            .sum::<f64>()
+            .max(0.0)
+    }
+
+    /// Seconds of sampling (not paused) from the start to `t_s`: the time
+    /// axis growth is judged on, so that a pause is neither a flat stretch
+    /// nor a jump.
+    pub fn sampled_seconds(&self, t_s: f64) -> f64 {
+        let paused: f64 = self
+            .paused_ticks()
+            .iter()
+            .map(|&(from, until)| {
+                let (from, until) = (self.clock.seconds(from), self.clock.seconds(until));
+                (t_s.min(until) - from).max(0.0)
+            })
+            .sum();
+        t_s - paused
     }
 
     /// Stacks with live blocks, largest live bytes first (ties: more

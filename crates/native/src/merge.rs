@@ -243,6 +243,7 @@ impl Visitor for Feed<'_> {
             Event::Thread { .. } => self.replay.threads += 1,
             Event::Lost { count, .. } => self.replay.lost += count,
             Event::Control(record) => self.merger.control(record, self.replay),
+            Event::Checkpoint(checkpoint) => self.replay.seed(checkpoint),
             Event::Alloc { .. } | Event::Free { .. } | Event::Realloc { .. } => {}
         }
     }
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(m.replay.live_allocations(), 1);
         assert_eq!(m.replay.stacks[7].live_bytes, 64);
         assert_eq!(m.replay.stacks[5].live_bytes, 0);
-        assert_eq!(m.replay.reordered, 0, "nothing needed the fallback");
+        assert_eq!(m.replay.reordered(), 0, "nothing needed the fallback");
     }
 
     #[test]
@@ -336,7 +337,7 @@ mod tests {
         assert_eq!((m.replay.allocations, m.replay.frees), (1, 1));
         assert_eq!(m.replay.live_allocations(), 0);
         m.finish();
-        assert_eq!(m.replay.reordered, 0);
+        assert_eq!(m.replay.reordered(), 0);
     }
 
     fn alloc(ptr: u64, size: u64, stack: StackId) -> Op {
@@ -367,7 +368,7 @@ mod tests {
         sync(&mut m, 80);
         assert_eq!(replayed(&m), 8);
         m.finish();
-        assert_eq!(m.replay.reordered, 0, "everything in time order");
+        assert_eq!(m.replay.reordered(), 0, "everything in time order");
         assert_eq!(m.replay.live_allocations(), 4);
     }
 
@@ -399,7 +400,7 @@ mod tests {
         assert_eq!(m.replay.stacks[1].live_bytes, 0);
         assert_eq!(m.replay.stacks[3].live_bytes, 8);
         assert_eq!((m.replay.allocations, m.replay.frees), (2, 1));
-        assert_eq!(m.replay.reordered, 1, "paired by the replay's fallback");
+        assert_eq!(m.replay.reordered(), 1, "paired by the replay's fallback");
     }
 
     #[test]

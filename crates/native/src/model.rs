@@ -79,6 +79,11 @@ pub struct Sampling {
     /// over the run (8 R / duration); a slower leak could go unseen.
     /// `null` for a run of no length.
     pub detectable_rate_bytes_per_s: Option<f64>,
+    /// Seconds sampling was paused (its control file): nothing allocated
+    /// then is known, and growth is judged on the time it was not.
+    pub paused_s: f64,
+    /// Times it was paused.
+    pub pauses: u64,
 }
 
 /// What a forked child inherited from its parent and still holds at the
@@ -375,6 +380,23 @@ pub struct TraceInfo {
     /// what it left in it could not be recovered (so its last events may
     /// be missing).
     pub spill_left: bool,
+    /// The trace was compacted to stay under its size limit: the time
+    /// before `detail_from_s` is kept in summary (`null` otherwise).
+    pub compacted: Option<Compaction>,
+}
+
+/// How a trace kept under a size limit keeps its past (see
+/// `docs/trace-format.md`, "Checkpoints").
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Compaction {
+    /// Times the tracer compacted the trace.
+    pub compactions: u32,
+    /// Every event from this second on is in the trace; before it, memory
+    /// over time is kept as snapshots (totals and leaks are exact either
+    /// way).
+    pub detail_from_s: f64,
+    /// Snapshots of memory over time kept from before `detail_from_s`.
+    pub snapshots: usize,
 }
 
 /// One point of the timeline (the end of a time bucket).

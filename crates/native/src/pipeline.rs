@@ -15,6 +15,7 @@
 
 use std::sync::mpsc;
 
+use heapwise_trace::checkpoint::Checkpoint;
 use heapwise_trace::{
     ControlRecord, Event, Header, ReadStatus, StackTable, TraceError, TraceReader, Visitor,
 };
@@ -79,6 +80,8 @@ struct Batch {
     controls: Vec<ControlRecord>,
     /// The `SYNC` that ended the batch.
     sync: Option<u64>,
+    /// A compacted trace's checkpoint (the first batch only).
+    checkpoint: Option<Box<Checkpoint>>,
     lost: u64,
     threads: u64,
 }
@@ -89,6 +92,7 @@ impl Batch {
         self.runs.iter_mut().for_each(StreamRun::clear);
         self.controls.clear();
         self.sync = None;
+        self.checkpoint = None;
         self.lost = 0;
         self.threads = 0;
     }
@@ -191,6 +195,9 @@ impl Visitor for Collector {
                 self.send();
             }
             Event::Control(record) => self.batch.controls.push(record.clone()),
+            Event::Checkpoint(checkpoint) => {
+                self.batch.checkpoint = Some(Box::new(checkpoint.clone()));
+            }
             Event::Alloc { .. } | Event::Free { .. } | Event::Realloc { .. } => {}
         }
     }
@@ -238,6 +245,9 @@ pub fn run(
             replay.threads += batch.threads;
             for record in &batch.controls {
                 merger.control(record, replay);
+            }
+            if let Some(checkpoint) = &batch.checkpoint {
+                replay.seed(checkpoint);
             }
             for run in &mut batch.runs {
                 if !run.events.is_empty() {

@@ -12,8 +12,8 @@
 //! pending — nearly always — replay costs one hash-map insert or remove per
 //! event, and memory is proportional to the live blocks.
 
-use rustc_hash::FxHashMap;
-
+use heapwise_trace::checkpoint::Checkpoint;
+use heapwise_trace::liveset::{Freed, Inserted, LiveSet, Stamped};
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, ModuleLoad, StackId};
 
 use crate::grid::{StackSeries, TimeGrid};
@@ -32,6 +32,13 @@ struct Live {
     count: u32,
 }
 
+impl Stamped for Live {
+    #[inline(always)]
+    fn tick(&self) -> u64 {
+        self.tick
+    }
+}
+
 /// A live block, as [`Replay::for_each_live`] passes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LiveBlock {
@@ -45,18 +52,6 @@ pub struct LiveBlock {
     pub stack: StackId,
     /// When it was allocated.
     pub tick: u64,
-}
-
-/// Something seen on one side only, waiting for its partner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pending {
-    /// The block allocated at `after` was freed by a free not read yet,
-    /// which happened before `before` (when the address was handed out
-    /// again).
-    Stale { after: u64, before: u64 },
-    /// A free read before the allocation it frees (or of a block allocated
-    /// before tracing started).
-    Orphan { tick: u64 },
 }
 
 /// Counters of one call stack.
@@ -82,8 +77,7 @@ pub struct StackStats {
     peak_epoch: u32,
 }
 
-/// The size classes of the report: under 1 KiB, 1 KiB to 1 MiB, over 1 MiB.
-pub const SIZE_CLASS_LIMITS: [u64; 2] = [1024, 1 << 20];
+pub use heapwise_trace::checkpoint::{SIZE_CLASS_LIMITS, size_class};
 
 /// Counters of one size class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,14 +86,6 @@ pub struct ClassStats {
     pub allocations: u64,
     /// Their bytes.
     pub allocated_bytes: u64,
-}
-
-/// The index of `size`'s class.
-pub fn size_class(size: u64) -> usize {
-    SIZE_CLASS_LIMITS
-        .iter()
-        .take_while(|&&limit| size >= limit)
-        .count()
 }
 
 /// A module and when it was seen unloaded.
@@ -113,12 +99,9 @@ pub struct ModuleSpan {
 
 /// Everything replay accumulates.
 pub struct Replay {
-    live: FxHashMap<u64, Live>,
-    pending: FxHashMap<u64, Vec<Pending>>,
-    /// Addresses freed here that were never allocated here (kept after the
-    /// sweep forgets the pending frees): in a forked child, the parent's
-    /// blocks it freed.
-    freed_unknown: FxHashMap<u64, u32>,
+    /// The live blocks (also: addresses freed here that were never
+    /// allocated here — in a forked child, the parent's blocks it freed).
+    live: LiveSet<Live>,
     events_since_sweep: u64,
     /// Counters per stack id.
     pub stacks: Vec<StackStats>,
@@ -156,8 +139,6 @@ pub struct Replay {
     pub counters: Vec<Counters>,
     /// Kernel thread ids seen.
     pub threads: u64,
-    /// Number of cross-thread orderings that had to be resolved.
-    pub reordered: u64,
     sweep_window: u64,
     /// Live bytes, allocations and frees over time.
     pub grid: TimeGrid,
@@ -177,6 +158,24 @@ pub struct Replay {
     live_count: u64,
     /// Allocations recorded (unweighed: the sample of a sampled trace).
     pub recorded: u64,
+    /// The trace began with a checkpoint: what was before it is known in
+    /// summary (see [`Replay::seed`]).
+    pub compacted: Option<Compacted>,
+    /// When sampling was paused (its control file): (from, until; `None`
+    /// while still paused), ticks.
+    pub paused: Vec<(u64, Option<u64>)>,
+}
+
+/// What a compacted trace's checkpoint said of the time before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compacted {
+    /// The records before this tick are known in summary only.
+    pub tick: u64,
+    /// Times the trace was compacted.
+    pub compactions: u32,
+    /// When the snapshots of memory over time before the checkpoint were
+    /// taken.
+    pub snapshots: Vec<u64>,
 }
 
 impl Replay {
@@ -184,9 +183,7 @@ impl Replay {
     pub fn new(clock: ClockFit) -> Replay {
         let start = clock.start_tick();
         Replay {
-            live: FxHashMap::default(),
-            pending: FxHashMap::default(),
-            freed_unknown: FxHashMap::default(),
+            live: LiveSet::default(),
             events_since_sweep: 0,
             stacks: Vec::new(),
             classes: [ClassStats::default(); 3],
@@ -206,7 +203,6 @@ impl Replay {
             recovered: heapwise_trace::Recovery::default(),
             counters: Vec::new(),
             threads: 0,
-            reordered: 0,
             sweep_window: 0,
             grid: TimeGrid::new(start),
             temporary: 0,
@@ -217,6 +213,8 @@ impl Replay {
             weigh: Weigh::default(),
             live_count: 0,
             recorded: 0,
+            compacted: None,
+            paused: Vec::new(),
         }
     }
 
@@ -235,7 +233,12 @@ impl Replay {
     /// (a block from before tracing started: in a forked child, the
     /// parent's).
     pub fn freed_before_allocated(&self, ptr: u64) -> bool {
-        self.freed_unknown.contains_key(&ptr)
+        self.live.freed_before_allocated(ptr)
+    }
+
+    /// Number of cross-thread orderings that had to be resolved.
+    pub fn reordered(&self) -> u64 {
+        self.live.reordered
     }
 
     /// Number of live blocks (an estimate in a sampled trace).
@@ -250,7 +253,7 @@ impl Replay {
 
     /// Calls `f` for every live block.
     pub fn for_each_live(&self, mut f: impl FnMut(LiveBlock)) {
-        for live in self.live.values() {
+        for (_, live) in self.live.iter() {
             f(LiveBlock {
                 size: live.size,
                 bytes: self.weigh.bytes(live.size),
@@ -334,62 +337,31 @@ impl Replay {
     /// that still looks live (a free not read yet).
     #[inline]
     fn insert_live(&mut self, ptr: u64, new: Live) {
-        let tick = new.tick;
-        if !self.pending.is_empty() && self.take_orphan(ptr, tick) {
-            // Its free was read before it: it is not live.
-            return;
-        }
         match self.live.insert(ptr, new) {
-            None => self.add_live(new),
-            Some(old) if old.tick <= tick => {
-                // `old` was freed by a free we have not read yet.
+            Inserted::Added => self.add_live(new),
+            Inserted::Replaced(old) => {
                 self.remove_live(old);
                 self.add_live(new);
-                self.park(
-                    ptr,
-                    Pending::Stale {
-                        after: old.tick,
-                        before: tick,
-                    },
-                );
             }
-            Some(old) => {
-                // This allocation is older than the live one: it was freed
-                // before `old` was made.
-                self.live.insert(ptr, old);
-                self.park(
-                    ptr,
-                    Pending::Stale {
-                        after: tick,
-                        before: old.tick,
-                    },
-                );
-            }
+            Inserted::Gone => {}
         }
     }
 
     #[inline]
     fn on_free(&mut self, stream: u32, ptr: u64, tick: u64) {
-        if !self.pending.is_empty() && self.take_stale(ptr, tick) {
-            // The allocation it frees left the live set already; a block of
-            // its own weight (one, in a full trace).
-            self.count_free(stream, ptr, tick, 1);
-            return;
-        }
-        match self.live.get(&ptr) {
-            Some(live) if live.tick <= tick => {
-                let live = *live;
+        match self.live.free(ptr, tick) {
+            Freed::Block(live) => {
                 let temporary = self.count_free(stream, ptr, tick, u64::from(live.count));
-                self.live.remove(&ptr);
                 self.remove_live(live);
                 if temporary {
                     self.temporary += u64::from(live.count);
                     self.stacks[live.stack as usize].temporary += u64::from(live.count);
                 }
             }
-            _ => {
+            // The allocation it frees left the live set already, or is not
+            // read yet: a block of its own weight (one, in a full trace).
+            Freed::Stale | Freed::Unknown => {
                 self.count_free(stream, ptr, tick, 1);
-                self.park(ptr, Pending::Orphan { tick });
             }
         }
     }
@@ -400,7 +372,7 @@ impl Replay {
     #[inline]
     fn on_alloc_paired(&mut self, stream: u32, ptr: u64, size: u64, stack: StackId, tick: u64) {
         let live = self.count_alloc(stream, ptr, size, stack, tick);
-        if !self.live.is_empty() && self.live.contains_key(&ptr) {
+        if !self.live.is_empty() && self.live.contains(ptr) {
             self.unpaired.insert(ptr);
             self.insert_live(ptr, live);
         } else {
@@ -489,65 +461,10 @@ impl Replay {
         }
     }
 
-    fn park(&mut self, ptr: u64, pending: Pending) {
-        match pending {
-            Pending::Stale { .. } => self.reordered += 1,
-            Pending::Orphan { .. } => *self.freed_unknown.entry(ptr).or_default() += 1,
-        }
-        self.pending.entry(ptr).or_default().push(pending);
-    }
-
-    /// An orphan free of `ptr` at or after `tick` frees this allocation.
-    fn take_orphan(&mut self, ptr: u64, tick: u64) -> bool {
-        let Some(list) = self.pending.get_mut(&ptr) else {
-            return false;
-        };
-        let best = list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| match *p {
-                Pending::Orphan { tick: freed } if freed >= tick => Some((freed, i)),
-                _ => None,
-            })
-            .min();
-        let Some((_, index)) = best else { return false };
-        list.swap_remove(index);
-        if list.is_empty() {
-            self.pending.remove(&ptr);
-        }
-        if let Some(count) = self.freed_unknown.get_mut(&ptr) {
-            *count -= 1;
-            if *count == 0 {
-                self.freed_unknown.remove(&ptr);
-            }
-        }
-        self.reordered += 1;
-        true
-    }
-
-    /// A free at `tick` is the one a stale allocation was waiting for.
-    fn take_stale(&mut self, ptr: u64, tick: u64) -> bool {
-        let Some(list) = self.pending.get_mut(&ptr) else {
-            return false;
-        };
-        let Some(index) = list.iter().position(
-            |p| matches!(*p, Pending::Stale { after, before } if after <= tick && tick <= before),
-        ) else {
-            return false;
-        };
-        list.swap_remove(index);
-        if list.is_empty() {
-            self.pending.remove(&ptr);
-        }
-        true
-    }
-
-    /// Drops what waited longer than any reordering can delay a partner:
-    /// frees of blocks allocated before tracing started, frees that were
-    /// lost.
+    /// Drops what waited longer than any reordering can delay a partner.
     fn sweep(&mut self) {
         self.events_since_sweep = 0;
-        if self.pending.is_empty() {
+        if !self.live.has_pending() {
             return;
         }
         if self.sweep_window == 0 {
@@ -555,13 +472,99 @@ impl Replay {
             // second, so partners are never that far apart.
             self.sweep_window = (10e9 / self.clock.clock().ns_per_tick()) as u64;
         }
-        let horizon = self.last_tick.saturating_sub(self.sweep_window);
-        self.pending.retain(|_, list| {
-            list.retain(|p| match *p {
-                Pending::Orphan { tick } => tick >= horizon,
-                Pending::Stale { before, .. } => before >= horizon,
-            });
-            !list.is_empty()
+        self.live
+            .sweep(self.last_tick.saturating_sub(self.sweep_window));
+    }
+}
+
+impl Replay {
+    /// Starts from a compacted trace's checkpoint (it comes before any
+    /// event): its totals and per-stack counters, its live blocks, and its
+    /// history of memory over time, which becomes the timeline's and the
+    /// stacks' series' points before the checkpoint (as coarse as the
+    /// history was kept; docs/trace-format.md, "Checkpoints").
+    pub fn seed(&mut self, c: &Checkpoint) {
+        let t = &c.totals;
+        self.recorded += t.recorded;
+        self.allocations += t.allocations;
+        self.allocated_bytes += t.allocated_bytes;
+        self.frees += t.frees;
+        self.temporary += t.temporary;
+        self.peak_live_bytes = t.peak_live_bytes;
+        self.peak_tick = t.peak_tick;
+        self.lost += t.lost;
+        self.threads += t.threads;
+        self.note_tick(t.last_tick);
+        for (mine, theirs) in self.classes.iter_mut().zip(&c.classes) {
+            mine.allocations += theirs.allocations;
+            mine.allocated_bytes += theirs.allocated_bytes;
+        }
+        let mut counted = (0, 0, 0);
+        for snapshot in &c.history {
+            let bucket = self.grid.bucket(snapshot.tick, snapshot.live_bytes);
+            let level = self.grid.level;
+            let b = &mut self.grid.buckets[bucket];
+            b.live_bytes = snapshot.live_bytes;
+            b.max_live_bytes = b.max_live_bytes.max(snapshot.max_live_bytes);
+            b.allocations += snapshot.allocations.saturating_sub(counted.0);
+            b.allocated_bytes += snapshot.allocated_bytes.saturating_sub(counted.1);
+            b.frees += snapshot.frees.saturating_sub(counted.2);
+            counted = (
+                snapshot.allocations,
+                snapshot.allocated_bytes,
+                snapshot.frees,
+            );
+            for s in &snapshot.stacks {
+                self.stack_mut(s.stack)
+                    .series
+                    .record(bucket, level, s.bytes);
+            }
+            if let Some(counters) = &snapshot.counters {
+                self.counters.push(counters.clone());
+            }
+        }
+        for s in &c.stacks {
+            let epoch = self.peak_epoch;
+            let stats = self.stack_mut(s.stack);
+            stats.allocations += s.allocations;
+            stats.allocated_bytes += s.allocated_bytes;
+            stats.first_tick = s.first_tick;
+            stats.temporary += s.temporary;
+            stats.at_peak = s.at_peak;
+            stats.peak_epoch = epoch;
+        }
+        for l in &c.live {
+            let live = Live {
+                size: l.size,
+                tick: l.tick,
+                stack: l.stack,
+                count: self.weigh.count(l.size, l.ptr, l.tick),
+            };
+            self.live.restore(l.ptr, live);
+            let (count, bytes) = (u64::from(live.count), self.weigh.bytes(live.size));
+            let stats = self.stack_mut(l.stack);
+            stats.live_allocations += count;
+            stats.live_bytes += bytes;
+            self.live_count += count;
+            self.live_bytes += bytes;
+        }
+        // The rest, from the last snapshot to the checkpoint.
+        self.bucket = self.grid.bucket(c.tick.max(t.last_tick), self.live_bytes);
+        let (bucket, level) = (self.bucket, self.grid.level);
+        let b = &mut self.grid.buckets[bucket];
+        b.allocations += t.allocations.saturating_sub(counted.0);
+        b.allocated_bytes += t.allocated_bytes.saturating_sub(counted.1);
+        b.frees += t.frees.saturating_sub(counted.2);
+        for stats in &mut self.stacks {
+            if stats.series.points.last().map_or(0, |p| p.1) != stats.live_bytes {
+                stats.series.record(bucket, level, stats.live_bytes);
+            }
+        }
+        self.update_bucket();
+        self.compacted = Some(Compacted {
+            tick: c.tick,
+            compactions: c.compactions,
+            snapshots: c.history.iter().map(|s| s.tick).collect(),
         });
     }
 }
@@ -620,6 +623,12 @@ impl Replay {
             ControlRecord::Note { message, .. } => self.notes.push(message.clone()),
             ControlRecord::Counters(counters) => self.counters.push(counters.clone()),
             ControlRecord::Sync { .. } => {}
+            ControlRecord::Sampling { ts, paused } => match self.paused.last_mut() {
+                Some((_, until @ None)) if !paused => *until = Some(*ts),
+                Some((_, None)) => {}
+                _ if *paused => self.paused.push((*ts, None)),
+                _ => {}
+            },
             ControlRecord::Recovered(found) => {
                 self.recovered.bytes += found.bytes;
                 self.recovered.streams += found.streams;
@@ -674,7 +683,7 @@ mod tests {
         assert_eq!(r.live_allocations(), 1);
         assert_eq!(r.stacks[2].live_bytes, 40);
         assert_eq!(r.stacks[1].live_bytes, 0);
-        assert!(r.pending.is_empty());
+        assert!(!r.live.has_pending());
     }
 
     #[test]
@@ -688,7 +697,7 @@ mod tests {
         assert_eq!(r.live_allocations(), 1);
         assert_eq!(r.stacks[1].live_bytes, 64, "A's block is the leak");
         assert_eq!(r.stacks[2].live_bytes, 0);
-        assert!(r.pending.is_empty());
+        assert!(!r.live.has_pending());
     }
 
     #[test]
@@ -700,17 +709,17 @@ mod tests {
         alloc(&mut r, 0x10, 64, 1, 1);
         assert_eq!(r.live_allocations(), 0);
         assert_eq!(r.stacks[1].live_bytes, 0);
-        assert!(r.pending.is_empty());
+        assert!(!r.live.has_pending());
     }
 
     #[test]
     fn frees_of_blocks_from_before_tracing_are_forgotten_after_a_while() {
         let mut r = replay();
         free(&mut r, 0x99, 1);
-        assert_eq!(r.pending.len(), 1);
+        assert!(r.live.has_pending());
         alloc(&mut r, 0x10, 1, 1, 20_000_000_000);
         r.sweep();
-        assert!(r.pending.is_empty());
+        assert!(!r.live.has_pending());
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Event::Thread { .. } => "thread",
             Event::Lost { .. } => "lost",
             Event::Control(_) => "control",
+            Event::Checkpoint(_) => "checkpoint",
         };
         *counts.entry(kind).or_default() += 1;
         if verbose {

@@ -158,6 +158,16 @@ pub enum ControlRecord {
     /// the segments before this record were recovered from its spill file
     /// (see [`crate::spill`]) by whoever read the trace next.
     Recovered(Recovery),
+    /// Sampling was paused or resumed (its control file, `HEAPWISE_CONTROL`):
+    /// while paused no allocation is recorded (the frees of blocks sampled
+    /// before still are), so allocations and growth over that time are
+    /// unknown.
+    Sampling {
+        /// Tick.
+        ts: u64,
+        /// Paused from now on (else resumed).
+        paused: bool,
+    },
 }
 
 /// What a recovery from the spill file found.
@@ -232,6 +242,11 @@ impl ControlRecord {
             ControlRecord::Sync { tick } => {
                 w.u8(tag::SYNC);
                 w.u64(*tick);
+            }
+            ControlRecord::Sampling { ts, paused } => {
+                w.u8(tag::SAMPLING);
+                w.u64(*ts);
+                w.u8(u8::from(*paused));
             }
             ControlRecord::Recovered(r) => {
                 w.u8(tag::RECOVERED);
@@ -320,6 +335,14 @@ impl ControlRecord {
                 message: cur.string()?,
             },
             tag::SYNC => ControlRecord::Sync { tick: cur.u64()? },
+            tag::SAMPLING => ControlRecord::Sampling {
+                ts: cur.u64()?,
+                paused: match cur.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return None,
+                },
+            },
             tag::RECOVERED => ControlRecord::Recovered(Recovery {
                 bytes: cur.u64()?,
                 streams: cur.u64()?,
@@ -404,6 +427,14 @@ mod tests {
         round_trip(ControlRecord::Exit {
             ts: 7,
             status: ExitStatus::Exec,
+        });
+        round_trip(ControlRecord::Sampling {
+            ts: 77,
+            paused: true,
+        });
+        round_trip(ControlRecord::Sampling {
+            ts: 78,
+            paused: false,
         });
         round_trip(ControlRecord::Note {
             ts: 8,

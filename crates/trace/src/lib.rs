@@ -37,14 +37,20 @@
 
 pub mod block;
 pub mod bytes;
+pub mod checkpoint;
+pub mod compact;
 pub mod control;
+pub mod decode;
 mod error;
 pub mod header;
+pub mod liveset;
 pub mod reader;
 pub mod record;
 pub mod spill;
 pub mod stacks;
+pub mod tally;
 pub mod varint;
+pub mod weigh;
 mod writer;
 
 pub use control::{

@@ -8,17 +8,17 @@
 //! new blocks) and stops at the first damaged one, saying where.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::block::{BLOCK_HEADER_LEN, BlockDecoder, BlockError, BlockHeader, Codec};
-use crate::bytes::Cursor;
+use crate::checkpoint::Checkpoint;
 use crate::control::ControlRecord;
+use crate::decode::SegmentDecoder;
 use crate::error::TraceError;
 use crate::header::{FIXED_HEADER_LEN, Header};
-use crate::record::{AllocApi, DecodeError, StreamDecoder, StreamRecord};
+use crate::record::AllocApi;
 use crate::stacks::{StackId, StackTable};
-use crate::varint::get_u64;
 
 /// One decoded event, with its stack mapped to a trace-wide [`StackId`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +92,10 @@ pub enum Event<'a> {
     },
     /// A control record.
     Control(&'a ControlRecord),
+    /// A compacted trace's summary of everything before its first records
+    /// ([`crate::checkpoint`]); it comes before any other event but the
+    /// control records it kept.
+    Checkpoint(&'a Checkpoint),
 }
 
 /// Receives the events of a trace in order.
@@ -131,25 +135,20 @@ impl ReadStatus {
     }
 }
 
-#[derive(Debug, Default)]
-struct StreamState {
-    decoder: StreamDecoder,
-    /// Stream-local node id → trace-wide id; index 0 is the empty stack.
-    nodes: Vec<StackId>,
-}
-
 /// Reads a trace file block by block.
 #[derive(Debug)]
 pub struct TraceReader {
     file: File,
+    /// The file's device and inode (a compacting tracer renames a new
+    /// file over the trace: [`TraceReader::replaced`]).
+    identity: (u64, u64),
     path: PathBuf,
     header: Header,
     offset: u64,
     stored: Vec<u8>,
     raw: Vec<u8>,
-    decoder: BlockDecoder,
-    streams: Vec<StreamState>,
-    stacks: StackTable,
+    blocks: BlockDecoder,
+    decoder: SegmentDecoder,
     status: ReadStatus,
 }
 
@@ -162,7 +161,9 @@ impl TraceReader {
             source,
         };
         let file = File::open(&path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let metadata = file.metadata().map_err(io)?;
+        let identity = (metadata.dev(), metadata.ino());
+        let len = metadata.len();
         if len == 0 {
             return Err(TraceError::Empty);
         }
@@ -187,22 +188,30 @@ impl TraceReader {
         }
         let header = Header::decode_payload(&payload)?;
         let offset = (FIXED_HEADER_LEN + payload.len()) as u64;
-        let decoder = BlockDecoder::new().map_err(io)?;
+        let blocks = BlockDecoder::new().map_err(io)?;
         Ok(TraceReader {
             file,
+            identity,
             path,
             header,
             offset,
             stored: Vec::new(),
             raw: Vec::new(),
-            decoder,
-            streams: Vec::new(),
-            stacks: StackTable::new(),
+            blocks,
+            decoder: SegmentDecoder::new(),
             status: ReadStatus {
                 bytes_read: offset,
                 ..ReadStatus::default()
             },
         })
+    }
+
+    /// Whether the path now names another file than the one being read:
+    /// a tracer that keeps its trace under a size limit replaced it with a
+    /// compacted one (`crate::checkpoint`), which must be read from its
+    /// start.
+    pub fn replaced(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) != self.identity)
     }
 
     /// The trace's header.
@@ -217,14 +226,14 @@ impl TraceReader {
 
     /// Every stack seen so far.
     pub fn stacks(&self) -> &StackTable {
-        &self.stacks
+        self.decoder.stacks()
     }
 
     /// Every stack seen so far, to move out and back in (a caller that
     /// keeps analysing while the trace grows swaps its own table in before
     /// reading more and out after, instead of copying it).
     pub fn stacks_mut(&mut self) -> &mut StackTable {
-        &mut self.stacks
+        self.decoder.stacks_mut()
     }
 
     /// How far the trace has been read.
@@ -247,13 +256,24 @@ impl TraceReader {
             return Ok(false);
         };
         let raw = std::mem::take(&mut self.raw);
-        let result = self.decode_segments(&raw, visitor);
+        let result = self.decoder.decode(&raw, visitor);
         self.raw = raw;
         if let Err(reason) = result {
             return Ok(self.damaged(&reason));
         }
         self.accept_block(next);
         Ok(true)
+    }
+
+    /// Reads the next complete block and returns its decoded payload
+    /// without decoding its records (tools that copy or compact a trace);
+    /// `None` at the end, as [`TraceReader::read_block`].
+    pub fn next_payload(&mut self) -> Result<Option<&[u8]>, TraceError> {
+        let Some(next) = self.load_block()? else {
+            return Ok(None);
+        };
+        self.accept_block(next);
+        Ok(Some(&self.raw))
     }
 
     /// Reads every complete block from here on without decoding records,
@@ -267,7 +287,7 @@ impl TraceReader {
     ) -> Result<ReadStatus, TraceError> {
         while let Some(next) = self.load_block()? {
             let raw = std::mem::take(&mut self.raw);
-            let result = for_each_segment(&raw, |stream, bytes| {
+            let result = crate::decode::for_each_segment(&raw, |stream, bytes| {
                 segment(stream, bytes);
                 Ok(())
             });
@@ -313,7 +333,7 @@ impl TraceReader {
         self.file
             .read_exact_at(&mut self.stored, body_start)
             .map_err(io)?;
-        if let Err(err) = self.decoder.decode(&block, &self.stored, &mut self.raw) {
+        if let Err(err) = self.blocks.decode(&block, &self.stored, &mut self.raw) {
             self.damaged(match err {
                 BlockError::Checksum => "its checksum does not match",
                 BlockError::Codec => "its compressed data is invalid",
@@ -342,145 +362,6 @@ impl TraceReader {
         ));
         false
     }
-
-    fn decode_segments<V: Visitor>(&mut self, raw: &[u8], visitor: &mut V) -> Result<(), String> {
-        for_each_segment(raw, |stream, segment| {
-            if stream == 0 {
-                self.decode_control(segment, visitor)
-            } else {
-                self.decode_stream(stream, segment, visitor)
-                    .map_err(|err| format!("stream {stream}: {}", describe(err)))
-            }
-        })
-    }
-
-    fn decode_control<V: Visitor>(
-        &mut self,
-        segment: &[u8],
-        visitor: &mut V,
-    ) -> Result<(), String> {
-        let mut cur = Cursor::new(segment);
-        while !cur.is_empty() {
-            let at = cur.position();
-            let record = ControlRecord::decode(&mut cur)
-                .ok_or_else(|| format!("control record at {at} is malformed"))?;
-            visitor.event(Event::Control(&record), &self.stacks);
-        }
-        Ok(())
-    }
-
-    fn decode_stream<V: Visitor>(
-        &mut self,
-        stream: u32,
-        segment: &[u8],
-        visitor: &mut V,
-    ) -> Result<(), DecodeError> {
-        let index = stream as usize;
-        if index >= self.streams.len() {
-            if index > 1 << 20 {
-                return Err(DecodeError::BadValue);
-            }
-            self.streams.resize_with(index + 1, StreamState::default);
-        }
-        let state = &mut self.streams[index];
-        if state.nodes.is_empty() {
-            state.nodes.push(0);
-        }
-        let stacks = &mut self.stacks;
-        let mut pos = 0;
-        while pos < segment.len() {
-            let record = state.decoder.next(segment, &mut pos)?;
-            let global = |nodes: &[StackId], node: u32| {
-                nodes
-                    .get(node as usize)
-                    .copied()
-                    .ok_or(DecodeError::BadValue)
-            };
-            let event = match record {
-                StreamRecord::Alloc {
-                    api,
-                    ts,
-                    size,
-                    node,
-                    ptr,
-                } => Event::Alloc {
-                    stream,
-                    api,
-                    ts,
-                    size,
-                    stack: global(&state.nodes, node)?,
-                    ptr,
-                    seq: state.decoder.alloc_seq(),
-                },
-                StreamRecord::Free { ts, ptr } => Event::Free {
-                    stream,
-                    ts,
-                    ptr,
-                    of_seq: state.decoder.freed_seq(),
-                },
-                StreamRecord::Realloc {
-                    api,
-                    entry,
-                    ts,
-                    old,
-                    size,
-                    node,
-                    new,
-                } => Event::Realloc {
-                    stream,
-                    api,
-                    entry,
-                    ts,
-                    old,
-                    size,
-                    stack: global(&state.nodes, node)?,
-                    new,
-                    seq: state.decoder.alloc_seq(),
-                },
-                StreamRecord::Node { parent, ip } => {
-                    let parent = global(&state.nodes, parent)?;
-                    let id = stacks.intern(parent, ip);
-                    state.nodes.push(id);
-                    continue;
-                }
-                StreamRecord::Thread { tid } => Event::Thread { stream, tid },
-                StreamRecord::Lost { count } => Event::Lost { stream, count },
-                StreamRecord::Raw {
-                    api,
-                    ts,
-                    old,
-                    size,
-                    new,
-                } => {
-                    let stack = stacks.intern_frames(state.decoder.raw_frames());
-                    match old {
-                        Some((entry, old)) => Event::Realloc {
-                            stream,
-                            api,
-                            entry,
-                            ts,
-                            old,
-                            size,
-                            stack,
-                            new,
-                            seq: 0,
-                        },
-                        None => Event::Alloc {
-                            stream,
-                            api,
-                            ts,
-                            size,
-                            stack,
-                            ptr: new,
-                            seq: 0,
-                        },
-                    }
-                }
-            };
-            visitor.event(event, stacks);
-        }
-        Ok(())
-    }
 }
 
 /// A block read but not yet counted as read.
@@ -491,35 +372,6 @@ struct LoadedBlock {
     stored: bool,
     /// The file's length when it was read.
     file_len: u64,
-}
-
-/// Calls `segment(stream, bytes)` for each segment of a decoded payload.
-fn for_each_segment(
-    raw: &[u8],
-    mut segment: impl FnMut(u32, &[u8]) -> Result<(), String>,
-) -> Result<(), String> {
-    let mut pos = 0;
-    while pos < raw.len() {
-        let stream = get_u64(raw, &mut pos).ok_or("a segment header is cut short")?;
-        let len = get_u64(raw, &mut pos).ok_or("a segment header is cut short")?;
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|len| pos.checked_add(len))
-            .filter(|&end| end <= raw.len())
-            .ok_or("a segment runs past the end of its block")?;
-        let stream = u32::try_from(stream).map_err(|_| "a stream id is out of range")?;
-        segment(stream, &raw[pos..end])?;
-        pos = end;
-    }
-    Ok(())
-}
-
-fn describe(err: DecodeError) -> String {
-    match err {
-        DecodeError::Truncated => "a record is cut short".into(),
-        DecodeError::UnknownTag(tag) => format!("unknown record tag {tag:#04x}"),
-        DecodeError::BadValue => "a value is out of range".into(),
-    }
 }
 
 fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {

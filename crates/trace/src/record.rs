@@ -73,6 +73,8 @@ pub mod tag {
     /// Control stream: records recovered from the spill file after the
     /// process died (written by the reader that recovered them).
     pub const RECOVERED: u8 = 0x08;
+    /// Control stream: sampling was paused or resumed.
+    pub const SAMPLING: u8 = 0x09;
 }
 
 /// Which allocation function returned a block.
@@ -712,6 +714,75 @@ impl StreamDecoder {
     }
 }
 
+impl StreamDecoder {
+    /// Writes what a decoder needs to go on decoding this stream from here
+    /// (the tables it keeps in step with the encoder): a checkpoint of a
+    /// compacted trace carries it, so the records after the checkpoint
+    /// decode without those before (`crate::checkpoint`).
+    pub fn save(&self, w: &mut crate::bytes::Writer) {
+        let s = &self.state;
+        w.u64(s.ts);
+        w.u64(s.ptr);
+        w.u64(s.ip);
+        w.u64(u64::from(s.node));
+        w.u64(u64::from(s.seq));
+        let recent: Vec<(usize, &Recent)> = s
+            .recent
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.ptr != 0)
+            .collect();
+        w.u64(recent.len() as u64);
+        for (slot, r) in recent {
+            w.u64(slot as u64);
+            w.u64(r.ptr);
+            w.u64(r.size);
+            w.u64(u64::from(r.seq));
+        }
+        let mut previous = 0u64;
+        for &ptr in s.history.iter().chain(s.freed.iter()) {
+            w.i64(ptr.wrapping_sub(previous) as i64);
+            previous = ptr;
+        }
+    }
+
+    /// A decoder in the state [`StreamDecoder::save`] wrote; `None` if the
+    /// bytes are not such a state.
+    pub fn restore(cur: &mut crate::bytes::Cursor<'_>) -> Option<StreamDecoder> {
+        let mut state = DeltaState {
+            ts: cur.u64()?,
+            ptr: cur.u64()?,
+            ip: cur.u64()?,
+            node: cur.u32()?,
+            seq: cur.u32()?,
+            ..DeltaState::default()
+        };
+        let recent = cur.u64()?;
+        if recent > RECENT_SLOTS as u64 {
+            return None;
+        }
+        for _ in 0..recent {
+            let slot = usize::try_from(cur.u64()?)
+                .ok()
+                .filter(|&s| s < RECENT_SLOTS)?;
+            state.recent[slot] = Recent {
+                ptr: cur.u64()?,
+                size: cur.u64()?,
+                seq: cur.u32()?,
+            };
+        }
+        let mut previous = 0u64;
+        for ptr in state.history.iter_mut().chain(state.freed.iter_mut()) {
+            previous = previous.wrapping_add(cur.i64()? as u64);
+            *ptr = previous;
+        }
+        Some(StreamDecoder {
+            state,
+            ..StreamDecoder::default()
+        })
+    }
+}
+
 fn node_id(value: u64) -> Result<u32, DecodeError> {
     u32::try_from(value).map_err(|_| DecodeError::BadValue)
 }
@@ -729,6 +800,48 @@ mod tests {
             out.push(dec.next(buf, &mut pos).expect("valid record"));
         }
         out
+    }
+
+    #[test]
+    fn a_saved_decoder_state_decodes_the_rest_of_the_stream() {
+        let mut enc = StreamEncoder::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut pos = enc.node(&mut buf, 0, 0, 0x40_1000);
+        let mut cuts = Vec::new();
+        for i in 0..600u64 {
+            let ptr = 0x5555_0000_0000 + (i % 37) * 0x40;
+            pos = enc.alloc(
+                &mut buf,
+                pos,
+                AllocApi::Malloc,
+                100 + i * 3,
+                16 + i % 90,
+                1,
+                ptr,
+            );
+            if i % 3 == 0 {
+                pos = enc.free(&mut buf, pos, ptr, || 101 + i * 3);
+            }
+            cuts.push(pos);
+        }
+        let all = decode_all(&buf[..pos]);
+        for &cut in cuts.iter().step_by(41) {
+            let mut first = StreamDecoder::new();
+            let mut at = 0;
+            let mut out = Vec::new();
+            while at < cut {
+                out.push(first.next(&buf[..pos], &mut at).unwrap());
+            }
+            let mut saved = crate::bytes::Writer::new();
+            first.save(&mut saved);
+            let mut second =
+                StreamDecoder::restore(&mut crate::bytes::Cursor::new(&saved.buf)).unwrap();
+            while at < pos {
+                out.push(second.next(&buf[..pos], &mut at).unwrap());
+            }
+            assert_eq!(out, all, "cut at byte {cut}");
+        }
+        assert!(StreamDecoder::restore(&mut crate::bytes::Cursor::new(&[1, 2])).is_none());
     }
 
     #[test]

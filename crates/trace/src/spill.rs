@@ -47,6 +47,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::checkpoint::CHECKPOINT_STREAM;
 use crate::control::{ControlRecord, Recovery};
 use crate::error::TraceError;
 use crate::reader::TraceReader;
@@ -124,7 +125,15 @@ pub fn recover(trace: &Path) -> Result<Recovered, TraceError> {
     }
     let mut written: BTreeMap<u32, u64> = BTreeMap::new();
     let status = reader.scan_segments(&mut |stream, bytes| {
-        *written.entry(stream).or_default() += bytes.len() as u64;
+        if stream == CHECKPOINT_STREAM {
+            // A compacted trace: what it held of each stream before its
+            // checkpoint.
+            for (id, consumed) in crate::checkpoint::stream_bases(bytes) {
+                *written.entry(id).or_default() += consumed;
+            }
+        } else {
+            *written.entry(stream).or_default() += bytes.len() as u64;
+        }
     })?;
     if let Some(damage) = status.damage {
         return Err(TraceError::Unrecoverable {
@@ -357,6 +366,47 @@ mod tests {
             .collect();
         assert_eq!(ptrs, expected);
         assert_eq!(recover(&trace).unwrap(), Recovered::Nothing);
+    }
+
+    #[test]
+    fn a_compacted_trace_counts_what_its_checkpoint_holds_and_gets_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (full, trace, spill) = (
+            dir.path().join("full.hwt"),
+            dir.path().join("t.hwt"),
+            dir.path().join("t.spill"),
+        );
+        // Stream 2 wrote 3 allocations; then the trace was compacted; the
+        // process died with 2 more in its spill file.
+        let mut two = StreamEncoder::new();
+        let written = allocations(&mut two, 0x1000, 3);
+        let rest = allocations(&mut two, 0x1000 + 96, 2);
+        let mut header = Header::new(NO_SUCH_PID, vec!["t".into()]);
+        header.spill = spill.display().to_string();
+        let mut writer = TraceWriter::create(&full, &header).unwrap();
+        writer.stream(2, &written);
+        writer.flush().unwrap();
+        drop(writer);
+        crate::compact::compact_file(&full, &trace, 1).unwrap();
+        let mut whole = written.clone();
+        whole.extend_from_slice(&rest);
+        spill_file(&spill, &[(2, 0, &whole)]);
+        let found = recover(&trace).unwrap();
+        assert!(
+            matches!(found, Recovered::Appended(r) if r.bytes == rest.len() as u64 && r.cut_streams == 0),
+            "{found:?}"
+        );
+        let (mut held, mut allocated) = (Vec::new(), Vec::new());
+        TraceReader::open(&trace)
+            .unwrap()
+            .read_all(&mut |event: Event<'_>, _: &StackTable| match event {
+                Event::Checkpoint(c) => held.extend(c.live.iter().map(|l| l.ptr)),
+                Event::Alloc { ptr, .. } => allocated.push(ptr),
+                _ => {}
+            })
+            .unwrap();
+        assert_eq!(held, vec![0x1000, 0x1020, 0x1040], "in the checkpoint");
+        assert_eq!(allocated, vec![0x1060, 0x1080], "recovered after it");
     }
 
     #[test]

@@ -78,6 +78,11 @@ impl TraceWriter {
         self.payload.extend_from_slice(records);
     }
 
+    /// Adds a whole payload (segments, as a block holds them).
+    pub fn payload(&mut self, payload: &[u8]) {
+        self.payload.extend_from_slice(payload);
+    }
+
     /// Adds a control record.
     pub fn control(&mut self, record: &ControlRecord) {
         self.control.clear();

@@ -62,6 +62,27 @@ pub fn live_verdict(timeline: &[TimelinePoint]) -> Verdict {
     analyze(&series, &options("live heap bytes"))
 }
 
+/// The verdict on the total live bytes of `analysis`, whose `timeline`
+/// this is: in a compacted trace, judged on the buckets that hold a
+/// measurement ([`Analysis::measured_buckets`]).
+pub fn live_verdict_of(analysis: &Analysis, timeline: &[TimelinePoint]) -> Verdict {
+    match analysis.measured_buckets() {
+        Some(measured) if measured.len() == timeline.len() => {
+            let points: Vec<TimelinePoint> = timeline
+                .iter()
+                .zip(measured)
+                .filter(|(_, m)| *m)
+                .map(|(p, _)| TimelinePoint {
+                    t_s: analysis.sampled_seconds(p.t_s),
+                    ..p.clone()
+                })
+                .collect();
+            live_verdict(&points)
+        }
+        _ => live_verdict(timeline),
+    }
+}
+
 /// The verdict on RSS, if the tracer sampled it.
 pub fn rss_verdict(analysis: &Analysis) -> Option<Verdict> {
     let samples: Vec<(f64, f64)> = analysis
@@ -171,7 +192,7 @@ pub(crate) fn section(
     timeline: &[TimelinePoint],
     growth: &[Growth],
 ) -> (MemoryOverTime, Vec<String>) {
-    let mut live = live_verdict(timeline);
+    let mut live = live_verdict_of(analysis, timeline);
     if let Some(errors) = super::stacks::sampling_errors(analysis) {
         let error = errors.values().sum::<f64>().sqrt();
         super::stacks::within_sampling_error(&mut live, analysis.replay.live_bytes as f64, error);

@@ -26,23 +26,34 @@ pub fn stack_growth(
     options: &GrowthOptions,
 ) -> Vec<StackGrowth> {
     let replay = &analysis.replay;
-    let times: Vec<f64> = timeline.iter().map(|p| p.t_s).collect();
+    let times: Vec<f64> = timeline
+        .iter()
+        .map(|p| analysis.sampled_seconds(p.t_s))
+        .collect();
     let mut candidates = analysis.leaking_stacks();
     candidates.truncate(options.candidates);
     let series_options = super::memory::options("live bytes of this call stack");
     let errors = sampling_errors(analysis);
+    let measured = analysis.measured_buckets();
     let mut growth: Vec<StackGrowth> = candidates
         .into_iter()
         .map(|stack| {
             // Judged at the series' own resolution (see
             // `StackSeries::samples`), at the times of the grid buckets its
             // samples end.
-            let samples = replay.stacks[stack as usize]
-                .series
-                .samples(replay.grid.level, times.len());
+            let series = &replay.stacks[stack as usize].series;
+            let samples = series.samples(replay.grid.level, times.len());
+            let width = 1usize << series.level.saturating_sub(replay.grid.level);
             let series = Series::from_pairs(
                 samples
                     .into_iter()
+                    .filter(|&(bucket, _)| {
+                        measured.as_ref().is_none_or(|measured| {
+                            measured[(bucket + 1).saturating_sub(width)..=bucket]
+                                .iter()
+                                .any(|&m| m)
+                        })
+                    })
                     .map(|(bucket, value)| (times[bucket], value as f64)),
             );
             let mut verdict = analyze(&series, &series_options);

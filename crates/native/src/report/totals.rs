@@ -79,8 +79,10 @@ pub(crate) fn sampling(analysis: &Analysis) -> Option<Sampling> {
         leaked_bytes_standard_error: variance.sqrt(),
         seen_above_bytes: (3.0 * weigh.interval()) as u64,
         detectable_rate_bytes_per_s: {
-            let duration = analysis.duration_s();
+            let duration = analysis.duration_s() - analysis.paused_s();
             (duration > 0.0).then(|| 8.0 * weigh.interval() / duration)
         },
+        paused_s: analysis.paused_s(),
+        pauses: replay.paused.len() as u64,
     })
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::model::TraceInfo;
+use crate::model::{Compaction, TraceInfo};
 use crate::{Analysis, ExitStatus};
 
 /// What the trace file holds and how well it could be read.
@@ -25,6 +25,11 @@ pub(crate) fn info(analysis: &Analysis) -> TraceInfo {
         unrecovered_streams: replay.recovered.cut_streams,
         unrecovered_bytes: replay.recovered.missing_bytes,
         spill_left: !spill.is_empty() && Path::new(spill).exists(),
+        compacted: replay.compacted.as_ref().map(|c| Compaction {
+            compactions: c.compactions,
+            detail_from_s: analysis.clock.seconds(c.tick).max(0.0),
+            snapshots: c.snapshots.len(),
+        }),
     }
 }
 

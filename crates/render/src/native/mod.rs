@@ -38,12 +38,39 @@ pub fn sampling_sentence(sampling: &heapwise_native::model::Sampling) -> String 
                 words::rate(rate)
             )
         });
+    let paused = if sampling.pauses == 0 {
+        String::new()
+    } else {
+        format!(
+            " Sampling was paused {} for {} in all: what was allocated then is not counted, and growth is judged on the time it ran.",
+            match sampling.pauses {
+                1 => "once".to_string(),
+                n => format!("{} times", words::thousands(n)),
+            },
+            words::duration(sampling.paused_s)
+        )
+    };
     format!(
-        "Sampled: about one allocation per {} allocated was recorded ({} recorded); every figure is an estimate — leaked bytes ± {} (one standard error), a call stack that leaked less than {} may not appear at all{unseen}.",
+        "Sampled: about one allocation per {} allocated was recorded ({} recorded); every figure is an estimate — leaked bytes ± {} (one standard error), a call stack that leaked less than {} may not appear at all{unseen}.{paused}",
         words::bytes(sampling.mean_interval_bytes),
         words::thousands(sampling.recorded_allocations),
         words::bytes_f64(sampling.leaked_bytes_standard_error),
         words::bytes(sampling.seen_above_bytes)
+    )
+}
+
+/// How a trace kept under its size limit keeps its past, in one sentence
+/// (every format says it the same way, under the headline).
+pub fn compaction_sentence(c: &heapwise_native::model::Compaction) -> String {
+    use heapwise_words as words;
+    let times = match c.compactions {
+        1 => "once".to_string(),
+        n => format!("{} times", words::thousands(u64::from(n))),
+    };
+    format!(
+        "Kept under its size limit: compacted {times} — every event from {} on, memory over time before that as {} snapshots (totals and leaks cover the whole run).",
+        words::seconds_exact(c.detail_from_s),
+        words::thousands(c.snapshots as u64),
     )
 }
 

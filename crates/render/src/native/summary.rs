@@ -38,6 +38,9 @@ pub fn write<W: Write + ?Sized>(
     if let Some(sampling) = &report.sampling {
         writeln!(out, "heapwise: {}", super::sampling_sentence(sampling))?;
     }
+    if let Some(compacted) = &report.trace.compacted {
+        writeln!(out, "heapwise: {}", super::compaction_sentence(compacted))?;
+    }
     writeln!(out, "heapwise: {}", report.verdict.headline)?;
     if s.leaked_allocations > 0 {
         writeln!(

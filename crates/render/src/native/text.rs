@@ -46,6 +46,9 @@ pub fn write_header<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> io
     if let Some(sampling) = &report.sampling {
         writeln!(out, "{}", super::sampling_sentence(sampling))?;
     }
+    if let Some(compacted) = &report.trace.compacted {
+        writeln!(out, "{}", super::compaction_sentence(compacted))?;
+    }
     write_verdict(out, report)
 }
 

@@ -66,6 +66,8 @@ pub struct VerdictBox {
     pub details: Vec<String>,
     /// For a sampled trace: that its figures are estimates, and how precise.
     pub sampling: Option<String>,
+    /// For a trace kept under a size limit: how it keeps its past.
+    pub compacted: Option<String>,
     pub live: Judged,
     pub rss: Option<Judged>,
     pub leak_rate: Option<String>,
@@ -338,6 +340,11 @@ fn verdict(report: &NativeReport) -> VerdictBox {
             .sampling
             .as_ref()
             .map(crate::native::sampling_sentence),
+        compacted: report
+            .trace
+            .compacted
+            .as_ref()
+            .map(crate::native::compaction_sentence),
         live: judged(&memory.live),
         rss: memory.rss.as_ref().map(judged),
         leak_rate: memory.leak_rate_bytes_per_s.map(|r| rate(Some(r))),
