@@ -37,7 +37,21 @@ pub struct Config {
     /// many bytes allocated on average (0, the default: every allocation).
     /// Bytes, or a size such as `512KiB`, `64k`, `1MiB`.
     pub sample: u64,
+    /// `HEAPWISE_MAX_SIZE`: the trace never grows past this many bytes
+    /// (`bound.rs`); 0 for no limit (`none` or `0`). Default: 64 MiB for
+    /// a sampled trace, no limit for a full one.
+    pub max_size: u64,
+    /// `HEAPWISE_CONTROL`: the file that pauses and resumes sampling
+    /// (`pause.rs`); by default the trace's path with `.control` appended.
+    pub control: Option<String>,
 }
+
+/// The size limit of a sampled trace when none is given: a sampled
+/// service writes tens of kilobytes a second, so a few hours fill it,
+/// after which the trace is compacted and stays under it for weeks.
+pub const DEFAULT_SAMPLED_MAX_SIZE: u64 = 64 << 20;
+/// The smallest size limit: room for a checkpoint and a few blocks.
+pub const MIN_MAX_SIZE: u64 = 64 << 10;
 
 /// How a trace's blocks are compressed (`HEAPWISE_COMPRESS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,7 +147,23 @@ impl Config {
                 }
             },
         };
+        let max_size = match env(c"HEAPWISE_MAX_SIZE").filter(|v| !v.trim().is_empty()) {
+            None if sample > 0 => DEFAULT_SAMPLED_MAX_SIZE,
+            None => 0,
+            Some(value) if value.trim() == "none" => 0,
+            Some(value) => match parse_size(&value) {
+                Some(0) => 0,
+                Some(bytes) if bytes >= MIN_MAX_SIZE => bytes,
+                _ => {
+                    return Some(Err(format!(
+                        "HEAPWISE_MAX_SIZE={value:?} is not a size of at least 64KiB (such as 64MiB or 1GiB; none or 0 for no limit)"
+                    )));
+                }
+            },
+        };
         Some(Ok(Config {
+            control: env(c"HEAPWISE_CONTROL"),
+            max_size,
             template,
             session: env(c"HEAPWISE_SESSION").unwrap_or_default(),
             parent: env(c"HEAPWISE_PARENT").and_then(|p| p.parse().ok()),
@@ -240,6 +270,11 @@ pub fn remember_trace(path: &str) {
     }
     full.push_str(path);
     TRACE_PATH.with(100_000, |p| *p = full);
+}
+
+/// The absolute path of this process's trace (empty before it has one).
+pub fn trace_path() -> String {
+    TRACE_PATH.with(100_000, |p| p.clone()).unwrap_or_default()
 }
 
 /// In a forked child (fork's child handler: the only thread): the parent's

@@ -95,7 +95,9 @@
 //! buffers       stream    → unwind, intern, side, spill, state
 //!               control   → stream
 //!               side, spill
-//! writer        writer    → stream, control, unwind, gauge, config, spill, live, tls, state
+//! writer        writer    → stream, control, unwind, gauge, config, bound, spill, live, tls,
+//!                           state
+//!               bound     (the size limit: heapwise-trace's compaction)
 //!               config    → spill
 //!               gauge
 //! base          alloc, state, sys
@@ -132,9 +134,11 @@ mod side;
 mod spill;
 mod stream;
 
-// The writer thread and its settings.
+// The writer thread, its settings, and the trace's size limit.
+mod bound;
 mod config;
 mod gauge;
+mod pause;
 mod writer;
 
 // Under everything.

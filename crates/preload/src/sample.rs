@@ -20,7 +20,7 @@
 //! In a full trace the live-block table (`live.rs`) is not mapped, so
 //! [`on`] is false, and `sample_left` stays 0.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::tls::Tls;
 
@@ -28,6 +28,16 @@ use crate::tls::Tls;
 /// the live-block table is published (`live::enabled` is what the hooks
 /// read; this is read only when a countdown is drawn).
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
+
+/// Sampling is paused (`pause.rs`): a countdown that runs out draws the
+/// next one but samples nothing, so a paused trace costs what the
+/// countdown costs and nothing more.
+static PAUSED: AtomicBool = AtomicBool::new(false);
+
+/// Pauses (or resumes) sampling.
+pub fn set_paused(paused: bool) {
+    PAUSED.store(paused, Ordering::Release);
+}
 
 /// Makes every thread's countdowns exponential with mean `interval` bytes.
 pub fn set_interval(interval: u64) {
@@ -66,7 +76,8 @@ pub fn skip(tls: *mut Tls, size: u64) -> bool {
 /// In a sampled trace, once the countdown did not [`skip`] an allocation
 /// of `size` bytes: draws the next countdown and returns whether the block
 /// is sampled. It is, except on a thread's first draw, whose countdown may
-/// reach past the block (then it counts down from there).
+/// reach past the block (then it counts down from there), and while
+/// sampling is paused.
 #[inline(never)]
 pub fn take(tls: *mut Tls, size: u64) -> bool {
     let mean = interval() as f64;
@@ -82,7 +93,7 @@ pub fn take(tls: *mut Tls, size: u64) -> bool {
         }
         (*tls).sample_left = countdown(&mut (*tls).rng, mean);
     }
-    true
+    !PAUSED.load(Ordering::Relaxed)
 }
 
 /// A forked child: the forking thread's PRNG is reseeded, so that parent

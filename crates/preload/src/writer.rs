@@ -12,12 +12,14 @@ use std::ffi::c_void;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, Ordering};
 
-use heapwise_trace::block::{BlockEncoder, put_segment_header, stored_header};
+use heapwise_trace::block::{BLOCK_HEADER_LEN, BlockEncoder, put_segment_header, stored_header};
 use heapwise_trace::{ControlRecord, Counters, ExitStatus, StreamEncoder};
 
+use crate::bound::{Bound, WriteError};
 use crate::config::{self, Compress};
 use crate::control;
 use crate::gauge::CpuGauge;
+use crate::pause::Pause;
 use crate::state::{WRITER_NONE, WRITER_RUNNING, WRITER_STATE, WRITER_STOPPED, WRITER_STOPPING};
 use crate::stream::{self, Block};
 use crate::sys::{self, SpinLock};
@@ -34,6 +36,8 @@ const COUNTER_INTERVAL_NS: u64 = 250_000_000;
 const THREAD_POLL_NS: u64 = 100_000_000;
 /// How often the module list is re-read.
 const MODULE_POLL_NS: u64 = 1_000_000_000;
+/// How often the control file is read (`pause.rs`).
+const CONTROL_POLL_NS: u64 = 1_000_000_000;
 
 /// Futex word: changes when the writer stops.
 static STOPPED_WORD: AtomicU32 = AtomicU32::new(0);
@@ -61,6 +65,13 @@ pub fn trace_pid() -> i64 {
 struct Writer {
     fd: i32,
     path: String,
+    /// The size limit, if the trace has one.
+    bound: Option<Bound>,
+    /// Payload bytes after which a block is written.
+    block_target: usize,
+    /// The control file that pauses sampling.
+    pause: Option<Pause>,
+    last_control_ns: u64,
     encoder: BlockEncoder,
     compress: Compress,
     /// Created on the writer thread (it measures the other threads).
@@ -132,13 +143,30 @@ fn open_and_spawn() -> bool {
         return false;
     }
     let fd = opened.fd;
+    let bound = match config.max_size {
+        0 => None,
+        max_size => Bound::new(max_size, &header, &config::trace_path()),
+    };
+    let block_target = bound
+        .as_ref()
+        .map_or(BLOCK_TARGET, |b| b.block_target(BLOCK_TARGET));
     let Ok(encoder) = BlockEncoder::new() else {
         complain(&format!("not tracing process {pid}: out of memory"));
         // SAFETY: our fd.
         unsafe { libc::close(fd) };
         return false;
     };
+    let pause = Pause::new(
+        config.control.as_deref(),
+        &config::trace_path(),
+        pid,
+        config.sample > 0,
+    );
     let writer = Writer {
+        pause,
+        last_control_ns: 0,
+        bound,
+        block_target,
         encoder,
         compress: config.compress,
         gauge: None,
@@ -293,15 +321,21 @@ impl Writer {
                 encoder,
                 compress,
                 gauge,
+                bound,
+                block_target,
+                path,
                 ..
             } = self;
             let mut emit = |id: u32, bytes: &[u8]| {
                 copied |= id != 0;
                 put_segment_header(payload, id, bytes.len());
                 payload.extend_from_slice(bytes);
-                if payload.len() >= BLOCK_TARGET * 4 && !*failed {
+                if payload.len() >= *block_target * 4 && !*failed {
                     let compress = should_compress(*compress, gauge);
-                    *failed = write_block(encoder, compress, *fd, payload, framed).is_err();
+                    if let Err(err) = write_block(encoder, compress, fd, payload, framed, bound) {
+                        *failed = true;
+                        complain_write(path, err);
+                    }
                 }
             };
             for queue in [&control::CONTROL, &control::SHARED] {
@@ -320,7 +354,7 @@ impl Writer {
         self.unreleased = copied;
         let now = sys::monotonic_ns();
         let due = force
-            || self.payload.len() >= BLOCK_TARGET
+            || self.payload.len() >= self.block_target
             || stream::threads_waiting()
             || now.saturating_sub(self.last_write_ns) >= WRITE_INTERVAL_NS;
         let writing = due && !self.failed;
@@ -344,30 +378,24 @@ impl Writer {
             match write_block(
                 &mut self.encoder,
                 compress,
-                self.fd,
+                &mut self.fd,
                 &mut self.payload,
                 &mut self.framed,
+                &mut self.bound,
             ) {
                 // Everything copied from the drained blocks is in the file
                 // now: they may be written over.
                 Ok(()) => self.pool.append(&mut self.drained),
-                Err(err) => self.fail(err),
+                Err(err) => {
+                    self.failed = true;
+                    complain_write(&self.path, err);
+                }
             }
             self.last_write_ns = now;
         }
         if self.failed {
             self.payload.clear();
         }
-    }
-
-    fn fail(&mut self, err: i32) {
-        self.failed = true;
-        complain(&format!(
-            "stopped tracing process {}: could not write {}: {}",
-            sys::getpid(),
-            self.path,
-            std::io::Error::from_raw_os_error(err)
-        ));
     }
 
     fn housekeeping(&mut self) {
@@ -383,6 +411,12 @@ impl Writer {
         if now.saturating_sub(self.last_threads_ns) >= THREAD_POLL_NS {
             self.last_threads_ns = now;
             stream::detach_exited();
+        }
+        if now.saturating_sub(self.last_control_ns) >= CONTROL_POLL_NS {
+            self.last_control_ns = now;
+            if let Some(pause) = &mut self.pause {
+                pause.poll();
+            }
         }
         if now.saturating_sub(self.last_modules_ns) >= MODULE_POLL_NS {
             self.last_modules_ns = now;
@@ -404,26 +438,61 @@ fn should_compress(mode: Compress, gauge: &mut Option<CpuGauge>) -> bool {
 }
 
 /// Writes `payload` as one block (compressed, or stored without a copy)
-/// and empties it.
+/// and empties it. Under a size limit, a block that would take the file
+/// past it is not written: the trace is compacted instead (`bound.rs`),
+/// and `fd` is then the new file's.
 fn write_block(
     encoder: &mut BlockEncoder,
     compress: bool,
-    fd: i32,
+    fd: &mut i32,
     payload: &mut Vec<u8>,
     framed: &mut Vec<u8>,
-) -> Result<(), i32> {
+    bound: &mut Option<Bound>,
+) -> Result<(), WriteError> {
     if payload.is_empty() {
         return Ok(());
     }
-    let written = if compress {
+    if compress {
         framed.clear();
         encoder.encode(payload, framed);
-        sys::write_all(fd, framed)
+    }
+    let block_len = if compress {
+        framed.len()
     } else {
-        sys::write_all(fd, &stored_header(payload)).and_then(|()| sys::write_all(fd, payload))
+        BLOCK_HEADER_LEN + payload.len()
+    } as u64;
+    if let Some(bound) = bound {
+        let compacted = bound.before_write(payload, block_len, encoder);
+        if let Some(new_fd) = compacted? {
+            // The new file holds this payload's records in its checkpoint.
+            // SAFETY: the old trace's fd is ours.
+            unsafe { libc::close(*fd) };
+            *fd = new_fd;
+            TRACE_FD.store(new_fd, Ordering::Release);
+            payload.clear();
+            return Ok(());
+        }
+        bound.wrote(block_len);
+    }
+    let written = if compress {
+        sys::write_all(*fd, framed)
+    } else {
+        sys::write_all(*fd, &stored_header(payload)).and_then(|()| sys::write_all(*fd, payload))
     };
     payload.clear();
-    written
+    written.map_err(WriteError::Io)
+}
+
+/// Says why tracing stopped (the trace cannot be written).
+fn complain_write(path: &str, err: WriteError) {
+    let why = match err {
+        WriteError::Io(err) => format!(
+            "could not write {path}: {}",
+            std::io::Error::from_raw_os_error(err)
+        ),
+        WriteError::Limit(why) => format!("{path}: {why}"),
+    };
+    complain(&format!("stopped tracing process {}: {why}", sys::getpid()));
 }
 
 fn sample_counters() -> Counters {

@@ -86,11 +86,46 @@ pub fn parse_sample_interval(text: &str) -> Result<u64, String> {
     }
 }
 
+/// The smallest `--max-size` (the preload's `HEAPWISE_MAX_SIZE` has the
+/// same floor): room for a checkpoint and a few blocks.
+pub const MIN_MAX_SIZE: u64 = 64 << 10;
+
+/// [`parse_size`] for `--max-size`: at least [`MIN_MAX_SIZE`], or `none`
+/// (0: no limit).
+pub fn parse_max_size(text: &str) -> Result<u64, String> {
+    if text.trim() == "none" {
+        return Ok(0);
+    }
+    match parse_size(text)? {
+        0 => Ok(0),
+        bytes if bytes >= MIN_MAX_SIZE => Ok(bytes),
+        _ => Err(format!(
+            "{:?}: a trace needs at least 64KiB (or none for no limit)",
+            text.trim()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{
-        parse_duration, parse_positive_duration, parse_sample_interval, parse_seconds, parse_size,
+        parse_duration, parse_max_size, parse_positive_duration, parse_sample_interval,
+        parse_seconds, parse_size,
     };
+
+    #[test]
+    fn a_max_size_is_at_least_64_kib_or_none() {
+        assert_eq!(parse_max_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_max_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_max_size("none"), Ok(0));
+        assert_eq!(parse_max_size("0"), Ok(0));
+        assert!(
+            parse_max_size("1000")
+                .unwrap_err()
+                .contains("at least 64KiB")
+        );
+        assert!(parse_max_size("big").is_err());
+    }
     use std::time::Duration;
 
     #[test]

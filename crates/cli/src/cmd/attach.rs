@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::args::{parse_duration, parse_sample_interval};
+use super::args::{parse_duration, parse_max_size, parse_sample_interval};
 use super::interrupts;
 use super::launch::locate_preload;
 use super::native;
@@ -42,6 +42,13 @@ pub struct AttachArgs {
     /// allocation instead, exactly.
     #[arg(long, value_name = "SIZE", default_value = "512KiB", value_parser = parse_sample_interval)]
     sample: u64,
+    /// The trace never grows past SIZE, however long heapwise stays
+    /// attached (at least 64KiB; `none`: no limit) [default: 64MiB, no
+    /// limit with --sample 1]. Past it the trace is compacted: totals and
+    /// leaks stay exact, memory over time before the compaction is kept as
+    /// snapshots, thinned as they age.
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_size)]
+    max_size: Option<u64>,
     /// Memory for events waiting to be written, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(4..=65536))]
     buffer_mb: u32,
@@ -77,7 +84,9 @@ pub fn run(args: AttachArgs) -> Result<ExitCode> {
         parent_of(pid),
         // 1: every allocation, exactly (a full trace).
         if args.sample <= 1 { 0 } else { args.sample }
-    );
+    ) + &args
+        .max_size
+        .map_or_else(String::new, |bytes| format!("HEAPWISE_MAX_SIZE={bytes}\n"));
     interrupts::catch_interrupts();
     let started = Instant::now();
     match heapwise_attach::load_and_call(pid, &preload, "heapwise_attach", &settings)? {

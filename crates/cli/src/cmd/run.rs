@@ -21,7 +21,7 @@ use clap::Args;
 use heapwise_native::Analysis;
 use heapwise_trace::{ControlRecord, ExitStatus, TraceReader, TraceWriter};
 
-use super::args::parse_sample_interval;
+use super::args::{parse_max_size, parse_sample_interval};
 use super::launch::{check_traceable, locate_preload, resolve_command};
 use super::native;
 use super::pty::{Pty, Relay};
@@ -89,6 +89,13 @@ pub struct RunArgs {
         value_parser = parse_sample_interval
     )]
     sample: Option<u64>,
+    /// The trace never grows past SIZE, however long the program runs
+    /// (at least 64KiB; `none`: no limit) [default: 64MiB with --sample,
+    /// no limit otherwise]. Past it the trace is compacted: totals and
+    /// leaks stay exact, memory over time before the compaction is kept as
+    /// snapshots, thinned as they age.
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_size)]
+    max_size: Option<u64>,
     /// No live view: on a terminal, heapwise otherwise shows the program's
     /// memory live while it runs (`q` closes the view, not the program).
     #[arg(long)]
@@ -262,6 +269,11 @@ fn traced_command(args: &RunArgs, preload: &Path, template: &Path, session: &str
         // A setting inherited from heapwise's own environment does not
         // apply: without --sample, every allocation is traced.
         None => command.env_remove("HEAPWISE_SAMPLE"),
+    };
+    match args.max_size {
+        Some(bytes) => command.env("HEAPWISE_MAX_SIZE", bytes.to_string()),
+        // Nor does an inherited limit: the preload's default applies.
+        None => command.env_remove("HEAPWISE_MAX_SIZE"),
     };
     command
 }

@@ -1,11 +1,13 @@
 mod attach;
 mod bad_input;
+mod bounded;
 mod death;
 mod formats;
 mod growth;
 mod html_browser;
 mod live;
 mod native_run;
+mod pause;
 mod sampling_preload;
 pub mod util;
 mod verdict;
