@@ -33,6 +33,9 @@ pub struct Profile {
     /// Path of the traced executable (empty if unknown): the profile's
     /// main binary.
     pub executable: String,
+    /// R, the mean bytes between samples of a sampled trace (0 for a full
+    /// one): its counts are estimates (see [`crate::weigh`]).
+    pub sample_interval: u64,
 }
 
 /// Symbolizes every stack that allocated and collects its counters.
@@ -61,5 +64,6 @@ pub fn profile(analysis: &Analysis, symbolizer: &mut dyn Symbolize) -> Profile {
         start_realtime_ns: analysis.header.start.realtime_ns,
         duration_ns: (analysis.duration_s() * 1e9) as u64,
         executable: analysis.header.exe.clone(),
+        sample_interval: analysis.header.sample_interval,
     }
 }

@@ -136,18 +136,21 @@ fn files_that_are_not_traces_are_refused() {
         Err(TraceError::NotATrace)
     ));
     let mut newer = sample_trace(dir.path(), 1).0;
-    newer[8] = 3;
+    newer[8] = 4;
     assert!(matches!(
         read(dir.path(), &newer),
         Err(TraceError::UnsupportedVersion {
-            found: 3,
-            supported: 2
+            found: 4,
+            supported: 3
         })
     ));
-    // Version 1 traces (full traces, before sampling) are still read.
-    let mut older = sample_trace(dir.path(), 1).0;
-    older[8] = 1;
-    assert!(read(dir.path(), &older).is_ok());
+    // Version 1 traces (full traces, before sampling) and version 2
+    // (before checkpoints) are still read.
+    for version in [1, 2] {
+        let mut older = sample_trace(dir.path(), 1).0;
+        older[8] = version;
+        assert!(read(dir.path(), &older).is_ok());
+    }
 }
 
 proptest! {

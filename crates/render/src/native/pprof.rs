@@ -131,6 +131,15 @@ pub fn build(profile: &Profile) -> proto::Profile {
         b.profile.sample_type.push(value_type);
     }
     b.profile.default_sample_type = b.string("inuse_space");
+    if profile.sample_interval > 0 {
+        // As Go's heap profiles: sampled every `period` bytes on average,
+        // the values already scaled to estimates.
+        b.profile.period_type = Some(proto::ValueType {
+            r#type: b.string("space"),
+            unit: b.string("bytes"),
+        });
+        b.profile.period = i64::try_from(profile.sample_interval).unwrap_or(i64::MAX);
+    }
     // pprof takes the first mapping for the main binary (its "File:").
     if !profile.executable.is_empty() {
         b.mapping(words::file_name(&profile.executable));

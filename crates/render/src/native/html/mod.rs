@@ -315,6 +315,7 @@ mod tests {
             start_realtime_ns: 0,
             executable: String::new(),
             duration_ns: 10_000_000_000,
+            sample_interval: 0,
         };
         let mut svg = Vec::new();
         flamegraph::write(&mut svg, &profile, Metric::LeakedBytes, "Leaked bytes").unwrap();
