@@ -16,21 +16,62 @@
 use crate::model::{GcEvent, GcKind, GcLog};
 use crate::scan::{self, Interner, expect, mib, number, skip_ws};
 
-use super::{FormatParser, LineUse, heap_index, node_header, node_time};
+use super::{FormatParser, LineUse, NodeRuns, node_header_from, node_time};
 
-/// State: only the interner and the running collection number.
+/// State: the interner, the running collection number and the heaps.
 #[derive(Default)]
 pub(crate) struct NodeParser {
     names: Interner,
     next_collection: u64,
+    runs: NodeRuns,
 }
 
 impl FormatParser for NodeParser {
     fn line(&mut self, line: &str, number: u64, log: &mut GcLog) -> LineUse {
-        let (isolate, rest) = match node_header(line).or_else(|| old_header(line)) {
-            Some(found) => found,
-            None => return LineUse::Skipped,
-        };
+        // V8 can print two events on one line when a line is cut short
+        // (`current mu = 0.144[22479:0x6062fa0]   202782 ms: …`): each
+        // header starts an event.
+        let mut headers = Vec::new();
+        let mut from = 0;
+        while let Some(header) = node_header_from(line, from) {
+            from = header.start + 1;
+            headers.push(header);
+        }
+        if headers.is_empty() {
+            return match old_header(line) {
+                Some((rest, pid)) => self.event(pid, "0x0", rest, number, log),
+                None => LineUse::Skipped,
+            };
+        }
+        let mut used = LineUse::Skipped;
+        for (i, header) in headers.iter().enumerate() {
+            let offset = line.len() - header.rest.len();
+            let end = headers.get(i + 1).map_or(line.len(), |next| next.start);
+            let rest = line.get(offset..end.max(offset)).unwrap_or("");
+            match self.event(header.pid, header.isolate, rest, number, log) {
+                LineUse::Event => used = LineUse::Event,
+                LineUse::Malformed if used != LineUse::Event => used = LineUse::Malformed,
+                _ => {}
+            }
+        }
+        used
+    }
+
+    fn finish(&mut self, log: &mut GcLog) {
+        self.runs.assign(log);
+    }
+}
+
+impl NodeParser {
+    /// One event: `rest` is the text after its header.
+    fn event(
+        &mut self,
+        pid: &str,
+        isolate: &str,
+        rest: &str,
+        number: u64,
+        log: &mut GcLog,
+    ) -> LineUse {
         let Some((t_s, rest)) = node_time(rest) else {
             return LineUse::Skipped;
         };
@@ -43,7 +84,7 @@ impl FormatParser for NodeParser {
             return LineUse::Malformed;
         };
         log.saw_time(t_s, crate::model::Clock::Uptime);
-        let heap = heap_index(log, isolate);
+        let heap = self.runs.heap(log, pid, isolate);
         let name = self.names.get(&name);
         let mut event = GcEvent::new(number, self.next_collection, kind, name);
         self.next_collection += 1;
@@ -59,14 +100,23 @@ impl FormatParser for NodeParser {
     }
 }
 
-/// Node before version 4 printed `[pid]` without the isolate.
+/// Node before version 4 printed `[pid]` without the isolate, and older
+/// versions nothing before the time (`   26707 ms: Scavenge …`). Returns
+/// the text from the time on and the pid (empty when none).
 fn old_header(line: &str) -> Option<(&str, &str)> {
+    let trimmed = skip_ws(line);
+    if trimmed.starts_with(|c: char| c.is_ascii_digit()) {
+        let (_, rest) = node_time(trimmed)?;
+        gc_name(rest)?;
+        return Some((trimmed, ""));
+    }
     let open = line.find('[')?;
     let rest = &line[open + 1..];
     let (_, after) = scan::integer(rest)?;
+    let pid = &rest[..rest.len() - after.len()];
     let after = after.strip_prefix(']')?;
     node_time(after)?;
-    Some(("0x0", after))
+    Some((after, pid))
 }
 
 /// The collection's name (`Scavenge`, `Mark-Compact`, `Minor Mark-Sweep`,

@@ -15,6 +15,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 javac -d . "$tests/java/GcLoad.java"
+# The JVM moves an existing log to NAME.0 when it starts: start clean.
+rm -f "$here"/unified-*.log "$here"/unified-*.log.[0-9]*
 
 jvm() { # NAME LOCALE JAVA-OPTIONS... -- GcLoad ARGS
     local name=$1 locale=$2
