@@ -198,4 +198,25 @@ mod tests {
         assert_eq!(log.events[2].heap_after_bytes, mib(5.0));
         assert_eq!(log.runtime_gc_cpu_percent, Some(1.0));
     }
+
+    #[test]
+    fn go_1_5_five_clock_phases_and_a_restart() {
+        let mut log = GcLog::new(LogFormat::Go);
+        let mut parser = GoParser::default();
+        // The layout of Go 1.5 and 1.6 (runtime docs): sweep termination,
+        // scan, synchronize Ps, mark, mark termination.
+        let lines = [
+            "gc 7 @1.5s 9%: 2.0+30+4.0+6.0+3.0 ms clock, 16+30+0+20/0.1/0+24 ms cpu, 900->950->800 MB, 1000 MB goal, 8 P",
+            "gc 8 @1.7s 9%: 1.0+10+0+5.0+2.0 ms clock, 8+10+0+10/0.1/0+16 ms cpu, 850->880->810 MB, 1000 MB goal, 8 P (forced)",
+            "gc 1 @0.010s 1%: 0.010+0.25+0.003 ms clock, 0.040+0.10/0.20/0.05+0.012 ms cpu, 4->4->0 MB, 4 MB goal, 4 P",
+        ];
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(parser.line(line, i as u64 + 1, &mut log), LineUse::Event);
+        }
+        assert_eq!(log.events[0].pause_ms, Some(5.0));
+        assert_eq!(log.events[0].concurrent_ms, Some(40.0));
+        assert_eq!(log.events[1].pause_ms, Some(3.0));
+        assert_eq!(log.run_starts, [3]);
+        assert_eq!(log.events[2].run, 1);
+    }
 }

@@ -644,4 +644,31 @@ mod tests {
         assert_eq!(log.events.len(), 2);
         assert_eq!(log.events[1].t_s, Some(0.2));
     }
+
+    #[test]
+    fn decimal_commas_and_a_restarted_jvm() {
+        let (log, _, _) = parse(&[
+            "[0.005s][info][gc] Using G1",
+            "[0,051s][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 8M->1M(64M) 1,570ms",
+            "[1,700s][info][gc] GC(1) Pause Young (Normal) (G1 Evacuation Pause) 8M->1M(64M) 0,906ms",
+            "[0.004s][info][gc] Using G1",
+            "[0,049s][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 8M->1M(64M) 2,000ms",
+        ]);
+        let events: Vec<_> = log
+            .events
+            .iter()
+            .map(|e| (e.t_s, e.pause_ms, e.run))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (Some(0.051), Some(1.57), 0),
+                (Some(1.7), Some(0.906), 0),
+                (Some(0.049), Some(2.0), 1)
+            ]
+        );
+        assert_eq!(log.run_starts, [4]);
+        assert_ne!(log.events[0].collection, log.events[2].collection);
+        assert!((log.duration_s().unwrap() - (1.695 + 0.045)).abs() < 1e-9);
+    }
 }

@@ -319,4 +319,24 @@ mod tests {
         let glued = "hello world[1:0x1]   25 ms: Scavenge 3.9 (4.0) -> 3.5 (5.0) MB, 1.88 / 0.00 ms  (average mu = 1.000, current mu = 1.000) allocation failure;";
         assert_eq!(parser.line(glued, 5, &mut log), LineUse::Event);
     }
+
+    #[test]
+    fn windows_headerless_and_glued_lines() {
+        let mut log = GcLog::new(LogFormat::Node);
+        let mut parser = NodeParser::default();
+        let lines = [
+            "[12168:00000145D1BE67B0]   199025 ms: Mark-sweep 2007.0 (2094.4) -> 2003.9 (2092.6) MB, 839.6 / 0.0 ms  (average mu = 0.127, current mu = 0.006) allocation failure scavenge might not succeed",
+            "   26707 ms: Scavenge 1397.9 (1456.9) -> 1397.9 (1456.9) MB, 0.8 / 0 ms (+ 2.0 ms in 1 steps since last GC) [allocation failure] [incremental marking delaying mark-sweep].",
+            "[22479:0x6062fa0]   200919 ms: Mark-sweep (reduce) 4093.9 (4101.1) -> 4092.6 (4104.2) MB, 1833.7 / 0.0 ms  (average mu = 0.453, current mu = 0.144[22479:0x6062fa0]   202782 ms: Mark-sweep (reduce) 4093.7 (4103.7) -> 4093.5 (4104.2) MB, 1859.2 / 0.0 ms  (average mu = 0.280, current mu = 0.002) allocation failure scavenge might not succeed",
+        ];
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(parser.line(line, i as u64 + 1, &mut log), LineUse::Event);
+        }
+        let pauses: Vec<_> = log.events.iter().map(|e| e.pause_ms).collect();
+        assert_eq!(pauses, [Some(839.6), Some(0.8), Some(1833.7), Some(1859.2)]);
+        assert_eq!(log.heaps[0], "00000145D1BE67B0");
+        parser.finish(&mut log);
+        // Three processes one after the other: three runs.
+        assert_eq!(log.run_starts, [2, 3]);
+    }
 }
