@@ -244,9 +244,9 @@ pub struct LineCounts {
     /// Lines of GC output that could not be read: the malformed lines and
     /// every line of an event that could not be read or never ended.
     pub unread: u64,
-    /// Events whose beginning was read but whose end never came (a JDK 8
-    /// event cut off by the end of the file, or garbled so that its
-    /// brackets never close).
+    /// Events whose beginning was read but whose end never came: a last
+    /// line cut in the middle of an event, a JDK 8 event cut off by the end
+    /// of the file or garbled so that its brackets never close.
     pub unfinished_events: u64,
 }
 

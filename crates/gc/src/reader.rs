@@ -197,8 +197,10 @@ impl GcLogReader {
             State::Locked(_, log) => {
                 log.lines.truncated_last_line = cut;
                 if used == LineUse::Malformed {
-                    // Reported as cut off, not as garbled.
+                    // An event cut off by the end of the input: unfinished,
+                    // not garbled.
                     log.lines.malformed -= 1;
+                    log.lines.unfinished_events += 1;
                 }
             }
             State::Detecting(candidates) => {

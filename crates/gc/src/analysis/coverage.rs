@@ -16,8 +16,9 @@ pub struct Coverage {
     pub lines_unread: u64,
     /// Events read.
     pub events_read: u64,
-    /// Events the unread lines may hold: one per unreadable line, per event
-    /// whose end never came, and for a cut-off last line.
+    /// Events the unread lines may hold: one per unreadable line and per
+    /// event whose end never came (a last line cut in the middle of an
+    /// event is one).
     pub events_possibly_missed: u64,
     /// Events read over events read plus events possibly missed, percent.
     pub events_read_percent: f64,
@@ -46,8 +47,7 @@ pub struct RunSummary {
 pub(crate) fn coverage(log: &GcLog, threshold_percent: f64) -> Coverage {
     let lines = &log.lines;
     let events_read = log.events.len() as u64;
-    let events_possibly_missed =
-        lines.malformed + lines.unfinished_events + u64::from(lines.truncated_last_line);
+    let events_possibly_missed = lines.malformed + lines.unfinished_events;
     let total = events_read + events_possibly_missed;
     let events_read_percent = if total == 0 {
         100.0

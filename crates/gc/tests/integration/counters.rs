@@ -33,18 +33,27 @@ fn decimal(text: &str) -> Option<f64> {
 /// JDK 8 `-XX:+PrintGCDetails`: every `[GC…`, `[Full GC…` or (Shenandoah
 /// backport) `[Pause …` bracket, at any depth, whose matching `]` is
 /// preceded by `, N secs` (`, N ms` for `[Pause`) is one pause event. The
-/// text is walked character by character with a stack of open brackets; a
-/// `[0x…` (heap address ranges) opens nothing. Collections: every `[GC` and
+/// text is walked byte by byte with a stack of open brackets; a `[0x…`
+/// heap address range, up to its `)` or `]`, opens nothing. Collections: every `[GC` and
 /// `[Full GC` event, and each Shenandoah `Pause Init Mark` / `Pause Full`.
 pub fn jdk8(text: &str) -> Tally {
     let mut tally = Tally::default();
     // (where the bracket's text starts, what it opens)
     let mut stack: Vec<(usize, Opens)> = Vec::new();
     let bytes = text.as_bytes();
+    let mut skip_to = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if i < skip_to {
+            continue;
+        }
         if b == b'[' {
             let after = &text[i + 1..];
             if after.starts_with("0x") {
+                // An address range: `[0x…, 0x…)` or `[0x…,0x…]`, on one line.
+                let line_end = after.find('\n').unwrap_or(after.len());
+                if let Some(close) = after[..line_end].find([')', ']']) {
+                    skip_to = i + 1 + close + 1;
+                }
                 continue;
             }
             stack.push((i + 1, opens(after)));

@@ -167,17 +167,24 @@ fn shenandoah(rest: &str, segments: &[&str], last: &str) -> Option<Parsed> {
 
 /// The text outside the event's own bracket groups (segment `i` comes
 /// before group `i`, the last after every group) and the groups' contents.
-/// A `[` that opens a heap address range (`[0x…, 0x…)`, printed by
-/// `-XX:+PrintHeapAtGC`) is no bracket.
+/// A `[0x…` heap address range (`[0x…, 0x…)` of `-XX:+PrintHeapAtGC`,
+/// `[0x…,0x…]` of G1's remembered-set summary) is no group.
 fn split_groups(inner: &str) -> (Vec<&str>, Vec<&str>) {
     let mut segments = Vec::new();
     let mut groups = Vec::new();
     let mut depth = 0usize;
     let mut segment_start = 0;
     let mut group_start = 0;
+    let mut address_range_end = None;
     for (i, c) in inner.char_indices() {
+        if address_range_end.is_some_and(|end| i <= end) {
+            continue;
+        }
         match c {
-            '[' if !inner[i + 1..].starts_with("0x") => {
+            '[' if inner[i + 1..].starts_with("0x") => {
+                address_range_end = super::address_range_close(inner, i);
+            }
+            '[' => {
                 if depth == 0 {
                     segments.push(&inner[segment_start..i]);
                     group_start = i + 1;

@@ -141,6 +141,13 @@ impl FormatParser for Jvm8Parser {
                 None => break,
             }
         }
+        if self.open.is_none() && self.awaiting_g1_heap.is_some() && from > 0 {
+            // `…, 0.3314995 secs][Eden: … Heap: …]` on the event's own line.
+            let rest = &line[from..];
+            if rest.contains("[Eden:") && rest.contains("Heap:") {
+                self.g1_heap(rest, log);
+            }
+        }
         used
     }
 
@@ -175,13 +182,23 @@ impl Jvm8Parser {
             }
             return Some(LineUse::Detail);
         }
-        if let Some(index) = self.awaiting_g1_heap
+        if self.awaiting_g1_heap.is_some()
             && line.contains("[Eden:")
             && line.contains("Heap:")
             && event_start(line, 0).is_none()
         {
-            self.awaiting_g1_heap = None;
-            if let (Some(event), Some(g1)) = (log.events.get_mut(index), g1_heap_line(line)) {
+            self.g1_heap(line, log);
+            return Some(LineUse::Detail);
+        }
+        None
+    }
+
+    /// G1's `[Eden: … Heap: …]` gives the sizes of the pause before it.
+    fn g1_heap(&mut self, line: &str, log: &mut GcLog) {
+        if let Some(index) = self.awaiting_g1_heap.take()
+            && let (Some(event), Some(g1)) = (log.events.get_mut(index), g1_heap_line(line))
+        {
+            {
                 let (before, after, total) = g1.heap;
                 let young = g1.young;
                 event.heap_before_bytes = Some(before);
@@ -195,9 +212,7 @@ impl Jvm8Parser {
                         Some(freed_young.saturating_sub(before.saturating_sub(after)));
                 }
             }
-            return Some(LineUse::Detail);
         }
-        None
     }
 
     /// Feeds `line[from..]` to the open event; returns where the text after
@@ -210,11 +225,22 @@ impl Jvm8Parser {
         log: &mut GcLog,
         used: &mut LineUse,
     ) -> Option<usize> {
+        let mut address_range_end = None;
         for (i, c) in line[from..].char_indices() {
             let at = from + i;
             let open = self.open.as_mut()?;
+            if address_range_end.is_some_and(|end| at <= end) {
+                open.text.push(c);
+                continue;
+            }
             match c {
-                '[' if !line[at + 1..].starts_with("0x") => {
+                '[' if line[at + 1..].starts_with("0x") => {
+                    // `[0x…, 0x…, 0x…)` (heap at GC) or `[0x…,0x…]` (G1
+                    // remembered-set summaries): an address range, no bracket.
+                    address_range_end = address_range_close(line, at);
+                    open.text.push(c);
+                }
+                '[' => {
                     open.depth += 1;
                     if open.depth > 1 && opens_event(&line[at + 1..]) {
                         let line_start = line[..at].rfind(']').map_or(0, |p| p + 1);
@@ -364,6 +390,14 @@ impl Jvm8Parser {
             self.give_up(log);
         }
     }
+}
+
+/// Where the address range opened by the `[0x` at `at` closes (its `)` or
+/// `]` on the same line).
+pub(super) fn address_range_close(line: &str, at: usize) -> Option<usize> {
+    line[at + 1..]
+        .find([')', ']'])
+        .map(|offset| at + 1 + offset)
 }
 
 /// A line's use when it holds several events' ends.
