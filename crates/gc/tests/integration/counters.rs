@@ -46,6 +46,12 @@ pub fn jdk8(text: &str) -> Tally {
         if i < skip_to {
             continue;
         }
+        if (i == 0 || bytes[i - 1] == b'\n') && histogram_row(&text[i..]) {
+            // A class histogram's row names a class, maybe `[C` or
+            // `[Ljava.lang.String;`: no bracket there.
+            skip_to = i + text[i..].find('\n').unwrap_or(text.len() - i);
+            continue;
+        }
         if b == b'[' {
             let after = &text[i + 1..];
             if after.starts_with("0x") {
@@ -94,6 +100,21 @@ pub fn jdk8(text: &str) -> Tally {
     }
     tally.unreadable += stack.iter().filter(|(_, w)| *w != Opens::Other).count() as u64;
     tally
+}
+
+/// `  12:    626801    56922584  [Ljava.util.HashMap$Entry;`: a rank, a
+/// colon, two counts and a class name.
+fn histogram_row(rest: &str) -> bool {
+    let line = rest.split('\n').next().unwrap_or("");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.len() >= 4
+        && words[0].len() > 1
+        && words[0].ends_with(':')
+        && words[..3].iter().enumerate().all(|(n, w)| {
+            w.trim_end_matches(if n == 0 { ":" } else { "" })
+                .parse::<u64>()
+                .is_ok()
+        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

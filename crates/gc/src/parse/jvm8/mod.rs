@@ -225,6 +225,11 @@ impl Jvm8Parser {
         log: &mut GcLog,
         used: &mut LineUse,
     ) -> Option<usize> {
+        if from == 0 && is_class_histogram_row(line) {
+            // `   1:   9249662   876131272  [C`: a class name, no bracket,
+            // and nothing the event says.
+            return None;
+        }
         let mut address_range_end = None;
         for (i, c) in line[from..].char_indices() {
             let at = from + i;
@@ -398,6 +403,22 @@ pub(super) fn address_range_close(line: &str, at: usize) -> Option<usize> {
     line[at + 1..]
         .find([')', ']'])
         .map(|offset| at + 1 + offset)
+}
+
+/// A row of a class histogram (`-XX:+PrintClassHistogramBeforeFullGC`):
+/// `num: instances bytes class`. Its class name can be an array type
+/// (`[C`, `[Ljava.lang.Object;`) whose `[` opens nothing.
+fn is_class_histogram_row(line: &str) -> bool {
+    let Some((num, rest)) = line.trim_start().split_once(':') else {
+        return false;
+    };
+    let mut fields = rest.split_ascii_whitespace();
+    let number = |f: Option<&str>| f.is_some_and(|f| f.bytes().all(|b| b.is_ascii_digit()));
+    !num.is_empty()
+        && num.bytes().all(|b| b.is_ascii_digit())
+        && number(fields.next())
+        && number(fields.next())
+        && fields.next().is_some()
 }
 
 /// A line's use when it holds several events' ends.

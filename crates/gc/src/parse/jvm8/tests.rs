@@ -210,3 +210,23 @@ fn shenandoah_backport_cycles() {
     );
     assert_eq!(log.collector.as_deref(), Some("Shenandoah"));
 }
+
+#[test]
+fn array_classes_in_a_class_histogram_open_no_bracket() {
+    let (log, _) = parse(&[
+        "11662.232: [Full GC 11662.233: [Class Histogram:",
+        " num     #instances         #bytes  class name",
+        "----------------------------------------------",
+        "   1:       9249662      876131272  [C",
+        "   4:       4149724      232421736  [Ljava.lang.Object;",
+        "  12:        626801       56922584  [[Ljava.util.HashMap$Entry;",
+        "Total      16227637     1059670840",
+        ", 9.7637786 secs]",
+        " 3198859K->635365K(7848704K), [CMS Perm : 851635K->408849K(1048576K)], 94.9116214 secs] [Times: user=94.88 sys=0.24, real=94.91 secs]",
+    ]);
+    assert_eq!(log.events.len(), 1);
+    assert_eq!(log.events[0].kind, GcKind::Full);
+    assert_eq!(log.events[0].pause_ms, Some(94_911.6214));
+    assert_eq!(log.events[0].heap_after_bytes, Some(635_365 * K));
+    assert_eq!(log.lines.unfinished_events, 0);
+}
