@@ -18,8 +18,11 @@
 //!   (minor/major/full), pause, heap before/after/total. The format is
 //!   detected unless given. Lines that are not GC events are skipped and
 //!   counted; a file without any GC event is a [`GcError::NoEvents`] that
-//!   names the formats tried. The reader is incremental, so a log that is
-//!   still being written can be fed as it grows.
+//!   names the formats tried (or, for OpenJ9, JRockit and HP-UX logs, what
+//!   the file is). The reader is incremental, so a log that is still being
+//!   written can be fed as it grows; `.gz` files are read transparently and
+//!   a rotated set ([`read_paths`]) is read in the order it was written.
+//!   A file that holds several runs of the program is split into runs.
 //! - **Analysis** ([`analyze`]) returns a serialisable [`GcReport`]
 //!   (JSON schema `heapwise.gc/1`): collections by kind, pause statistics
 //!   (count, total, mean, p50/p95/p99, max) overall and per kind, GC
@@ -63,17 +66,20 @@
 
 mod analysis;
 mod error;
+mod foreign;
 mod model;
 mod parse;
 mod reader;
+mod rotation;
 mod scan;
 
 pub use analysis::{
-    AnalysisOptions, Finding, FindingKind, FullRun, GcReport, HeapAfterGc, HeapPoint, KindCounts,
-    LongPauses, PauseRef, PauseStats, PausesByKind, SCHEMA, SeriesBasis, TimeAxis, analyze,
+    AnalysisOptions, Coverage, Finding, FindingKind, FullRun, GcReport, HeapAfterGc, HeapPoint,
+    KindCounts, LongPauses, PauseRef, PauseStats, PausesByKind, RunSummary, SCHEMA, SeriesBasis,
+    TimeAxis, analyze,
 };
 pub use error::GcError;
 /// The series verdict types `heap_after_gc` carries.
 pub use heapwise_series::{Pattern, TrendBasis, Verdict};
-pub use model::{Clock, GcEvent, GcKind, GcLog, LineCounts, LogFormat, Runtime};
-pub use reader::{GcLogReader, read_log, read_path};
+pub use model::{Clock, GcEvent, GcKind, GcLog, LineCounts, LogFile, LogFormat, Runtime};
+pub use reader::{GcLogReader, decompressed, read_log, read_path, read_paths};

@@ -194,6 +194,9 @@ pub struct GcEvent {
     /// Which heap: the index of the V8 isolate in [`GcLog::heaps`] (worker
     /// threads have their own), 0 elsewhere.
     pub heap: u16,
+    /// Which run of the program: 0 for the first, counting the restarts
+    /// in the file ([`GcLog::run_starts`]).
+    pub run: u16,
     /// 1-based line number in the log.
     pub line: u64,
 }
@@ -215,6 +218,7 @@ impl GcEvent {
             promoted_bytes: None,
             ends_collection: true,
             heap: 0,
+            run: 0,
             line,
         }
     }
@@ -233,9 +237,17 @@ pub struct LineCounts {
     /// Of the skipped lines, those that looked like a GC event of the log's
     /// format but could not be read (cut off, garbled).
     pub malformed: u64,
-    /// True when the file did not end with a newline: its last, incomplete
-    /// line was not read (it is being written, or the writer was killed).
+    /// True when the file did not end with a newline and its last,
+    /// incomplete line was not a complete event: it was not read (it is
+    /// being written, or the writer was killed).
     pub truncated_last_line: bool,
+    /// Lines of GC output that could not be read: the malformed lines and
+    /// every line of an event that could not be read or never ended.
+    pub unread: u64,
+    /// Events whose beginning was read but whose end never came: a last
+    /// line cut in the middle of an event, a JDK 8 event cut off by the end
+    /// of the file or garbled so that its brackets never close.
+    pub unfinished_events: u64,
 }
 
 /// A parsed GC log.
@@ -265,6 +277,28 @@ pub struct GcLog {
     /// Go: the last `P%` figure, the runtime's own percentage of CPU time
     /// spent in GC since the program started.
     pub runtime_gc_cpu_percent: Option<f64>,
+    /// First and last timestamp of each run (index = run), on the log's
+    /// clock.
+    pub run_spans: Vec<Option<(f64, f64)>>,
+    /// Lines where a new run of the program starts in this file (it was
+    /// restarted and wrote to the same file: GC numbers or uptime start
+    /// again); empty for a file of one run.
+    pub run_starts: Vec<u64>,
+    /// The files read, in the order read, with the line each starts at
+    /// (one entry per file of a rotated set; empty when the log was fed as
+    /// bytes).
+    pub files: Vec<LogFile>,
+}
+
+/// One file of a log read from several files (a rotated set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogFile {
+    /// The path as given.
+    pub name: String,
+    /// The line number (in the whole log) of its first line.
+    pub first_line: u64,
+    /// True when the file was gzip-compressed.
+    pub gzip: bool,
 }
 
 impl GcLog {
@@ -281,7 +315,28 @@ impl GcLog {
             max_heap_bytes: None,
             heaps: Vec::new(),
             runtime_gc_cpu_percent: None,
+            run_starts: Vec::new(),
+            run_spans: Vec::new(),
+            files: Vec::new(),
         }
+    }
+
+    /// The run new events belong to.
+    pub(crate) fn run(&self) -> u16 {
+        u16::try_from(self.run_starts.len()).unwrap_or(u16::MAX)
+    }
+
+    /// Notes that the program was restarted at `line`: events from now on
+    /// belong to a new run. Only after at least one event.
+    pub(crate) fn new_run(&mut self, line: u64) {
+        if !self.events.is_empty() && self.run_starts.last() != Some(&line) {
+            self.run_starts.push(line);
+        }
+    }
+
+    /// The number of runs in the file (at least 1).
+    pub fn runs(&self) -> usize {
+        self.run_starts.len() + 1
     }
 
     /// The runtime that wrote the log.
@@ -302,6 +357,28 @@ impl GcLog {
         }
         self.first_t_s = Some(self.first_t_s.map_or(t_s, |t| t.min(t_s)));
         self.last_t_s = Some(self.last_t_s.map_or(t_s, |t| t.max(t_s)));
+        let run = usize::from(self.run());
+        if self.run_spans.len() <= run {
+            self.run_spans.resize(run + 1, None);
+        }
+        let span = &mut self.run_spans[run];
+        *span = Some(match *span {
+            Some((first, last)) => (first.min(t_s), last.max(t_s)),
+            None => (t_s, t_s),
+        });
+    }
+
+    /// Seconds the log covers: the sum of each run's first-to-last
+    /// timestamp (a restart's downtime and its clock starting again do not
+    /// count); `None` without timestamps.
+    pub fn duration_s(&self) -> Option<f64> {
+        let total: f64 = self
+            .run_spans
+            .iter()
+            .flatten()
+            .map(|(first, last)| last - first)
+            .sum();
+        (total > 0.0).then_some(total)
     }
 }
 

@@ -3,12 +3,14 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::Read;
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 use crate::error::GcError;
-use crate::model::{GcLog, LogFormat};
+use crate::foreign;
+use crate::model::{GcLog, LogFile, LogFormat};
 use crate::parse::{FormatParser, LineUse, parser_for};
+use crate::rotation;
 
 /// Lines longer than this are not GC lines; they are skipped without being
 /// held in memory (a binary file has no newlines).
@@ -28,6 +30,12 @@ pub struct GcLogReader {
     /// Inside an over-long line: skip until the next newline.
     discarding: bool,
     line_number: u64,
+    /// What the lines look like when they are of a runtime heapwise does
+    /// not read (sniffed while detecting).
+    foreign: Option<&'static str>,
+    /// Files started with [`GcLogReader::start_file`], until a format is
+    /// found.
+    files: Vec<LogFile>,
 }
 
 enum State {
@@ -54,7 +62,44 @@ impl GcLogReader {
             pending: Vec::new(),
             discarding: false,
             line_number: 0,
+            foreign: None,
+            files: Vec::new(),
         }
+    }
+
+    /// The bytes fed from now on are another file of the same log (the
+    /// next file of a rotated set): a last line without its newline ends
+    /// where the file ends, and each parser knows that the file's header
+    /// lines are no restart.
+    pub fn start_file(&mut self, name: &str, gzip: bool) {
+        self.end_file();
+        let file = LogFile {
+            name: name.to_string(),
+            first_line: self.line_number + 1,
+            gzip,
+        };
+        match &mut self.state {
+            State::Locked(parser, log) => {
+                parser.new_file();
+                log.files.push(file);
+            }
+            State::Detecting(candidates) => {
+                for (parser, _) in candidates.iter_mut() {
+                    parser.new_file();
+                }
+                self.files.push(file);
+            }
+        }
+    }
+
+    /// A file ended: its last line, even without a newline, is complete.
+    fn end_file(&mut self) {
+        if !self.pending.is_empty() && !self.discarding {
+            let line = std::mem::take(&mut self.pending);
+            self.process(&line);
+        }
+        self.pending.clear();
+        self.discarding = false;
     }
 
     /// Reads every complete line in `bytes` (plus the incomplete line held
@@ -108,24 +153,65 @@ impl GcLogReader {
 
     /// The log, or the error that says no GC events were found and which
     /// formats were tried.
-    pub fn finish(self) -> Result<GcLog, GcError> {
+    ///
+    /// The input has ended: a last line without its newline is read when
+    /// it is a complete event (a log copied without its final newline),
+    /// otherwise it is reported as cut off (`truncated_last_line`). An
+    /// event still open (a JDK 8 event whose `]` never came) is counted as
+    /// unfinished.
+    pub fn finish(mut self) -> Result<GcLog, GcError> {
+        self.finish_last_line();
         let lines = self.line_number;
         match self.state {
-            State::Locked(_, log) if !log.events.is_empty() => Ok(*log),
-            State::Locked(_, log) => Err(GcError::NoEvents {
-                lines,
-                tried: vec![log.format],
-                forced: self.requested.is_some(),
-            }),
+            State::Locked(mut parser, mut log) => {
+                parser.finish(&mut log);
+                if !log.events.is_empty() {
+                    return Ok(*log);
+                }
+                Err(GcError::NoEvents {
+                    lines,
+                    tried: vec![log.format],
+                    forced: self.requested.is_some(),
+                    looks_like: self.foreign,
+                })
+            }
             State::Detecting(_) => Err(GcError::NoEvents {
                 lines,
                 tried: LogFormat::ALL.to_vec(),
                 forced: false,
+                looks_like: self.foreign,
             }),
         }
     }
 
-    fn process(&mut self, raw: &[u8]) {
+    /// Reads the incomplete last line: an event is kept; anything else is
+    /// reported as a cut-off line (not as an unreadable one).
+    fn finish_last_line(&mut self) {
+        if self.discarding || self.pending.is_empty() {
+            return;
+        }
+        let line = std::mem::take(&mut self.pending);
+        let used = self.process(&line);
+        let cut = used != LineUse::Event;
+        match &mut self.state {
+            State::Locked(_, log) => {
+                log.lines.truncated_last_line = cut;
+                if used == LineUse::Malformed {
+                    // An event cut off by the end of the input: unfinished,
+                    // not garbled.
+                    log.lines.malformed -= 1;
+                    log.lines.unfinished_events += 1;
+                }
+            }
+            State::Detecting(candidates) => {
+                for (_, log) in candidates {
+                    log.lines.truncated_last_line = cut;
+                }
+            }
+        }
+    }
+
+    fn process(&mut self, raw: &[u8]) -> LineUse {
         self.line_number += 1;
         let number = self.line_number;
         let text: Cow<'_, str> = match std::str::from_utf8(raw) {
@@ -137,20 +223,30 @@ impl GcLogReader {
             State::Locked(parser, log) => {
                 let used = parser.line(line, number, log);
                 count(log, used);
+                used
             }
             State::Detecting(candidates) => {
                 let mut found = None;
+                let mut line_use = LineUse::Skipped;
                 for (at, (parser, log)) in candidates.iter_mut().enumerate() {
                     let used = parser.line(line, number, log);
                     count(log, used);
                     if used == LineUse::Event && found.is_none() {
                         found = Some(at);
+                        line_use = used;
+                    } else if found.is_none() && used == LineUse::Malformed {
+                        line_use = used;
                     }
                 }
+                if self.foreign.is_none() && number <= foreign::SNIFF_LINES {
+                    self.foreign = foreign::sniff(line);
+                }
                 if let Some(at) = found {
-                    let (parser, log) = candidates.swap_remove(at);
+                    let (parser, mut log) = candidates.swap_remove(at);
+                    log.files = std::mem::take(&mut self.files);
                     self.state = State::Locked(parser, Box::new(log));
                 }
+                line_use
             }
         }
     }
@@ -188,30 +284,78 @@ fn count(log: &mut GcLog, used: LineUse) {
         LineUse::Malformed => {
             log.lines.skipped += 1;
             log.lines.malformed += 1;
+            log.lines.unread += 1;
         }
     }
 }
 
-/// Reads a whole log from `reader`. `format`: `None` to detect it.
-pub fn read_log<R: Read>(mut reader: R, format: Option<LogFormat>) -> Result<GcLog, GcError> {
+/// Reads a whole log from `reader` (gzip-compressed or not: the first
+/// bytes tell). `format`: `None` to detect it.
+pub fn read_log<R: Read>(reader: R, format: Option<LogFormat>) -> Result<GcLog, GcError> {
     let mut log = GcLogReader::new(format);
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(GcError::Io(err)),
-        };
-        log.feed(&buffer[..n]);
+    let (mut input, gzip) = decompressed(reader).map_err(GcError::Io)?;
+    feed_all(&mut log, &mut input, gzip)?;
+    log.finish()
+}
+
+/// Reads the log file at `path` (`.gz` or not). `format`: `None` to detect
+/// it.
+pub fn read_path(path: &Path, format: Option<LogFormat>) -> Result<GcLog, GcError> {
+    read_paths(&[path.to_path_buf()], format)
+}
+
+/// Reads several files as one log: the files of a rotated set (`gc.log.0`
+/// … `gc.log.N.current`, `gc.log` with `gc.log.0` …, a `gc-%t.log`
+/// series), in the order they were written (see `rotation`), each `.gz`
+/// or not. A restart of the program inside them starts a new run as in
+/// one file.
+pub fn read_paths(paths: &[PathBuf], format: Option<LogFormat>) -> Result<GcLog, GcError> {
+    let ordered = rotation::order(paths);
+    let mut log = GcLogReader::new(format);
+    for path in &ordered {
+        let file = File::open(path).map_err(|err| GcError::Open {
+            path: path.clone(),
+            source: err,
+        })?;
+        let (mut input, gzip) = decompressed(file).map_err(GcError::Io)?;
+        if ordered.len() > 1 {
+            log.start_file(&path.display().to_string(), gzip);
+        }
+        feed_all(&mut log, &mut input, gzip)?;
     }
     log.finish()
 }
 
-/// Reads the log file at `path`. `format`: `None` to detect it.
-pub fn read_path(path: &Path, format: Option<LogFormat>) -> Result<GcLog, GcError> {
-    let file = File::open(path).map_err(GcError::Io)?;
-    read_log(file, format)
+fn feed_all(log: &mut GcLogReader, input: &mut dyn Read, gzip: bool) -> Result<(), GcError> {
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) if gzip => return Err(GcError::Gzip(err)),
+            Err(err) => return Err(GcError::Io(err)),
+        };
+        log.feed(&buffer[..n]);
+    }
+}
+
+/// `reader` as it is, or decompressed when it starts with the gzip magic
+/// bytes; and whether it was compressed.
+pub fn decompressed<'a, R: Read + 'a>(reader: R) -> std::io::Result<(Box<dyn Read + 'a>, bool)> {
+    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
+    let head = loop {
+        match buffered.fill_buf() {
+            Ok(head) => break head,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        }
+    };
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok((Box::new(flate2::read::MultiGzDecoder::new(buffered)), true))
+    } else {
+        Ok((Box::new(buffered), false))
+    }
 }
 
 #[cfg(test)]
@@ -231,8 +375,10 @@ mod tests {
             let log = reader.finish().unwrap();
             assert_eq!(log.format, LogFormat::Node);
             assert_eq!(log.events.len(), 2);
-            assert_eq!(log.lines.total, 4);
-            assert_eq!(log.lines.skipped, 2);
+            // The cut last line is read, found cut, and not counted.
+            assert_eq!(log.lines.total, 5);
+            assert_eq!(log.lines.skipped, 3);
+            assert_eq!(log.lines.malformed, 0);
             assert!(log.lines.truncated_last_line);
             assert_eq!(log.events[1].line, 4);
         }
@@ -259,5 +405,29 @@ mod tests {
         let log = read_log(&bytes[..], None).unwrap();
         assert_eq!((log.lines.total, log.lines.events), (3, 1));
         assert!(!log.lines.truncated_last_line);
+    }
+
+    #[test]
+    fn a_last_line_without_newline_is_read_when_it_is_complete() {
+        let log = read_log(NODE.trim_end().as_bytes(), None).unwrap();
+        assert_eq!((log.lines.total, log.events.len()), (1, 1));
+        assert!(!log.lines.truncated_last_line);
+        let cut = format!("{NODE}{}", &NODE[..60]);
+        let log = read_log(cut.as_bytes(), None).unwrap();
+        assert_eq!((log.lines.total, log.events.len()), (2, 1));
+        assert!(log.lines.truncated_last_line);
+        assert_eq!(log.lines.malformed, 0);
+    }
+
+    #[test]
+    fn gzip_is_read_transparently_and_a_corrupt_one_is_an_error() {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(NODE.repeat(3).as_bytes()).unwrap();
+        let compressed = encoder.finish().unwrap();
+        let log = read_log(&compressed[..], None).unwrap();
+        assert_eq!(log.events.len(), 3);
+        let err = read_log(&compressed[..compressed.len() / 2], None).unwrap_err();
+        assert!(matches!(err, GcError::Gzip(_)), "{err}");
     }
 }

@@ -7,8 +7,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A leading decimal number (`12`, `1.5`, `.5` is not accepted) and the rest
-/// of the text after it.
+/// A leading decimal number (`12`, `1.5`; `.5` is not accepted) and the rest
+/// of the text after it. A decimal comma (`0,0387`, as the JVM writes under
+/// a German or French locale) is read like a point when a digit follows it:
+/// no GC log writes a thousands separator, and a list separator is always
+/// followed by a blank.
 pub fn number(text: &str) -> Option<(f64, &str)> {
     let bytes = text.as_bytes();
     let mut end = 0;
@@ -18,16 +21,25 @@ pub fn number(text: &str) -> Option<(f64, &str)> {
     if end == 0 {
         return None;
     }
-    if end < bytes.len() && bytes[end] == b'.' {
+    let mut comma = None;
+    if end < bytes.len() && (bytes[end] == b'.' || bytes[end] == b',') {
         let mut frac = end + 1;
         while frac < bytes.len() && bytes[frac].is_ascii_digit() {
             frac += 1;
         }
         if frac > end + 1 {
+            if bytes[end] == b',' {
+                comma = Some(end);
+            }
             end = frac;
         }
     }
-    let value: f64 = text[..end].parse().ok()?;
+    let value: f64 = match comma {
+        None => text[..end].parse().ok()?,
+        Some(at) => format!("{}.{}", &text[..at], &text[at + 1..end])
+            .parse()
+            .ok()?,
+    };
     value.is_finite().then_some((value, &text[end..]))
 }
 
@@ -197,6 +209,13 @@ mod tests {
     #[test]
     fn numbers_and_sizes() {
         assert_eq!(number("12.5 ms"), Some((12.5, " ms")));
+        assert_eq!(number("0,0282200 secs]"), Some((0.02822, " secs]")));
+        assert_eq!(number("16578,506: ["), Some((16578.506, ": [")));
+        assert_eq!(number("12, 3"), Some((12.0, ", 3")));
+        assert_eq!(
+            size("214,9M(256,0M)"),
+            Some(((214.9f64 * 1048576.0).round() as u64, "(256,0M)"))
+        );
         assert_eq!(number("7."), Some((7.0, ".")));
         assert_eq!(number("x"), None);
         assert_eq!(size("78M->"), Some((78 * 1024 * 1024, "->")));

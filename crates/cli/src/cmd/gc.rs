@@ -33,12 +33,15 @@ use crate::exit;
 /// Reads Node.js `--trace-gc` / `--trace-gc-nvp`, JVM unified logging
 /// (`-Xlog:gc`, `-Xlog:gc*`) and JDK 8 `-XX:+PrintGCDetails`, and Go
 /// `GODEBUG=gctrace=1` output; application output mixed into the log is
-/// skipped.
+/// skipped. `.gz` files are read as they are; the files of a rotated set
+/// (`gc.log.0 gc.log.1 gc.log.2.current`, `gc.log gc.log.0`, a
+/// `gc-%t.log` series) given together are read as one log, in the order
+/// they were written.
 #[derive(Args)]
 pub struct GcArgs {
-    /// The GC log (`-` reads standard input).
-    #[arg(value_name = "LOGFILE")]
-    pub logfile: PathBuf,
+    /// The GC log (`-` reads standard input), or every file of a rotated set.
+    #[arg(value_name = "LOGFILE", required = true, num_args = 1..)]
+    pub logfiles: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = GcFormat::Text)]
     pub format: GcFormat,
@@ -134,22 +137,30 @@ pub fn run(args: GcArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(path: &Path) -> String {
-    if path == Path::new("-") {
-        "standard input".to_string()
-    } else {
-        path.display().to_string()
+fn describe(paths: &[PathBuf]) -> String {
+    match paths {
+        [path] if path == Path::new("-") => "standard input".to_string(),
+        [path] => path.display().to_string(),
+        [first, rest @ ..] => format!(
+            "{} and {} more file{}",
+            first.display(),
+            rest.len(),
+            if rest.len() == 1 { "" } else { "s" }
+        ),
+        [] => String::new(),
     }
 }
 
 fn read_all(args: &GcArgs) -> Result<heapwise_gc::GcLog> {
-    let context = || format!("while reading GC log {}", describe(&args.logfile));
+    let context = || format!("while reading GC log {}", describe(&args.logfiles));
     let format = args.log_format.format();
-    if args.logfile == Path::new("-") {
+    if args.logfiles.iter().any(|p| p == Path::new("-")) {
+        if args.logfiles.len() > 1 {
+            bail!("standard input (-) cannot be read together with other files");
+        }
         return heapwise_gc::read_log(std::io::stdin().lock(), format).with_context(context);
     }
-    let file = File::open(&args.logfile).with_context(context)?;
-    heapwise_gc::read_log(file, format).with_context(context)
+    heapwise_gc::read_paths(&args.logfiles, format).with_context(context)
 }
 
 /// Where reports go, and how a refreshed report replaces the previous one.
@@ -173,7 +184,7 @@ impl<'a> Sink<'a> {
 
     fn text_options(&self) -> TextOptions {
         TextOptions {
-            source: Some(describe(&self.args.logfile)),
+            source: Some(describe(&self.args.logfiles)),
             ..TextOptions::default()
         }
     }
@@ -247,10 +258,11 @@ impl<'a> Sink<'a> {
 }
 
 fn follow(args: &GcArgs, options: &AnalysisOptions) -> Result<GcReport> {
-    if args.logfile == Path::new("-") {
-        bail!("--follow needs a file, not standard input");
-    }
-    let path = &args.logfile;
+    let path = match args.logfiles.as_slice() {
+        [path] if path == Path::new("-") => bail!("--follow needs a file, not standard input"),
+        [path] => path,
+        _ => bail!("--follow reads one file, the one being written"),
+    };
     let context = || format!("while reading GC log {}", path.display());
     // Ctrl-C ends the loop, so the final report can be written.
     catch_interrupts();

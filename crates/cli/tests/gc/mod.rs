@@ -345,3 +345,91 @@ fn follow_writes_into_an_output_that_is_not_a_regular_file() {
         .unwrap();
     assert_eq!(last["runtime"], "go");
 }
+
+fn corpus(name: &str) -> String {
+    crate_test_file("gc", &format!("corpus/{name}"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_gzip_log_and_a_rotated_set_are_read_as_they_reach_people() {
+    let gz = heapwise(&[
+        "gc",
+        "--format",
+        "json",
+        &corpus("local/unified-g1-gc-de.log.gz"),
+    ]);
+    assert_eq!(gz.status.code(), Some(0), "{}", stderr(&gz));
+    let v = json(&gz);
+    assert_eq!(v["runtime"], "jvm");
+    assert!(v["collections"].as_u64().unwrap() > 100);
+    assert_eq!(v["coverage"]["lines_unread"], 0);
+    assert_eq!(v["coverage"]["enough_for_advice"], true);
+
+    // The rotated set in any order on the command line: read in the order
+    // the JVM wrote it, one run, nothing unread.
+    let dir = crate_test_file("gc", "corpus/local/rotated-unified");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_string())
+        .collect();
+    files.sort();
+    files.reverse();
+    let mut args = vec!["gc", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let set = heapwise(&args);
+    assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+    let v = json(&set);
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(v["files"].as_array().unwrap().len(), files.len());
+    let text = heapwise(&["gc", &files[0], &files[1]]);
+    let report = String::from_utf8(text.stdout).unwrap();
+    assert!(report.contains("2 files read in this order"), "{report}");
+}
+
+#[test]
+fn a_file_of_two_runs_says_so_and_a_cut_log_gives_no_advice() {
+    let two = heapwise(&["gc", &corpus("local/unified-two-runs.log")]);
+    let report = String::from_utf8(two.stdout).unwrap();
+    assert!(report.contains("2 runs of the program"), "{report}");
+    // The file ends in the middle of a CMS remark: half its events unread.
+    let cut = heapwise(&[
+        "gc",
+        "--format",
+        "json",
+        &corpus("jdk8/garbagecat-dataset136.txt"),
+    ]);
+    let v = json(&cut);
+    assert_eq!(v["coverage"]["enough_for_advice"], false);
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0]["kind"], "incomplete-log");
+}
+
+#[test]
+fn logs_of_other_runtimes_and_corrupt_gzip_are_one_sentence_errors() {
+    let jrockit = heapwise(&[
+        "gc",
+        &corpus("foreign/gcviewer-SampleJRockit1_4_2parallel-excerpt.txt"),
+    ]);
+    assert_eq!(jrockit.status.code(), Some(1));
+    assert!(
+        stderr(&jrockit).contains("this looks like a JRockit GC log"),
+        "{}",
+        stderr(&jrockit)
+    );
+    let dir = test_dir("gc-corrupt-gzip");
+    let path = dir.join("cut.log.gz");
+    let whole = std::fs::read(corpus("local/unified-g1-gc-de.log.gz")).unwrap();
+    std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+    let out = heapwise(&["gc", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("gzip-compressed log is cut off or corrupt"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"));
+}

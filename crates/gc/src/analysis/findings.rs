@@ -27,6 +27,9 @@ pub enum FindingKind {
     LongPauses,
     /// None of the above: the GC frees what the program drops.
     Healthy,
+    /// Too little of the log could be read to judge it: no other finding
+    /// and no advice is given (see `coverage`).
+    IncompleteLog,
 }
 
 /// One finding with its evidence.
@@ -39,6 +42,21 @@ pub struct Finding {
 }
 
 pub(crate) fn findings(report: &GcReport, options: &AnalysisOptions) -> Vec<Finding> {
+    let coverage = &report.coverage;
+    if !coverage.enough_for_advice {
+        return vec![Finding {
+            kind: FindingKind::IncompleteLog,
+            evidence: format!(
+                "only {:.1} % of the events could be read ({} read, up to {} more in {} unreadable line{}), below the {} % needed to judge the log",
+                coverage.events_read_percent,
+                coverage.events_read,
+                coverage.events_possibly_missed,
+                coverage.lines_unread,
+                plural(coverage.lines_unread, "", "s"),
+                super::trim_float(coverage.advice_threshold_percent)
+            ),
+        }];
+    }
     let mut out = Vec::new();
     let heap = &report.heap_after_gc;
     let busy = report

@@ -93,12 +93,15 @@ pub struct HeapAfterGc {
 /// Builds and judges the series. Returns it with the number of heaps the
 /// log has and the heap judged (Node worker isolates have their own).
 pub(crate) fn heap_after_gc(log: &GcLog, options: &AnalysisOptions) -> (HeapAfterGc, u16) {
-    let heap = busiest_heap(log);
+    // A restarted program starts with an empty heap: the last run alone
+    // says where the heap after GC is going.
+    let run = log.events.last().map_or(0, |e| e.run);
+    let heap = busiest_heap(log, run);
     let by_time = log.clock != Clock::None;
 
     // The kind of every collection is its heaviest event's.
     let mut kinds: FxHashMap<u64, GcKind> = FxHashMap::default();
-    for event in log.events.iter().filter(|e| e.heap == heap) {
+    for event in log.events.iter().filter(|e| e.heap == heap && e.run == run) {
         let kind = kinds.entry(event.collection).or_insert(event.kind);
         *kind = (*kind).max(event.kind);
     }
@@ -106,7 +109,7 @@ pub(crate) fn heap_after_gc(log: &GcLog, options: &AnalysisOptions) -> (HeapAfte
     let mut last: FxHashMap<u64, (f64, u64, usize)> = FxHashMap::default();
     last.reserve(kinds.len());
     for (index, event) in log.events.iter().enumerate() {
-        if event.heap != heap || !event.ends_collection {
+        if event.heap != heap || event.run != run || !event.ends_collection {
             continue;
         }
         let Some(after) = event.heap_after_bytes else {
@@ -232,12 +235,13 @@ fn recent(values: &[u64]) -> Option<u64> {
 }
 
 /// The heap (V8 isolate) with the most events: the main thread's, normally.
-fn busiest_heap(log: &GcLog) -> u16 {
+fn busiest_heap(log: &GcLog, run: u16) -> u16 {
+    let mut events = log.events.iter().filter(|e| e.run == run);
     if log.heaps.len() <= 1 {
-        return log.events.first().map_or(0, |e| e.heap);
+        return events.next().map_or(0, |e| e.heap);
     }
     let mut counts = vec![0u64; log.heaps.len() + 1];
-    for event in &log.events {
+    for event in events {
         if let Some(count) = counts.get_mut(usize::from(event.heap)) {
             *count += 1;
         }

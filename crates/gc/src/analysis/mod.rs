@@ -1,5 +1,6 @@
 //! From a [`GcLog`] to a [`GcReport`]: plain, serialisable data.
 
+mod coverage;
 mod findings;
 mod heap;
 mod pauses;
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::model::{Clock, GcKind, GcLog, LineCounts, LogFormat, Runtime};
 
+pub use coverage::{Coverage, RunSummary};
 pub use findings::{Finding, FindingKind};
 pub use heap::{HeapAfterGc, HeapPoint, SeriesBasis, TimeAxis};
 pub use pauses::{FullRun, LongPauses, PauseRef, PauseStats, PausesByKind};
@@ -51,6 +53,11 @@ pub struct AnalysisOptions {
     pub timeline_points: usize,
     /// Options of the series analysis (`subject` is "heap after GC").
     pub series: heapwise_series::Options,
+    /// Below this share of the events read (events read over events read
+    /// plus those the unreadable lines may hold), heapwise gives no advice.
+    /// Default 95 %: a twentieth of the collections missing can hide the
+    /// full collections or the long pauses the advice rests on.
+    pub min_coverage_percent: f64,
 }
 
 impl Default for AnalysisOptions {
@@ -67,6 +74,7 @@ impl Default for AnalysisOptions {
                 subject: "heap after GC".into(),
                 ..heapwise_series::Options::default()
             },
+            min_coverage_percent: 95.0,
         }
     }
 }
@@ -133,16 +141,21 @@ pub struct GcReport {
     pub warnings: Vec<String>,
     /// How the log's lines were used.
     pub lines: LineCounts,
+    /// How much of the log's GC output was read.
+    pub coverage: Coverage,
+    /// The runs of the program in the file (one unless it was restarted
+    /// and wrote to the same file).
+    pub runs: Vec<RunSummary>,
+    /// The files read, in the order read (a rotated set); empty for a
+    /// single file.
+    pub files: Vec<crate::model::LogFile>,
 }
 
 /// Analyses a parsed log.
 pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
     let (pauses, pauses_by_kind) = pauses::pause_stats(&log.events);
     let (collections, collections_by_kind) = count_collections(log);
-    let duration_s = match (log.first_t_s, log.last_t_s) {
-        (Some(first), Some(last)) if last > first => Some(last - first),
-        _ => None,
-    };
+    let duration_s = log.duration_s();
     let gc_overhead_percent = duration_s
         .filter(|_| pauses.count > 0)
         .map(|d| pauses.total_ms / (d * 1e3) * 100.0);
@@ -180,6 +193,13 @@ pub fn analyze(log: &GcLog, options: &AnalysisOptions) -> GcReport {
         findings: Vec::new(),
         warnings: Vec::new(),
         lines: log.lines,
+        coverage: coverage::coverage(log, options.min_coverage_percent),
+        runs: coverage::runs(log),
+        files: if log.files.len() > 1 {
+            log.files.clone()
+        } else {
+            Vec::new()
+        },
     };
     report.warnings = warnings(log, &report, judged_heap, options);
     report.findings = findings::findings(&report, options);
@@ -199,11 +219,36 @@ fn warnings(
     let (pauses, heap_after_gc, long_pauses) =
         (&report.pauses, &report.heap_after_gc, &report.long_pauses);
     let collections_by_kind = &report.collections_by_kind;
-    if log.lines.malformed > 0 {
+    let coverage = &report.coverage;
+    if !coverage.enough_for_advice {
         warnings.push(format!(
-            "{} line{} looked like GC events but could not be read (cut off or garbled); they are not counted",
-            log.lines.malformed,
-            plural(log.lines.malformed, "", "s")
+            "only {:.1} % of the events could be read ({} read, up to {} more in {} unreadable line{}): heapwise gives no advice on a log it could not read",
+            coverage.events_read_percent,
+            coverage.events_read,
+            coverage.events_possibly_missed,
+            coverage.lines_unread,
+            plural(coverage.lines_unread, "", "s")
+        ));
+    } else if coverage.lines_unread > 0 {
+        warnings.push(format!(
+            "{} line{} of GC output could not be read (cut off or garbled); they may hold {} event{} ({:.1} % of the events read), which are not counted",
+            coverage.lines_unread,
+            plural(coverage.lines_unread, "", "s"),
+            coverage.events_possibly_missed,
+            plural(coverage.events_possibly_missed, "", "s"),
+            coverage.events_read_percent
+        ));
+    }
+    if report.runs.len() > 1 {
+        let starts: Vec<String> = report.runs[1..]
+            .iter()
+            .map(|r| r.first_line.to_string())
+            .collect();
+        warnings.push(format!(
+            "the file holds {} runs of the program (restarted at line{} {}): collections and pauses count every run, the heap after GC and the overhead are judged run by run, the heap after GC for the last run",
+            report.runs.len(),
+            plural(starts.len() as u64, "", "s"),
+            starts.join(", ")
         ));
     }
     if log.lines.truncated_last_line {
@@ -295,11 +340,11 @@ fn warnings(
 }
 
 fn count_collections(log: &GcLog) -> (u64, KindCounts) {
-    let mut kinds: FxHashMap<(u16, u64), GcKind> = FxHashMap::default();
+    let mut kinds: FxHashMap<(u16, u16, u64), GcKind> = FxHashMap::default();
     kinds.reserve(log.events.len());
     for event in &log.events {
         let kind = kinds
-            .entry((event.heap, event.collection))
+            .entry((event.run, event.heap, event.collection))
             .or_insert(event.kind);
         *kind = (*kind).max(event.kind);
     }
@@ -320,7 +365,13 @@ fn allocated_bytes(log: &GcLog) -> Option<f64> {
     let mut after: Vec<Option<u64>> = vec![None; log.heaps.len().max(1) + 1];
     let mut total = 0u64;
     let mut pairs = 0u64;
+    let mut run = 0;
     for event in &log.events {
+        if event.run != run {
+            // A restarted program's heap starts again.
+            run = event.run;
+            after.iter_mut().for_each(|a| *a = None);
+        }
         let Some(slot) = after.get_mut(usize::from(event.heap)) else {
             continue;
         };
@@ -344,9 +395,10 @@ fn occupancy(log: &GcLog, heap: &HeapAfterGc, judged: u16) -> Option<f64> {
         if !committed {
             return None;
         }
+        let last_run = log.events.last().map_or(0, |e| e.run);
         log.events
             .iter()
-            .filter(|e| e.heap == judged)
+            .filter(|e| e.heap == judged && e.run == last_run)
             .filter_map(|e| e.heap_total_bytes)
             .max()
     })?;

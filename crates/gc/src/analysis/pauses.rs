@@ -191,10 +191,14 @@ pub(crate) fn back_to_back(log: &GcLog, min_run: usize) -> Vec<FullRun> {
         current.clear();
     };
     for event in &log.events {
-        if last_collection == Some((event.heap, event.collection)) {
+        if last_collection == Some((event.run, event.heap, event.collection)) {
             continue;
         }
-        last_collection = Some((event.heap, event.collection));
+        if last_collection.is_some_and(|(run, _, _)| run != event.run) {
+            // A restart is not a collection between two full ones.
+            close(&mut current, &mut runs);
+        }
+        last_collection = Some((event.run, event.heap, event.collection));
         if full_heap(event.kind) {
             current.push(event);
         } else if event.kind == GcKind::Minor || log.runtime() != Runtime::Node {

@@ -21,13 +21,19 @@ use super::{FormatParser, LineUse};
 #[derive(Default)]
 pub(crate) struct GoParser {
     names: Interner,
+    /// The last `gc N`: a number that does not grow starts a new run.
+    last_number: Option<u64>,
 }
 
 struct Cycle {
     number: u64,
     t_s: f64,
     gc_percent: f64,
-    clock_ms: [f64; 3],
+    /// The stop-the-world sweep termination and mark termination, and the
+    /// concurrent phases between them (one since Go 1.7; scan, synchronize
+    /// Ps and mark in Go 1.5 and 1.6).
+    stw_ms: [f64; 2],
+    concurrent_ms: f64,
     heap_mb: [f64; 3],
     goal_mb: f64,
     forced: bool,
@@ -41,12 +47,17 @@ impl FormatParser for GoParser {
         let Some(cycle) = parse_cycle(&line[start + 3..]) else {
             return LineUse::Malformed;
         };
+        if self.last_number.is_some_and(|last| cycle.number <= last) {
+            log.new_run(number);
+        }
+        self.last_number = Some(cycle.number);
         log.saw_time(cycle.t_s, Clock::Uptime);
         log.runtime_gc_cpu_percent = Some(cycle.gc_percent);
         let mut event = GcEvent::new(number, cycle.number, GcKind::Major, self.names.get("gc"));
         event.t_s = Some(cycle.t_s);
-        event.pause_ms = Some(cycle.clock_ms[0] + cycle.clock_ms[2]);
-        event.concurrent_ms = Some(cycle.clock_ms[1]);
+        event.pause_ms = Some(cycle.stw_ms[0] + cycle.stw_ms[1]);
+        event.concurrent_ms = Some(cycle.concurrent_ms);
+        event.run = log.run();
         event.heap_before_bytes = mib(cycle.heap_mb[0]);
         event.heap_after_bytes = mib(cycle.heap_mb[2]);
         event.heap_total_bytes = mib(cycle.goal_mb);
@@ -83,7 +94,7 @@ fn parse_cycle(text: &str) -> Option<Cycle> {
     let rest = rest.strip_prefix('s')?;
     let (gc_percent, rest) = number(skip_ws(rest))?;
     let rest = rest.strip_prefix("%:")?;
-    let (clock_ms, rest) = three(skip_ws(rest), '+')?;
+    let (clock_ms, rest) = phases(skip_ws(rest))?;
     let rest = expect(rest, "ms clock,")?;
     let cpu_end = rest.find("ms cpu,")?;
     let rest = &rest[cpu_end + 7..];
@@ -104,7 +115,8 @@ fn parse_cycle(text: &str) -> Option<Cycle> {
                 number: number_,
                 t_s,
                 gc_percent,
-                clock_ms,
+                stw_ms: [clock_ms[0], clock_ms[clock_ms.len() - 1]],
+                concurrent_ms: clock_ms[1..clock_ms.len() - 1].iter().sum(),
                 heap_mb,
                 goal_mb,
                 forced,
@@ -114,6 +126,19 @@ fn parse_cycle(text: &str) -> Option<Cycle> {
         let comma = after.find(',')?;
         rest = &after[comma + 1..];
     }
+}
+
+/// The wall-clock phases `a+b+c` (Go 1.7 and later) or `a+b+c+d+e` (Go 1.5
+/// and 1.6).
+fn phases(text: &str) -> Option<(Vec<f64>, &str)> {
+    let (first, mut rest) = number(text)?;
+    let mut values = vec![first];
+    while let Some(next) = rest.strip_prefix('+') {
+        let (value, after) = number(next)?;
+        values.push(value);
+        rest = after;
+    }
+    matches!(values.len(), 3 | 5).then_some((values, rest))
 }
 
 /// `a+b+c` (or `A->B->C` with `-` meaning `->`).
@@ -172,5 +197,26 @@ mod tests {
         assert_eq!(log.events[2].pause_ms, Some(0.75));
         assert_eq!(log.events[2].heap_after_bytes, mib(5.0));
         assert_eq!(log.runtime_gc_cpu_percent, Some(1.0));
+    }
+
+    #[test]
+    fn go_1_5_five_clock_phases_and_a_restart() {
+        let mut log = GcLog::new(LogFormat::Go);
+        let mut parser = GoParser::default();
+        // The layout of Go 1.5 and 1.6 (runtime docs): sweep termination,
+        // scan, synchronize Ps, mark, mark termination.
+        let lines = [
+            "gc 7 @1.5s 9%: 2.0+30+4.0+6.0+3.0 ms clock, 16+30+0+20/0.1/0+24 ms cpu, 900->950->800 MB, 1000 MB goal, 8 P",
+            "gc 8 @1.7s 9%: 1.0+10+0+5.0+2.0 ms clock, 8+10+0+10/0.1/0+16 ms cpu, 850->880->810 MB, 1000 MB goal, 8 P (forced)",
+            "gc 1 @0.010s 1%: 0.010+0.25+0.003 ms clock, 0.040+0.10/0.20/0.05+0.012 ms cpu, 4->4->0 MB, 4 MB goal, 4 P",
+        ];
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(parser.line(line, i as u64 + 1, &mut log), LineUse::Event);
+        }
+        assert_eq!(log.events[0].pause_ms, Some(5.0));
+        assert_eq!(log.events[0].concurrent_ms, Some(40.0));
+        assert_eq!(log.events[1].pause_ms, Some(3.0));
+        assert_eq!(log.run_starts, [3]);
+        assert_eq!(log.events[2].run, 1);
     }
 }

@@ -38,6 +38,12 @@ pub(crate) struct JvmParser {
     pending_old: Option<(u64, u64, u64)>,
     /// Reused for building event names.
     scratch: String,
+    /// The latest uptime seen: one that goes back by more than a second
+    /// is a restarted JVM even without its `Using …` line.
+    last_uptime: Option<f64>,
+    /// A restart was seen and no `GC(N)` line since: a `Using …` line now
+    /// belongs to it.
+    restarted_without_using: bool,
 }
 
 impl FormatParser for JvmParser {
@@ -53,11 +59,28 @@ impl FormatParser for JvmParser {
         if !message.starts_with("GC(") && !decorators.is_some_and(has_level) {
             return LineUse::Skipped;
         }
+        if let Some((t, Clock::Uptime)) = time {
+            if self.last_uptime.is_some_and(|last| t < last - 1.0) && !log.events.is_empty() {
+                self.restart(number, log);
+            }
+            self.last_uptime = Some(t);
+        }
+        if let Some(name) = message.strip_prefix("Using ")
+            && collector_name(name).is_some()
+            && !log.events.is_empty()
+            && log.run_starts.last() != Some(&number)
+            && !self.restarted_without_using
+        {
+            self.restart(number, log);
+        }
         if let Some((t, clock)) = time {
             log.saw_time(t, clock);
         }
         match message.strip_prefix("GC(") {
-            Some(rest) => self.gc_line(rest, number, time.map(|(t, _)| t), log),
+            Some(rest) => {
+                self.restarted_without_using = false;
+                self.gc_line(rest, number, time.map(|(t, _)| t), log)
+            }
             None => {
                 self.metadata(message, log);
                 LineUse::Detail
@@ -66,23 +89,35 @@ impl FormatParser for JvmParser {
     }
 }
 
+/// The collector a `Using …` line names.
+fn collector_name(name: &str) -> Option<&'static str> {
+    match name.trim() {
+        "G1" => Some("G1"),
+        "Parallel" => Some("Parallel"),
+        "Serial" => Some("Serial"),
+        "Shenandoah" => Some("Shenandoah"),
+        "The Z Garbage Collector" => Some("ZGC"),
+        "Concurrent Mark Sweep" => Some("CMS"),
+        "Epsilon" => Some("Epsilon"),
+        _ => None,
+    }
+}
+
 impl JvmParser {
+    /// A new JVM wrote to the same file from `line` on: its `GC(N)` ids
+    /// start again and are kept apart.
+    fn restart(&mut self, line: u64, log: &mut GcLog) {
+        self.epoch += 1;
+        self.pending_old = None;
+        // The uptime fell back before the `Using …` line: that line is
+        // part of the same restart.
+        self.restarted_without_using = true;
+        log.new_run(line);
+    }
+
     fn metadata(&mut self, message: &str, log: &mut GcLog) {
         if let Some(name) = message.strip_prefix("Using ") {
-            let collector = match name.trim() {
-                "G1" => Some("G1"),
-                "Parallel" => Some("Parallel"),
-                "Serial" => Some("Serial"),
-                "Shenandoah" => Some("Shenandoah"),
-                "The Z Garbage Collector" => Some("ZGC"),
-                "Concurrent Mark Sweep" => Some("CMS"),
-                "Epsilon" => Some("Epsilon"),
-                _ => None,
-            };
-            if let Some(collector) = collector {
-                if !log.events.is_empty() {
-                    self.epoch += 1;
-                }
+            if let Some(collector) = collector_name(name) {
                 log.collector = Some(collector.to_string());
             }
         } else if let Some(value) = message
@@ -167,6 +202,7 @@ impl JvmParser {
         let display = self.names.get(&self.scratch);
         let mut event = GcEvent::new(number, collection, kind, display);
         event.t_s = t_s;
+        event.run = log.run();
         event.cause = qualifiers
             .iter()
             .rev()
@@ -607,5 +643,32 @@ mod tests {
         );
         assert_eq!(log.events.len(), 2);
         assert_eq!(log.events[1].t_s, Some(0.2));
+    }
+
+    #[test]
+    fn decimal_commas_and_a_restarted_jvm() {
+        let (log, _, _) = parse(&[
+            "[0.005s][info][gc] Using G1",
+            "[0,051s][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 8M->1M(64M) 1,570ms",
+            "[1,700s][info][gc] GC(1) Pause Young (Normal) (G1 Evacuation Pause) 8M->1M(64M) 0,906ms",
+            "[0.004s][info][gc] Using G1",
+            "[0,049s][info][gc] GC(0) Pause Young (Normal) (G1 Evacuation Pause) 8M->1M(64M) 2,000ms",
+        ]);
+        let events: Vec<_> = log
+            .events
+            .iter()
+            .map(|e| (e.t_s, e.pause_ms, e.run))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (Some(0.051), Some(1.57), 0),
+                (Some(1.7), Some(0.906), 0),
+                (Some(0.049), Some(2.0), 1)
+            ]
+        );
+        assert_eq!(log.run_starts, [4]);
+        assert_ne!(log.events[0].collection, log.events[2].collection);
+        assert!((log.duration_s().unwrap() - (1.695 + 0.045)).abs() < 1e-9);
     }
 }

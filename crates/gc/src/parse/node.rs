@@ -16,21 +16,62 @@
 use crate::model::{GcEvent, GcKind, GcLog};
 use crate::scan::{self, Interner, expect, mib, number, skip_ws};
 
-use super::{FormatParser, LineUse, heap_index, node_header, node_time};
+use super::{FormatParser, LineUse, NodeRuns, node_header_from, node_time};
 
-/// State: only the interner and the running collection number.
+/// State: the interner, the running collection number and the heaps.
 #[derive(Default)]
 pub(crate) struct NodeParser {
     names: Interner,
     next_collection: u64,
+    runs: NodeRuns,
 }
 
 impl FormatParser for NodeParser {
     fn line(&mut self, line: &str, number: u64, log: &mut GcLog) -> LineUse {
-        let (isolate, rest) = match node_header(line).or_else(|| old_header(line)) {
-            Some(found) => found,
-            None => return LineUse::Skipped,
-        };
+        // V8 can print two events on one line when a line is cut short
+        // (`current mu = 0.144[22479:0x6062fa0]   202782 ms: …`): each
+        // header starts an event.
+        let mut headers = Vec::new();
+        let mut from = 0;
+        while let Some(header) = node_header_from(line, from) {
+            from = header.start + 1;
+            headers.push(header);
+        }
+        if headers.is_empty() {
+            return match old_header(line) {
+                Some((rest, pid)) => self.event(pid, "0x0", rest, number, log),
+                None => LineUse::Skipped,
+            };
+        }
+        let mut used = LineUse::Skipped;
+        for (i, header) in headers.iter().enumerate() {
+            let offset = line.len() - header.rest.len();
+            let end = headers.get(i + 1).map_or(line.len(), |next| next.start);
+            let rest = line.get(offset..end.max(offset)).unwrap_or("");
+            match self.event(header.pid, header.isolate, rest, number, log) {
+                LineUse::Event => used = LineUse::Event,
+                LineUse::Malformed if used != LineUse::Event => used = LineUse::Malformed,
+                _ => {}
+            }
+        }
+        used
+    }
+
+    fn finish(&mut self, log: &mut GcLog) {
+        self.runs.assign(log);
+    }
+}
+
+impl NodeParser {
+    /// One event: `rest` is the text after its header.
+    fn event(
+        &mut self,
+        pid: &str,
+        isolate: &str,
+        rest: &str,
+        number: u64,
+        log: &mut GcLog,
+    ) -> LineUse {
         let Some((t_s, rest)) = node_time(rest) else {
             return LineUse::Skipped;
         };
@@ -43,7 +84,7 @@ impl FormatParser for NodeParser {
             return LineUse::Malformed;
         };
         log.saw_time(t_s, crate::model::Clock::Uptime);
-        let heap = heap_index(log, isolate);
+        let heap = self.runs.heap(log, pid, isolate);
         let name = self.names.get(&name);
         let mut event = GcEvent::new(number, self.next_collection, kind, name);
         self.next_collection += 1;
@@ -59,14 +100,23 @@ impl FormatParser for NodeParser {
     }
 }
 
-/// Node before version 4 printed `[pid]` without the isolate.
+/// Node before version 4 printed `[pid]` without the isolate, and older
+/// versions nothing before the time (`   26707 ms: Scavenge …`). Returns
+/// the text from the time on and the pid (empty when none).
 fn old_header(line: &str) -> Option<(&str, &str)> {
+    let trimmed = skip_ws(line);
+    if trimmed.starts_with(|c: char| c.is_ascii_digit()) {
+        let (_, rest) = node_time(trimmed)?;
+        gc_name(rest)?;
+        return Some((trimmed, ""));
+    }
     let open = line.find('[')?;
     let rest = &line[open + 1..];
     let (_, after) = scan::integer(rest)?;
+    let pid = &rest[..rest.len() - after.len()];
     let after = after.strip_prefix(']')?;
     node_time(after)?;
-    Some(("0x0", after))
+    Some((after, pid))
 }
 
 /// The collection's name (`Scavenge`, `Mark-Compact`, `Minor Mark-Sweep`,
@@ -268,5 +318,25 @@ mod tests {
         assert!(log.events.is_empty());
         let glued = "hello world[1:0x1]   25 ms: Scavenge 3.9 (4.0) -> 3.5 (5.0) MB, 1.88 / 0.00 ms  (average mu = 1.000, current mu = 1.000) allocation failure;";
         assert_eq!(parser.line(glued, 5, &mut log), LineUse::Event);
+    }
+
+    #[test]
+    fn windows_headerless_and_glued_lines() {
+        let mut log = GcLog::new(LogFormat::Node);
+        let mut parser = NodeParser::default();
+        let lines = [
+            "[12168:00000145D1BE67B0]   199025 ms: Mark-sweep 2007.0 (2094.4) -> 2003.9 (2092.6) MB, 839.6 / 0.0 ms  (average mu = 0.127, current mu = 0.006) allocation failure scavenge might not succeed",
+            "   26707 ms: Scavenge 1397.9 (1456.9) -> 1397.9 (1456.9) MB, 0.8 / 0 ms (+ 2.0 ms in 1 steps since last GC) [allocation failure] [incremental marking delaying mark-sweep].",
+            "[22479:0x6062fa0]   200919 ms: Mark-sweep (reduce) 4093.9 (4101.1) -> 4092.6 (4104.2) MB, 1833.7 / 0.0 ms  (average mu = 0.453, current mu = 0.144[22479:0x6062fa0]   202782 ms: Mark-sweep (reduce) 4093.7 (4103.7) -> 4093.5 (4104.2) MB, 1859.2 / 0.0 ms  (average mu = 0.280, current mu = 0.002) allocation failure scavenge might not succeed",
+        ];
+        for (i, line) in lines.iter().enumerate() {
+            assert_eq!(parser.line(line, i as u64 + 1, &mut log), LineUse::Event);
+        }
+        let pauses: Vec<_> = log.events.iter().map(|e| e.pause_ms).collect();
+        assert_eq!(pauses, [Some(839.6), Some(0.8), Some(1833.7), Some(1859.2)]);
+        assert_eq!(log.heaps[0], "00000145D1BE67B0");
+        parser.finish(&mut log);
+        // Three processes one after the other: three runs.
+        assert_eq!(log.run_starts, [2, 3]);
     }
 }

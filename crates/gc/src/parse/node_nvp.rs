@@ -16,12 +16,13 @@ use std::sync::Arc;
 use crate::model::{Clock, GcEvent, GcKind, GcLog};
 use crate::scan::{Interner, number, skip_ws, to_bytes};
 
-use super::{FormatParser, LineUse, heap_index, node_header, node_time};
+use super::{FormatParser, LineUse, NodeRuns, node_header, node_time};
 
 #[derive(Default)]
 pub(crate) struct NvpParser {
     names: Interner,
     next_collection: u64,
+    runs: NodeRuns,
 }
 
 /// The fields a collection needs, whichever syntax carried them.
@@ -38,9 +39,10 @@ struct Fields {
 
 impl FormatParser for NvpParser {
     fn line(&mut self, line: &str, number: u64, log: &mut GcLog) -> LineUse {
-        let Some((isolate, rest)) = node_header(line) else {
+        let Some(header) = node_header(line) else {
             return LineUse::Skipped;
         };
+        let (pid, isolate, rest) = (header.pid, header.isolate, header.rest);
         let Some((t_s, rest)) = node_time(rest) else {
             return LineUse::Skipped;
         };
@@ -69,7 +71,7 @@ impl FormatParser for NvpParser {
             return LineUse::Malformed;
         };
         log.saw_time(t_s, Clock::Uptime);
-        let heap = heap_index(log, isolate);
+        let heap = self.runs.heap(log, pid, isolate);
         let name: Arc<str> = self.names.get(name);
         let mut event = GcEvent::new(number, self.next_collection, kind, name);
         self.next_collection += 1;
@@ -87,6 +89,10 @@ impl FormatParser for NvpParser {
             .map(|r| self.names.get(r));
         log.events.push(event);
         LineUse::Event
+    }
+
+    fn finish(&mut self, log: &mut GcLog) {
+        self.runs.assign(log);
     }
 }
 

@@ -3,6 +3,8 @@
 //! documented formats, and logs as they are found in the wild.
 
 mod analysis;
+mod corpus;
+mod counters;
 mod fixtures;
 mod jvm;
 mod node;

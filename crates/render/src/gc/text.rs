@@ -101,6 +101,45 @@ fn header<W: Write + ?Sized>(
         read.push_str("; incomplete last line not read");
     }
     writeln!(out, "{read}")?;
+    let coverage = &report.coverage;
+    if coverage.lines_unread > 0 || coverage.events_possibly_missed > 0 {
+        writeln!(
+            out,
+            "  coverage: {} line{} of GC output unread, up to {} event{} missed: {:.1} % of the events read{}",
+            words::thousands(coverage.lines_unread),
+            plural(coverage.lines_unread),
+            words::thousands(coverage.events_possibly_missed),
+            plural(coverage.events_possibly_missed),
+            coverage.events_read_percent,
+            if coverage.enough_for_advice {
+                ""
+            } else {
+                " (too few for advice)"
+            }
+        )?;
+    }
+    if report.files.len() > 1 {
+        let names: Vec<&str> = report.files.iter().map(|f| f.name.as_str()).collect();
+        writeln!(
+            out,
+            "  {} files read in this order: {}",
+            report.files.len(),
+            names.join(", ")
+        )?;
+    }
+    if report.runs.len() > 1 {
+        let starts: Vec<String> = report.runs[1..]
+            .iter()
+            .map(|r| words::thousands(r.first_line))
+            .collect();
+        writeln!(
+            out,
+            "  {} runs of the program (restarted at line{} {}); the heap after GC is judged for the last",
+            report.runs.len(),
+            plural(starts.len() as u64),
+            starts.join(", ")
+        )?;
+    }
     if let Some(duration) = report.duration_s {
         writeln!(out, "  covers {}", words::duration(duration))?;
     }
@@ -330,6 +369,7 @@ fn title(kind: FindingKind) -> &'static str {
         FindingKind::AllocationRateTooHigh => "The allocation rate is too high",
         FindingKind::LongPauses => "Long pauses",
         FindingKind::Healthy => "The GC is keeping up",
+        FindingKind::IncompleteLog => "Too much of the log could not be read to judge it",
     }
 }
 
@@ -394,6 +434,12 @@ pub fn recommendation(kind: FindingKind, runtime: Runtime) -> &'static str {
         (FindingKind::LongPauses, Runtime::Go) => {
             "Go's stop-the-world phases are normally well under a millisecond; long ones point \
              at a CPU-starved process (GOMAXPROCS above the CPU quota) or very large stacks."
+        }
+        (FindingKind::IncompleteLog, _) => {
+            "heapwise gives no advice on a log it could not read: the collections it missed \
+             may be the full collections or long pauses that advice would rest on. Check that \
+             the file is a whole GC log (not cut, not mixed with other output in the middle of \
+             its lines), or report the lines it could not read."
         }
         (FindingKind::Healthy, _) => {
             "The collector frees what the program drops. If the process still grows, the memory \

@@ -1,0 +1,28 @@
+// Allocation load for the Go logs of corpus/local (see generate.sh).
+//
+//	gcload leak    keeps one of every 64 buffers forever
+//	gcload steady  keeps only the last 256 buffers
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	leak := len(os.Args) > 1 && os.Args[1] == "leak"
+	var kept [][]byte
+	var window [256][]byte
+	sum := 0
+	for i := 0; i < 400*1024; i++ {
+		buffer := make([]byte, 1024)
+		buffer[i%1024] = byte(i)
+		sum += int(buffer[(i*7)%1024])
+		if leak && i%64 == 0 {
+			kept = append(kept, buffer)
+		} else {
+			window[i%len(window)] = buffer
+		}
+	}
+	fmt.Println("checksum", sum, "kept", len(kept))
+}
