@@ -156,6 +156,95 @@ fn pprof_holds_the_four_heap_sample_types_with_exact_values() {
     assert_eq!(s(profile.mapping[0].filename), "sites");
 }
 
+/// `go tool pprof -raw`'s period and the sum of each sample type.
+fn go_pprof_raw(profile: &std::path::Path) -> (String, Vec<i64>) {
+    let out = std::process::Command::new("go")
+        .args(["tool", "pprof", "-raw"])
+        .arg(profile)
+        .output()
+        .expect("go tool pprof runs (Debian's golang-go; .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let period = text
+        .lines()
+        .filter(|l| l.starts_with("PeriodType:") || l.starts_with("Period:"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut sums = vec![0i64; 4];
+    for line in text
+        .lines()
+        .skip_while(|l| !l.starts_with("Samples:"))
+        .skip(2)
+    {
+        let Some((values, _)) = line.split_once(':') else {
+            break;
+        };
+        let values: Vec<i64> = values
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        if values.len() != 4 {
+            break;
+        }
+        for (sum, v) in sums.iter_mut().zip(values) {
+            *sum += v;
+        }
+    }
+    (period, sums)
+}
+
+#[test]
+fn go_tool_pprof_reads_the_exact_and_the_sampled_profiles_with_the_reports_figures() {
+    // A full trace: the exact figures, no sampling period.
+    let dir = test_dir("pprof_go");
+    let full = dir.join("full.pb.gz");
+    let out = heapwise()
+        .args(["report", "--format", "pprof", "-o"])
+        .arg(&full)
+        .arg(sites_trace())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (period, sums) = go_pprof_raw(&full);
+    let json = report_json(sites_trace());
+    assert_eq!(
+        sums[2],
+        json["summary"]["leaked_allocations"].as_i64().unwrap()
+    );
+    assert_eq!(sums[3], json["summary"]["leaked_bytes"].as_i64().unwrap());
+    assert!(!period.contains("space"), "{period}");
+    // A sampled trace: estimates, and the period go tool pprof shows.
+    let trace = dir.join("sampled.hwt");
+    let out = run_traced_with(
+        &dir,
+        "sampled.hwt",
+        &["--no-tui", "--sample", "4KiB"],
+        &program("bounded.c"),
+        &["500", "20"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sampled = dir.join("sampled.pb.gz");
+    let out = heapwise()
+        .args(["report", "--format", "pprof", "-o"])
+        .arg(&sampled)
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (period, sums) = go_pprof_raw(&sampled);
+    assert_eq!(period, "PeriodType: space bytes Period: 4096");
+    let json = report_json(&trace);
+    assert_eq!(
+        sums[1],
+        json["summary"]["allocated_bytes"].as_i64().unwrap()
+    );
+    assert_eq!(sums[3], json["summary"]["leaked_bytes"].as_i64().unwrap());
+}
+
 #[test]
 fn help_lists_the_commands_and_their_options() {
     let out = heapwise().arg("--help").output().unwrap();
