@@ -2,6 +2,7 @@ mod attach;
 mod bad_input;
 mod bounded;
 mod death;
+mod estimator;
 mod formats;
 mod growth;
 mod html_browser;
