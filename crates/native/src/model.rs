@@ -397,6 +397,9 @@ pub struct Compaction {
     pub detail_from_s: f64,
     /// Snapshots of memory over time kept from before `detail_from_s`.
     pub snapshots: usize,
+    /// Bytes of the file its checkpoint takes (header included): what the
+    /// trace keeps of the time before `detail_from_s`.
+    pub checkpoint_bytes: u64,
 }
 
 /// One point of the timeline (the end of a time bucket).

@@ -36,12 +36,19 @@ pub struct SegmentDecoder {
     /// Whether any record but a checkpoint's was decoded (a checkpoint
     /// must come first).
     started: bool,
+    /// Whether a whole checkpoint was decoded.
+    checkpointed: bool,
 }
 
 impl SegmentDecoder {
     /// A decoder at the start of a trace.
     pub fn new() -> SegmentDecoder {
         SegmentDecoder::default()
+    }
+
+    /// Whether the trace began with a checkpoint, decoded whole.
+    pub fn checkpointed(&self) -> bool {
+        self.checkpointed
     }
 
     /// Every stack seen so far.
@@ -155,6 +162,7 @@ impl SegmentDecoder {
                         return Err(bad());
                     }
                     self.started = true;
+                    self.checkpointed = true;
                     visitor.event(Event::Checkpoint(&checkpoint), &self.stacks);
                     return Ok(());
                 }

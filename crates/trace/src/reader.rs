@@ -126,6 +126,9 @@ pub struct ReadStatus {
     pub partial_tail_bytes: u64,
     /// Why reading stopped early, if a damaged block was found.
     pub damage: Option<String>,
+    /// Bytes of the file up to the end of its checkpoint (header
+    /// included; 0 without one: `crate::checkpoint`).
+    pub checkpoint_bytes: u64,
 }
 
 impl ReadStatus {
@@ -256,12 +259,16 @@ impl TraceReader {
             return Ok(false);
         };
         let raw = std::mem::take(&mut self.raw);
+        let before = self.decoder.checkpointed();
         let result = self.decoder.decode(&raw, visitor);
         self.raw = raw;
         if let Err(reason) = result {
             return Ok(self.damaged(&reason));
         }
         self.accept_block(next);
+        if !before && self.decoder.checkpointed() {
+            self.status.checkpoint_bytes = self.offset;
+        }
         Ok(true)
     }
 

@@ -74,8 +74,14 @@ fn a_full_trace_under_a_size_limit_stays_under_it_and_its_leaks_stay_exact() {
         compacted["compactions"].as_u64().unwrap() >= 2,
         "the run overflowed the limit several times: {compacted}"
     );
-    // Every event since the last compaction is there; before it, history.
+    // Every event since the last compaction is there; before it, history,
+    // in a checkpoint of at most 90 % of the limit.
     assert!(compacted["detail_from_s"].as_f64().unwrap() > 0.5);
+    let checkpoint = compacted["checkpoint_bytes"].as_u64().unwrap();
+    assert!(
+        checkpoint > 0 && checkpoint * 10 <= limit * 9,
+        "{compacted}"
+    );
     assert!(report["summary"]["duration_s"].as_f64().unwrap() > 2.4);
     // Exact, although most of the run was compacted.
     let leak = leak_from(&report, "leak_session");

@@ -29,6 +29,7 @@ pub(crate) fn info(analysis: &Analysis) -> TraceInfo {
             compactions: c.compactions,
             detail_from_s: analysis.clock.seconds(c.tick).max(0.0),
             snapshots: c.snapshots.len(),
+            checkpoint_bytes: analysis.status.checkpoint_bytes,
         }),
     }
 }
