@@ -293,4 +293,39 @@ mod tests {
         assert_eq!(follower.analysis.replay.live_bytes, 3000);
         assert_eq!(follower.analysis.stacks.len(), 2);
     }
+
+    #[test]
+    fn a_trace_compacted_into_a_new_file_is_read_anew_from_its_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("live.hwt");
+        let mut writer = TraceWriter::create(&path, &Header::new(1, vec!["x".into()])).unwrap();
+        let mut enc = StreamEncoder::new();
+        let mut buf = vec![0u8; 4096];
+        let mut pos = enc.node(&mut buf, 0, 0, 0x1000);
+        for i in 0..20u64 {
+            pos = enc.alloc(
+                &mut buf,
+                pos,
+                AllocApi::Malloc,
+                10 + i,
+                100,
+                1,
+                0x10_0000 + i * 128,
+            );
+        }
+        writer.stream(2, &buf[..pos]);
+        writer.control(&ControlRecord::Sync { tick: 100 });
+        writer.flush().unwrap();
+        let mut follower = Follower::open(&path).unwrap();
+        assert!(follower.poll().unwrap());
+        // The tracer compacts: a new file renamed over the trace.
+        let compacted = dir.path().join(".live.hwt.compacting");
+        heapwise_trace::compact::compact_file(&path, &compacted, 1).unwrap();
+        std::fs::rename(&compacted, &path).unwrap();
+        follower.poll().unwrap();
+        follower.finish();
+        let replay = &follower.analysis.replay;
+        assert!(replay.compacted.is_some(), "read from the new file");
+        assert_eq!((replay.allocations, replay.live_bytes), (20, 2000));
+    }
 }
