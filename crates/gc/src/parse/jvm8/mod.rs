@@ -439,7 +439,8 @@ fn merge(used: &mut LineUse, result: LineUse) {
 /// detail lines, reference processing (`[GC ref-proc`), `[Times: …]`.
 /// Accepted: a time stamp glued to it (`[GC2015-11-18T…`, `[Full GC0.855:`),
 /// `[GC--` (promotion failed), `[GCBefore GC:` (FLS statistics),
-/// `[GCAdaptiveSizePolicy::…` (JDK 1.4–5 `-XX:+PrintAdaptiveSizePolicy`).
+/// `[GCAdaptiveSizePolicy::…`, `[Full GCAdaptiveSizeStart:` (JDK 1.4–6
+/// `-XX:+PrintAdaptiveSizePolicy`).
 fn event_start(line: &str, from: usize) -> Option<usize> {
     let mut search = from;
     while let Some(found) = line.get(search..)?.find('[') {
@@ -472,7 +473,7 @@ fn opens_event(rest: &str) -> bool {
     after.starts_with(['(', '[', '-'])
         || after.starts_with(|c: char| c.is_ascii_digit())
         || after.starts_with("Before")
-        || after.starts_with("AdaptiveSizePolicy::")
+        || after.starts_with("AdaptiveSize")
 }
 
 /// The first lines a JDK 8 JVM writes to its GC log.
