@@ -226,7 +226,7 @@ fn array_classes_in_a_class_histogram_open_no_bracket() {
     ]);
     assert_eq!(log.events.len(), 1);
     assert_eq!(log.events[0].kind, GcKind::Full);
-    assert_eq!(log.events[0].pause_ms, Some(94_911.6214));
+    assert_eq!(log.events[0].pause_ms, Some(94_911.621_4));
     assert_eq!(log.events[0].heap_after_bytes, Some(635_365 * K));
     assert_eq!(log.lines.unfinished_events, 0);
 }
