@@ -143,6 +143,8 @@ fn opens(after: &str) -> Opens {
     match rest.and_then(|r| r.chars().next()) {
         Some(' ' | '(' | '[' | '-' | '0'..='9') => Opens::Collection,
         Some('B') if rest.is_some_and(|r| r.starts_with("Before")) => Opens::Collection,
+        // JDK 1.4's adaptive size policy glued to the bracket.
+        Some('A') if rest.is_some_and(|r| r.starts_with("AdaptiveSize")) => Opens::Collection,
         _ => Opens::Other,
     }
 }

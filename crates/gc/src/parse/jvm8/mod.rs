@@ -302,6 +302,10 @@ impl Jvm8Parser {
         time: Option<(f64, Clock)>,
         log: &mut GcLog,
     ) -> LineUse {
+        if text.starts_with("[Pause ") && text.ends_with(", start]") {
+            // The Shenandoah backport announces a pause before it ends.
+            return LineUse::Detail;
+        }
         let Some(parsed) = event::parse(text, nested) else {
             return LineUse::Malformed;
         };
@@ -434,7 +438,9 @@ fn merge(used: &mut LineUse, result: LineUse) {
 /// `from`. Not events: concurrent phases (`[GC concurrent-…]`), G1 worker
 /// detail lines, reference processing (`[GC ref-proc`), `[Times: …]`.
 /// Accepted: a time stamp glued to it (`[GC2015-11-18T…`, `[Full GC0.855:`),
-/// `[GC--` (promotion failed), `[GCBefore GC:` (FLS statistics).
+/// `[GC--` (promotion failed), `[GCBefore GC:` (FLS statistics),
+/// `[GCAdaptiveSizePolicy::…`, `[Full GCAdaptiveSizeStart:` (JDK 1.4–6
+/// `-XX:+PrintAdaptiveSizePolicy`).
 fn event_start(line: &str, from: usize) -> Option<usize> {
     let mut search = from;
     while let Some(found) = line.get(search..)?.find('[') {
@@ -467,6 +473,7 @@ fn opens_event(rest: &str) -> bool {
     after.starts_with(['(', '[', '-'])
         || after.starts_with(|c: char| c.is_ascii_digit())
         || after.starts_with("Before")
+        || after.starts_with("AdaptiveSize")
 }
 
 /// The first lines a JDK 8 JVM writes to its GC log.

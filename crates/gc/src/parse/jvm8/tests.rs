@@ -230,3 +230,28 @@ fn array_classes_in_a_class_histogram_open_no_bracket() {
     assert_eq!(log.events[0].heap_after_bytes, Some(635_365 * K));
     assert_eq!(log.lines.unfinished_events, 0);
 }
+
+#[test]
+fn jdk_1_4_adaptive_size_policy_glued_to_the_bracket_is_an_event() {
+    let (log, uses) = parse(&[
+        "0.207: [Full GCAdaptiveSizePolicy::old generation size: collection: 4 (17563648) -> (18743296) ",
+        "AdaptiveSizePolicy::young generation size: collection: 4 (28573696) -> (47710208) ",
+        " 10036K->9989K(64384K), 0.0053011 secs]",
+    ]);
+    assert_eq!(uses, [LineUse::Detail, LineUse::Detail, LineUse::Event]);
+    assert_eq!(log.events[0].kind, GcKind::Full);
+    assert!((log.events[0].pause_ms.unwrap() - 5.3011).abs() < 1e-9);
+    assert_eq!(log.events[0].heap_after_bytes, Some(9_989 * K));
+}
+
+#[test]
+fn a_shenandoah_pause_announced_with_start_is_no_broken_event() {
+    let (log, uses) = parse(&[
+        "2.469: [Pause Init Mark (process weakrefs), start]",
+        "    Using 2 of 2 workers for init marking",
+        "2.472: [Pause Init Mark (process weakrefs), 3.341 ms]",
+    ]);
+    assert_eq!(uses, [LineUse::Detail, LineUse::Skipped, LineUse::Event]);
+    assert_eq!(log.events.len(), 1);
+    assert_eq!(log.lines.malformed, 0);
+}
