@@ -165,6 +165,9 @@ pub struct StreamPrivate {
 
 /// A live thread owns the stream.
 const ATTACHED: u8 = 1;
+/// A new thread is taking it over from one that exited (only the thread
+/// that moved it here may).
+const CLAIMING: u8 = 4;
 /// Its thread exited; the writer has not drained it yet.
 const DETACHED: u8 = 2;
 /// On the free list, waiting for a new thread.
@@ -236,8 +239,10 @@ pub fn attach() -> Option<&'static Stream> {
             None => create()?,
         },
     };
-    stream.state.store(ATTACHED, Ordering::Release);
+    // The thread's id first: a stream `ATTACHED` with a dead thread's id
+    // would be taken over.
     stream.tid.store(sys::gettid(), Ordering::Release);
+    stream.state.store(ATTACHED, Ordering::Release);
     // SAFETY: the stream is now owned by this thread.
     let private = unsafe { &mut *stream.private.get() };
     private.unwind.attach_thread();
@@ -340,10 +345,13 @@ fn reclaim() -> Option<&'static Stream> {
         let state = stream.state.load(Ordering::Acquire);
         let dead = state == DETACHED
             || (state == ATTACHED && thread_gone(stream.tid.load(Ordering::Acquire)));
+        // Through `CLAIMING`: of two threads that find the same dead stream,
+        // one moves it there and the other's exchange fails (from
+        // `ATTACHED` back to `ATTACHED`, both would succeed).
         if dead
             && stream
                 .state
-                .compare_exchange(state, ATTACHED, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(state, CLAIMING, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
             return Some(stream);
