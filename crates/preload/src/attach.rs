@@ -11,6 +11,18 @@
 //! back, ends the trace and leaves the library dormant: it is never
 //! unloaded, since a thread may still be inside a hook.
 //!
+//! **Attached again.** A later `heapwise attach` finds the library loaded
+//! and calls [`heapwise_attach`] again: a new trace, with the new settings,
+//! that a reader decodes from scratch. Everything of the last trace that
+//! lives on in the process starts over ([`restart`]): a new spill file
+//! (the old mapping retired until no thread can write to it, `spill.rs`),
+//! the queues, the buffer count, the table of sampled blocks, every module
+//! announced again — and each thread's stream, which only its own thread
+//! may touch, is re-armed by that thread before it records again (the
+//! trace's epoch, `stream.rs`). A thread still inside a hook it entered
+//! before the detach writes into its old stream, which no writer reads.
+//! The attach waits for the last trace's writer to be gone first.
+//!
 //! Blocks allocated before the attach are not known; their frees are
 //! recorded as frees of unknown blocks and ignored by the report.
 
@@ -21,14 +33,14 @@ use heapwise_trace::ControlRecord;
 
 use crate::config::Config;
 use crate::got::{self, Patched};
-use crate::state::{self, ACTIVE, OFF};
+use crate::state::{self, ACTIVE, OFF, WRITER_RUNNING, WRITER_STATE, WRITER_STOPPING};
 use crate::sys::{self, Locked};
 use crate::{control, tls, writer};
 
 /// [`heapwise_attach`]'s results, as `heapwise attach` reads them.
 pub const ATTACHED: c_int = 0;
 /// This process is traced already (started under `heapwise run`, or
-/// attached before).
+/// attached by another `heapwise attach` right now).
 pub const ALREADY: c_int = 1;
 /// The settings are not valid (no `HEAPWISE_OUTPUT`).
 pub const BAD_SETTINGS: c_int = 2;
@@ -36,6 +48,9 @@ pub const BAD_SETTINGS: c_int = 2;
 pub const NO_TRACE: c_int = 3;
 /// [`heapwise_detach`]: not attached.
 pub const NOT_ATTACHED: c_int = 4;
+/// The last trace's end is still being written, or the tracer's locks are
+/// busy: nothing was changed, and a moment later an attach can succeed.
+pub const BUSY: c_int = 5;
 
 /// Whether this process's calls are redirected to the hooks.
 static REDIRECTED: AtomicBool = AtomicBool::new(false);
@@ -45,6 +60,10 @@ static PATCHED: Locked<Patched> = Locked::new(Patched::new());
 
 /// How long a redirection or restore waits for the slots' lock.
 const LOCK_WAIT_US: u64 = 1_000_000;
+
+/// How long an attach waits for the last trace's writer to finish (a
+/// detach waits up to 5 s for it, and returns sooner only when it ended).
+const WRITER_WAIT_US: u64 = 3_000_000;
 
 /// Starts tracing a running process: see the module documentation.
 ///
@@ -58,7 +77,9 @@ pub unsafe extern "C" fn heapwise_attach(settings: *const c_char) -> c_int {
 }
 
 fn attach(settings: &str) -> c_int {
-    if state::current() != OFF || crate::config::get().is_some() {
+    // Recording (`heapwise run`, or attached now), or another attach is
+    // starting (the state is taken below).
+    if state::current() != OFF {
         return ALREADY;
     }
     let Some(Ok(config)) = Config::from_lines(settings) else {
@@ -67,23 +88,86 @@ fn attach(settings: &str) -> c_int {
     if !state::begin_stage(OFF) {
         return ALREADY;
     }
-    let next = crate::startup::start_recording(config);
-    state::finish_stage(next);
-    if next != ACTIVE {
+    // From here on this call alone moves the state, and hooks pass
+    // through until it is `ACTIVE`.
+    let previous = crate::config::get().map(|c| c.sample);
+    if !writer_gone() || (previous.is_some() && !restart()) {
+        state::finish_stage(OFF);
+        return BUSY;
+    }
+    let sample = config.sample;
+    if crate::startup::start_recording(config) != ACTIVE {
+        state::finish_stage(OFF);
+        // (No trace names the spill file, if one was made.)
+        crate::spill::release();
         return NO_TRACE;
     }
     if !writer::start() {
-        state::turn_off();
+        state::finish_stage(OFF);
         return NO_TRACE;
     }
-    control::push(&ControlRecord::Note {
-        ts: sys::ticks(),
-        message: "attached to a running process: what it allocated before the attach is not known"
-            .into(),
-    });
+    note("attached to a running process: what it allocated before the attach is not known");
+    if let Some(previous) = previous.filter(|&p| p > 0 && sample > 0 && p != sample) {
+        note(&format!(
+            "sampling: this process's last trace sampled one allocation per {previous} bytes on average, this one per {sample}: each thread's first sample here comes after what was left of the countdown it drew for the last one, so the estimates of the first bytes each thread allocated are off"
+        ));
+    }
     REDIRECTED.store(true, Ordering::Release);
     redirect_new_modules();
+    // Recording starts once every slot is redirected: the calls made while
+    // they were being written went straight to glibc (the state is still
+    // `STARTING`). Otherwise a block allocated through a slot written
+    // already and freed through one not yet would be recorded as leaked.
+    state::finish_stage(ACTIVE);
+    sweep_retired();
     ATTACHED
+}
+
+/// Whether the last trace's writer thread is gone (waiting for it a
+/// while: a detach that timed out leaves it finishing its last pass).
+fn writer_gone() -> bool {
+    let mut waited = 0;
+    while matches!(
+        WRITER_STATE.load(Ordering::Acquire),
+        WRITER_RUNNING | WRITER_STOPPING
+    ) {
+        if waited >= WRITER_WAIT_US {
+            return false;
+        }
+        sys::nap_us(1000);
+        waited += 1000;
+    }
+    true
+}
+
+/// Makes a process that recorded a trace before ready for a new one (the
+/// rest is `startup::start_recording`'s, as for any trace). The order
+/// matters: the last trace's spill mapping is retired before the epoch
+/// moves on, so a stream re-armed for the new trace takes its blocks from
+/// the new spill file (or private memory until it exists), never from the
+/// old mapping, which `spill::sweep` may unmap once no stream of the old
+/// trace is in use. False if the spill file's lock could not be had.
+fn restart() -> bool {
+    if !crate::spill::retire() {
+        return false;
+    }
+    state::next_epoch();
+    crate::stream::restart();
+    true
+}
+
+/// Unmaps the spill mappings of earlier traces that no thread can write to
+/// any more (see `spill.rs`).
+fn sweep_retired() {
+    let oldest = crate::stream::oldest_epoch_in_use().min(control::oldest_epoch());
+    crate::spill::sweep(oldest);
+}
+
+fn note(message: &str) {
+    control::push(&ControlRecord::Note {
+        ts: sys::ticks(),
+        message: message.into(),
+    });
 }
 
 /// Redirects the calls of modules not redirected yet (all of them at the
@@ -139,14 +223,14 @@ pub extern "C" fn heapwise_detach() -> c_int {
         return NOT_ATTACHED;
     }
     tls::internal(|| {
+        // Recording stops before the slots are written back, for the same
+        // reason it starts after they are redirected (see `attach`).
+        state::turn_off();
         PATCHED.with(LOCK_WAIT_US, |patched| patched.restore(got::mapped));
-        control::push(&ControlRecord::Note {
-            ts: sys::ticks(),
-            message: "detached: blocks still allocated at the end were live when heapwise detached"
-                .into(),
-        });
+        note("detached: blocks still allocated at the end were live when heapwise detached");
         writer::shutdown(None, 5_000_000_000);
         crate::spill::release();
+        sweep_retired();
     });
     ATTACHED
 }

@@ -38,8 +38,8 @@ use crate::tls;
 use crate::unwind::modules;
 use crate::writer;
 
-/// Registers the fork handlers. Called once, by the first stage of
-/// start-up.
+/// Registers the fork handlers. Called once per process, by the first
+/// trace's start-up (`startup.rs`).
 pub fn install() {
     // SAFETY: a plain registration with valid function pointers.
     unsafe {

@@ -51,6 +51,10 @@ pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
     // SAFETY: streams are never freed; this thread owns this one and is not
     // re-entering (nested calls take `record_nested`).
     let stream = unsafe { &*stream_ptr };
+    let epoch = crate::state::epoch();
+    if !stream::is_current(stream, epoch) {
+        return record_rearming(tls, stream, epoch, call, caller);
+    }
     let p = unsafe { stream.private() };
     match call {
         Call::Free { ptr } => {
@@ -88,6 +92,31 @@ pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
     }
     if stream.side.pending() {
         drain_side(stream, p);
+    }
+}
+
+/// The first call a thread records in a new trace of an attached process:
+/// its stream is re-armed for it first (see `stream.rs`).
+#[cold]
+fn record_rearming(tls: *mut Tls, stream: &Stream, epoch: u32, call: Call, caller: Regs) {
+    let saved = sys::errno();
+    // SAFETY: this thread owns the stream and is not re-entering.
+    let armed = stream::arm(stream, unsafe { stream.private() }, epoch, sys::gettid());
+    sys::set_errno(saved);
+    if armed {
+        // SAFETY: as above.
+        let lost = unsafe { std::mem::take(&mut (*tls).lost) };
+        if lost > 0 {
+            // SAFETY: as above.
+            let p = unsafe { stream.private() };
+            let buf = p.reserve(stream, MAX_RECORD_LEN);
+            let end = p.enc.lost(buf, p.pos(), u64::from(lost));
+            p.commit(end);
+        }
+        record(tls, call, caller);
+    } else {
+        // SAFETY: the calling thread's TLS.
+        unsafe { (*tls).lost = (*tls).lost.wrapping_add(1) };
     }
 }
 
@@ -155,7 +184,14 @@ fn record_attaching(tls: *mut Tls, call: Call, caller: Regs) {
     unsafe {
         (*tls).stack = crate::tls::internal(unwind::thread_stack);
         (*tls).stream = stream;
-        let lost = std::mem::take(&mut (*tls).lost);
+        // (A stream left unarmed has no block: its arming says what was
+        // lost, in `record_rearming`.)
+        let armed = stream::is_current(stream, crate::state::epoch());
+        let lost = if armed {
+            std::mem::take(&mut (*tls).lost)
+        } else {
+            0
+        };
         if lost > 0 {
             let p = stream.private();
             let buf = p.reserve(stream, MAX_RECORD_LEN);
@@ -241,7 +277,13 @@ pub fn side_pending(tls: *const Tls) -> bool {
 pub fn drain_pending(tls: *const Tls) {
     // SAFETY: as above; this thread owns the stream and is not re-entering.
     if let Some(stream) = unsafe { (*tls).stream.as_ref() } {
-        drain_side(stream, unsafe { stream.private() });
+        if stream::is_current(stream, crate::state::epoch()) {
+            drain_side(stream, unsafe { stream.private() });
+        } else {
+            // Parked for a trace that ended, or a stream not armed (no
+            // block): not this trace's records.
+            stream.side.drain(|_| {});
+        }
     }
 }
 

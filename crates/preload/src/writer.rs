@@ -161,6 +161,8 @@ fn open_and_spawn() -> bool {
     }
     TRACE_PID.store(i64::from(pid), Ordering::Release);
     TRACE_FD.store(fd, Ordering::Release);
+    // (A process attached again: the last trace's writer stopped.)
+    STOPPED_WORD.store(0, Ordering::Release);
     WRITER_STATE.store(WRITER_RUNNING, Ordering::Release);
     if !spawn() {
         WRITER_STATE.store(WRITER_STOPPED, Ordering::Release);
