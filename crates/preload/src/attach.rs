@@ -23,6 +23,14 @@
 //! before the detach writes into its old stream, which no writer reads.
 //! The attach waits for the last trace's writer to be gone first.
 //!
+//! **Forks and execs while attached.** A forked child is not traced: its
+//! calls go back to glibc in `fork`'s child handler, before it runs any
+//! of its own code ([`forked_child`]). `heapwise attach` detaches the
+//! process it attached to, not its children: a child that went on tracing
+//! would write a trace nobody ends, for as long as it lives (a pre-forking
+//! server's workers). An `exec` is redirected like under `LD_PRELOAD`: the
+//! trace records it and ends there; the new program runs untraced.
+//!
 //! Blocks allocated before the attach are not known; their frees are
 //! recorded as frees of unknown blocks and ignored by the report.
 
@@ -185,16 +193,37 @@ pub fn redirect_new_modules() {
 /// What an attach redirects: the `malloc` family to the hooks, and the
 /// calls the preload interposes under `LD_PRELOAD` to keep the trace
 /// right — `dlopen` (so that a library loaded later is redirected before
-/// it allocates, not at the writer's next poll), `dlclose`, `_exit`.
+/// it allocates, not at the writer's next poll), `dlclose`, `_exit` and
+/// the `exec` family (so that the trace records the exec and is complete
+/// before the image is replaced).
 #[cfg(not(test))]
-fn redirects() -> [got::Redirect<'static>; 15] {
+fn redirects() -> [got::Redirect<'static>; 23] {
+    unsafe extern "C" {
+        // `shim.c`'s wrappers, under their hidden names.
+        static hw_exec_execve: u8;
+        static hw_exec_execv: u8;
+        static hw_exec_execvp: u8;
+        static hw_exec_execvpe: u8;
+        static hw_exec_fexecve: u8;
+        static hw_exec_execl: u8;
+        static hw_exec_execlp: u8;
+        static hw_exec_execle: u8;
+    }
     let hooks = crate::hooks::redirects();
-    let mut all = [(c"", 0usize); 15];
+    let mut all = [(c"", 0usize); 23];
     all[..hooks.len()].copy_from_slice(&hooks);
     all[11] = (c"dlopen", attached_dlopen as *const () as usize);
     all[12] = (c"dlclose", crate::lifecycle::dlclose as *const () as usize);
     all[13] = (c"_exit", crate::lifecycle::_exit as *const () as usize);
     all[14] = (c"_Exit", crate::lifecycle::_Exit as *const () as usize);
+    all[15] = (c"execve", &raw const hw_exec_execve as usize);
+    all[16] = (c"execv", &raw const hw_exec_execv as usize);
+    all[17] = (c"execvp", &raw const hw_exec_execvp as usize);
+    all[18] = (c"execvpe", &raw const hw_exec_execvpe as usize);
+    all[19] = (c"fexecve", &raw const hw_exec_fexecve as usize);
+    all[20] = (c"execl", &raw const hw_exec_execl as usize);
+    all[21] = (c"execlp", &raw const hw_exec_execlp as usize);
+    all[22] = (c"execle", &raw const hw_exec_execle as usize);
     all
 }
 
@@ -233,4 +262,30 @@ pub extern "C" fn heapwise_detach() -> c_int {
         sweep_retired();
     });
     ATTACHED
+}
+
+/// `fork`'s prepare handler: the slots' lock is taken so that the child
+/// never inherits it half-held (`lifecycle.rs`).
+pub fn lock_for_fork() {
+    PATCHED.lock.lock_raw();
+}
+
+/// `fork`'s parent handler.
+pub fn unlock_after_fork() {
+    PATCHED.lock.force_unlock();
+}
+
+/// In a forked child (`fork`'s child handler: the only thread), before it
+/// runs any code of its own: if the parent is attached, the child's calls
+/// go back to glibc and it is not traced (see the module documentation).
+/// Returns whether it was attached. The slots are read and written with
+/// checked copies, without `got::mapped`, which would take the loader's
+/// lock inside a fork handler.
+pub fn forked_child() -> bool {
+    PATCHED.lock.force_unlock();
+    if !REDIRECTED.swap(false, Ordering::AcqRel) {
+        return false;
+    }
+    PATCHED.with(0, |patched| patched.restore(|_| true));
+    true
 }

@@ -67,17 +67,15 @@ impl Patched {
 
     /// Writes back every original value whose slot still holds our hook,
     /// skipping slots for which `still_mapped` says their module was
-    /// unloaded since. Returns the slots restored.
+    /// unloaded since (the slot is read with a checked copy, so an
+    /// unmapped one is skipped too). Returns the slots restored.
     pub fn restore(&mut self, still_mapped: impl Fn(usize) -> bool) -> usize {
         let mut restored = 0;
         for slot in &self.slots[..self.len] {
-            if !still_mapped(slot.address) {
-                continue;
-            }
-            // SAFETY: the slot is a mapped, aligned GOT word (it was when
-            // patched, and its module is still mapped).
-            let now = unsafe { (slot.address as *const usize).read_volatile() };
-            if now == slot.hook && write_slot(slot.address, slot.original) {
+            if still_mapped(slot.address)
+                && read_checked(slot.address) == Some(slot.hook)
+                && write_slot(slot.address, slot.original)
+            {
                 restored += 1;
             }
         }
@@ -332,6 +330,24 @@ fn write_slot(address: usize, value: usize) -> bool {
     written
 }
 
+/// One aligned word read with `process_vm_readv` on ourselves: `None`
+/// where nothing is mapped, instead of a fault.
+fn read_checked(address: usize) -> Option<usize> {
+    let mut value = 0usize;
+    let local = libc::iovec {
+        iov_base: (&mut value as *mut usize).cast(),
+        iov_len: std::mem::size_of::<usize>(),
+    };
+    let remote = libc::iovec {
+        iov_base: address as *mut c_void,
+        iov_len: std::mem::size_of::<usize>(),
+    };
+    // SAFETY: both iovecs describe one word; the remote one is checked by
+    // the kernel.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    (n == std::mem::size_of::<usize>() as isize).then_some(value)
+}
+
 /// One aligned word written with `process_vm_writev` on ourselves: the
 /// kernel checks the page's protection and copies the 8 bytes at once.
 fn write_checked(address: usize, value: usize) -> bool {
@@ -377,5 +393,12 @@ mod tests {
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getppid() }, real);
         assert!(patched.slots().is_empty());
+    }
+
+    #[test]
+    fn an_unmapped_word_reads_as_nothing() {
+        assert_eq!(read_checked(8), None);
+        let word = 0x1234usize;
+        assert_eq!(read_checked(&word as *const usize as usize), Some(0x1234));
     }
 }
