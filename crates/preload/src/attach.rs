@@ -179,15 +179,30 @@ fn note(message: &str) {
 }
 
 /// Redirects the calls of modules not redirected yet (all of them at the
-/// attach; those loaded since, at the writer's module poll).
+/// attach; those loaded since, at the writer's module poll), and says in
+/// the trace when some could not be.
 pub fn redirect_new_modules() {
     // (Unit tests have no exported hooks to redirect to.)
     #[cfg(not(test))]
     if REDIRECTED.load(Ordering::Acquire) {
         let redirects = redirects();
         let own = heapwise_attach as *const () as usize;
-        PATCHED.with(LOCK_WAIT_US, |patched| got::patch(&redirects, own, patched));
+        let missed = PATCHED.with(LOCK_WAIT_US, |patched| {
+            got::patch(&redirects, own, patched);
+            patched.unreported_overflow()
+        });
+        if let Some(slots) = missed.filter(|&n| n > 0) {
+            note(&overflow_note(slots));
+        }
     }
+}
+
+/// The note a trace carries when GOT slots could not be redirected.
+fn overflow_note(slots: usize) -> String {
+    format!(
+        "attach: {slots} GOT slots of the malloc family could not be redirected (heapwise redirects at most {} in a process): calls through them are not in this trace",
+        got::MAX_SLOTS
+    )
 }
 
 /// What an attach redirects: the `malloc` family to the hooks, and the
@@ -288,4 +303,17 @@ pub fn forked_child() -> bool {
     }
     PATCHED.with(0, |patched| patched.restore(|_| true));
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overflow_note_names_the_slots_missed_and_the_limit() {
+        let note = overflow_note(17);
+        assert!(note.contains("17 GOT slots"), "{note}");
+        assert!(note.contains("at most 4096"), "{note}");
+        assert!(note.contains("not in this trace"), "{note}");
+    }
 }

@@ -22,8 +22,8 @@
 use std::ffi::{CStr, c_int, c_void};
 
 /// Slots remembered for restoring (modules × functions; a process with
-/// more is patched as far as this goes, and says so).
-const MAX_SLOTS: usize = 4096;
+/// more is patched as far as this goes, and its trace says so).
+pub const MAX_SLOTS: usize = 4096;
 
 /// One patched slot: its address, what it held, what it holds now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,8 +41,14 @@ pub struct Slot {
 pub struct Patched {
     slots: [Slot; MAX_SLOTS],
     len: usize,
-    /// Slots that did not fit in `slots` (left unpatched).
-    pub overflow: usize,
+    /// How many of `slots` may be used (`MAX_SLOTS`; fewer in tests).
+    limit: usize,
+    /// Slots the last [`patch`] found no room for (left unpatched; a later
+    /// walk finds them again).
+    overflow: usize,
+    /// The most [`Patched::unreported_overflow`] returned since the last
+    /// restore.
+    reported: usize,
 }
 
 impl Patched {
@@ -55,8 +61,30 @@ impl Patched {
                 hook: 0,
             }; MAX_SLOTS],
             len: 0,
+            limit: MAX_SLOTS,
             overflow: 0,
+            reported: 0,
         }
+    }
+
+    /// Nothing patched yet, and room for only `limit` slots.
+    #[cfg(test)]
+    pub fn with_limit(limit: usize) -> Patched {
+        Patched {
+            limit: limit.min(MAX_SLOTS),
+            ..Patched::new()
+        }
+    }
+
+    /// How many slots are left unpatched for want of room, if more than
+    /// this said last time (else 0): each call of the family through one
+    /// of them goes to glibc unseen.
+    pub fn unreported_overflow(&mut self) -> usize {
+        if self.overflow <= self.reported {
+            return 0;
+        }
+        self.reported = self.overflow;
+        self.overflow
     }
 
     /// The patched slots.
@@ -80,6 +108,8 @@ impl Patched {
             }
         }
         self.len = 0;
+        self.overflow = 0;
+        self.reported = 0;
         restored
     }
 
@@ -90,7 +120,7 @@ impl Patched {
         {
             return false;
         }
-        if self.len == MAX_SLOTS {
+        if self.len == self.limit {
             self.overflow += 1;
             return false;
         }
@@ -159,6 +189,7 @@ struct Walk<'a, 'b> {
 /// (for modules loaded since) patches only what is new. Returns the
 /// number of slots patched by this call.
 pub fn patch(redirects: &[Redirect<'_>], skip_containing: usize, patched: &mut Patched) -> usize {
+    patched.overflow = 0;
     let mut walk = Walk {
         redirects,
         skip_containing,
@@ -373,11 +404,15 @@ mod tests {
         4242
     }
 
+    /// The tests below patch the same slots: one at a time.
+    static GETPPID: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// This test binary calls `getppid` through its GOT (or libstd's):
     /// redirected, the call returns the fake's value; restored, the real
     /// one. (`getppid` because no test harness thread calls it.)
     #[test]
     fn a_redirected_function_is_called_instead_until_restored() {
+        let _one = GETPPID.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: getppid has no preconditions.
         let real = unsafe { libc::getppid() };
         assert_ne!(real, 4242);
@@ -393,6 +428,30 @@ mod tests {
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getppid() }, real);
         assert!(patched.slots().is_empty());
+    }
+
+    /// With no room left, the slots found are counted, left unpatched, and
+    /// reported once.
+    #[test]
+    fn slots_that_do_not_fit_are_left_alone_and_counted_once() {
+        let _one = GETPPID.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: getppid has no preconditions.
+        let real = unsafe { libc::getppid() };
+        let mut patched = Patched::with_limit(0);
+        let redirects = [(c"getppid", fake_getppid as *const () as usize)];
+        assert_eq!(patch(&redirects, 0, &mut patched), 0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::getppid() }, real, "a slot was patched");
+        let missed = patched.unreported_overflow();
+        assert!(missed >= 1, "no slot of getppid counted");
+        assert_eq!(patched.unreported_overflow(), 0, "reported twice");
+        // Looking again finds the same slots: nothing new to say.
+        patch(&redirects, 0, &mut patched);
+        assert_eq!(patched.unreported_overflow(), 0);
+        assert_eq!(patched.restore(mapped), 0);
+        // After a restore (a new trace), they are said again.
+        patch(&redirects, 0, &mut patched);
+        assert_eq!(patched.unreported_overflow(), missed);
     }
 
     #[test]
