@@ -2,18 +2,20 @@
 //! leaks while attached is reported exactly (blocks, bytes, function and
 //! line), frees are recorded, and after the detach it runs on as before —
 //! not stopped, not traced, no descriptor or shared memory of heapwise's
-//! left behind.
+//! left behind; attached again, the same holds of the new trace.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use super::util::*;
 
+/// A running test program and the lines it prints.
 struct Running {
     child: Child,
-    counts: Receiver<u64>,
+    lines: Receiver<String>,
 }
 
 impl Running {
@@ -21,23 +23,21 @@ impl Running {
         Running::start_command(Command::new(program("attach_target.c")))
     }
 
+    /// Starts `command` and waits for its first line.
     fn start_command(mut command: Command) -> Running {
         let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let out = child.stdout.take().unwrap();
-        let (tx, counts) = std::sync::mpsc::channel();
+        let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line.trim().parse().unwrap_or(0)).is_err() {
+                if tx.send(line).is_err() {
                     break;
                 }
             }
         });
-        let running = Running { child, counts };
-        running
-            .counts
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap();
+        let running = Running { child, lines };
+        running.next_line();
         running
     }
 
@@ -45,13 +45,31 @@ impl Running {
         self.child.id()
     }
 
+    /// The next line it prints (within 10 s).
+    fn next_line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the program printed nothing for 10 s")
+    }
+
     /// The newest count, after draining what was printed.
     fn latest(&self) -> u64 {
-        let mut last = self.counts.recv_timeout(Duration::from_secs(5)).unwrap();
-        while let Ok(n) = self.counts.try_recv() {
-            last = n;
+        let mut last = self.next_line();
+        while let Ok(line) = self.lines.try_recv() {
+            last = line;
         }
-        last
+        last.trim().parse().unwrap_or(0)
+    }
+
+    /// Writes a line to its standard input.
+    fn tell(&mut self, line: &str) {
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .expect("started with a piped stdin");
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
     }
 
     fn status(&self, field: &str) -> String {
@@ -64,6 +82,17 @@ impl Running {
             .to_string()
     }
 
+    /// The state letter of each of its threads (`S`, `R`, `t`, ...).
+    fn thread_states(&self) -> Vec<char> {
+        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
+            .unwrap()
+            .filter_map(|task| {
+                let stat = std::fs::read_to_string(task.ok()?.path().join("stat")).ok()?;
+                stat.rsplit_once(')')?.1.trim_start().chars().next()
+            })
+            .collect()
+    }
+
     fn descriptors(&self) -> Vec<String> {
         let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .unwrap()
@@ -72,6 +101,28 @@ impl Running {
             .collect();
         fds.sort();
         fds
+    }
+
+    /// Spill files of its in `/dev/shm`.
+    fn spill_files(&self) -> Vec<PathBuf> {
+        spill_files_of(self.pid())
+    }
+
+    /// Asserts it is as heapwise found it: running (no thread stopped),
+    /// not traced, the same descriptors as `fds`, no spill file.
+    fn assert_untouched(&self, fds: &[String], when: &str) {
+        let states = self.thread_states();
+        assert!(
+            !states.iter().any(|s| matches!(s, 't' | 'T')),
+            "{when}: a thread is stopped: {states:?}"
+        );
+        assert_eq!(self.status("TracerPid:"), "0", "{when}: still traced");
+        assert_eq!(self.descriptors(), fds, "{when}: descriptors changed");
+        assert_eq!(
+            self.spill_files(),
+            Vec::<PathBuf>::new(),
+            "{when}: spill file left"
+        );
     }
 }
 
@@ -82,35 +133,36 @@ impl Drop for Running {
     }
 }
 
-#[test]
-fn attach_reports_what_leaked_while_attached_and_leaves_the_process_as_it_was() {
-    let dir = test_dir("attach");
-    let target = Running::start();
-    let fds = target.descriptors();
-    let before = target.latest();
-    let trace = dir.join("attached.hwt");
-    let out = heapwise()
-        .args([
-            "attach",
-            "--pid",
-            &target.pid().to_string(),
-            "--sample",
-            "1",
-            "--duration",
-            "1s",
-            "-o",
-        ])
-        .arg(&trace)
-        .output()
-        .unwrap();
-    let after = target.latest();
-    assert!(out.status.success(), "attach failed: {}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("detached from process"), "{err}");
+/// Spill files of process `pid` in `/dev/shm`.
+fn spill_files_of(pid: u32) -> Vec<PathBuf> {
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("heapwise-{pid}-"))
+        })
+        .map(|e| e.path())
+        .collect()
+}
 
-    // What leaked while attached: between the counts printed before and
-    // after, one 100-byte block per count, all from leak_here's line.
-    let report = report_json(&trace);
+/// `heapwise attach --no-tui --pid PID OPTIONS -o TRACE`, to the end.
+fn attach(pid: u32, options: &[&str], trace: &Path) -> Output {
+    heapwise()
+        .args(["attach", "--no-tui", "--pid", &pid.to_string()])
+        .args(options)
+        .arg("-o")
+        .arg(trace)
+        .output()
+        .unwrap()
+}
+
+/// `attach_target.c`'s leaks while attached, from `trace`: one 100-byte
+/// block per count it printed, all from `leak_here`'s line, between the
+/// counts printed before and after; its other blocks are freed.
+fn assert_leaks_while_attached(trace: &Path, before: u64, after: u64) {
+    let report = report_json(trace);
     let leak = leak_from(&report, "leak_here");
     let blocks = leak["allocations"].as_u64().unwrap();
     assert!(
@@ -131,45 +183,126 @@ fn attach_reports_what_leaked_while_attached_and_leaves_the_process_as_it_was() 
         warnings.contains("attached to a running process"),
         "{warnings}"
     );
+}
+
+#[test]
+fn attach_reports_what_leaked_while_attached_and_leaves_the_process_as_it_was() {
+    let dir = test_dir("attach");
+    let target = Running::start();
+    let fds = target.descriptors();
+    let before = target.latest();
+    let trace = dir.join("attached.hwt");
+    let out = attach(target.pid(), &["--sample", "1", "--duration", "1s"], &trace);
+    let after = target.latest();
+    assert!(out.status.success(), "attach failed: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("detached from process"), "{err}");
+    assert_leaks_while_attached(&trace, before, after);
 
     // As before: counting on, sleeping (not stopped), not traced, the same
     // descriptors, no spill file in /dev/shm.
     let later = target.latest();
     std::thread::sleep(Duration::from_millis(300));
     assert!(target.latest() > later + 10);
-    assert!(matches!(
-        target.status("State:").chars().next(),
-        Some('S' | 'R')
-    ));
-    assert_eq!(target.status("TracerPid:"), "0");
-    assert_eq!(target.descriptors(), fds);
-    let spill_left = std::fs::read_dir("/dev/shm")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("heapwise-{}-", target.pid()))
-        });
-    assert!(!spill_left, "a spill file is left in /dev/shm");
+    target.assert_untouched(&fds, "after the detach");
+}
 
-    // A second attach to the same process is refused in one sentence.
-    let again = heapwise()
-        .args([
-            "attach",
-            "--pid",
-            &target.pid().to_string(),
-            "--duration",
-            "1s",
-        ])
-        .output()
+/// The library stays loaded, dormant, after a detach: an attach while
+/// another is in effect is refused in one sentence, and an attach after
+/// the detach starts a new trace that is exact on its own.
+#[test]
+fn a_process_is_attached_again_after_a_detach_but_never_twice_at_once() {
+    let dir = test_dir("attach-again");
+    let target = Running::start();
+    let fds = target.descriptors();
+    let mut first = heapwise()
+        .args(["attach", "--no-tui", "--sample", "1", "--duration", "3s"])
+        .args(["--pid", &target.pid().to_string(), "-o"])
+        .arg(dir.join("first.hwt"))
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(again.status.code(), Some(1));
+    let mut said = BufReader::new(first.stderr.take().unwrap());
+    let mut line = String::new();
+    said.read_line(&mut line).unwrap();
+    assert!(line.contains("attached to process"), "{line}");
+
+    let twice = attach(target.pid(), &["--duration", "1s"], &dir.join("twice.hwt"));
+    assert_eq!(twice.status.code(), Some(1));
+    let err = stderr(&twice);
+    assert!(err.contains("is already being traced by heapwise"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!dir.join("twice.hwt").exists());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut said, &mut rest).unwrap();
+    assert!(first.wait().unwrap().success(), "{rest}");
+    assert!(rest.contains("detached from process"), "{rest}");
+
+    // Again, right after the detach: a new trace, decoded from scratch,
+    // exact about what leaked while it was attached.
+    let before = target.latest();
+    let trace = dir.join("again.hwt");
+    let again = attach(target.pid(), &["--sample", "1", "--duration", "1s"], &trace);
+    let after = target.latest();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_leaks_while_attached(&trace, before, after);
+    let report = report_json(&trace);
+    assert_eq!(report["trace"]["threads"], 2, "the program's two threads");
+    assert_eq!(report["trace"]["lost_events"], 0);
+    // The library was not loaded a second time.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", target.pid())).unwrap();
+    let libraries: std::collections::BTreeSet<&str> = maps
+        .lines()
+        .filter(|l| l.contains("libheapwise_preload"))
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .collect();
+    assert_eq!(libraries.len(), 1, "{maps}");
+    target.assert_untouched(&fds, "after the second detach");
+}
+
+#[test]
+fn a_process_started_under_heapwise_run_is_not_attached_to() {
+    let dir = test_dir("attach-run");
+    let mut run = heapwise()
+        .args(["run", "--no-tui", "-o"])
+        .arg(dir.join("run.hwt"))
+        .arg("--")
+        .arg(program("attach_target.c"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", run.id());
+    let started = std::time::Instant::now();
+    let traced: u32 = loop {
+        let pids = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = pids.split_whitespace().next() {
+            break pid.parse().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no program");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Running, with the library loaded.
+    let maps = format!("/proc/{traced}/maps");
+    while !std::fs::read_to_string(&maps)
+        .unwrap_or_default()
+        .contains("libheapwise_preload")
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "no library");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = attach(traced, &["--duration", "1s"], &dir.join("attach.hwt"));
+    // SAFETY: a signal to the program this test started.
+    let _ = unsafe { libc::kill(traced as i32, libc::SIGKILL) };
+    let _ = run.wait();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
     assert!(
-        stderr(&again).contains("cannot be attached again"),
-        "{}",
-        stderr(&again)
+        err.contains(&format!(
+            "process {traced} is already being traced by heapwise"
+        )),
+        "{err}"
     );
+    assert!(!dir.join("attach.hwt").exists());
 }
 
 #[test]
@@ -300,14 +433,7 @@ fn a_library_loaded_after_the_attach_is_traced_from_its_first_allocation() {
             break;
         }
     }
-    use std::io::Write as _;
-    target
-        .child
-        .stdin
-        .as_mut()
-        .unwrap()
-        .write_all(b"load\n")
-        .unwrap();
+    target.tell("load");
     let rest = std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = std::io::Read::read_to_string(&mut err, &mut rest);
