@@ -2,7 +2,12 @@
 //! leaks while attached is reported exactly (blocks, bytes, function and
 //! line), frees are recorded, and after the detach it runs on as before —
 //! not stopped, not traced, no descriptor or shared memory of heapwise's
-//! left behind; attached again, the same holds of the new trace.
+//! left behind; attached again, the same holds of the new trace. Many
+//! attach/detach cycles and the time an attach takes: `cycles.rs`; fork and
+//! exec while attached: `fork_exec.rs`.
+
+mod cycles;
+mod fork_exec;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
