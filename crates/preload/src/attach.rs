@@ -112,6 +112,9 @@ fn attach(settings: &str) -> c_int {
     }
     if !writer::start() {
         state::finish_stage(OFF);
+        // Its descriptor and lock too, not only its name: the process is
+        // left as it was.
+        crate::spill::release();
         return NO_TRACE;
     }
     note("attached to a running process: what it allocated before the attach is not known");

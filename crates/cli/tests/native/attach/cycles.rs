@@ -82,6 +82,18 @@ fn fifty_attach_detach_cycles_leave_a_churning_program_exactly_as_it_was() {
     }
     drop(traces);
     let cycles_took = started.elapsed();
+    // The spill mappings of earlier traces were unmapped once every thread
+    // had re-armed its stream: the last trace's is left (its pages given
+    // back), not one per attach.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", target.pid())).unwrap();
+    let spill_mappings = maps
+        .lines()
+        .filter(|l| l.contains("/dev/shm/heapwise-"))
+        .count();
+    assert!(
+        spill_mappings <= 2,
+        "{spill_mappings} spill mappings:\n{maps}"
+    );
     target.tell("stop");
     let status = target.child.wait().unwrap();
     assert!(status.success(), "the program ended with {status}");

@@ -310,6 +310,53 @@ fn a_process_started_under_heapwise_run_is_not_attached_to() {
     assert!(!dir.join("attach.hwt").exists());
 }
 
+/// The library answers that the process could not create its trace (it
+/// runs as another user, who may not write there): heapwise says so, and
+/// the process is as it was — the library's spill file and descriptors
+/// given back — and can be attached to at once, with a trace it can write.
+#[test]
+fn an_attach_whose_trace_cannot_be_created_leaves_nothing_and_the_next_one_works() {
+    use std::os::unix::fs::PermissionsExt;
+    // A place the user `nobody` can run the program from, with a directory
+    // it may not write to and one it may.
+    let public = tempfile::Builder::new()
+        .prefix("heapwise-attach-user-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    mode(public.path(), 0o755);
+    let binary = public.path().join("attach_target");
+    std::fs::copy(program("attach_target.c"), &binary).unwrap();
+    mode(&binary, 0o755);
+    let (closed, open) = (public.path().join("closed"), public.path().join("open"));
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::create_dir(&open).unwrap();
+    mode(&closed, 0o755);
+    mode(&open, 0o777);
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&binary);
+    let target = Running::start_command(command);
+    let fds = target.descriptors();
+
+    let refused = attach(target.pid(), &["--duration", "1s"], &closed.join("t.hwt"));
+    assert_eq!(refused.status.code(), Some(1));
+    let err = stderr(&refused);
+    assert!(err.contains("could not create its trace"), "{err}");
+    target.assert_untouched(&fds, "after the failed attach");
+
+    let before = target.latest();
+    let trace = open.join("t.hwt");
+    let out = attach(target.pid(), &["--sample", "1", "--duration", "1s"], &trace);
+    let after = target.latest();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_leaks_while_attached(&trace, before, after);
+    target.assert_untouched(&fds, "after the detach");
+}
+
 #[test]
 fn attach_refuses_what_it_cannot_attach_to() {
     let out = heapwise()
