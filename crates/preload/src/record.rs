@@ -1,7 +1,9 @@
 //! Turning one call into trace records: the fast path (the thread's own
 //! stream, cached unwinding, interned stacks), the nested path (a signal
-//! handler that interrupted a hook on the same thread), and the shared path
-//! (a thread whose stream was already released at thread exit).
+//! handler that interrupted a hook on the same thread), the shared path
+//! (a thread whose stream was already released at thread exit), and the
+//! cold path of a thread without a stream or with one armed for an earlier
+//! trace (re-armed first, `stream.rs`).
 
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering;
@@ -45,16 +47,17 @@ const NODE_RECORD_LEN: usize = 1 + 5 + 10;
 pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
     // SAFETY: the calling thread's TLS.
     let stream_ptr = unsafe { (*tls).stream };
-    if stream_ptr.is_null() {
+    // No stream yet, or one armed for an earlier trace: the cold path (one
+    // branch, so that each hook's code stays specialised for its call).
+    // SAFETY: streams are never freed.
+    let armed =
+        !stream_ptr.is_null() && stream::is_current(unsafe { &*stream_ptr }, crate::state::epoch());
+    if !armed {
         return record_without_stream(tls, call, caller);
     }
     // SAFETY: streams are never freed; this thread owns this one and is not
     // re-entering (nested calls take `record_nested`).
     let stream = unsafe { &*stream_ptr };
-    let epoch = crate::state::epoch();
-    if !stream::is_current(stream, epoch) {
-        return record_rearming(tls, stream, epoch, call, caller);
-    }
     let p = unsafe { stream.private() };
     match call {
         Call::Free { ptr } => {
@@ -95,29 +98,26 @@ pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
     }
 }
 
-/// The first call a thread records in a new trace of an attached process:
-/// its stream is re-armed for it first (see `stream.rs`).
-#[cold]
-fn record_rearming(tls: *mut Tls, stream: &Stream, epoch: u32, call: Call, caller: Regs) {
-    let saved = sys::errno();
+/// The first call a thread records in a new trace of an attached process
+/// (the cold path of [`record`], with `errno` saved): its stream is
+/// re-armed for it first (see `stream.rs`). Returns whether it is; if not,
+/// the call is counted as lost.
+fn rearm(tls: *mut Tls, stream: &Stream, epoch: u32) -> bool {
     // SAFETY: this thread owns the stream and is not re-entering.
-    let armed = stream::arm(stream, unsafe { stream.private() }, epoch, sys::gettid());
-    sys::set_errno(saved);
-    if armed {
-        // SAFETY: as above.
-        let lost = unsafe { std::mem::take(&mut (*tls).lost) };
-        if lost > 0 {
-            // SAFETY: as above.
-            let p = unsafe { stream.private() };
+    let p = unsafe { stream.private() };
+    let armed = stream::arm(stream, p, epoch, sys::gettid());
+    // SAFETY: the calling thread's TLS.
+    unsafe {
+        if !armed {
+            (*tls).lost = (*tls).lost.wrapping_add(1);
+        } else if (*tls).lost > 0 {
+            let lost = std::mem::take(&mut (*tls).lost);
             let buf = p.reserve(stream, MAX_RECORD_LEN);
             let end = p.enc.lost(buf, p.pos(), u64::from(lost));
             p.commit(end);
         }
-        record(tls, call, caller);
-    } else {
-        // SAFETY: the calling thread's TLS.
-        unsafe { (*tls).lost = (*tls).lost.wrapping_add(1) };
     }
+    armed
 }
 
 #[inline(always)]
@@ -158,6 +158,8 @@ fn new_stack(stream: &Stream, p: &mut StreamPrivate, ips: &[u64], hash: u64) -> 
     leaf
 }
 
+/// A thread without a stream, or whose stream is armed for an earlier
+/// trace.
 #[cold]
 fn record_without_stream(tls: *mut Tls, call: Call, caller: Regs) {
     let saved = sys::errno();
@@ -166,6 +168,14 @@ fn record_without_stream(tls: *mut Tls, call: Call, caller: Regs) {
 }
 
 fn record_attaching(tls: *mut Tls, call: Call, caller: Regs) {
+    // SAFETY: the calling thread's TLS; streams are never freed.
+    if let Some(stream) = unsafe { (*tls).stream.as_ref() } {
+        // A stream armed for an earlier trace.
+        if rearm(tls, stream, crate::state::epoch()) {
+            record(tls, call, caller);
+        }
+        return;
+    }
     // SAFETY: the calling thread's TLS.
     let exited = unsafe { (*tls).exited != 0 };
     if exited {
