@@ -734,3 +734,7 @@ fn release(stream: &Stream) {
     stream.free_next.set(FREE_STREAMS.load(Ordering::Acquire));
     FREE_STREAMS.store(stream as *const Stream as *mut Stream, Ordering::Release);
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
