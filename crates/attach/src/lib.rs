@@ -20,8 +20,9 @@
 //!    by the kernel as if nothing happened (`orig_rax` is restored).
 //! 3. **Never call into a thread that holds a lock our call needs.** The
 //!    thread is stopped at a moment when it is blocked in a system call or
-//!    running outside libc and the dynamic loader (a thread interrupted
-//!    inside `malloc` holds its arena's lock, and `dlopen` allocates);
+//!    running outside libc, the dynamic loader and heapwise's own library
+//!    (a thread interrupted inside `malloc` holds its arena's lock, and
+//!    `dlopen` allocates; one inside a hook may hold the tracer's locks);
 //!    otherwise it runs a little longer and is stopped again.
 //! 4. **Refuse before touching anything** when the attach cannot work: no
 //!    such process, a static binary (no libc to find `dlopen` in), another

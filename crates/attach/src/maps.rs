@@ -15,6 +15,11 @@ pub struct Mapping {
     pub offset: u64,
     /// The file, for a file mapping (not `[stack]`, `[heap]`, ...).
     pub path: Option<PathBuf>,
+    /// The file's inode number (0 for memory that is not a file's).
+    pub inode: u64,
+    /// The file was deleted (or replaced by another under its name) since
+    /// it was mapped.
+    pub deleted: bool,
 }
 
 /// The mappings of process `pid`, in address order.
@@ -30,8 +35,9 @@ fn parse_line(line: &str) -> Option<Mapping> {
     let perms = fields.next()?;
     let offset = u64::from_str_radix(fields.next()?, 16).ok()?;
     let _dev = fields.next()?;
-    let _inode = fields.next()?;
+    let inode = fields.next()?.parse().ok()?;
     let path = fields.next().map(str::trim).filter(|p| p.starts_with('/'));
+    let deleted = path.is_some_and(|p| p.ends_with(" (deleted)"));
     let (start, end) = range.split_once('-')?;
     Some(Mapping {
         start: u64::from_str_radix(start, 16).ok()?,
@@ -40,6 +46,8 @@ fn parse_line(line: &str) -> Option<Mapping> {
         offset,
         // A deleted file keeps its old path with " (deleted)".
         path: path.map(|p| PathBuf::from(p.trim_end_matches(" (deleted)"))),
+        inode,
+        deleted,
     })
 }
 
@@ -61,6 +69,14 @@ mod tests {
             m.path.unwrap(),
             PathBuf::from("/usr/lib/x86_64-linux-gnu/libc.so.6")
         );
+        assert_eq!(m.inode, 1_048_602);
+        assert!(!m.deleted);
+        let gone = parse_line(
+            "7f0c8a628000-7f0c8a7bd000 r-xp 00000000 fe:01 77 /opt/lib/libold.so (deleted)",
+        )
+        .unwrap();
+        assert!(gone.deleted);
+        assert_eq!(gone.path.unwrap(), PathBuf::from("/opt/lib/libold.so"));
         let stack = parse_line(
             "7ffd1c2e1000-7ffd1c302000 rw-p 00000000 00:00 0                          [stack]",
         )

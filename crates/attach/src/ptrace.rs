@@ -93,7 +93,8 @@ fn pick_thread(pid: i32) -> Result<i32, AttachError> {
 impl Stopped {
     /// Seizes a thread of `pid` and stops it at a safe moment (rule 3):
     /// blocked in a system call, or running outside the modules in `maps`
-    /// that hold the locks a call may need (libc, the dynamic loader).
+    /// that hold the locks a call may need (libc, the dynamic loader,
+    /// heapwise's own library).
     pub fn stop(pid: i32, maps: &[Mapping]) -> Result<Stopped, AttachError> {
         let tid = pick_thread(pid)?;
         if let Err(err) = ptrace(libc::PTRACE_SEIZE, tid, 0, 0) {
@@ -127,6 +128,10 @@ impl Stopped {
                         n.starts_with("libc.so")
                             || n.starts_with("libc-")
                             || n.starts_with("ld-linux")
+                            // heapwise's library, loaded by an earlier
+                            // attach: a thread inside one of its hooks may
+                            // hold its locks.
+                            || n.starts_with("libheapwise_preload")
                     })
             })
             .map(|m| (m.start, m.end))

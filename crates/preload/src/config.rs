@@ -9,7 +9,7 @@
 //! file, and `O_CLOEXEC`, so a started program does not inherit the fd.
 
 use std::ffi::{CStr, CString};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use heapwise_trace::{Header, TickSource};
 
@@ -185,16 +185,22 @@ impl Config {
     }
 }
 
-static CONFIG: OnceLock<Config> = OnceLock::new();
+/// The settings of the trace being recorded (null before start-up).
+static CONFIG: AtomicPtr<Config> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The settings (once start-up has read them).
 pub fn get() -> Option<&'static Config> {
-    CONFIG.get()
+    // SAFETY: set only by `set`, from a leaked box never freed.
+    unsafe { CONFIG.load(Ordering::Acquire).as_ref() }
 }
 
-/// Keeps the settings read at start-up (the first call wins).
+/// Keeps the settings of the trace that starts: read from the environment
+/// at start-up, or handed to `heapwise_attach` — again for each trace of a
+/// process attached several times. The previous settings are leaked, not
+/// freed: code that read them may still hold the reference (a few hundred
+/// bytes per attach).
 pub fn set(config: Config) {
-    let _ = CONFIG.set(config);
+    CONFIG.store(Box::into_raw(Box::new(config)), Ordering::Release);
 }
 
 /// An open trace file.

@@ -81,6 +81,39 @@ pub fn stream_of(queue: &Locked<Queue>) -> Option<&'static Stream> {
     queue.with(1_000_000, |q| q.stream()).flatten()
 }
 
+/// A new trace of an attached process is starting: both queues start over
+/// as queues of the new trace (what they held of the last one is dropped;
+/// its writer is gone), under their locks, so no thread is writing to them
+/// meanwhile. False if a lock or a block could not be had.
+pub fn restart() -> bool {
+    LOST.store(0, Ordering::Relaxed);
+    let epoch = crate::state::epoch();
+    [&CONTROL, &SHARED].into_iter().all(|queue| {
+        queue.with(1_000_000, |q| match q.stream() {
+            // SAFETY: the queue's lock makes us its only writer.
+            Some(stream) => crate::stream::arm(stream, unsafe { stream.private() }, epoch, 0),
+            None => true,
+        }) == Some(true)
+    })
+}
+
+/// The oldest trace whose records a queue may still hold (`u32::MAX` when
+/// neither exists yet): see `stream::oldest_epoch_in_use`.
+pub fn oldest_epoch() -> u32 {
+    [&CONTROL, &SHARED]
+        .into_iter()
+        .map(|queue| {
+            queue
+                .with(1_000_000, |q| {
+                    q.stream().map_or(u32::MAX, crate::stream::epoch_of)
+                })
+                // Not known: as old as can be, so nothing is unmapped.
+                .unwrap_or(0)
+        })
+        .min()
+        .unwrap_or(u32::MAX)
+}
+
 /// Forgets everything queued (a forked child: the queues' blocks belong
 /// to the parent).
 pub fn reset_after_fork() {

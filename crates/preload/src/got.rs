@@ -22,8 +22,8 @@
 use std::ffi::{CStr, c_int, c_void};
 
 /// Slots remembered for restoring (modules × functions; a process with
-/// more is patched as far as this goes, and says so).
-const MAX_SLOTS: usize = 4096;
+/// more is patched as far as this goes, and its trace says so).
+pub const MAX_SLOTS: usize = 4096;
 
 /// One patched slot: its address, what it held, what it holds now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,8 +41,14 @@ pub struct Slot {
 pub struct Patched {
     slots: [Slot; MAX_SLOTS],
     len: usize,
-    /// Slots that did not fit in `slots` (left unpatched).
-    pub overflow: usize,
+    /// How many of `slots` may be used (`MAX_SLOTS`; fewer in tests).
+    limit: usize,
+    /// Slots the last [`patch`] found no room for (left unpatched; a later
+    /// walk finds them again).
+    overflow: usize,
+    /// The most [`Patched::unreported_overflow`] returned since the last
+    /// restore.
+    reported: usize,
 }
 
 impl Patched {
@@ -55,8 +61,30 @@ impl Patched {
                 hook: 0,
             }; MAX_SLOTS],
             len: 0,
+            limit: MAX_SLOTS,
             overflow: 0,
+            reported: 0,
         }
+    }
+
+    /// Nothing patched yet, and room for only `limit` slots.
+    #[cfg(test)]
+    pub fn with_limit(limit: usize) -> Patched {
+        Patched {
+            limit: limit.min(MAX_SLOTS),
+            ..Patched::new()
+        }
+    }
+
+    /// How many slots are left unpatched for want of room, if more than
+    /// this said last time (else 0): each call of the family through one
+    /// of them goes to glibc unseen.
+    pub fn unreported_overflow(&mut self) -> usize {
+        if self.overflow <= self.reported {
+            return 0;
+        }
+        self.reported = self.overflow;
+        self.overflow
     }
 
     /// The patched slots.
@@ -67,21 +95,21 @@ impl Patched {
 
     /// Writes back every original value whose slot still holds our hook,
     /// skipping slots for which `still_mapped` says their module was
-    /// unloaded since. Returns the slots restored.
+    /// unloaded since (the slot is read with a checked copy, so an
+    /// unmapped one is skipped too). Returns the slots restored.
     pub fn restore(&mut self, still_mapped: impl Fn(usize) -> bool) -> usize {
         let mut restored = 0;
         for slot in &self.slots[..self.len] {
-            if !still_mapped(slot.address) {
-                continue;
-            }
-            // SAFETY: the slot is a mapped, aligned GOT word (it was when
-            // patched, and its module is still mapped).
-            let now = unsafe { (slot.address as *const usize).read_volatile() };
-            if now == slot.hook && write_slot(slot.address, slot.original) {
+            if still_mapped(slot.address)
+                && read_checked(slot.address) == Some(slot.hook)
+                && write_slot(slot.address, slot.original)
+            {
                 restored += 1;
             }
         }
         self.len = 0;
+        self.overflow = 0;
+        self.reported = 0;
         restored
     }
 
@@ -92,7 +120,7 @@ impl Patched {
         {
             return false;
         }
-        if self.len == MAX_SLOTS {
+        if self.len == self.limit {
             self.overflow += 1;
             return false;
         }
@@ -161,6 +189,7 @@ struct Walk<'a, 'b> {
 /// (for modules loaded since) patches only what is new. Returns the
 /// number of slots patched by this call.
 pub fn patch(redirects: &[Redirect<'_>], skip_containing: usize, patched: &mut Patched) -> usize {
+    patched.overflow = 0;
     let mut walk = Walk {
         redirects,
         skip_containing,
@@ -332,6 +361,24 @@ fn write_slot(address: usize, value: usize) -> bool {
     written
 }
 
+/// One aligned word read with `process_vm_readv` on ourselves: `None`
+/// where nothing is mapped, instead of a fault.
+fn read_checked(address: usize) -> Option<usize> {
+    let mut value = 0usize;
+    let local = libc::iovec {
+        iov_base: (&mut value as *mut usize).cast(),
+        iov_len: std::mem::size_of::<usize>(),
+    };
+    let remote = libc::iovec {
+        iov_base: address as *mut c_void,
+        iov_len: std::mem::size_of::<usize>(),
+    };
+    // SAFETY: both iovecs describe one word; the remote one is checked by
+    // the kernel.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    (n == std::mem::size_of::<usize>() as isize).then_some(value)
+}
+
 /// One aligned word written with `process_vm_writev` on ourselves: the
 /// kernel checks the page's protection and copies the 8 bytes at once.
 fn write_checked(address: usize, value: usize) -> bool {
@@ -357,11 +404,15 @@ mod tests {
         4242
     }
 
+    /// The tests below patch the same slots: one at a time.
+    static GETPPID: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// This test binary calls `getppid` through its GOT (or libstd's):
     /// redirected, the call returns the fake's value; restored, the real
     /// one. (`getppid` because no test harness thread calls it.)
     #[test]
     fn a_redirected_function_is_called_instead_until_restored() {
+        let _one = GETPPID.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: getppid has no preconditions.
         let real = unsafe { libc::getppid() };
         assert_ne!(real, 4242);
@@ -377,5 +428,36 @@ mod tests {
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getppid() }, real);
         assert!(patched.slots().is_empty());
+    }
+
+    /// With no room left, the slots found are counted, left unpatched, and
+    /// reported once.
+    #[test]
+    fn slots_that_do_not_fit_are_left_alone_and_counted_once() {
+        let _one = GETPPID.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: getppid has no preconditions.
+        let real = unsafe { libc::getppid() };
+        let mut patched = Patched::with_limit(0);
+        let redirects = [(c"getppid", fake_getppid as *const () as usize)];
+        assert_eq!(patch(&redirects, 0, &mut patched), 0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::getppid() }, real, "a slot was patched");
+        let missed = patched.unreported_overflow();
+        assert!(missed >= 1, "no slot of getppid counted");
+        assert_eq!(patched.unreported_overflow(), 0, "reported twice");
+        // Looking again finds the same slots: nothing new to say.
+        patch(&redirects, 0, &mut patched);
+        assert_eq!(patched.unreported_overflow(), 0);
+        assert_eq!(patched.restore(mapped), 0);
+        // After a restore (a new trace), they are said again.
+        patch(&redirects, 0, &mut patched);
+        assert_eq!(patched.unreported_overflow(), missed);
+    }
+
+    #[test]
+    fn an_unmapped_word_reads_as_nothing() {
+        assert_eq!(read_checked(8), None);
+        let word = 0x1234usize;
+        assert_eq!(read_checked(&word as *const usize as usize), Some(0x1234));
     }
 }

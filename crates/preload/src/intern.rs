@@ -64,6 +64,16 @@ impl Interner {
         }
     }
 
+    /// Forgets every stack but the empty one (a stream re-armed for a new
+    /// trace, whose reader knows none of them), keeping the tables' memory:
+    /// nothing is allocated or freed.
+    pub fn clear(&mut self) {
+        self.nodes.truncate(1);
+        self.children.fill(ChildSlot::default());
+        self.stacks.fill(StackSlot::default());
+        self.stack_count = 0;
+    }
+
     /// The leaf node of a known stack.
     #[inline(always)]
     pub fn lookup(&self, ips: &[u64], hash: u64) -> Option<u32> {
@@ -205,6 +215,24 @@ mod tests {
         // A suffix of a known stack is a different stack.
         let c = [0x20, 0x10];
         assert_eq!(interner.lookup(&c, hash_frames(&c)), None);
+    }
+
+    #[test]
+    fn a_cleared_interner_defines_every_stack_again_from_node_one() {
+        let mut interner = Interner::new();
+        let stacks: Vec<[u64; 2]> = (0..3000u64).map(|i| [0x1000 + i, 0x10]).collect();
+        for s in &stacks {
+            interner.insert(s, hash_frames(s), |_, _| {});
+        }
+        interner.clear();
+        assert_eq!(interner.node_count(), 1);
+        assert_eq!(interner.lookup(&stacks[7], hash_frames(&stacks[7])), None);
+        let mut emitted = Vec::new();
+        let leaf = interner.insert(&stacks[7], hash_frames(&stacks[7]), |p, ip| {
+            emitted.push((p, ip))
+        });
+        assert_eq!(emitted, vec![(0, 0x10), (1, 0x1007)]);
+        assert_eq!(leaf, 2);
     }
 
     #[test]

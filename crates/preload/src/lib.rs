@@ -56,6 +56,17 @@
 //!    block back only once its records are in the trace; the next reader
 //!    of the trace appends what is missing. No signal handler is involved,
 //!    so the program's own handlers and exit status are untouched.
+//! 9. **One trace may follow another in the same process, and nothing is
+//!    reset under a running thread.** `heapwise attach` detaches and
+//!    attaches again (`attach.rs`) while the program's threads run on,
+//!    some inside a hook they entered before the detach, and only a
+//!    stream's own thread may touch it. So each trace has an epoch
+//!    (`state.rs`); a stream carries the one it was armed for, and its
+//!    thread re-arms it before recording into a newer trace (`stream.rs`);
+//!    memory an older trace's streams may still write to is retired, and
+//!    unmapped only once no stream in use belongs to that trace
+//!    (`spill.rs`). Handlers (`fork`, exit) are registered once per
+//!    process, never once per trace: registered twice, they run twice.
 //!
 //! **What the program can still see of the tracer** (the rest — its
 //! output, exit status, signal handlers, `errno`, pthread keys — is
@@ -68,24 +79,33 @@
 //! table of sampled blocks (8.25 MiB of address space, of which only the
 //! pages written become resident). No pthread key is taken and
 //! no thread-exit destructor registered: the writer notices threads that
-//! exited (`stream.rs`; why, in `lifecycle.rs`).
+//! exited (`stream.rs`; why, in `lifecycle.rs`). After `heapwise attach`
+//! detaches, no thread, descriptor or file of the tracer's is left; the
+//! library stays mapped, dormant, and so does the address space (not the
+//! pages) of the last trace's spill mapping, which a later attach unmaps
+//! once no thread can write to it, and of the table of sampled blocks,
+//! which the next sampled attach uses again.
 //!
 //! **Modules, in layers.** An allocation goes hooks → record → stream →
 //! writer → the trace file; the modules below are listed (and declared)
 //! in that order. `a → b`: `a` uses `b` (`sys` is used by most, not shown).
 //! The arrows follow the flow down to the streams; the writer drains them
 //! and is itself called only by the entry points (a stream asks `state`
-//! whether a writer runs). The one circle is of three: `stream → unwind →
-//! control → stream` (a stream keeps its thread's unwind caches; the
-//! unwinder announces modules through the control queue, itself a stream).
+//! whether a writer runs). The circles: `stream → unwind → control →
+//! stream` (a stream keeps its thread's unwind caches; the unwinder
+//! announces modules through the control queue, itself a stream), and
+//! `attach → writer → attach` (the writer's module poll redirects the
+//! calls of modules loaded since the attach).
 //!
 //! ```text
 //! entry points  hooks     → sample, live, record, startup, tls, state, unwind (Regs),
 //!                           alloc (glibc's functions)
-//!               lifecycle → writer, control, stream, config, spill, unwind, sample, tls, state
-//!                           (the fork handlers take every module's lock)
-//!               startup   → lifecycle, writer, config, stream, spill, unwind, sample, live,
-//!                           tls, state
+//!               lifecycle → attach, writer, control, stream, config, spill, unwind, sample,
+//!                           tls, state (the fork handlers take every module's lock)
+//!               startup   → lifecycle, writer, config, control, stream, spill, unwind, sample,
+//!                           live, tls, state
+//!               attach    → got, startup, writer, control, stream, spill, config, unwind,
+//!                           tls, state (`heapwise attach`'s entry points; got: GOT slots)
 //! recording     sample    → tls, live
 //!               live
 //!               record    → tls, stream, control, unwind, intern
@@ -93,11 +113,12 @@
 //!               unwind    → control (unwind/modules.rs: module announcements)
 //!               intern
 //! buffers       stream    → unwind, intern, side, spill, state
-//!               control   → stream
+//!               control   → stream, state
 //!               side, spill
-//! writer        writer    → stream, control, unwind, gauge, config, bound, spill, live, tls,
-//!                           state
+//! writer        writer    → stream, control, unwind, gauge, config, bound, pause, spill, live,
+//!                           tls, state, attach
 //!               bound     (the size limit: heapwise-trace's compaction)
+//!               pause     → control, sample (the control file)
 //!               config    → spill
 //!               gauge
 //! base          alloc, state, sys

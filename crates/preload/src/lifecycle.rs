@@ -13,7 +13,8 @@
 //! - `fork`: the prepare handler takes every tracer lock so the child never
 //!   inherits one half-held; the child forgets the parent's streams (their
 //!   events belong to the parent's trace) and starts its own trace at its
-//!   first allocation. `vfork` and `posix_spawn` children run no handlers
+//!   first allocation — unless the parent is traced by `heapwise attach`:
+//!   that child is not traced at all (`attach.rs` says why). `vfork` and `posix_spawn` children run no handlers
 //!   and share memory with the parent: every entry point that could write
 //!   (exec, `_exit`) first checks that the calling process owns the trace.
 //! - `exec`: buffered events are written before the image is replaced.
@@ -38,8 +39,8 @@ use crate::tls;
 use crate::unwind::modules;
 use crate::writer;
 
-/// Registers the fork handlers. Called once, by the first stage of
-/// start-up.
+/// Registers the fork handlers. Called once per process, by the first
+/// trace's start-up (`startup.rs`).
 pub fn install() {
     // SAFETY: a plain registration with valid function pointers.
     unsafe {
@@ -48,6 +49,7 @@ pub fn install() {
 }
 
 extern "C" fn fork_prepare() {
+    crate::attach::lock_for_fork();
     writer::PASS_LOCK.lock_raw();
     modules::REFRESH_LOCK.lock_raw();
     crate::control::CONTROL.lock.lock_raw();
@@ -74,9 +76,14 @@ extern "C" fn fork_parent() {
     crate::control::CONTROL.lock.force_unlock();
     modules::REFRESH_LOCK.force_unlock();
     writer::PASS_LOCK.force_unlock();
+    crate::attach::unlock_after_fork();
 }
 
 extern "C" fn fork_child() {
+    if crate::state::current() == crate::state::STARTING {
+        // The thread running a start-up stage is not in the child.
+        crate::state::turn_off();
+    }
     #[cfg(not(test))]
     crate::ALLOCATOR.reset_after_fork();
     modules::REFRESH_LOCK.force_unlock();
@@ -96,7 +103,9 @@ extern "C" fn fork_child() {
     // memory is the parent's) and the countdown, but draws its own numbers.
     crate::sample::reseed_after_fork(tls);
     let follow = crate::config::get().is_some_and(|c| c.follow_fork);
-    if follow {
+    if crate::attach::forked_child() {
+        crate::state::turn_off();
+    } else if follow {
         // Module records go to the child's new trace, announced when it
         // starts (a child that never allocates makes no files).
         crate::state::set_child_pending();

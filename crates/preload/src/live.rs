@@ -32,8 +32,6 @@ const SATURATED: u8 = u8::MAX;
 
 /// The process's filter (null in a full trace): what the hooks read first.
 static FILTER: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
-/// The process's slots.
-static SLOTS: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
 /// Blocks due to be sampled that the full table could not take.
 static FULL: AtomicU64 = AtomicU64::new(0);
 /// Whether the trace says so already.
@@ -208,18 +206,61 @@ fn map_zeroed(len: usize) -> Option<*mut u8> {
     (p != libc::MAP_FAILED).then_some(p.cast())
 }
 
-/// Maps the process's table and turns sampling on in the hooks (start-up,
+/// The process's table (slots, then the filter) once mapped, published
+/// or not: it is never
+/// unmapped (a hook may have read its address just before sampling was
+/// turned off), and a later sampled trace of an attached process uses it
+/// again.
+static MAPPED: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Maps the process's table (or empties the one an earlier trace of an
+/// attached process used) and turns sampling on in the hooks (start-up,
 /// before recording starts). False if the memory cannot be mapped.
 pub fn enable() -> bool {
-    if enabled() {
-        return true;
-    }
-    let Some(table) = Table::map(SLOTS_LOG2, FILTER_LOG2) else {
-        return false;
+    let mapped = MAPPED.load(Ordering::Acquire);
+    let table = if mapped.is_null() {
+        let Some(table) = Table::map(SLOTS_LOG2, FILTER_LOG2) else {
+            return false;
+        };
+        MAPPED.store(table.slots.cast_mut(), Ordering::Release);
+        table
+    } else {
+        let table = table_at(mapped);
+        // The blocks an earlier trace sampled are not this trace's: their
+        // frees must not be recorded. A zapped page reads as zeros at once;
+        // a removal racing with it (a thread still inside a hook from the
+        // earlier trace) finds nothing, as it should.
+        // SAFETY: our own private anonymous mapping, slots then filter.
+        unsafe {
+            libc::madvise(
+                mapped.cast(),
+                (8usize << SLOTS_LOG2) + (1usize << FILTER_LOG2),
+                libc::MADV_DONTNEED,
+            )
+        };
+        table
     };
-    SLOTS.store(table.slots.cast_mut(), Ordering::Release);
+    FULL.store(0, Ordering::Relaxed);
+    FULL_REPORTED.store(false, Ordering::Release);
     FILTER.store(table.filter.cast_mut(), Ordering::Release);
     true
+}
+
+/// Turns sampling off in the hooks (a full trace of an attached process
+/// whose earlier trace was sampled); the table stays mapped.
+pub fn disable() {
+    FILTER.store(std::ptr::null_mut(), Ordering::Release);
+}
+
+/// The process's table, at the mapping `slots`.
+fn table_at(slots: *mut AtomicU64) -> Table {
+    Table {
+        slots,
+        bucket_mask: ((1u64 << SLOTS_LOG2) / BUCKET as u64) - 1,
+        // SAFETY: the filter follows the slots in the mapping.
+        filter: unsafe { slots.cast::<u8>().add(8usize << SLOTS_LOG2) }.cast(),
+        filter_log2: FILTER_LOG2,
+    }
 }
 
 /// Whether this is a sampled trace: one load, and the filter the hooks
@@ -229,15 +270,13 @@ pub fn enabled() -> bool {
     !filter().is_null()
 }
 
-/// The process's table (only once [`enabled`]).
+/// The process's table (only once it was [`enabled`]: the hooks call this
+/// after reading a filter that was not null).
 #[inline(always)]
 fn table() -> Table {
-    Table {
-        slots: SLOTS.load(Ordering::Acquire),
-        bucket_mask: ((1u64 << SLOTS_LOG2) / BUCKET as u64) - 1,
-        filter: FILTER.load(Ordering::Acquire),
-        filter_log2: FILTER_LOG2,
-    }
+    // Not the filter's pointer, which sampling turned off makes null: a
+    // hook that read the filter just before still gets the table.
+    table_at(MAPPED.load(Ordering::Acquire))
 }
 
 /// The process's filter: null in a full trace. (The hooks load it once

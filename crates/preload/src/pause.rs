@@ -39,6 +39,8 @@ impl Pause {
             Some(t) if !t.is_empty() => t.replace("{pid}", &pid.to_string()),
             _ => format!("{trace}.control"),
         };
+        // A new trace (a forked child's, another attach) starts unpaused.
+        sample::set_paused(false);
         Some(Pause {
             path: CString::new(path).ok()?,
             paused: false,

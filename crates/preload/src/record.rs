@@ -1,7 +1,9 @@
 //! Turning one call into trace records: the fast path (the thread's own
 //! stream, cached unwinding, interned stacks), the nested path (a signal
-//! handler that interrupted a hook on the same thread), and the shared path
-//! (a thread whose stream was already released at thread exit).
+//! handler that interrupted a hook on the same thread), the shared path
+//! (a thread whose stream was already released at thread exit), and the
+//! cold path of a thread without a stream or with one armed for an earlier
+//! trace (re-armed first, `stream.rs`).
 
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering;
@@ -45,7 +47,12 @@ const NODE_RECORD_LEN: usize = 1 + 5 + 10;
 pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
     // SAFETY: the calling thread's TLS.
     let stream_ptr = unsafe { (*tls).stream };
-    if stream_ptr.is_null() {
+    // No stream yet, or one armed for an earlier trace: the cold path (one
+    // branch, so that each hook's code stays specialised for its call).
+    // SAFETY: streams are never freed.
+    let armed =
+        !stream_ptr.is_null() && stream::is_current(unsafe { &*stream_ptr }, crate::state::epoch());
+    if !armed {
         return record_without_stream(tls, call, caller);
     }
     // SAFETY: streams are never freed; this thread owns this one and is not
@@ -91,6 +98,28 @@ pub fn record(tls: *mut Tls, call: Call, caller: Regs) {
     }
 }
 
+/// The first call a thread records in a new trace of an attached process
+/// (the cold path of [`record`], with `errno` saved): its stream is
+/// re-armed for it first (see `stream.rs`). Returns whether it is; if not,
+/// the call is counted as lost.
+fn rearm(tls: *mut Tls, stream: &Stream, epoch: u32) -> bool {
+    // SAFETY: this thread owns the stream and is not re-entering.
+    let p = unsafe { stream.private() };
+    let armed = stream::arm(stream, p, epoch, sys::gettid());
+    // SAFETY: the calling thread's TLS.
+    unsafe {
+        if !armed {
+            (*tls).lost = (*tls).lost.wrapping_add(1);
+        } else if (*tls).lost > 0 {
+            let lost = std::mem::take(&mut (*tls).lost);
+            let buf = p.reserve(stream, MAX_RECORD_LEN);
+            let end = p.enc.lost(buf, p.pos(), u64::from(lost));
+            p.commit(end);
+        }
+    }
+    armed
+}
+
 #[inline(always)]
 fn stack_node(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Regs) -> u32 {
     p.unwind.check_generation();
@@ -129,6 +158,8 @@ fn new_stack(stream: &Stream, p: &mut StreamPrivate, ips: &[u64], hash: u64) -> 
     leaf
 }
 
+/// A thread without a stream, or whose stream is armed for an earlier
+/// trace.
 #[cold]
 fn record_without_stream(tls: *mut Tls, call: Call, caller: Regs) {
     let saved = sys::errno();
@@ -137,6 +168,14 @@ fn record_without_stream(tls: *mut Tls, call: Call, caller: Regs) {
 }
 
 fn record_attaching(tls: *mut Tls, call: Call, caller: Regs) {
+    // SAFETY: the calling thread's TLS; streams are never freed.
+    if let Some(stream) = unsafe { (*tls).stream.as_ref() } {
+        // A stream armed for an earlier trace.
+        if rearm(tls, stream, crate::state::epoch()) {
+            record(tls, call, caller);
+        }
+        return;
+    }
     // SAFETY: the calling thread's TLS.
     let exited = unsafe { (*tls).exited != 0 };
     if exited {
@@ -155,7 +194,14 @@ fn record_attaching(tls: *mut Tls, call: Call, caller: Regs) {
     unsafe {
         (*tls).stack = crate::tls::internal(unwind::thread_stack);
         (*tls).stream = stream;
-        let lost = std::mem::take(&mut (*tls).lost);
+        // (A stream left unarmed has no block: its arming says what was
+        // lost, in `record_rearming`.)
+        let armed = stream::is_current(stream, crate::state::epoch());
+        let lost = if armed {
+            std::mem::take(&mut (*tls).lost)
+        } else {
+            0
+        };
         if lost > 0 {
             let p = stream.private();
             let buf = p.reserve(stream, MAX_RECORD_LEN);
@@ -241,7 +287,13 @@ pub fn side_pending(tls: *const Tls) -> bool {
 pub fn drain_pending(tls: *const Tls) {
     // SAFETY: as above; this thread owns the stream and is not re-entering.
     if let Some(stream) = unsafe { (*tls).stream.as_ref() } {
-        drain_side(stream, unsafe { stream.private() });
+        if stream::is_current(stream, crate::state::epoch()) {
+            drain_side(stream, unsafe { stream.private() });
+        } else {
+            // Parked for a trace that ended, or a stream not armed (no
+            // block): not this trace's records.
+            stream.side.drain(|_| {});
+        }
     }
 }
 

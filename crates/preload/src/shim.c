@@ -94,6 +94,18 @@ __attribute__((visibility("default"))) int fexecve(int fd, char *const argv[], c
     CALL_NEXT(fexecve_fn, "fexecve", fd, argv, envp);
 }
 
+/* The wrappers under hidden names: what attach.rs redirects a running
+ * process's calls to, and what execl* call. Once this library was loaded
+ * after glibc (dlopen, by heapwise attach), the exported names, even from
+ * this library's own code, resolve to glibc's definitions. */
+#define HIDDEN_ALIAS(name) \
+    extern __typeof(name) hw_exec_##name __attribute__((alias(#name), copy(name), visibility("hidden")));
+HIDDEN_ALIAS(execve)
+HIDDEN_ALIAS(execv)
+HIDDEN_ALIAS(execvp)
+HIDDEN_ALIAS(execvpe)
+HIDDEN_ALIAS(fexecve)
+
 /* Collects the variadic arguments of execl* into an array on the stack. */
 #define COLLECT_ARGS(first, ap, argv)                                \
     size_t argc = 1;                                                 \
@@ -109,14 +121,14 @@ __attribute__((visibility("default"))) int execl(const char *path, const char *a
     va_list ap;
     COLLECT_ARGS(arg, ap, argv)
     va_end(ap);
-    return execv(path, (char *const *)argv);
+    return hw_exec_execv(path, (char *const *)argv);
 }
 
 __attribute__((visibility("default"))) int execlp(const char *file, const char *arg, ...) {
     va_list ap;
     COLLECT_ARGS(arg, ap, argv)
     va_end(ap);
-    return execvp(file, (char *const *)argv);
+    return hw_exec_execvp(file, (char *const *)argv);
 }
 
 __attribute__((visibility("default"))) int execle(const char *path, const char *arg, ...) {
@@ -124,5 +136,9 @@ __attribute__((visibility("default"))) int execle(const char *path, const char *
     COLLECT_ARGS(arg, ap, argv)
     char *const *envp = va_arg(ap, char *const *);
     va_end(ap);
-    return execve(path, (char *const *)argv, envp);
+    return hw_exec_execve(path, (char *const *)argv, envp);
 }
+
+HIDDEN_ALIAS(execl)
+HIDDEN_ALIAS(execlp)
+HIDDEN_ALIAS(execle)

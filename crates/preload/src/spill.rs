@@ -23,6 +23,17 @@
 //! The process holds an exclusive `flock` on the file while it runs, so a
 //! reader knows when it is gone; the file is removed when the trace is
 //! complete (normal exit, `_exit`, `exec`).
+//!
+//! A process attached again after a detach (`attach.rs`) gets a new file
+//! and a new mapping for its new trace. The old mapping is retired, not
+//! unmapped: a thread that was inside a hook at the detach may still write
+//! to its block there, and so may any thread whose stream still belongs to
+//! the old trace, until it re-arms its stream for the new one
+//! (`stream.rs`). [`sweep`] unmaps a retired mapping once no stream of its
+//! trace or an older one is in use. Slots are taken and the descriptor is
+//! closed under [`LOCK`], so a slot is never taken from a mapping that is
+//! being retired, nor reserved through a descriptor number the program
+//! may have reused.
 
 use std::cell::UnsafeCell;
 use std::ffi::CString;
@@ -30,7 +41,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use heapwise_trace::spill::{SLOT_LEN, SPILL_HEADER_LEN, SPILL_MAGIC, USED_OFFSET};
 
-use crate::sys::{self, SpinLock};
+use crate::sys::{self, Locked, SpinLock};
 
 /// The mapping (null: none yet, or none possible).
 static BASE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
@@ -42,8 +53,25 @@ static FD: AtomicI32 = AtomicI32::new(-1);
 static OWNER: AtomicU32 = AtomicU32::new(0);
 /// [`UNTRIED`], [`READY`], [`UNAVAILABLE`].
 static STATE: AtomicU32 = AtomicU32::new(UNTRIED);
-/// Serialises creation and removal.
+/// The trace (`state::epoch`) the mapping was made for.
+static MAPPING_EPOCH: AtomicU32 = AtomicU32::new(0);
+/// Serialises creation, removal, retirement and the taking of slots.
 static LOCK: SpinLock = SpinLock::new();
+/// Mappings of earlier traces that may still be written to (see the
+/// module documentation).
+static RETIRED: Locked<Retired> = Locked::new(Retired {
+    mappings: [(0, 0, 0); MAX_RETIRED],
+    len: 0,
+});
+/// Retired mappings kept track of; one more stays mapped for good (its
+/// pages are given back all the same, only its addresses stay taken).
+const MAX_RETIRED: usize = 16;
+
+struct Retired {
+    /// Address, length, and the trace it was made for.
+    mappings: [(usize, usize, u32); MAX_RETIRED],
+    len: usize,
+}
 /// The file's path, NUL-terminated (written under `LOCK` before `STATE`
 /// becomes `READY`, read only after).
 static PATH: PathBuf = PathBuf(UnsafeCell::new([0; PATH_MAX]));
@@ -132,6 +160,7 @@ fn create(dir: &str, slots: usize) -> bool {
         path[..name.len()].copy_from_slice(name.as_bytes());
         path[name.len()] = 0;
         CAPACITY.store(slots, Ordering::Release);
+        MAPPING_EPOCH.store(crate::state::epoch(), Ordering::Release);
         FD.store(fd, Ordering::Release);
         OWNER.store(pid, Ordering::Release);
         BASE.store(base, Ordering::Release);
@@ -149,6 +178,8 @@ fn used_counter(base: *mut u8) -> &'static AtomicU32 {
 /// file, it is full, or tmpfs has no room): the caller then uses private
 /// memory.
 pub fn take_slot() -> Option<*mut u8> {
+    // A block is filled for 128 KiB of records: the lock is rare and short.
+    let _guard = LOCK.lock_for(2000)?;
     let base = BASE.load(Ordering::Acquire);
     if base.is_null() || OWNER.load(Ordering::Acquire) != sys::getpid() {
         return None;
@@ -217,6 +248,15 @@ pub fn release() {
             )
         };
     }
+    close_descriptor();
+}
+
+/// Closes the file's descriptor (and with it the lock), under [`LOCK`]: a
+/// slot being taken reserves its pages through it.
+fn close_descriptor() {
+    let Some(_guard) = LOCK.lock_for(100_000) else {
+        return;
+    };
     let fd = FD.swap(-1, Ordering::AcqRel);
     if fd >= 0 {
         // SAFETY: our descriptor; the mapping does not need it.
@@ -224,11 +264,64 @@ pub fn release() {
     }
 }
 
+/// A new trace of an attached process is starting: the file of the last
+/// one is given back (if its end did not already) and its mapping retired,
+/// so that [`ensure`] makes a new one. Returns false if the lock could not
+/// be had (the attach then fails and changes nothing).
+pub fn retire() -> bool {
+    release();
+    let Some(_guard) = LOCK.lock_for(100_000) else {
+        return false;
+    };
+    let base = BASE.swap(std::ptr::null_mut(), Ordering::AcqRel);
+    let slots = CAPACITY.swap(0, Ordering::AcqRel);
+    if !base.is_null() {
+        let mapping = (
+            base as usize,
+            SPILL_HEADER_LEN + slots * SLOT_LEN,
+            MAPPING_EPOCH.load(Ordering::Acquire),
+        );
+        RETIRED.with(100_000, |retired| {
+            if retired.len < MAX_RETIRED {
+                retired.mappings[retired.len] = mapping;
+                retired.len += 1;
+            }
+        });
+    }
+    OWNER.store(0, Ordering::Release);
+    STATE.store(UNTRIED, Ordering::Release);
+    true
+}
+
+/// Unmaps the retired mappings of traces older than `oldest_in_use`, the
+/// oldest trace a stream in use may still write for (`stream.rs`).
+pub fn sweep(oldest_in_use: u32) {
+    RETIRED.with(100_000, |retired| {
+        let mut kept = 0;
+        for i in 0..retired.len {
+            let (base, len, epoch) = retired.mappings[i];
+            if epoch < oldest_in_use {
+                // SAFETY: a mapping of ours that no thread writes to any
+                // more (see the module documentation).
+                unsafe { libc::munmap(base as *mut libc::c_void, len) };
+            } else {
+                retired.mappings[kept] = retired.mappings[i];
+                kept += 1;
+            }
+        }
+        retired.len = kept;
+    });
+}
+
 /// In a forked child: forgets the parent's file (the child makes its own
 /// when it starts its trace). The child's copy of the descriptor is closed
 /// so that the parent's death is seen while the child lives.
 pub fn reset_after_fork() {
     LOCK.force_unlock();
+    RETIRED.lock.force_unlock();
+    // The child's only thread was not inside a hook: no stream of the
+    // parent's is written to here again.
+    sweep(u32::MAX);
     let base = BASE.swap(std::ptr::null_mut(), Ordering::AcqRel);
     let slots = CAPACITY.swap(0, Ordering::AcqRel);
     if !base.is_null() {

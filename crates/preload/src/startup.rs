@@ -71,27 +71,45 @@ fn first_stage() -> u8 {
 
 /// Starts recording into memory with `config`: buffers, the spill file,
 /// the table of sampled blocks, the fork and exit handlers, the module
-/// list. Returns the next state.
+/// list. Returns the next state. (Also for each later trace of a process
+/// attached again: `attach.rs` calls it after `restart`.)
 pub(crate) fn start_recording(config: Config) -> u8 {
+    crate::sample::set_interval(config.sample);
     if config.sample > 0 {
         // Before recording starts: the hooks read the table to know the
         // trace is sampled.
-        crate::sample::set_interval(config.sample);
         if !crate::live::enable() {
             complain("not tracing: no memory for the table of sampled blocks");
             return OFF;
         }
+    } else {
+        // A full trace of an attached process whose last one was sampled.
+        crate::live::disable();
     }
     let blocks = config.buffer_mb * (1 << 20) / crate::stream::BLOCK_SIZE;
     crate::stream::MAX_BLOCKS.store(blocks, Ordering::Relaxed);
     crate::spill::ensure(config.spill_dir.as_deref(), crate::spill::slots_for(blocks));
+    // An earlier trace's queues start over, in this trace's spill file,
+    // before anything is queued for this trace.
+    if !crate::control::restart() {
+        complain("not tracing: the tracer's queues are busy");
+        return OFF;
+    }
     config::set(config);
-    crate::lifecycle::install();
-    // SAFETY: a plain registration with a valid function pointer.
-    unsafe { on_exit(on_exit_handler, std::ptr::null_mut()) };
-    crate::unwind::modules::refresh();
+    if !HANDLERS_INSTALLED.swap(true, Ordering::AcqRel) {
+        crate::lifecycle::install();
+        // SAFETY: a plain registration with a valid function pointer.
+        unsafe { on_exit(on_exit_handler, std::ptr::null_mut()) };
+    }
+    // Every module, in a trace that knows none yet.
+    crate::unwind::modules::refresh_for_new_trace();
     ACTIVE
 }
+
+/// The fork and exit handlers are registered once per process, however
+/// many traces it records: registered twice, they would run twice (and
+/// the fork handler would wait for the locks it took itself).
+static HANDLERS_INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// One line on stderr (start-up cannot write a trace yet).
 fn complain(message: &str) {

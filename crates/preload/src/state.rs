@@ -5,7 +5,7 @@
 //! the code that moves the state lives above it (`startup.rs`,
 //! `lifecycle.rs`, `writer.rs`).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 /// Nothing decided yet.
 pub const UNINIT: u8 = 0;
@@ -72,6 +72,27 @@ pub fn finish_stage(next: u8) {
 /// Switches recording off for good.
 pub fn turn_off() {
     STATE.store(OFF, Ordering::Release);
+}
+
+/// Which trace of this process is being recorded: 1 for the first, one
+/// more for each trace a later `heapwise attach` starts after a detach
+/// (`attach.rs`). Streams carry the epoch they were armed for; a stream of
+/// an older trace is re-armed by its own thread before it records again
+/// (`stream.rs`), and spill mappings of older traces are unmapped once no
+/// stream of theirs can be written to (`spill.rs`). Read and moved with
+/// sequentially consistent operations: the hand-over of a stream to a new
+/// thread relies on it (see `stream::oldest_epoch_in_use`).
+static EPOCH: AtomicU32 = AtomicU32::new(1);
+
+/// The trace being recorded now (see [`EPOCH`]).
+#[inline(always)]
+pub fn epoch() -> u32 {
+    EPOCH.load(Ordering::SeqCst)
+}
+
+/// Moves to a new trace; returns its epoch.
+pub fn next_epoch() -> u32 {
+    EPOCH.fetch_add(1, Ordering::SeqCst) + 1
 }
 
 /// Marks a forked child whose trace is yet to start.

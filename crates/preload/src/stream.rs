@@ -14,6 +14,22 @@
 //! stream's records (`base`), and the writer hands a drained block back only
 //! after the records it copied from it are in the trace file: whatever a
 //! stream recorded and the trace does not hold is always in some block.
+//!
+//! **One trace after another.** A process attached again after a detach
+//! records a new trace, which a reader decodes from its first byte: every
+//! stream must start over (offsets from 0, a fresh delta encoder, no stack
+//! known, a `THREAD` record first). Only a stream's thread may touch its
+//! state, and it may be inside a hook at any moment — even one it entered
+//! before the detach. So each stream carries the trace it is armed for
+//! ([`Stream::epoch`], against `state::epoch`), and its own thread re-arms
+//! it ([`arm`]) the next time it records, before touching anything else;
+//! a thread that takes over a stream does the same. Until then the stream
+//! belongs to the old trace: the writer of the new one does not read it (a
+//! stream whose thread exited goes back to the free list as it is), and
+//! its thread, should it fill a block still inside an old hook, writes over
+//! that block rather than wait for a writer that will never drain it. Its
+//! old blocks stay mapped until [`oldest_epoch_in_use`] says no stream in
+//! use can still write to them (`spill::sweep`).
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
@@ -23,6 +39,7 @@ use heapwise_trace::record::{MAX_RECORD_LEN, StreamEncoder};
 use heapwise_trace::spill::{CONTROL_SLOT, SLOT_HEADER_LEN, SLOT_LEN};
 
 use crate::intern::Interner;
+use crate::state;
 use crate::sys::{self, SpinLock};
 use crate::unwind::UnwindState;
 
@@ -133,6 +150,9 @@ pub struct Stream {
     /// The kernel thread id of the thread it was last attached to (0 for
     /// a queue).
     tid: AtomicU64,
+    /// The trace (`state::epoch`) the stream is armed for: its records and
+    /// offsets belong to that trace. Written by the owner only.
+    epoch: AtomicU32,
     /// A thread's stream waits for the writer when buffer memory is used
     /// up; a queue (control records, the shared stream), which the writer
     /// itself writes to, takes memory beyond the limit instead.
@@ -165,6 +185,9 @@ pub struct StreamPrivate {
 
 /// A live thread owns the stream.
 const ATTACHED: u8 = 1;
+/// A new thread is taking it over from one that exited (only the thread
+/// that moved it here may).
+const CLAIMING: u8 = 4;
 /// Its thread exited; the writer has not drained it yet.
 const DETACHED: u8 = 2;
 /// On the free list, waiting for a new thread.
@@ -216,7 +239,8 @@ fn new_block() -> Option<*mut Block> {
 }
 
 /// Takes a free stream or creates one, and attaches it to the calling
-/// thread. `None` if memory is exhausted or the free list is busy.
+/// thread. `None` if memory is exhausted. The stream may be left unarmed
+/// ([`is_current`] false) when no block could be had.
 pub fn attach() -> Option<&'static Stream> {
     let recycled = FREE_LOCK.lock_for(1000).and_then(|_guard| {
         let head = FREE_STREAMS.load(Ordering::Acquire);
@@ -228,29 +252,139 @@ pub fn attach() -> Option<&'static Stream> {
         FREE_STREAMS.store(next, Ordering::Release);
         Some(head)
     });
+    let tid = sys::gettid();
     let stream: &'static Stream = match recycled {
         // SAFETY: streams are never freed.
         Some(stream) => unsafe { &*stream },
         None => match reclaim() {
             Some(stream) => stream,
-            None => create()?,
+            None => create(tid)?,
         },
     };
-    stream.state.store(ATTACHED, Ordering::Release);
-    stream.tid.store(sys::gettid(), Ordering::Release);
+    stream.tid.store(tid, Ordering::Release);
+    // Sequentially consistent, and before the epoch is read: see
+    // `oldest_epoch_in_use`.
+    stream.state.store(ATTACHED, Ordering::SeqCst);
+    let epoch = state::epoch();
     // SAFETY: the stream is now owned by this thread.
     let private = unsafe { &mut *stream.private.get() };
+    if stream.epoch.load(Ordering::Relaxed) != epoch {
+        // A new stream, or one of an earlier trace: armed for this one
+        // (with its `THREAD` record). Should there be no block for it now,
+        // the thread's next record tries again.
+        arm(stream, private, epoch, tid);
+        return Some(stream);
+    }
     private.unwind.attach_thread();
-    let tid = sys::gettid();
     let buf = private.reserve(stream, MAX_RECORD_LEN);
     let end = private.enc.thread(buf, private.pos, tid);
     private.commit(end);
     Some(stream)
 }
 
-fn create() -> Option<&'static Stream> {
-    let block = new_block()?;
-    let stream = new_stream(NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed), block, true);
+/// Arms the calling thread's stream for trace `epoch`: it starts over as
+/// a stream of that trace — a new block from this trace's spill file,
+/// offsets from 0, a fresh delta encoder, no stack interned, nothing
+/// parked by signal handlers, and a `THREAD` record for `tid` (0 for a
+/// queue, which has none). What it held of an earlier trace is dropped:
+/// that trace's writer is gone. False (the stream unchanged) if there is
+/// no block to be had.
+///
+/// Only the stream's owner may call this: its thread, or for a queue the
+/// holder of the queue's lock.
+pub fn arm(stream: &Stream, p: &mut StreamPrivate, epoch: u32, tid: u64) -> bool {
+    let block = if stream.bounded {
+        new_block()
+    } else {
+        queue_block()
+    };
+    let Some(block) = block else {
+        return false;
+    };
+    // The writer of the earlier trace is gone and this trace's writer does
+    // not read a stream armed for another (`drain`), so the owner is the
+    // ring's only consumer here. The blocks dropped are in a retired
+    // mapping or private memory, never handed out again.
+    while stream.full.pop().is_some() {}
+    stream.spare.store(ptr::null_mut(), Ordering::Release);
+    Block::assign(block, stream.id, 0);
+    stream.active.store(block, Ordering::Release);
+    p.block = block;
+    p.pos = 0;
+    p.enc = StreamEncoder::new();
+    p.interner.clear();
+    p.unwind.attach_thread();
+    stream.side.drain(|_| {});
+    if tid != 0 {
+        let buf = p.reserve(stream, MAX_RECORD_LEN);
+        let end = p.enc.thread(buf, p.pos, tid);
+        p.commit(end);
+    }
+    // Last: from here on the writer reads the stream.
+    stream.epoch.store(epoch, Ordering::Release);
+    true
+}
+
+/// The trace the stream is armed for.
+pub fn epoch_of(stream: &Stream) -> u32 {
+    stream.epoch.load(Ordering::SeqCst)
+}
+
+/// Whether the stream is armed for the trace being recorded now.
+#[inline(always)]
+pub fn is_current(stream: &Stream, epoch: u32) -> bool {
+    stream.epoch.load(Ordering::Relaxed) == epoch
+}
+
+/// The oldest trace that a stream in use may still write records of (and
+/// so blocks of): `u32::MAX` if none. A stream is in use while its thread
+/// lives or another thread is taking it over; a free stream, or one whose
+/// thread is gone, is only ever written again after the thread that takes
+/// it re-arms it, never to its old blocks.
+///
+/// Why a thread taking a stream over cannot slip past: it marks the stream
+/// `ATTACHED` (or `CLAIMING`) and only then reads the epoch, both
+/// sequentially consistent; the caller moved the epoch on before calling
+/// this, and this reads each stream's state after. So either this sees
+/// the stream in use, or the thread sees the new epoch and re-arms.
+pub fn oldest_epoch_in_use() -> u32 {
+    let mut oldest = u32::MAX;
+    let mut cursor = STREAMS.load(Ordering::Acquire);
+    while !cursor.is_null() {
+        // SAFETY: streams are never freed.
+        let stream = unsafe { &*cursor };
+        cursor = stream.next;
+        let in_use = match stream.state.load(Ordering::SeqCst) {
+            CLAIMING => true,
+            ATTACHED => !thread_gone(stream.tid.load(Ordering::Acquire)),
+            _ => false,
+        };
+        if in_use {
+            oldest = oldest.min(stream.epoch.load(Ordering::SeqCst));
+        }
+    }
+    oldest
+}
+
+/// A new trace of an attached process is starting (`attach.rs`): the
+/// blocks in existence are the last trace's, and no longer count against
+/// this one's buffer limit.
+pub fn restart() {
+    BLOCKS.store(0, Ordering::Release);
+}
+
+/// A new stream for thread `tid`, in the registry. It holds no block and
+/// is armed for no trace (epoch 0): its thread arms it ([`attach`]). So
+/// every block a thread writes belongs to a stream in the registry first,
+/// and [`oldest_epoch_in_use`] never misses one being written.
+fn create(tid: u64) -> Option<&'static Stream> {
+    let stream = new_stream(
+        NEXT_STREAM_ID.fetch_add(1, Ordering::Relaxed),
+        ptr::null_mut(),
+        true,
+        0,
+    );
+    stream.tid.store(tid, Ordering::Release);
     let stream: &'static mut Stream = Box::leak(stream);
     let mut head = STREAMS.load(Ordering::Acquire);
     loop {
@@ -266,27 +400,34 @@ fn create() -> Option<&'static Stream> {
 /// shared stream), written by any thread under the queue's lock and drained
 /// by the writer with [`drain`]. Not in the registry of thread streams.
 pub fn create_queue(id: u32) -> Option<&'static Stream> {
-    let block = match new_block() {
-        Some(block) => block,
-        None => {
-            BLOCKS.fetch_add(1, Ordering::Relaxed);
-            Block::alloc()
-        }
-    };
-    if block.is_null() {
-        return None;
-    }
-    Some(Box::leak(new_stream(id, block, false)))
+    let epoch = state::epoch();
+    let block = queue_block()?;
+    Some(Box::leak(new_stream(id, block, false, epoch)))
 }
 
-fn new_stream(id: u32, block: *mut Block, bounded: bool) -> Box<Stream> {
-    Block::assign(block, id, 0);
+/// A block for a queue, which the writer itself writes to: beyond the
+/// buffer limit if need be.
+fn queue_block() -> Option<*mut Block> {
+    if let Some(block) = new_block() {
+        return Some(block);
+    }
+    BLOCKS.fetch_add(1, Ordering::Relaxed);
+    let block = Block::alloc();
+    (!block.is_null()).then_some(block)
+}
+
+/// A stream writing `block` (null: none yet, see [`create`]).
+fn new_stream(id: u32, block: *mut Block, bounded: bool, epoch: u32) -> Box<Stream> {
+    if !block.is_null() {
+        Block::assign(block, id, 0);
+    }
     Box::new(Stream {
         id,
         next: ptr::null_mut(),
         free_next: Cell::new(ptr::null_mut()),
         state: AtomicU8::new(ATTACHED),
         tid: AtomicU64::new(0),
+        epoch: AtomicU32::new(epoch),
         bounded,
         active: AtomicPtr::new(block),
         full: Ring {
@@ -340,10 +481,13 @@ fn reclaim() -> Option<&'static Stream> {
         let state = stream.state.load(Ordering::Acquire);
         let dead = state == DETACHED
             || (state == ATTACHED && thread_gone(stream.tid.load(Ordering::Acquire)));
+        // Through `CLAIMING`: of two threads that find the same dead stream,
+        // one moves it there and the other's exchange fails (from
+        // `ATTACHED` back to `ATTACHED`, both would succeed).
         if dead
             && stream
                 .state
-                .compare_exchange(state, ATTACHED, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(state, CLAIMING, Ordering::SeqCst, Ordering::Acquire)
                 .is_ok()
         {
             return Some(stream);
@@ -436,6 +580,13 @@ impl StreamPrivate {
     fn switch_block(&mut self, stream: &Stream) {
         let full = self.block;
         let base = Block::end(full);
+        if !is_current(stream, state::epoch()) {
+            // A stream of an earlier trace (its thread is still inside a
+            // hook it entered before a detach): no writer will drain it, so
+            // it writes over its block instead of waiting for one.
+            self.restart_block(stream.id, base);
+            return;
+        }
         let mut waited = 0u32;
         while !stream.full.push(full) {
             wake_writer();
@@ -517,6 +668,16 @@ pub fn drain(
     emit: &mut dyn FnMut(u32, &[u8]),
 ) {
     let detached = stream.state.load(Ordering::Acquire) == DETACHED;
+    if stream.epoch.load(Ordering::Acquire) != state::epoch() {
+        // Armed for an earlier trace: its records are not this trace's,
+        // and its blocks are its thread's until it re-arms. A stream whose
+        // thread exited goes back to the free list as it is (the thread
+        // that takes it re-arms it).
+        if detached {
+            release(stream);
+        }
+        return;
+    }
     let active = stream.active.load(Ordering::Acquire);
     let mut active_done = false;
     while let Some(block) = stream.full.pop() {
@@ -573,3 +734,7 @@ fn release(stream: &Stream) {
     stream.free_next.set(FREE_STREAMS.load(Ordering::Acquire));
     FREE_STREAMS.store(stream as *const Stream as *mut Stream, Ordering::Release);
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;

@@ -189,6 +189,8 @@ fn open_and_spawn() -> bool {
     }
     TRACE_PID.store(i64::from(pid), Ordering::Release);
     TRACE_FD.store(fd, Ordering::Release);
+    // (A process attached again: the last trace's writer stopped.)
+    STOPPED_WORD.store(0, Ordering::Release);
     WRITER_STATE.store(WRITER_RUNNING, Ordering::Release);
     if !spawn() {
         WRITER_STATE.store(WRITER_STOPPED, Ordering::Release);
@@ -281,8 +283,16 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
         // Everything recorded is in the trace.
         crate::spill::remove();
     }
-    // SAFETY: our fd.
-    unsafe { libc::close(writer.fd) };
+    {
+        // Forgotten before it is closed, and under the pass lock, which
+        // `fork` takes: a child forked later (this process goes on after a
+        // detach) must not close a descriptor of the program's that got
+        // the same number.
+        let _lock = PASS_LOCK.lock_for(u64::MAX);
+        TRACE_FD.store(-1, Ordering::Release);
+        // SAFETY: our fd.
+        unsafe { libc::close(writer.fd) };
+    }
     WRITER_STATE.store(WRITER_STOPPED, Ordering::Release);
     STOPPED_WORD.store(1, Ordering::Release);
     sys::futex_wake_all(&STOPPED_WORD);

@@ -40,6 +40,9 @@ pub enum TickSource {
     MonotonicNs,
 }
 
+/// How the session of a trace recorded by `heapwise attach` begins.
+pub const ATTACH_SESSION: &str = "attach-";
+
 /// The trace header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
@@ -50,7 +53,9 @@ pub struct Header {
     /// 0 for the first program image of this process; n for the image after
     /// the n-th `exec`.
     pub exec_seq: u32,
-    /// The `heapwise run` session this trace belongs to (empty if none).
+    /// The `heapwise run` session this trace belongs to (empty if none);
+    /// for a process `heapwise attach` attached to, [`ATTACH_SESSION`]
+    /// followed by the attaching process's id.
     pub session: String,
     /// Command line (`/proc/self/cmdline`).
     pub argv: Vec<String>,
@@ -83,6 +88,12 @@ pub struct Header {
 }
 
 impl Header {
+    /// Whether `heapwise attach` recorded this trace (of a process that
+    /// ran already, from the attach to the detach).
+    pub fn attached(&self) -> bool {
+        self.session.starts_with(ATTACH_SESSION)
+    }
+
     /// Encodes the whole header, fixed part included.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();

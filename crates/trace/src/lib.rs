@@ -57,7 +57,7 @@ pub use control::{
     ClockSync, ControlRecord, Counters, ExitStatus, LoadSegment, ModuleLoad, Recovery,
 };
 pub use error::TraceError;
-pub use header::{FORMAT_VERSION, Header, TickSource};
+pub use header::{ATTACH_SESSION, FORMAT_VERSION, Header, TickSource};
 pub use reader::{Event, ReadStatus, TraceReader, Visitor};
 pub use record::{AllocApi, StreamEncoder};
 pub use stacks::{StackId, StackTable};

@@ -3,7 +3,9 @@
 //! process's own `dlopen`); inside the process, the preload's
 //! `heapwise_attach` starts recording and redirects the `malloc` family
 //! through every module's GOT, and `heapwise_detach` writes it back (see
-//! `crates/preload/src/attach.rs`).
+//! `crates/preload/src/attach.rs`). A process attached before keeps the
+//! library, dormant: the next attach calls its `heapwise_attach` again,
+//! without loading it twice.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,7 +35,9 @@ pub struct AttachArgs {
     /// Ctrl-C or SIGTERM, or when the process ends.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     duration: Option<Duration>,
-    /// Trace file [default: heapwise-COMMAND-PID.hwt in the current directory].
+    /// Trace file, replaced if it exists [default: heapwise-COMMAND-PID.hwt
+    /// in the current directory; -2, -3, ... after the name for the next
+    /// attaches to the process].
     #[arg(short, long, value_name = "PATH")]
     output: Option<PathBuf>,
     /// Record a sample of the allocations: on average one per SIZE bytes
@@ -66,19 +70,22 @@ const ATTACHED: i64 = 0;
 const ALREADY: i64 = 1;
 const BAD_SETTINGS: i64 = 2;
 const NO_TRACE: i64 = 3;
+const BUSY: i64 = 5;
 
 /// Runs `heapwise attach`.
 pub fn run(args: AttachArgs) -> Result<ExitCode> {
     let pid = args.pid;
+    let started = Instant::now();
     heapwise_attach::check(pid)?;
     let preload = locate_preload()?;
-    refuse_if_loaded(pid, &preload)?;
+    let loaded = loaded_preload(pid, &preload)?;
     let trace = trace_path(&args)?;
     // HEAPWISE_PARENT names the process's parent, so that the trace gets
     // the name asked for (as the process `heapwise run` starts does).
     let settings = format!(
-        "HEAPWISE_OUTPUT={}\nHEAPWISE_SESSION=attach-{}\nHEAPWISE_BUFFER_MB={}\nHEAPWISE_PARENT={}\nHEAPWISE_SAMPLE={}\n",
+        "HEAPWISE_OUTPUT={}\nHEAPWISE_SESSION={}{}\nHEAPWISE_BUFFER_MB={}\nHEAPWISE_PARENT={}\nHEAPWISE_SAMPLE={}\n",
         trace.display(),
+        heapwise_trace::ATTACH_SESSION,
         std::process::id(),
         args.buffer_mb,
         parent_of(pid),
@@ -88,10 +95,18 @@ pub fn run(args: AttachArgs) -> Result<ExitCode> {
         .max_size
         .map_or_else(String::new, |bytes| format!("HEAPWISE_MAX_SIZE={bytes}\n"));
     interrupts::catch_interrupts();
-    let started = Instant::now();
-    match heapwise_attach::load_and_call(pid, &preload, "heapwise_attach", &settings)? {
+    let answer = match &loaded {
+        Some(library) => heapwise_attach::call_loaded(pid, library, "heapwise_attach", &settings)?,
+        None => heapwise_attach::load_and_call(pid, &preload, "heapwise_attach", &settings)?,
+    };
+    match answer {
         ATTACHED => {}
-        ALREADY => bail!("process {pid} is traced by heapwise already"),
+        ALREADY => bail!(
+            "process {pid} is already being traced by heapwise (started under `heapwise run`, or attached by another `heapwise attach`)"
+        ),
+        BUSY => bail!(
+            "process {pid} is still writing the end of its last trace (a detach a moment ago): try again in a few seconds"
+        ),
         BAD_SETTINGS => bail!("heapwise's library refused its settings (a bug: please report it)"),
         NO_TRACE => bail!(
             "process {pid} could not create its trace {} (its own stderr says why; it must be able to write there)",
@@ -99,9 +114,17 @@ pub fn run(args: AttachArgs) -> Result<ExitCode> {
         ),
         other => bail!("heapwise's library in process {pid} answered {other}"),
     }
+    let attach_time = started.elapsed();
+    // The library as the process has it mapped, for the detach and for
+    // noticing an exec (which unmaps it).
+    let library = match loaded {
+        Some(library) => library,
+        None => preload.canonicalize().unwrap_or(preload),
+    };
     let actual = trace_of(&trace, pid);
     eprintln!(
-        "heapwise: attached to process {pid}, tracing into {}; {}",
+        "heapwise: attached to process {pid} in {} ms, tracing into {}; {}",
+        attach_time.as_millis(),
         actual.display(),
         match args.duration {
             Some(d) => format!(
@@ -111,15 +134,21 @@ pub fn run(args: AttachArgs) -> Result<ExitCode> {
             None => "Ctrl-C detaches".to_string(),
         }
     );
-    let process_ended = if !args.no_tui && crate::tui::on_terminal() {
-        watch_live(pid, &actual, args.duration, started)?
+    let mut target = Target::new(pid, &library);
+    let end = if !args.no_tui && crate::tui::on_terminal() {
+        watch_live(&mut target, &actual, args.duration, started)?
     } else {
-        wait(pid, args.duration, started)
+        wait(&mut target, args.duration, started)
     };
-    if !process_ended {
-        heapwise_attach::call_loaded(pid, &preload, "heapwise_detach", "")
-            .context("while detaching (the process keeps running; its trace may end early)")?;
-        eprintln!("heapwise: detached from process {pid}; it keeps running as before");
+    match end {
+        End::Detach if target.replaced() => say_replaced(pid),
+        End::Detach => {
+            heapwise_attach::call_loaded(pid, &library, "heapwise_detach", "")
+                .context("while detaching (the process keeps running; its trace may end early)")?;
+            eprintln!("heapwise: detached from process {pid}; it keeps running as before");
+        }
+        End::Replaced => say_replaced(pid),
+        End::Ended => {}
     }
     let analysis = native::analyze(&actual)?;
     let report = native::report(&analysis, 0, None);
@@ -129,34 +158,129 @@ pub fn run(args: AttachArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A process that has the library already (started under `heapwise run`,
-/// or attached before) is not attached again.
-fn refuse_if_loaded(pid: i32, preload: &Path) -> Result<()> {
+/// Heapwise's library as process `pid` has it mapped, if it has: left
+/// there, dormant, by an earlier attach, or preloaded by `heapwise run`.
+/// Its entry points are then called where they are, never loaded twice.
+/// Another copy of the library (another build, or this one replaced on
+/// disk since the process mapped it) is refused: its entry points are not
+/// where this file says they are.
+fn loaded_preload(pid: i32, preload: &Path) -> Result<Option<PathBuf>> {
     let maps = heapwise_attach::mappings(pid)
         .with_context(|| format!("cannot read the mappings of process {pid}"))?;
     let name = preload.file_name();
-    if maps
+    let Some(mapped) = maps
         .iter()
-        .any(|m| m.path.as_deref().and_then(Path::file_name) == name)
-    {
+        .find(|m| m.path.as_deref().and_then(Path::file_name) == name)
+    else {
+        return Ok(None);
+    };
+    let path = mapped.path.clone().unwrap_or_default();
+    let ours = std::fs::metadata(preload).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    if mapped.deleted || ours.ok() != Some(mapped.inode) {
         bail!(
-            "process {pid} has heapwise's library loaded already (started under `heapwise run`, or attached before): it cannot be attached again"
+            "process {pid} has another build of heapwise's library loaded ({}{}), whose entry points this heapwise cannot find: attach with the heapwise that loaded it, or restart the process",
+            path.display(),
+            if mapped.deleted {
+                ", replaced on disk since"
+            } else {
+                ""
+            }
         );
     }
-    Ok(())
+    Ok(Some(path))
+}
+
+/// How the attach ends.
+enum End {
+    /// The duration is up, or the person asked: detach.
+    Detach,
+    /// The process ended (its trace says how).
+    Ended,
+    /// The process replaced its program (exec): the trace ended there.
+    Replaced,
+}
+
+/// The attached process, watched for its end and for an exec.
+struct Target {
+    pid: i32,
+    library: PathBuf,
+    last_look: Option<Instant>,
+    replaced: bool,
+}
+
+impl Target {
+    fn new(pid: i32, library: &Path) -> Target {
+        Target {
+            pid,
+            library: library.to_path_buf(),
+            last_look: None,
+            replaced: false,
+        }
+    }
+
+    /// Whether the process ended, or replaced its program (looked for
+    /// twice a second: an exec unmaps the library, and the new program
+    /// has the same pid).
+    fn end(&mut self) -> Option<End> {
+        if !Path::new(&format!("/proc/{}", self.pid)).exists() || zombie(self.pid) {
+            return Some(End::Ended);
+        }
+        if self
+            .last_look
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
+        {
+            self.last_look = Some(Instant::now());
+            if self.replaced() {
+                return Some(End::Replaced);
+            }
+        }
+        None
+    }
+
+    /// Whether the library is gone from the process: it replaced its
+    /// program.
+    fn replaced(&mut self) -> bool {
+        if !self.replaced
+            && let Ok(maps) = heapwise_attach::mappings(self.pid)
+        {
+            self.replaced = !maps
+                .iter()
+                .any(|m| m.path.as_deref() == Some(self.library.as_path()));
+        }
+        self.replaced
+    }
+}
+
+fn say_replaced(pid: i32) {
+    eprintln!(
+        "heapwise: process {pid} replaced its program (exec): its trace ends there, and the new program runs untraced"
+    );
 }
 
 /// The trace's path as an absolute template (the process has its own
 /// working directory).
+/// An old trace at `-o PATH` is replaced, as `heapwise run` does; the
+/// default name is one not taken yet (`heapwise-COMMAND-PID.hwt`, then
+/// `heapwise-COMMAND-PID-2.hwt`, ... for the next attaches to the process).
 fn trace_path(args: &AttachArgs) -> Result<PathBuf> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     Ok(match &args.output {
-        Some(path) => cwd.join(path),
+        Some(path) => {
+            let path = cwd.join(path);
+            super::run::prepare_output(&path)?;
+            path
+        }
         None => {
             let comm =
                 std::fs::read_to_string(format!("/proc/{}/comm", args.pid)).unwrap_or_default();
             let name = super::launch::file_safe(comm.trim());
-            cwd.join(format!("heapwise-{name}-{{pid}}.hwt"))
+            (1..)
+                .map(|n| match n {
+                    1 => cwd.join(format!("heapwise-{name}-{{pid}}.hwt")),
+                    n => cwd.join(format!("heapwise-{name}-{{pid}}-{n}.hwt")),
+                })
+                .find(|template| !trace_of(template, args.pid).exists())
+                .unwrap_or_default()
         }
     })
 }
@@ -170,30 +294,31 @@ fn trace_of(template: &Path, pid: i32) -> PathBuf {
     )
 }
 
-/// Waits for the duration, an interrupt, or the process's end; returns
-/// whether the process ended.
-fn wait(pid: i32, duration: Option<Duration>, started: Instant) -> bool {
+/// Waits for the duration, an interrupt, or the process's end or exec.
+fn wait(target: &mut Target, duration: Option<Duration>, started: Instant) -> End {
     loop {
-        if !Path::new(&format!("/proc/{pid}")).exists() || zombie(pid) {
-            return true;
+        if let Some(end) = target.end() {
+            return end;
         }
         if interrupts::interrupted() || duration.is_some_and(|d| started.elapsed() >= d) {
-            return false;
+            return End::Detach;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// Shows the live view of the trace until the duration is up, the person
-/// closes it (`q`, Ctrl-C) or the process ends; returns whether it ended.
+/// closes it (`q`, Ctrl-C) or the process ends or execs.
 fn watch_live(
-    pid: i32,
+    target: &mut Target,
     trace: &Path,
     duration: Option<Duration>,
     started: Instant,
-) -> Result<bool> {
+) -> Result<End> {
+    let pid = target.pid;
     let mut view = AttachView {
         pid,
+        target,
         command: std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
             .unwrap_or_default()
             .replace('\0', " ")
@@ -202,7 +327,7 @@ fn watch_live(
         live: LiveTrace::new(trace),
         duration,
         started,
-        ended: false,
+        end: None,
     };
     let mut screen = Screen::enter().context("cannot draw on this terminal (try --no-tui)")?;
     let closed = tui::show(&mut screen, &mut view)?;
@@ -211,21 +336,22 @@ fn watch_live(
     } else {
         let _ = screen.leave();
     }
-    Ok(view.ended)
+    Ok(view.end.unwrap_or(End::Detach))
 }
 
 /// `heapwise attach`'s live view: the trace as it grows.
-struct AttachView {
+struct AttachView<'a> {
     pid: i32,
+    target: &'a mut Target,
     command: String,
     live: LiveTrace,
     duration: Option<Duration>,
     started: Instant,
-    /// The process ended.
-    ended: bool,
+    /// The process ended or replaced its program.
+    end: Option<End>,
 }
 
-impl tui::View for AttachView {
+impl tui::View for AttachView<'_> {
     fn refresh(&mut self) -> Result<bool> {
         self.live.refresh();
         self.ended()
@@ -245,8 +371,10 @@ impl tui::View for AttachView {
     }
 
     fn ended(&mut self) -> Result<bool> {
-        self.ended = !Path::new(&format!("/proc/{}", self.pid)).exists() || zombie(self.pid);
-        Ok(self.ended
+        if self.end.is_none() {
+            self.end = self.target.end();
+        }
+        Ok(self.end.is_some()
             || interrupts::interrupted()
             || self.duration.is_some_and(|d| self.started.elapsed() >= d))
     }

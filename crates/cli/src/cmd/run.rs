@@ -483,7 +483,7 @@ impl Drop for RawMode {
 /// Checks that the trace can be created at `path`: the preload creates it
 /// with O_EXCL, so an old trace there is removed first. Only a regular file
 /// is ever removed: `-o /dev/null` must not delete the device.
-fn prepare_output(path: &Path) -> Result<()> {
+pub(super) fn prepare_output(path: &Path) -> Result<()> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_dir() => bail!(
             "cannot write the trace to {}: it is a directory",

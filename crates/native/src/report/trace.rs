@@ -55,7 +55,11 @@ pub(crate) fn warnings(analysis: &Analysis, out: &mut Vec<String>) {
         ));
     }
     if matches!(replay.exit, Some(ExitStatus::Exec)) {
-        out.push("the process replaced itself with exec; its successor wrote its own trace".into());
+        out.push(if analysis.header.attached() {
+            "the process replaced its program with exec, where this trace ends: heapwise attach traced the old program, not the new one".into()
+        } else {
+            "the process replaced itself with exec; its successor wrote its own trace".into()
+        });
     }
     out.extend(replay.notes.iter().map(|n| format!("tracer: {n}")));
 }

@@ -115,7 +115,17 @@ pub fn refresh_if_changed() -> bool {
 /// Re-reads the module list now, announcing changes in the trace. Returns
 /// whether it changed.
 pub fn refresh() -> bool {
-    let Some(_guard) = REFRESH_LOCK.lock_for(2000) else {
+    refresh_announcing(false)
+}
+
+/// Re-reads the module list for a new trace of an attached process, which
+/// knows no module yet: every one is announced, with the id it had.
+pub fn refresh_for_new_trace() {
+    refresh_announcing(true);
+}
+
+fn refresh_announcing(all: bool) -> bool {
+    let Some(_guard) = REFRESH_LOCK.lock_for(if all { 1_000_000 } else { 2000 }) else {
         return false;
     };
     SEEN_CHANGES.store(change_counters(), Ordering::Release);
@@ -126,27 +136,36 @@ pub fn refresh() -> bool {
     let mut modules = Vec::with_capacity(found.len());
     for mut m in found {
         let known = old.and_then(|snap| snap.modules.iter().find(|o| o.key == m.module.key));
-        match known {
-            Some(o) => m.module.id = o.id,
+        let announce = match known {
+            Some(o) => {
+                m.module.id = o.id;
+                all
+            }
             None => {
                 changed = true;
                 m.module.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-                crate::control::push(&ControlRecord::ModuleLoad(ModuleLoad {
-                    id: m.module.id,
-                    ts,
-                    base: m.module.base,
-                    path: m.path,
-                    build_id: m.build_id,
-                    segments: m.segments,
-                }));
+                true
             }
+        };
+        if announce {
+            crate::control::push(&ControlRecord::ModuleLoad(ModuleLoad {
+                id: m.module.id,
+                ts,
+                base: m.module.base,
+                path: m.path,
+                build_id: m.build_id,
+                segments: m.segments,
+            }));
         }
         modules.push(m.module);
     }
     if let Some(old) = old {
         for o in &old.modules {
             if !modules.iter().any(|m| m.key == o.key) {
-                crate::control::push(&ControlRecord::ModuleUnload { id: o.id, ts });
+                // (A new trace never knew it.)
+                if !all {
+                    crate::control::push(&ControlRecord::ModuleUnload { id: o.id, ts });
+                }
                 changed = true;
             }
         }
