@@ -156,12 +156,16 @@ fn open_and_spawn() -> bool {
         unsafe { libc::close(fd) };
         return false;
     };
-    let pause = Pause::new(
+    let mut pause = Pause::new(
         config.control.as_deref(),
         &config::trace_path(),
         pid,
         config.sample > 0,
     );
+    // A service started while its control file says `off` starts paused.
+    if let Some(pause) = &mut pause {
+        pause.poll();
+    }
     let writer = Writer {
         pause,
         last_control_ns: 0,

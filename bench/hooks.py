@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""What each hook costs, in instructions (callgrind counts instructions, so the figure does not
+move with the machine's load): bench/alloc_bench.c (one thread, PAIRS malloc/free pairs) plain,
+under a bare forwarding shim (bench/hooks/bare_forwarder.c: the floor of any interposer), and
+under heapwise's preload tracing every allocation, sampling one per 512 KiB, and sampling but
+paused by its control file (`off`). Prints the whole program's instructions and the extra
+instructions per malloc/free pair against the plain run.
+
+    bench/hooks.py                  # 200,000 pairs
+    bench/hooks.py --pairs 500000
+
+Results go to stdout and to bench/out/hooks.md. Benchmarks are never run in CI.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "hooks"
+
+
+def instructions(cmd, env):
+    """Instructions the whole program executed (callgrind's total)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd,
+                       env=env, capture_output=True, check=True)
+        text = out.read_text()
+        totals = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
+        return int(totals.group(1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=200_000)
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "heapwise-preload"], cwd=ROOT, check=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    bench = OUT / "alloc_bench"
+    subprocess.run(["gcc", "-O2", "-g", "-pthread", "-o", bench, ROOT / "bench" / "alloc_bench.c"], check=True)
+    bare = OUT / "bare_forwarder.so"
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", bare, ROOT / "bench" / "hooks" / "bare_forwarder.c"],
+                   check=True)
+    preload = ROOT / "target" / "release" / "libheapwise_preload.so"
+    cmd = [str(bench), "1", str(args.pairs)]
+    control = OUT / "paused.control"
+    control.write_text("off\n")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HEAPWISE_") and k != "LD_PRELOAD"}
+    modes = [
+        ("plain glibc", {}),
+        ("bare forwarder", {"LD_PRELOAD": str(bare)}),
+        ("heapwise, every allocation", {"LD_PRELOAD": str(preload), "HEAPWISE_OUTPUT": str(OUT / "full.hwt")}),
+        ("heapwise, sampled 512 KiB", {"LD_PRELOAD": str(preload), "HEAPWISE_OUTPUT": str(OUT / "sampled.hwt"),
+                                       "HEAPWISE_SAMPLE": "512KiB"}),
+        ("heapwise, sampled but paused", {"LD_PRELOAD": str(preload), "HEAPWISE_OUTPUT": str(OUT / "paused.hwt"),
+                                          "HEAPWISE_SAMPLE": "512KiB", "HEAPWISE_CONTROL": str(control)}),
+    ]
+    lines = []
+
+    def say(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    say("# Hook cost in instructions\n")
+    say(f"`{' '.join(sys.argv)}`: `alloc_bench 1 {args.pairs}` under `valgrind --tool=callgrind`.\n")
+    say("| mode | instructions | × plain | extra per malloc/free pair |")
+    say("|---|---|---|---|")
+    plain = None
+    for name, extra in modes:
+        for old in OUT.glob("*.hwt*"):
+            old.unlink()
+        count = instructions(cmd, {**base, **extra})
+        plain = plain or count
+        say(f"| {name} | {count:,} | {count / plain:.3f} | {(count - plain) / args.pairs:.1f} |")
+    (OUT.parent / "hooks.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
