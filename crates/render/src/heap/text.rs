@@ -68,13 +68,21 @@ pub fn write_diff<W: Write + ?Sized>(
     diff: &HeapDiff,
     options: &TextOptions,
 ) -> io::Result<()> {
-    writeln!(
-        out,
-        "Compared by object id: {} objects before, {} after, {} in both.",
-        words::thousands(diff.before_objects),
-        words::thousands(diff.after_objects),
-        words::thousands(diff.shared_objects)
-    )?;
+    match diff.shared_objects {
+        Some(shared) => writeln!(
+            out,
+            "Compared by object id: {} objects before, {} after, {} in both.",
+            words::thousands(diff.before_objects),
+            words::thousands(diff.after_objects),
+            words::thousands(shared)
+        )?,
+        None => writeln!(
+            out,
+            "Compared by counts per class (object ids are addresses that move): {} objects before, {} after.",
+            words::thousands(diff.before_objects),
+            words::thousands(diff.after_objects),
+        )?,
+    }
     for warning in &diff.warnings {
         writeln!(out, "warning: {warning}")?;
     }

@@ -12,9 +12,9 @@
 //!   children of the root: in Node.js, `global`), weak edges skipped; what is
 //!   only reachable from the system roots gets [`SYSTEM_DISTANCE`] plus its depth.
 
-mod dominators;
-
 use std::collections::HashMap;
+
+use heapwise_heap::{Dominated, DominatorGraph, DominatorTree};
 
 use crate::snapshot::{EdgeType, HeapSnapshot, NodeType};
 
@@ -35,8 +35,7 @@ pub struct HeapGraph {
     weakmap_entry_names: HashMap<u32, u32>,
     distance: Vec<u32>,
     parent_edge: Vec<u32>,
-    idom: Vec<u32>,
-    retained: Vec<u64>,
+    tree: DominatorTree,
     raw: RawTypes,
 }
 
@@ -91,8 +90,7 @@ impl HeapGraph {
             weakmap_entry_names,
             distance: Vec::new(),
             parent_edge: Vec::new(),
-            idom: Vec::new(),
-            retained: Vec::new(),
+            tree: DominatorTree::empty(),
             raw,
         };
         say("marking user objects");
@@ -100,21 +98,8 @@ impl HeapGraph {
         say("computing distances");
         graph.compute_distances();
         say("computing dominators");
-        let dominators = dominators::compute(&graph);
-        say("computing retained sizes");
-        let mut retained: Vec<u64> = graph
-            .snapshot
-            .nodes
-            .self_size
-            .iter()
-            .map(|&s| u64::from(s))
-            .collect();
-        for &node in dominators.preorder.iter().skip(1).rev() {
-            let dominator = dominators.idom[node as usize];
-            retained[dominator as usize] += retained[node as usize];
-        }
-        graph.idom = dominators.idom;
-        graph.retained = retained;
+        let tree = DominatorTree::build(&graph, |n| u64::from(graph.snapshot.self_size(n)));
+        graph.tree = tree;
         graph
     }
 
@@ -125,12 +110,17 @@ impl HeapGraph {
 
     /// Retained size of `node`: its own size plus everything it dominates.
     pub fn retained_size(&self, node: u32) -> u64 {
-        self.retained[node as usize]
+        self.tree.retained_size(node)
     }
 
     /// Immediate dominator of `node` (the root's is the root).
     pub fn dominator(&self, node: u32) -> u32 {
-        self.idom[node as usize]
+        self.tree.dominator(node)
+    }
+
+    /// The dominator tree.
+    pub fn tree(&self) -> &DominatorTree {
+        &self.tree
     }
 
     /// Breadth-first distance of `node` from the user roots; see [`SYSTEM_DISTANCE`].
@@ -140,7 +130,7 @@ impl HeapGraph {
 
     /// Total of all self sizes (the root's retained size).
     pub fn total_bytes(&self) -> u64 {
-        self.retained[self.snapshot.root() as usize]
+        self.tree.total()
     }
 
     /// The retainers of `node` as `(edge, source node)` pairs.
@@ -172,28 +162,9 @@ impl HeapGraph {
         (first.partition_point(|&f| f <= edge) - 1) as u32
     }
 
-    /// Children of every node in the dominator tree, as offsets and a flat list.
-    pub fn dominated(&self) -> (Vec<u32>, Vec<u32>) {
-        let n = self.snapshot.node_count() as usize;
-        let root = self.snapshot.root() as usize;
-        let mut first = vec![0u32; n + 1];
-        for (node, &d) in self.idom.iter().enumerate() {
-            if node != root {
-                first[d as usize + 1] += 1;
-            }
-        }
-        for i in 0..n {
-            first[i + 1] += first[i];
-        }
-        let mut fill = first.clone();
-        let mut children = vec![0u32; n.saturating_sub(1)];
-        for (node, &d) in self.idom.iter().enumerate() {
-            if node != root {
-                children[fill[d as usize] as usize] = node as u32;
-                fill[d as usize] += 1;
-            }
-        }
-        (first, children)
+    /// Children of every node in the dominator tree.
+    pub fn dominated(&self) -> Dominated {
+        self.tree.dominated()
     }
 
     /// Whether the edge `e` from `from` keeps its target alive, by DevTools' rules.
@@ -313,7 +284,7 @@ impl HeapGraph {
     }
 }
 
-impl dominators::DominatorGraph for HeapGraph {
+impl DominatorGraph for HeapGraph {
     fn node_count(&self) -> u32 {
         self.snapshot.node_count()
     }

@@ -25,16 +25,10 @@ mod path;
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
-pub use cause::Cause;
-pub use path::PathStep;
+use heapwise_heap::{DumpFormat, LEAKS_SCHEMA, LeakCluster, LeakReport, LeakedConstructor};
 
 use crate::graph::{HeapGraph, NO_DISTANCE};
 use crate::snapshot::{HeapSnapshot, NodeType};
-
-/// Schema string of [`LeakReport`].
-pub const LEAKS_SCHEMA: &str = "heapwise.heap-leaks/1";
 
 /// Knobs of the leak search.
 #[derive(Debug, Clone)]
@@ -52,56 +46,6 @@ impl Default for LeakOptions {
             sample_ids: 5,
         }
     }
-}
-
-/// `heapwise heap leaks`: what leaked, grouped by constructor and by retainer path.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LeakReport {
-    /// Always [`LEAKS_SCHEMA`].
-    pub schema: String,
-    /// Objects that leaked (after filtering).
-    pub leaked_objects: u64,
-    /// Self bytes of those objects.
-    pub leaked_self_bytes: u64,
-    /// Leaked objects per constructor, largest `retained_bytes` first.
-    pub by_constructor: Vec<LeakedConstructor>,
-    /// Leaked objects held the same way, largest `retained_bytes` first.
-    pub clusters: Vec<LeakCluster>,
-    /// Problems with the inputs (e.g. snapshots of different processes).
-    pub warnings: Vec<String>,
-}
-
-/// Leaked objects of one constructor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LeakedConstructor {
-    /// The constructor (DevTools class name).
-    pub name: String,
-    /// Number of leaked objects.
-    pub count: u64,
-    /// Sum of their self sizes.
-    pub self_bytes: u64,
-    /// Bytes they keep alive, not counting one inside another twice.
-    pub retained_bytes: u64,
-}
-
-/// Leaked objects of one constructor held through the same retainer path.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LeakCluster {
-    /// The leaked objects' constructor.
-    pub constructor: String,
-    /// How many leaked objects share this path.
-    pub count: u64,
-    /// Bytes they keep alive, not counting one inside another twice.
-    pub retained_bytes: u64,
-    /// Why they are kept alive.
-    pub cause: Cause,
-    /// What to change.
-    pub recommendation: String,
-    /// The shortest path from the roots (root side first); the last step's edge
-    /// points at the leaked object.
-    pub retainer_path: Vec<PathStep>,
-    /// Snapshot ids of a few of the objects (search `@id` in DevTools).
-    pub sample_ids: Vec<u32>,
 }
 
 /// Finds leaked objects in `final_graph`, given the sorted node ids of the
@@ -153,9 +97,11 @@ pub fn find_leaks(
     let clusters = cluster(final_graph, &leaked, &is_new, options);
     LeakReport {
         schema: LEAKS_SCHEMA.to_string(),
+        format: DumpFormat::V8,
         leaked_objects: leaked_count,
         leaked_self_bytes: self_bytes,
         by_constructor,
+        roots: Vec::new(),
         clusters,
         warnings,
     }
@@ -301,7 +247,7 @@ fn cluster(
                 sample_ids: nodes
                     .iter()
                     .take(options.sample_ids)
-                    .map(|&x| s.node_id(x))
+                    .map(|&x| u64::from(s.node_id(x)))
                     .collect(),
                 constructor,
             }

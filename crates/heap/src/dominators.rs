@@ -12,14 +12,18 @@ const NONE: u32 = u32::MAX;
 /// The result: for each node, its immediate dominator (the root's is itself),
 /// and the nodes in depth-first preorder (dominators come before the nodes
 /// they dominate).
-pub(crate) struct Dominators {
-    pub(crate) idom: Vec<u32>,
-    pub(crate) preorder: Vec<u32>,
+pub struct Dominators {
+    /// For each node, its immediate dominator (the root's is itself).
+    pub idom: Vec<u32>,
+    /// The nodes in depth-first preorder, the root first.
+    pub preorder: Vec<u32>,
 }
 
 /// Graph access the algorithm needs.
-pub(crate) trait DominatorGraph {
+pub trait DominatorGraph {
+    /// Number of nodes; nodes are `0..node_count`.
     fn node_count(&self) -> u32;
+    /// The root every path starts from.
     fn root(&self) -> u32;
     /// Calls `f` for each essential successor of `node`.
     fn for_each_successor(&self, node: u32, f: &mut dyn FnMut(u32));
@@ -30,7 +34,8 @@ pub(crate) trait DominatorGraph {
     fn has_only_weak_retainers(&self, node: u32) -> bool;
 }
 
-pub(crate) fn compute(graph: &dyn DominatorGraph) -> Dominators {
+/// Immediate dominators of every node of `graph`.
+pub fn compute(graph: &dyn DominatorGraph) -> Dominators {
     let n = graph.node_count() as usize;
     let root = graph.root();
     let mut dfnum = vec![NONE; n];
