@@ -164,6 +164,10 @@ pub struct LeakRoot {
     /// Leaked objects it holds directly: its elements, entries or listeners
     /// (one per request when a request leaks one).
     pub entries: u64,
+    /// For dumps whose object ids do not survive the garbage collector (the
+    /// JVM's): the entries the same point (the same path) held in BASELINE;
+    /// `entries - baseline_entries` were added since. `null` for V8.
+    pub baseline_entries: Option<u64>,
     /// Bytes those objects keep alive.
     pub retained_bytes: u64,
     /// The constructors of the objects it holds, most first.

@@ -294,9 +294,14 @@ impl HprofGraph {
     /// A GC root as people read it: `Java frame of thread 'main' in Leak.main (Leak.java:9)`.
     pub fn root_label(&self, kind: RootKind) -> String {
         let thread = |serial: u32| -> String {
-            match self.dump.thread(serial).and_then(|t| t.name.clone()) {
-                Some(name) => format!("thread '{name}'"),
-                None => format!("thread #{serial}"),
+            let known = self.dump.thread(serial);
+            match (
+                known.and_then(|t| t.name.clone()),
+                known.and_then(|t| t.frames.last()),
+            ) {
+                (Some(name), _) => format!("thread '{name}'"),
+                (None, Some(bottom)) => format!("thread #{serial} ({})", bottom.method),
+                (None, None) => format!("thread #{serial}"),
             }
         };
         let frame = |serial: u32, depth: u32| -> String {
@@ -332,7 +337,7 @@ impl HprofGraph {
             RootKind::StickyClass => "system class".into(),
             RootKind::ThreadBlock { thread: t } => format!("thread block of {}", thread(t)),
             RootKind::MonitorUsed => "monitor in use".into(),
-            RootKind::ThreadObject { thread: t } => format!("{} (running)", thread(t)),
+            RootKind::ThreadObject { thread: t } => thread(t),
             RootKind::Android(tag) => format!("VM root (0x{tag:02X})"),
         }
     }

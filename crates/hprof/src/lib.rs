@@ -45,7 +45,7 @@ mod summary;
 pub use error::HprofError;
 pub use format::java_class_name;
 pub use graph::{HprofGraph, NO_DISTANCE};
-pub use leaks::{LeakOptions, find_leaks};
+pub use leaks::{Baseline, LeakOptions, find_leaks};
 pub use model::{
     ClassInfo, ClassKind, Field, Frame, HprofDump, NULL, ROOT, RootKind, SizeModel, Thread,
 };

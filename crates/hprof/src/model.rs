@@ -171,8 +171,6 @@ pub struct HprofDump {
     pub(crate) names: Vec<String>,
     /// `(node, class index)` of every class object, sorted by node.
     pub(crate) class_nodes: Vec<(u32, u32)>,
-    /// The class named `java.lang.Class`.
-    pub(crate) class_class: Option<u32>,
     pub(crate) addr: Vec<u64>,
     pub(crate) class: Vec<u32>,
     pub(crate) size: Vec<u32>,

@@ -1,6 +1,7 @@
-//! `heapwise heap ...`: V8/Node.js heap snapshots.
+//! `heapwise heap ...`: V8/Node.js heap snapshots and JVM heap dumps.
 //!
-//! Glue only: parse flags, call `heapwise-v8`, render with `heapwise-render`.
+//! Glue only: parse flags, call `heapwise-v8` or `heapwise-hprof` (the file's
+//! first bytes say which), render with `heapwise-render`.
 
 use heapwise_words as words;
 use std::fs::{self, File};
@@ -18,17 +19,19 @@ use heapwise_v8::watch::{HeapWatchReport, WATCH_SCHEMA, WatchOptions};
 use heapwise_v8::{HeapGraph, LeakOptions, LeakReport, ObjectIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::hprof::{self, DumpKind};
 use crate::exit;
 
 // Shared with the other commands; `report --min-age` names it by this path.
 use super::args::parse_duration;
 
-/// Analyse V8/Node.js heap snapshots.
+/// Analyse V8/Node.js heap snapshots and JVM heap dumps (HPROF).
 #[derive(Subcommand)]
 pub enum HeapCommand {
     /// Objects by constructor: count, self size and retained size.
     Summary {
-        /// A `.heapsnapshot` file (Chrome DevTools, `v8.writeHeapSnapshot()`, `heapwise heap capture`).
+        /// A `.heapsnapshot` file (Chrome DevTools, `v8.writeHeapSnapshot()`, `heapwise heap capture`)
+        /// or an HPROF dump (`jcmd PID GC.heap_dump`, `jmap -dump`), recognised by content.
         snapshot: PathBuf,
         #[command(flatten)]
         output: OutputArgs,
@@ -37,6 +40,9 @@ pub enum HeapCommand {
         top: usize,
     },
     /// Compare two snapshots of one process: new, deleted and size change per constructor.
+    ///
+    /// V8 snapshots are matched by object id; JVM dumps by counts per class
+    /// (their object ids are addresses, which the garbage collector changes).
     Diff {
         /// The earlier snapshot.
         before: PathBuf,
@@ -51,7 +57,10 @@ pub enum HeapCommand {
     /// Find leaked objects: allocated after BASELINE, present in TARGET, alive in FINAL.
     ///
     /// Take BASELINE, run the action suspected of leaking, take TARGET, run it
-    /// again (or wait), take FINAL. All three must come from one process.
+    /// again (or wait), take FINAL. All three must come from one process. For
+    /// JVM dumps: the classes whose count grows from BASELINE to TARGET and does
+    /// not fall by FINAL, and the objects (static fields, collections, listener
+    /// lists, ThreadLocals, class loaders) they accumulate in.
     Leaks {
         /// Snapshot before the action.
         baseline: PathBuf,
@@ -191,7 +200,10 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
                 include_internals,
                 ..LeakOptions::default()
             };
-            let report = find_leaks(&baseline, &target, &final_snapshot, &options)?;
+            let report = match DumpKind::of_all(&[&baseline, &target, &final_snapshot])? {
+                DumpKind::V8 => find_leaks(&baseline, &target, &final_snapshot, &options)?,
+                DumpKind::Hprof => find_jvm_leaks(&baseline, &target, &final_snapshot)?,
+            };
             let text = TextOptions { top, clusters };
             emit(&output, &report, |w| write_leaks(w, &report, &text))?;
             Ok(leak_exit(&report, fail_on_leak))
@@ -244,8 +256,10 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
 
 /// `heap summary`.
 fn summary(snapshot: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode> {
-    let graph = load_graph(snapshot)?;
-    let summary = heapwise_v8::summarize(&graph);
+    let summary = match DumpKind::of(snapshot)? {
+        DumpKind::V8 => heapwise_v8::summarize(&load_graph(snapshot)?),
+        DumpKind::Hprof => heapwise_hprof::summarize(&hprof::load_graph(snapshot, false)?),
+    };
     let options = TextOptions {
         top,
         ..TextOptions::default()
@@ -256,9 +270,13 @@ fn summary(snapshot: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode>
 
 /// `heap diff`: warnings go to stderr too when the report is JSON.
 fn diff(before: &Path, after: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode> {
-    let before = load_index(before)?;
-    let after = load_index(after)?;
-    let diff = heapwise_v8::diff(&before, &after);
+    let diff = match DumpKind::of_all(&[before, after])? {
+        DumpKind::V8 => heapwise_v8::diff(&load_index(before)?, &load_index(after)?),
+        DumpKind::Hprof => heapwise_hprof::diff(
+            &hprof::load_histogram(before)?,
+            &hprof::load_histogram(after)?,
+        ),
+    };
     if output.format == Format::Json {
         for warning in &diff.warnings {
             eprintln!("heapwise: warning: {warning}");
@@ -361,7 +379,7 @@ fn watch(addr: &str, plan: &WatchPlan) -> Result<HeapWatchReport> {
 
 /// Exit status of a leak search.
 pub(crate) fn leak_exit(report: &LeakReport, fail_on_leak: bool) -> ExitCode {
-    if fail_on_leak && !report.clusters.is_empty() {
+    if fail_on_leak && report.found_leak() {
         ExitCode::from(exit::LEAK_FOUND)
     } else {
         ExitCode::SUCCESS
@@ -383,6 +401,18 @@ pub(crate) fn find_leaks(
         &target_ids,
         &graph,
         options,
+    ))
+}
+
+/// The three-dump search on JVM dumps, holding one full dump at a time.
+fn find_jvm_leaks(baseline: &Path, target: &Path, final_dump: &Path) -> Result<LeakReport> {
+    let options = heapwise_hprof::LeakOptions::default();
+    let target = hprof::load_histogram(target)?;
+    let baseline =
+        heapwise_hprof::Baseline::new(&hprof::load_graph(baseline, true)?, &target, &options);
+    let graph = hprof::load_graph(final_dump, true)?;
+    Ok(heapwise_hprof::find_leaks(
+        &baseline, &target, &graph, &options,
     ))
 }
 
@@ -410,7 +440,7 @@ pub(crate) fn emit<T: serde::Serialize>(
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
 /// A progress bar on stderr for large files, only when stderr is a terminal.
-fn progress_bar(total: u64, label: &str) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64, label: &str) -> ProgressBar {
     if total < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -430,7 +460,7 @@ fn open_snapshot(path: &Path) -> Result<(File, u64)> {
     Ok((file, len))
 }
 
-fn file_label(path: &Path) -> String {
+pub(crate) fn file_label(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),

@@ -16,12 +16,9 @@ const COMPRESSED_OOPS_LIMIT: u64 = 32 << 30;
 
 /// The dump between the passes: everything but the references' targets.
 pub(crate) struct Laid {
-    pub(crate) id_size: u8,
     pub(crate) classes: Vec<ClassInfo>,
-    pub(crate) class_index: FxHashMap<u64, u32>,
     pub(crate) names: Vec<String>,
     pub(crate) class_nodes: Vec<(u32, u32)>,
-    pub(crate) class_class: Option<u32>,
     pub(crate) addr: Vec<u64>,
     pub(crate) index: AddressIndex,
     pub(crate) class: Vec<u32>,
@@ -57,7 +54,6 @@ impl Laid {
             classes: self.classes,
             names: self.names,
             class_nodes: self.class_nodes,
-            class_class: self.class_class,
             addr: self.addr,
             class: self.class,
             size: self.size,
@@ -155,7 +151,7 @@ pub(crate) fn lay_out(scan: Scan) -> Result<Laid, HprofError> {
         thread_objects,
         thread_names,
         classes: raw,
-        mut class_index,
+        class_index,
         primitive_classes,
         addr: scan_addr,
         class: scan_class,
@@ -358,13 +354,13 @@ pub(crate) fn lay_out(scan: Scan) -> Result<Laid, HprofError> {
     size.push(0u32);
     first_edge.push(0u32);
     first_edge.push(0u32);
-    for node in 1..n {
+    for (node, &address) in addr.iter().enumerate().skip(1) {
         let i = pick(node - 1);
         let raw_class = scan_class[i];
         let length = u64::from(scan_length[i]);
         let (c, bytes, degree) = if raw_class == CLASS_OBJECT {
             let described = class_index
-                .get(&addr[node])
+                .get(&address)
                 .copied()
                 .map(|c| remap[c as usize])
                 .unwrap_or(0);
@@ -433,11 +429,6 @@ pub(crate) fn lay_out(scan: Scan) -> Result<Laid, HprofError> {
     let references = root_targets.len() as u64;
     to[..root_targets.len()].copy_from_slice(&root_targets);
     class_nodes.sort_unstable();
-    for (c, info) in classes.iter().enumerate() {
-        if info.id != 0 {
-            class_index.insert(info.id, c as u32);
-        }
-    }
 
     // Threads and their stacks.
     let class_name_of_serial = |serial: u32| -> String {
@@ -482,12 +473,9 @@ pub(crate) fn lay_out(scan: Scan) -> Result<Laid, HprofError> {
     threads.dedup_by_key(|(serial, _)| *serial);
 
     Ok(Laid {
-        id_size,
         classes,
-        class_index,
         names,
         class_nodes,
-        class_class,
         addr,
         index,
         class,

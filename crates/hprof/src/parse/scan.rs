@@ -37,7 +37,6 @@ pub(crate) fn header<R: Read>(input: &mut Input<R>) -> Result<Header, HprofError
 pub(crate) struct RawClass {
     pub(crate) id: u64,
     pub(crate) dumped: bool,
-    pub(crate) name: Option<String>,
     pub(crate) super_id: u64,
     pub(crate) loader_id: u64,
     pub(crate) kind: Option<ClassKind>,
@@ -51,7 +50,6 @@ impl RawClass {
         RawClass {
             id,
             dumped: false,
-            name: None,
             super_id: 0,
             loader_id: 0,
             kind: None,
