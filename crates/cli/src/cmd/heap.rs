@@ -83,6 +83,9 @@ pub enum HeapCommand {
         /// Clusters shown in text output.
         #[arg(long, default_value_t = 10)]
         clusters: usize,
+        /// Accumulation points (roots) shown in text output.
+        #[arg(long, default_value_t = 10)]
+        roots: usize,
     },
     /// Take heap snapshots of a running Node.js process (`node --inspect`).
     ///
@@ -195,6 +198,7 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
             include_internals,
             top,
             clusters,
+            roots,
         } => {
             let options = LeakOptions {
                 include_internals,
@@ -204,7 +208,11 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
                 DumpKind::V8 => find_leaks(&baseline, &target, &final_snapshot, &options)?,
                 DumpKind::Hprof => find_jvm_leaks(&baseline, &target, &final_snapshot)?,
             };
-            let text = TextOptions { top, clusters };
+            let text = TextOptions {
+                top,
+                clusters,
+                roots,
+            };
             emit(&output, &report, |w| write_leaks(w, &report, &text))?;
             Ok(leak_exit(&report, fail_on_leak))
         }

@@ -174,10 +174,27 @@ pub fn find_leaks(
             .collect();
         entry_groups.sort_unstable();
         entry_groups.dedup();
-        let entry_classes: Vec<String> = entry_groups
+        // Name what a person recognises: the program's own class most held,
+        // rather than the collection's internal nodes.
+        let own = point
+            .held
             .iter()
-            .map(|&g| groups.names[g as usize].clone())
-            .collect();
+            .filter(|(g, _)| {
+                let name = &groups.names[**g as usize];
+                !name.ends_with("[]")
+                    && !["java.", "javax.", "jdk.", "sun."]
+                        .iter()
+                        .any(|p| name.starts_with(p))
+            })
+            .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(a.0)))
+            .map(|(&g, _)| g);
+        let entry_classes: Vec<String> = match own {
+            Some(g) => vec![groups.names[g as usize].clone()],
+            None => entry_groups
+                .iter()
+                .map(|&g| groups.names[g as usize].clone())
+                .collect(),
+        };
         let loaders = point
             .entries
             .iter()
