@@ -176,7 +176,12 @@ impl Target {
     }
 
     fn start_script(script: &str, args: &[&str]) -> Target {
+        Target::start_with(script, args, &[])
+    }
+
+    fn start_with(script: &str, args: &[&str], env: &[(&str, &Path)]) -> Target {
         let mut child = Command::new("node")
+            .envs(env.iter().copied())
             .arg("--inspect=127.0.0.1:0")
             .arg(v8_test_file(script))
             .args(args)
@@ -211,10 +216,15 @@ impl Target {
     }
 
     fn command(&mut self, command: &str) {
+        assert_eq!(self.ask(command), "done");
+    }
+
+    /// Sends a command and returns the script's answer.
+    fn ask(&mut self, command: &str) -> String {
         writeln!(self.stdin, "{command}").unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "done");
+        line.trim().to_string()
     }
 
     /// Starts `heapwise heap capture --count 3` in one inspector session
@@ -450,4 +460,150 @@ fn watch_calls_a_flat_heap_no_leak() {
     let v = json(&out);
     assert_eq!(v["verdict"]["leak"], false, "{}", v["verdict"]);
     assert!(v["leaks"].is_null());
+}
+
+/// express 4 from the npm registry, installed once into cargo's per-target
+/// temporary directory and reused by later runs; returns its `node_modules`.
+fn express() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("express4");
+            let modules = dir.join("node_modules");
+            if !modules.join("express/package.json").exists() {
+                std::fs::create_dir_all(&dir).unwrap();
+                let out = Command::new("npm")
+                    .args([
+                        "install",
+                        "--no-audit",
+                        "--no-fund",
+                        "--no-save",
+                        "--prefix",
+                    ])
+                    .arg(&dir)
+                    .arg("express@4")
+                    .output()
+                    .expect("npm (part of this machine kind's Node.js) runs");
+                assert!(
+                    out.status.success(),
+                    "npm install express@4 failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            modules
+        })
+        .clone()
+}
+
+/// `listeners=N audit=N` as numbers.
+fn held(answer: &str) -> (u64, u64) {
+    let value = |key: &str| -> u64 {
+        answer
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {answer:?}"))
+    };
+    (value("listeners="), value("audit="))
+}
+
+#[test]
+fn leaks_of_a_real_express_app_are_two_roots_the_listener_array_and_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let modules = express();
+    let mut target = Target::start_with("node/express_leak.js", &[], &[("NODE_PATH", &modules)]);
+    // Warm up: routes compiled, the listener array and the Map exist before the baseline.
+    target.ask("leak 20");
+    target.ask("ok 20");
+    let (mut capture, mut listed) = target.capture_three(dir.path());
+    let baseline = next_path(&mut listed);
+    let before = held(&target.ask("leak 60"));
+    target.ask("ok 30");
+    let target_snapshot = next_path(&mut listed);
+    let after = held(&target.ask("leak 40"));
+    target.ask("ok 30");
+    let final_snapshot = next_path(&mut listed);
+    assert!(capture.wait().unwrap().success());
+    // Leaked: made after BASELINE, present in TARGET (the first 60), alive in FINAL.
+    let leaked = 60;
+    assert_eq!(
+        (before.0, after.0),
+        (80, 120),
+        "the app's own count of listeners"
+    );
+
+    let out = heapwise(&[
+        "heap",
+        "leaks",
+        "--format",
+        "json",
+        &baseline,
+        &target_snapshot,
+        &final_snapshot,
+    ]);
+    let v = json(&out);
+    let roots = v["roots"].as_array().unwrap();
+    let holders: Vec<&str> = roots
+        .iter()
+        .map(|r| r["holder"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        holders,
+        [
+            "the 'shutdown' listeners of EventEmitter 'bus'",
+            "Map 'audit'"
+        ],
+        "exactly two roots, not one per class held"
+    );
+    assert_eq!(roots[0]["cause"], "event-listener");
+    assert_eq!(
+        roots[0]["entries"], leaked,
+        "one listener per leaking request"
+    );
+    assert_eq!(roots[1]["cause"], "unbounded-collection");
+    assert_eq!(
+        roots[1]["entries"], leaked,
+        "one Map entry per leaking request"
+    );
+    let held_by_listeners: Vec<&str> = roots[0]["holds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    for class in ["IncomingMessage", "ServerResponse", "Socket"] {
+        assert!(
+            held_by_listeners.contains(&class),
+            "{class} in {held_by_listeners:?}"
+        );
+    }
+    assert!(
+        v["clusters"].as_array().unwrap().len() > 2,
+        "the clusters stay, as detail"
+    );
+    let last = roots[1]["path"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["node"].as_str(), last["edge"].as_str()),
+        (Some("system / Context"), Some("audit"))
+    );
+
+    let text = String::from_utf8(
+        heapwise(&[
+            "heap",
+            "leaks",
+            &baseline,
+            &target_snapshot,
+            &final_snapshot,
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        text.contains("What keeps growing: 2 things keep growing"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#1 the 'shutdown' listeners of EventEmitter 'bus' - 60 entries"),
+        "{text}"
+    );
 }

@@ -22,6 +22,7 @@ mod cause;
 mod holder;
 mod internal;
 mod path;
+mod roots;
 
 use std::collections::HashMap;
 
@@ -37,6 +38,9 @@ pub struct LeakOptions {
     pub include_internals: bool,
     /// Object ids listed per cluster, for looking them up in DevTools (`@id`).
     pub sample_ids: usize,
+    /// An accumulation point is reported when it holds at least this many
+    /// leaked objects directly (its entries).
+    pub min_entries: u64,
 }
 
 impl Default for LeakOptions {
@@ -44,6 +48,7 @@ impl Default for LeakOptions {
         LeakOptions {
             include_internals: false,
             sample_ids: 5,
+            min_entries: 2,
         }
     }
 }
@@ -94,14 +99,15 @@ pub fn find_leaks(
 
     let (by_constructor, self_bytes) = group_by_constructor(final_graph, &leaked);
     let is_new = |node: u32| baseline_ids.binary_search(&s.node_id(node)).is_err();
-    let clusters = cluster(final_graph, &leaked, &is_new, options);
+    let (clusters, members) = cluster(final_graph, &leaked, &is_new, options);
+    let roots = roots::find(final_graph, &leaked, &is_new, &clusters, &members, options);
     LeakReport {
         schema: LEAKS_SCHEMA.to_string(),
         format: DumpFormat::V8,
         leaked_objects: leaked_count,
         leaked_self_bytes: self_bytes,
         by_constructor,
-        roots: Vec::new(),
+        roots,
         clusters,
         warnings,
     }
@@ -168,7 +174,7 @@ fn cluster(
     leaked: &[bool],
     is_new: &dyn Fn(u32) -> bool,
     options: &LeakOptions,
-) -> Vec<LeakCluster> {
+) -> (Vec<LeakCluster>, Vec<Vec<u32>>) {
     let s = graph.snapshot();
     let n = s.node_count() as usize;
     // Nodes on the path of a named leaked object: unnamed leaked objects there
@@ -225,7 +231,7 @@ fn cluster(
         cluster_of[x as usize] != none
     });
 
-    let mut clusters: Vec<LeakCluster> = groups
+    let mut clusters: Vec<(LeakCluster, &Vec<u32>)> = groups
         .iter()
         .enumerate()
         .map(|(index, (class, nodes))| {
@@ -238,7 +244,7 @@ fn cluster(
                 .unwrap_or(nodes[0]);
             let path = paths.get(&example).map_or(&[][..], Vec::as_slice);
             let diagnosis = cause::diagnose(graph, path, example, &constructor);
-            LeakCluster {
+            let cluster = LeakCluster {
                 count: nodes.len() as u64,
                 retained_bytes: retained[index],
                 cause: diagnosis.cause,
@@ -250,10 +256,11 @@ fn cluster(
                     .map(|&x| u64::from(s.node_id(x)))
                     .collect(),
                 constructor,
-            }
+            };
+            (cluster, nodes)
         })
         .collect();
-    clusters.sort_by(|a, b| {
+    clusters.sort_by(|(a, _), (b, _)| {
         b.retained_bytes
             .cmp(&a.retained_bytes)
             .then_with(|| b.count.cmp(&a.count))
@@ -261,4 +268,7 @@ fn cluster(
             .then_with(|| a.sample_ids.cmp(&b.sample_ids))
     });
     clusters
+        .into_iter()
+        .map(|(cluster, nodes)| (cluster, nodes.clone()))
+        .unzip()
 }
