@@ -17,6 +17,9 @@
 //!   accumulation points that hold them (a static field, a collection that
 //!   only grows, a listener list, a ThreadLocal, a class loader).
 //!
+//! [`attach`] takes a dump of a running JVM through HotSpot's attach
+//! mechanism, as `jcmd PID GC.heap_dump` does, without needing a JDK.
+//!
 //! Object sizes are not in the file; they are computed as HotSpot lays
 //! objects out (see [`SizeModel`]).
 //!
@@ -34,6 +37,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod attach;
 mod error;
 pub mod format;
 mod graph;

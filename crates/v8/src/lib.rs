@@ -20,7 +20,8 @@
 //! in `heapwise-render`.
 //!
 //! [`inspector`] talks to a live Node.js process started with `--inspect`:
-//! it streams heap snapshots to disk and reads heap usage; [`watch`] samples
+//! it streams heap snapshots to disk and reads heap usage; [`signal`] opens
+//! the inspector of a process started without `--inspect` (SIGUSR1); [`watch`] samples
 //! that usage over time and judges it.
 //!
 //! # Example
@@ -53,6 +54,7 @@ mod graph;
 pub mod inspector;
 mod leaks;
 mod parse;
+pub mod signal;
 mod snapshot;
 mod summary;
 pub mod watch;

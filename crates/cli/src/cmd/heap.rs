@@ -87,15 +87,18 @@ pub enum HeapCommand {
         #[arg(long, default_value_t = 10)]
         roots: usize,
     },
-    /// Take heap snapshots of a running Node.js process (`node --inspect`).
+    /// Take heap snapshots of a running Node.js process or heap dumps of a running JVM.
     ///
-    /// Object ids are only comparable between snapshots of one inspector
-    /// session: take the snapshots for `diff` or `leaks` in one run with
-    /// --count (each path is printed as soon as its file is complete).
+    /// --inspect talks to a Node.js inspector; --pid takes a JVM's dump of
+    /// live objects (as `jcmd PID GC.heap_dump` does, through the JVM's attach
+    /// mechanism) or opens a Node.js process's inspector (as SIGUSR1 does; it
+    /// stays open). Object ids are only comparable between snapshots of one
+    /// inspector session: take the snapshots for `diff` or `leaks` in one run
+    /// with --count (each path is printed as soon as its file is complete).
     Capture {
         #[command(flatten)]
-        target: InspectArgs,
-        /// Directory for the snapshots, or a `.heapsnapshot` file name when --count is 1.
+        target: CaptureTarget,
+        /// Directory for the snapshots, or a `.heapsnapshot` (`.hprof`) file name when --count is 1.
         #[arg(short, long, default_value = ".")]
         output: PathBuf,
         /// How many snapshots to take.
@@ -107,7 +110,8 @@ pub enum HeapCommand {
         /// Keep only the newest N snapshots of this run, deleting older ones.
         #[arg(long, value_name = "N")]
         keep: Option<usize>,
-        /// Force a full garbage collection before each snapshot.
+        /// Force a full garbage collection before each snapshot (a JVM's dump
+        /// always holds live objects only, after a full collection).
         #[arg(long)]
         gc: bool,
         /// File name prefix.
@@ -155,6 +159,19 @@ pub struct OutputArgs {
     /// Write to this file instead of standard output.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+}
+
+/// The process `capture` takes snapshots or dumps of.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct CaptureTarget {
+    /// The inspector address of a Node.js process (`node --inspect=HOST:PORT`).
+    /// heapwise connects to this address only.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub inspect: Option<String>,
+    /// A running JVM or Node.js process, by process id.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
 }
 
 /// The inspector to talk to.
@@ -233,7 +250,11 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
                 gc,
                 prefix,
             };
-            capture_and_print(&target.inspect, &plan)?;
+            match (target.inspect, target.pid) {
+                (Some(addr), _) => capture_and_print(connect(&addr)?, &plan)?,
+                (None, Some(pid)) => capture_pid(pid, &plan)?,
+                (None, None) => bail!("give --inspect HOST:PORT or --pid PID"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         HeapCommand::Watch {
@@ -300,13 +321,33 @@ fn diff(before: &Path, after: &Path, output: &OutputArgs, top: usize) -> Result<
 
 /// Takes the snapshots of `heap capture`, printing each path as soon as
 /// its file is complete, so that a script can act between snapshots.
-fn capture_and_print(addr: &str, plan: &CapturePlan) -> Result<()> {
-    let mut inspector = connect(addr)?;
-    capture(&mut inspector, plan, &mut |path| {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{}", path.display()).and_then(|()| stdout.flush())
-    })?;
+fn capture_and_print(mut inspector: Inspector, plan: &CapturePlan) -> Result<()> {
+    capture(&mut inspector, plan, &mut print_path)?;
     Ok(())
+}
+
+/// Lists a finished file on stdout at once, so that a script can act between files.
+fn print_path(path: &Path) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", path.display()).and_then(|()| stdout.flush())
+}
+
+/// `capture --pid`: a JVM's heap dumps, or a Node.js process's snapshots
+/// through the inspector SIGUSR1 opens.
+fn capture_pid(pid: u32, plan: &CapturePlan) -> Result<()> {
+    if heapwise_hprof::attach::is_jvm(pid)
+        .with_context(|| format!("while looking at process {pid}"))?
+    {
+        hprof::capture(pid, plan, &mut print_path)?;
+        return Ok(());
+    }
+    let (addr, inspector) = heapwise_v8::signal::open_inspector(pid, Duration::from_secs(10))
+        .with_context(|| format!("while opening the inspector of process {pid}"))?;
+    eprintln!(
+        "heapwise: opened the inspector of Node.js process {pid} on {addr} ({}); it stays open until the process ends",
+        inspector.title
+    );
+    capture_and_print(inspector, plan)
 }
 
 /// Exit status of `heap watch`: a leak is the heap's verdict or a cluster
@@ -536,11 +577,24 @@ pub(crate) fn capture(
     plan: &CapturePlan,
     written: &mut dyn FnMut(&Path) -> std::io::Result<()>,
 ) -> Result<Vec<PathBuf>> {
+    capture_series(plan, "heapsnapshot", written, &mut |path| {
+        take_one(inspector, path, plan.gc).map(|_| ())
+    })
+}
+
+/// Takes `plan.count` files `plan.interval` apart with `take`, named
+/// `PREFIX-UNIXTIME-N.EXTENSION` (or `plan.output` itself for one file with
+/// that extension), calling `written` with each and keeping the newest `--keep`.
+pub(crate) fn capture_series(
+    plan: &CapturePlan,
+    extension: &str,
+    written: &mut dyn FnMut(&Path) -> std::io::Result<()>,
+    take: &mut dyn FnMut(&Path) -> Result<()>,
+) -> Result<Vec<PathBuf>> {
     if plan.count == 0 {
         bail!("--count must be at least 1");
     }
-    let single_file =
-        plan.count == 1 && plan.output.extension().is_some_and(|e| e == "heapsnapshot");
+    let single_file = plan.count == 1 && plan.output.extension().is_some_and(|e| e == extension);
     if !single_file {
         fs::create_dir_all(&plan.output)
             .with_context(|| format!("while creating the directory {}", plan.output.display()))?;
@@ -560,9 +614,9 @@ pub(crate) fn capture(
             plan.output.clone()
         } else {
             plan.output
-                .join(format!("{}-{stamp}-{n}.heapsnapshot", plan.prefix))
+                .join(format!("{}-{stamp}-{n}.{extension}", plan.prefix))
         };
-        take_one(inspector, &path, plan.gc)?;
+        take(&path)?;
         written(&path).context("while listing the snapshot")?;
         kept.push(path);
         if let Some(keep) = plan.keep {

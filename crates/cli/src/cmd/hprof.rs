@@ -9,7 +9,13 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use heapwise_hprof::{ClassHistogram, HprofGraph};
 
-use super::heap::{file_label, progress_bar};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use heapwise_hprof::attach::{self, AttachError};
+
+use super::heap::{CapturePlan, capture_series, file_label, progress_bar};
 
 /// The kinds of heap dump `heapwise heap` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,4 +102,60 @@ pub(crate) fn load_graph(path: &Path, paths: bool) -> Result<HprofGraph> {
 /// Reads a dump and keeps only its objects per class.
 pub(crate) fn load_histogram(path: &Path) -> Result<ClassHistogram> {
     Ok(ClassHistogram::new(&read(path, "reading")?))
+}
+
+/// `capture --pid` on a JVM: dumps of live objects, one per `--interval`.
+pub(crate) fn capture(
+    pid: u32,
+    plan: &CapturePlan,
+    written: &mut dyn FnMut(&Path) -> std::io::Result<()>,
+) -> Result<Vec<PathBuf>> {
+    capture_series(plan, "hprof", written, &mut |path| dump_jvm(pid, path))
+}
+
+/// One dump of JVM `pid` into `path`: written by the JVM to `path.part`
+/// (an absolute path: the JVM resolves it), then renamed.
+fn dump_jvm(pid: u32, path: &Path) -> Result<()> {
+    let path =
+        std::path::absolute(path).with_context(|| format!("while resolving {}", path.display()))?;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".part");
+    let partial = PathBuf::from(partial);
+    let _ = std::fs::remove_file(&partial);
+    let result = match attach::heap_dump(pid, &partial, Duration::from_secs(10)) {
+        Err(AttachError::NoListener { .. }) if jcmd_installed() => jcmd_dump(pid, &partial),
+        other => other.map(|_| ()).map_err(anyhow::Error::from),
+    };
+    if let Err(err) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(err).with_context(|| format!("while taking the heap dump {}", path.display()));
+    }
+    std::fs::rename(&partial, &path)
+        .with_context(|| format!("while renaming {} to {}", partial.display(), path.display()))?;
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "heapwise: wrote {} ({})",
+        path.display(),
+        heapwise_words::bytes(size)
+    );
+    Ok(())
+}
+
+fn jcmd_installed() -> bool {
+    Command::new("jcmd").arg("-h").output().is_ok()
+}
+
+/// The same dump through the JDK's `jcmd`, when heapwise's own attach could not.
+fn jcmd_dump(pid: u32, path: &Path) -> Result<()> {
+    let out = Command::new("jcmd")
+        .arg(pid.to_string())
+        .arg("GC.heap_dump")
+        .arg(path)
+        .output()
+        .context("while running jcmd")?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !said.contains("Heap dump file created") {
+        bail!("jcmd {pid} GC.heap_dump failed: {}", said.trim());
+    }
+    Ok(())
 }

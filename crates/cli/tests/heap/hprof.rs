@@ -205,3 +205,85 @@ fn a_cut_dump_and_mixed_kinds_are_refused_in_one_sentence() {
         stderr(&out)
     );
 }
+
+/// `capture --pid` on a JVM: dumps through the attach mechanism (no jcmd
+/// involved), listed as they are written, then searched for leaks.
+#[test]
+fn capture_pid_takes_jvm_dumps_that_leaks_reads() {
+    let dir = test_dir("hprof-capture");
+    let mut jvm = Jvm::start();
+    jvm.command("sessions 20");
+    jvm.command("gc");
+    let mut capture = common::command()
+        .args([
+            "heap",
+            "capture",
+            "--pid",
+            &jvm.pid,
+            "--count",
+            "3",
+            "--interval",
+            "2s",
+            "--prefix",
+            "jvm",
+            "-o",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut listed = BufReader::new(capture.stdout.take().unwrap());
+    let mut next = || {
+        let mut line = String::new();
+        listed.read_line(&mut line).unwrap();
+        assert!(
+            line.trim_end().ends_with(".hprof"),
+            "capture printed {line:?}"
+        );
+        line.trim_end().to_string()
+    };
+    let baseline = next();
+    jvm.command("sessions 150");
+    jvm.command("gc");
+    let target = next();
+    jvm.command("sessions 150");
+    jvm.command("gc");
+    let final_dump = next();
+    assert!(capture.wait().unwrap().success());
+    let out = heapwise(&[
+        "heap",
+        "leaks",
+        "--format",
+        "json",
+        &baseline,
+        &target,
+        &final_dump,
+    ]);
+    let roots = common::json(&out)["roots"].as_array().unwrap().clone();
+    assert_eq!(roots.len(), 1, "{roots:?}");
+    assert_eq!(
+        roots[0]["holder"],
+        "static field Leaky.SESSIONS (java.util.HashMap)"
+    );
+    assert_eq!(
+        (
+            roots[0]["entries"].as_u64(),
+            roots[0]["baseline_entries"].as_u64()
+        ),
+        (Some(320), Some(20))
+    );
+}
+
+#[test]
+fn capture_pid_refuses_a_process_that_is_neither_a_jvm_nor_node() {
+    let out = heapwise(&[
+        "heap",
+        "capture",
+        "--pid",
+        &std::process::id().to_string(),
+        "-o",
+        test_dir("hprof-refuse").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not Node.js"), "{}", stderr(&out));
+}

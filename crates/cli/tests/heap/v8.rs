@@ -180,21 +180,26 @@ impl Target {
     }
 
     fn start_with(script: &str, args: &[&str], env: &[(&str, &Path)]) -> Target {
+        Target::launch(script, args, env, true)
+    }
+
+    /// With `inspect` false, Node.js runs without an inspector (until SIGUSR1 opens one).
+    fn launch(script: &str, args: &[&str], env: &[(&str, &Path)], inspect: bool) -> Target {
         let mut child = Command::new("node")
             .envs(env.iter().copied())
-            .arg("--inspect=127.0.0.1:0")
+            .args(inspect.then_some("--inspect=127.0.0.1:0"))
             .arg(v8_test_file(script))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(if inspect { Stdio::piped() } else { Stdio::null() })
             .spawn()
             .unwrap_or_else(|err| {
                 panic!("these tests need Node.js (`node` on PATH, version 20 or later), which this machine kind provides: {err}")
             });
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut addr = None;
-        for line in stderr.lines() {
+        let mut addr = (!inspect).then(String::new);
+        let lines = child.stderr.take().map(|e| BufReader::new(e).lines());
+        for line in lines.into_iter().flatten() {
             let line = line.unwrap();
             if let Some(rest) = line.split("ws://").nth(1) {
                 addr = rest.split('/').next().map(str::to_string);
@@ -230,12 +235,17 @@ impl Target {
     /// Starts `heapwise heap capture --count 3` in one inspector session
     /// (object ids are only comparable within one) and returns it with its stdout.
     fn capture_three(&self, dir: &Path) -> (Child, BufReader<std::process::ChildStdout>) {
+        let (how, target) = if self.addr.is_empty() {
+            ("--pid", self.child.id().to_string())
+        } else {
+            ("--inspect", self.addr.clone())
+        };
         let mut child = command()
             .args([
                 "heap",
                 "capture",
-                "--inspect",
-                &self.addr,
+                how,
+                &target,
                 "--gc",
                 "--count",
                 "3",
@@ -507,11 +517,17 @@ fn held(answer: &str) -> (u64, u64) {
     (value("listeners="), value("audit="))
 }
 
+/// The app runs without `--inspect`: `capture --pid` opens its inspector as SIGUSR1 does.
 #[test]
 fn leaks_of_a_real_express_app_are_two_roots_the_listener_array_and_the_map() {
     let dir = tempfile::tempdir().unwrap();
     let modules = express();
-    let mut target = Target::start_with("node/express_leak.js", &[], &[("NODE_PATH", &modules)]);
+    let mut target = Target::launch(
+        "node/express_leak.js",
+        &[],
+        &[("NODE_PATH", &modules)],
+        false,
+    );
     // Warm up: routes compiled, the listener array and the Map exist before the baseline.
     target.ask("leak 20");
     target.ask("ok 20");
