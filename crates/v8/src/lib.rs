@@ -61,7 +61,7 @@ pub mod watch;
 
 pub use diff::{ObjectIndex, diff};
 pub use error::ParseError;
-pub use graph::{HeapGraph, NO_DISTANCE, SYSTEM_DISTANCE};
+pub use graph::{GraphOptions, HeapGraph, NO_DISTANCE, SYSTEM_DISTANCE};
 pub use heapwise_heap::{
     Cause, ConstructorDiff, ConstructorSummary, DIFF_SCHEMA, HeapDiff, HeapSummary, LEAKS_SCHEMA,
     LeakCluster, LeakReport, LeakRoot, LeakedConstructor, PathStep, SUMMARY_SCHEMA,

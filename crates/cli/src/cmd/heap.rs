@@ -16,7 +16,7 @@ use heapwise_render::heap::{TextOptions, write_diff, write_leaks, write_summary,
 use heapwise_render::output::write_json;
 use heapwise_v8::inspector::Inspector;
 use heapwise_v8::watch::{HeapWatchReport, WATCH_SCHEMA, WatchOptions};
-use heapwise_v8::{HeapGraph, LeakOptions, LeakReport, ObjectIndex};
+use heapwise_v8::{GraphOptions, HeapGraph, LeakOptions, LeakReport, ObjectIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::hprof::{self, DumpKind};
@@ -286,7 +286,7 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
 /// `heap summary`.
 fn summary(snapshot: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode> {
     let summary = match DumpKind::of(snapshot)? {
-        DumpKind::V8 => heapwise_v8::summarize(&load_graph(snapshot)?),
+        DumpKind::V8 => heapwise_v8::summarize(&load_graph(snapshot, false)?),
         DumpKind::Hprof => heapwise_hprof::summarize(&hprof::load_graph(snapshot, false)?),
     };
     let options = TextOptions {
@@ -444,7 +444,7 @@ pub(crate) fn find_leaks(
 ) -> Result<LeakReport> {
     let baseline_ids = load_ids(baseline)?;
     let target_ids = load_ids(target)?;
-    let graph = load_graph(final_snapshot)?;
+    let graph = load_graph(final_snapshot, true)?;
     Ok(heapwise_v8::find_leaks(
         &baseline_ids,
         &target_ids,
@@ -516,15 +516,16 @@ pub(crate) fn file_label(path: &Path) -> String {
     )
 }
 
-/// Parses a snapshot and builds its graph (dominators, retained sizes).
-pub(crate) fn load_graph(path: &Path) -> Result<HeapGraph> {
+/// Parses a snapshot and builds its graph (dominators, retained sizes; with
+/// `paths`, distances and retainer paths).
+pub(crate) fn load_graph(path: &Path, paths: bool) -> Result<HeapGraph> {
     let (file, len) = open_snapshot(path)?;
     let bar = progress_bar(len, &format!("reading {}", file_label(path)));
     let mut report = |bytes: u64| bar.set_position(bytes);
     let snapshot = heapwise_v8::read_snapshot(file, Some(&mut report))
         .with_context(|| format!("while reading snapshot {}", path.display()))?;
     let mut phase = |what: &str| bar.set_message(what.to_string());
-    let graph = HeapGraph::build(snapshot, Some(&mut phase));
+    let graph = HeapGraph::build_with(snapshot, GraphOptions { paths }, Some(&mut phase));
     bar.finish_and_clear();
     Ok(graph)
 }

@@ -13,6 +13,7 @@
 //!   only reachable from the system roots gets [`SYSTEM_DISTANCE`] plus its depth.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use heapwise_heap::{Dominated, DominatorGraph, DominatorTree};
 
@@ -27,9 +28,9 @@ const NO_EDGE: u32 = u32::MAX;
 /// A snapshot with everything derived from its graph.
 pub struct HeapGraph {
     snapshot: HeapSnapshot,
-    first_retainer: Vec<u32>,
-    retainer_edge: Vec<u32>,
-    retainer_node: Vec<u32>,
+    /// Every edge pointing at each node (CSR), built on first use: the
+    /// summary never needs it, and it is not held while dominators are computed.
+    retainers: OnceLock<Retainers>,
     page_owned: Vec<bool>,
     /// String index → WeakMap table id, for `... pair in WeakMap (table @N)` names.
     weakmap_entry_names: HashMap<u32, u32>,
@@ -37,6 +38,35 @@ pub struct HeapGraph {
     parent_edge: Vec<u32>,
     tree: DominatorTree,
     raw: RawTypes,
+}
+
+/// The edges pointing at each node: `edge[first[n]..first[n + 1]]`.
+struct Retainers {
+    first: Vec<u32>,
+    edge: Vec<u32>,
+}
+
+/// What to compute beyond dominators and retained sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphOptions {
+    /// Distances and shortest retainer paths (needed by leaks, not by a summary).
+    pub paths: bool,
+}
+
+impl Default for GraphOptions {
+    fn default() -> Self {
+        GraphOptions { paths: true }
+    }
+}
+
+/// The essential edges reversed (sources only), for the dominator computation;
+/// dropped once dominators are known.
+struct EssentialPredecessors<'g> {
+    graph: &'g HeapGraph,
+    first: Vec<u32>,
+    source: Vec<u32>,
+    /// Nodes whose every retainer is weak or a shortcut (and that have one).
+    only_weak: Vec<bool>,
 }
 
 /// Raw type indices used in hot loops (`u32::MAX` when absent).
@@ -51,10 +81,20 @@ struct RawTypes {
 }
 
 impl HeapGraph {
-    /// Builds retainers, distances, the dominator tree and retained sizes.
+    /// Builds distances, the dominator tree and retained sizes.
     ///
     /// `phase`, when given, is told the name of each step as it starts.
-    pub fn build(snapshot: HeapSnapshot, mut phase: Option<&mut dyn FnMut(&str)>) -> HeapGraph {
+    pub fn build(snapshot: HeapSnapshot, phase: Option<&mut dyn FnMut(&str)>) -> HeapGraph {
+        HeapGraph::build_with(snapshot, GraphOptions::default(), phase)
+    }
+
+    /// Builds the dominator tree and retained sizes, and distances and
+    /// retainer paths when `options.paths` asks for them.
+    pub fn build_with(
+        snapshot: HeapSnapshot,
+        options: GraphOptions,
+        mut phase: Option<&mut dyn FnMut(&str)>,
+    ) -> HeapGraph {
         let mut say = |what: &str| {
             if let Some(f) = phase.as_mut() {
                 f(what);
@@ -78,15 +118,11 @@ impl HeapGraph {
                 .node_type_index(NodeType::Array)
                 .unwrap_or(u32::MAX),
         };
-        say("building retainers");
-        let (first_retainer, retainer_edge, retainer_node) = build_retainers(&snapshot);
         let weakmap_entry_names = weakmap_entry_names(&snapshot);
         let mut graph = HeapGraph {
             page_owned: Vec::new(),
             snapshot,
-            first_retainer,
-            retainer_edge,
-            retainer_node,
+            retainers: OnceLock::new(),
             weakmap_entry_names,
             distance: Vec::new(),
             parent_edge: Vec::new(),
@@ -95,10 +131,16 @@ impl HeapGraph {
         };
         say("marking user objects");
         graph.page_owned = graph.mark_page_owned();
-        say("computing distances");
-        graph.compute_distances();
-        say("computing dominators");
-        let tree = DominatorTree::build(&graph, |n| u64::from(graph.snapshot.self_size(n)));
+        if options.paths {
+            say("computing distances");
+            graph.compute_distances();
+        }
+        say("building retainers");
+        let tree = {
+            let predecessors = EssentialPredecessors::new(&graph);
+            say("computing dominators");
+            DominatorTree::build(&predecessors, |n| u64::from(graph.snapshot.self_size(n)))
+        };
         graph.tree = tree;
         graph
     }
@@ -123,9 +165,13 @@ impl HeapGraph {
         &self.tree
     }
 
-    /// Breadth-first distance of `node` from the user roots; see [`SYSTEM_DISTANCE`].
+    /// Breadth-first distance of `node` from the user roots; see [`SYSTEM_DISTANCE`]
+    /// ([`NO_DISTANCE`] when the graph was built without paths).
     pub fn distance(&self, node: u32) -> u32 {
-        self.distance[node as usize]
+        self.distance
+            .get(node as usize)
+            .copied()
+            .unwrap_or(NO_DISTANCE)
     }
 
     /// Total of all self sizes (the root's retained size).
@@ -135,9 +181,14 @@ impl HeapGraph {
 
     /// The retainers of `node` as `(edge, source node)` pairs.
     pub fn retainers(&self, node: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let range = self.first_retainer[node as usize] as usize
-            ..self.first_retainer[node as usize + 1] as usize;
-        range.map(move |i| (self.retainer_edge[i], self.retainer_node[i]))
+        let retainers = self
+            .retainers
+            .get_or_init(|| build_retainers(&self.snapshot));
+        let range =
+            retainers.first[node as usize] as usize..retainers.first[node as usize + 1] as usize;
+        retainers.edge[range]
+            .iter()
+            .map(move |&e| (e, self.edge_source(e)))
     }
 
     /// The edges of the shortest path from the root to `node`, found by the
@@ -146,7 +197,12 @@ impl HeapGraph {
         let mut path = Vec::new();
         let mut current = node;
         let limit = self.snapshot.node_count() as usize;
-        while self.parent_edge[current as usize] != NO_EDGE && path.len() < limit {
+        while self
+            .parent_edge
+            .get(current as usize)
+            .is_some_and(|&e| e != NO_EDGE)
+            && path.len() < limit
+        {
             let edge = self.parent_edge[current as usize];
             path.push(edge);
             current = self.edge_source(edge);
@@ -170,7 +226,7 @@ impl HeapGraph {
     /// Whether the edge `e` from `from` keeps its target alive, by DevTools' rules.
     fn is_essential(&self, from: u32, e: u32) -> bool {
         let s = &self.snapshot;
-        let kind = s.edges.kind[e as usize];
+        let kind = u32::from(s.edges.kind[e as usize]);
         let root = s.root();
         if kind == self.raw.weak || (kind == self.raw.shortcut && from != root) {
             return false;
@@ -193,7 +249,7 @@ impl HeapGraph {
         let mut owned = vec![false; s.node_count() as usize];
         let mut stack = Vec::new();
         for e in s.edges_of(s.root()) {
-            if s.edges.kind[e as usize] == self.raw.shortcut {
+            if u32::from(s.edges.kind[e as usize]) == self.raw.shortcut {
                 let to = s.edges.to[e as usize];
                 if !owned[to as usize] {
                     owned[to as usize] = true;
@@ -204,7 +260,7 @@ impl HeapGraph {
         while let Some(node) = stack.pop() {
             for e in s.edges_of(node) {
                 let to = s.edges.to[e as usize];
-                if s.edges.kind[e as usize] != self.raw.weak && !owned[to as usize] {
+                if u32::from(s.edges.kind[e as usize]) != self.raw.weak && !owned[to as usize] {
                     owned[to as usize] = true;
                     stack.push(to);
                 }
@@ -269,7 +325,7 @@ impl HeapGraph {
             head += 1;
             let next = distance[node as usize].saturating_add(1);
             for e in s.edges_of(node) {
-                if s.edges.kind[e as usize] == self.raw.weak {
+                if u32::from(s.edges.kind[e as usize]) == self.raw.weak {
                     continue;
                 }
                 let to = s.edges.to[e as usize];
@@ -284,46 +340,85 @@ impl HeapGraph {
     }
 }
 
-impl DominatorGraph for HeapGraph {
+impl<'g> EssentialPredecessors<'g> {
+    fn new(graph: &'g HeapGraph) -> Self {
+        let s = &graph.snapshot;
+        let n = s.node_count() as usize;
+        let mut first = vec![0u32; n + 1];
+        let mut any = vec![false; n];
+        let mut only_weak = vec![true; n];
+        for node in 0..n as u32 {
+            for e in s.edges_of(node) {
+                let to = s.edges.to[e as usize] as usize;
+                any[to] = true;
+                let kind = u32::from(s.edges.kind[e as usize]);
+                if kind != graph.raw.weak && kind != graph.raw.shortcut {
+                    only_weak[to] = false;
+                }
+                if graph.is_essential(node, e) {
+                    first[to + 1] += 1;
+                }
+            }
+        }
+        for (flag, &has) in only_weak.iter_mut().zip(&any) {
+            *flag &= has;
+        }
+        drop(any);
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        let mut fill = first.clone();
+        let mut source = vec![0u32; first[n] as usize];
+        for node in 0..n as u32 {
+            for e in s.edges_of(node) {
+                if graph.is_essential(node, e) {
+                    let to = s.edges.to[e as usize] as usize;
+                    source[fill[to] as usize] = node;
+                    fill[to] += 1;
+                }
+            }
+        }
+        EssentialPredecessors {
+            graph,
+            first,
+            source,
+            only_weak,
+        }
+    }
+}
+
+impl DominatorGraph for EssentialPredecessors<'_> {
     fn node_count(&self) -> u32 {
-        self.snapshot.node_count()
+        self.graph.snapshot.node_count()
     }
 
     fn root(&self) -> u32 {
-        self.snapshot.root()
+        self.graph.snapshot.root()
     }
 
     fn for_each_successor(&self, node: u32, f: &mut dyn FnMut(u32)) {
-        for e in self.snapshot.edges_of(node) {
-            if self.is_essential(node, e) {
-                f(self.snapshot.edges.to[e as usize]);
+        let s = &self.graph.snapshot;
+        for e in s.edges_of(node) {
+            if self.graph.is_essential(node, e) {
+                f(s.edges.to[e as usize]);
             }
         }
     }
 
     fn for_each_predecessor(&self, node: u32, f: &mut dyn FnMut(u32)) {
-        for (e, from) in self.retainers(node) {
-            if self.is_essential(from, e) {
-                f(from);
-            }
+        let range = self.first[node as usize] as usize..self.first[node as usize + 1] as usize;
+        for &from in &self.source[range] {
+            f(from);
         }
     }
 
     fn has_only_weak_retainers(&self, node: u32) -> bool {
-        let mut any = false;
-        for (e, _) in self.retainers(node) {
-            any = true;
-            let kind = self.snapshot.edges.kind[e as usize];
-            if kind != self.raw.weak && kind != self.raw.shortcut {
-                return false;
-            }
-        }
-        any
+        self.only_weak[node as usize]
     }
 }
 
-/// Retainer lists in CSR form: for each node, the edges pointing at it and their sources.
-fn build_retainers(s: &HeapSnapshot) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+/// Retainer lists in CSR form: for each node, the edges pointing at it.
+fn build_retainers(s: &HeapSnapshot) -> Retainers {
     let n = s.node_count() as usize;
     let mut first = vec![0u32; n + 1];
     for &to in &s.edges.to {
@@ -333,19 +428,13 @@ fn build_retainers(s: &HeapSnapshot) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
         first[i + 1] += first[i];
     }
     let mut fill = first.clone();
-    let e_count = s.edges.to.len();
-    let mut edge = vec![0u32; e_count];
-    let mut source = vec![0u32; e_count];
-    for node in 0..n as u32 {
-        for e in s.edges_of(node) {
-            let to = s.edges.to[e as usize] as usize;
-            let slot = fill[to] as usize;
-            edge[slot] = e;
-            source[slot] = node;
-            fill[to] += 1;
-        }
+    let mut edge = vec![0u32; s.edges.to.len()];
+    for (e, &to) in s.edges.to.iter().enumerate() {
+        let slot = fill[to as usize] as usize;
+        edge[slot] = e as u32;
+        fill[to as usize] += 1;
     }
-    (first, edge, source)
+    Retainers { first, edge }
 }
 
 /// Finds the names V8 gives WeakMap entries: `N / part of key (K @1) -> value (V @2) pair in WeakMap (table @3)`.

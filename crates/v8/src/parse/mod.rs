@@ -256,7 +256,7 @@ impl<'p, R: Read> Parser<'p, R> {
         let mut misaligned: Option<u32> = None;
         self.scanner.read_u32_array("in \"edges\"", |value| {
             match slots[position] {
-                Slot::EdgeType => edges.kind.push(value),
+                Slot::EdgeType => edges.kind.push(u8::try_from(value).unwrap_or(u8::MAX)),
                 Slot::EdgeName => edges.name_or_index.push(value),
                 Slot::EdgeTo => {
                     if value % node_fields != 0 && misaligned.is_none() {
