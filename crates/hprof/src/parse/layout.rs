@@ -30,6 +30,8 @@ pub(crate) struct Laid {
     pub(crate) sizes: SizeModel,
     pub(crate) references: u64,
     pub(crate) dangling: u64,
+    /// Whether every reference is stored already (no second reading needed).
+    pub(crate) resolved: bool,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -158,6 +160,8 @@ pub(crate) fn lay_out(scan: Scan) -> Result<Laid, HprofError> {
         length: scan_length,
         degree: scan_degree,
         roots: scan_roots,
+        raw_refs,
+        raw_complete,
         unknown_records,
         ..
     } = scan;
@@ -392,7 +396,7 @@ pub(crate) fn lay_out(scan: Scan) -> Result<Laid, HprofError> {
         size.push(bytes);
         first_edge.push(degree);
     }
-    drop((scan_class, scan_length, scan_degree, order));
+    drop((scan_class, scan_length));
 
     // GC roots: the root node's edges.
     let mut roots = Vec::new();
@@ -426,8 +430,48 @@ pub(crate) fn lay_out(scan: Scan) -> Result<Laid, HprofError> {
     }
     // Entry 0 was 0 and entry i + 1 held node i's degree: the running sums are the starts.
     let mut to = vec![NULL; total as usize];
-    let references = root_targets.len() as u64;
+    let mut references = root_targets.len() as u64;
     to[..root_targets.len()].copy_from_slice(&root_targets);
+    let mut dangling = 0u64;
+    let resolved = raw_complete;
+    if raw_complete {
+        // Pass 1 kept every reference: resolve them here, no second reading.
+        // `scan_degree` becomes each object's first slot in `raw_refs` (file order).
+        let mut starts = scan_degree;
+        let mut running = 0u64;
+        for slot in starts.iter_mut() {
+            let degree = u64::from(*slot);
+            *slot = u32::try_from(running).unwrap_or(u32::MAX);
+            running += degree;
+        }
+        if running != raw_refs.len() as u64 || running >= u64::from(u32::MAX) {
+            return Err(HprofError::malformed(
+                0,
+                "the references read do not match the objects' layouts",
+            ));
+        }
+        for node in 1..n {
+            let i = pick(node - 1);
+            let from = starts[i] as usize;
+            let first = first_edge[node] as usize;
+            let count = first_edge[node + 1] as usize - first;
+            for (k, &address) in raw_refs[from..from + count].iter().enumerate() {
+                if address == 0 {
+                    continue;
+                }
+                match index.find(&addr, address) {
+                    Some(target) => {
+                        to[first + k] = target;
+                        references += 1;
+                    }
+                    None => dangling += 1,
+                }
+            }
+        }
+    } else {
+        drop(scan_degree);
+    }
+    drop((raw_refs, order));
     class_nodes.sort_unstable();
 
     // Threads and their stacks.
@@ -486,7 +530,8 @@ pub(crate) fn lay_out(scan: Scan) -> Result<Laid, HprofError> {
         threads,
         sizes,
         references,
-        dangling: 0,
+        dangling,
+        resolved,
         warnings,
     })
 }

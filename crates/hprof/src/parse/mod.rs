@@ -1,13 +1,16 @@
-//! The streaming reader: two passes over the file, neither of which holds
-//! more than a 1 MiB buffer of it.
+//! The streaming reader: one pass over the file (two for writers that put an
+//! instance before its class), neither of which holds more than a 1 MiB
+//! buffer of it.
 //!
 //! 1. [`scan`] reads every record: strings, class names, stack traces and
 //!    threads, class layouts, GC roots, and per object its address, class,
-//!    length and number of references — not the references themselves.
+//!    length, number of references and the references' addresses.
 //! 2. [`layout`] lays classes out (reference fields, shallow sizes), sorts
 //!    the objects by address and allocates the edge array.
-//! 3. [`refs`] reads the file again and stores every reference as the node it
-//!    points to, found by address.
+//! 3. the references become the nodes they point to, found by address:
+//!    from the addresses pass 1 kept when every instance's class came before
+//!    it (HotSpot writes all classes first), otherwise by [`refs`] reading
+//!    the file a second time.
 
 mod input;
 pub(crate) mod layout;
@@ -56,14 +59,18 @@ pub fn read_dump<R: Read + Seek>(
     let length = input.offset();
     drop(input);
     let mut laid = layout::lay_out(first)?;
-    reader.seek(SeekFrom::Start(start))?;
-    let mut input = Input::new(&mut reader);
-    scan::header(&mut input)?;
-    refs::read_references(&mut input, &mut laid, &mut |at| {
-        if let Some(p) = progress.as_mut() {
-            p(length + at)
-        }
-    })?;
+    if !laid.resolved {
+        reader.seek(SeekFrom::Start(start))?;
+        let mut input = Input::new(&mut reader);
+        scan::header(&mut input)?;
+        refs::read_references(&mut input, &mut laid, &mut |at| {
+            if let Some(p) = progress.as_mut() {
+                p(length + at)
+            }
+        })?;
+    } else if let Some(p) = progress.as_mut() {
+        p(2 * length);
+    }
     Ok(laid.finish(header))
 }
 

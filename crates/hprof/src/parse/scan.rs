@@ -97,6 +97,14 @@ pub(crate) struct Scan {
     pub(crate) length: Vec<u32>,
     pub(crate) degree: Vec<u32>,
     pub(crate) roots: Vec<(RootKind, u64)>,
+    /// Every object's reference slots (addresses, 0 for null), in file order,
+    /// while `raw_complete` holds: then no second reading is needed.
+    pub(crate) raw_refs: Vec<u64>,
+    /// False once an instance came before its class's layout was known
+    /// (HotSpot writes every class first; other writers may not).
+    pub(crate) raw_complete: bool,
+    /// Byte offsets of the references in an instance of each class, when known.
+    ref_offsets: FxHashMap<u32, Option<Vec<u32>>>,
     pub(crate) heap_dumps: u32,
     pub(crate) saw_segment: bool,
     pub(crate) saw_end: bool,
@@ -122,6 +130,9 @@ impl Scan {
             length: Vec::new(),
             degree: Vec::new(),
             roots: Vec::new(),
+            raw_refs: Vec::new(),
+            raw_complete: true,
+            ref_offsets: FxHashMap::default(),
             heap_dumps: 0,
             saw_segment: false,
             saw_end: false,
@@ -368,9 +379,37 @@ impl Scan {
                     let _trace = input.u32()?;
                     let class = input.id()?;
                     let bytes = input.u32()?;
-                    input.skip(u64::from(bytes))?;
                     let class = self.class_for(class);
-                    self.object(object, class, 0, 0);
+                    let mut degree = 0;
+                    if self.raw_complete && !self.ref_offsets.contains_key(&class) {
+                        let offsets = self.offsets_of(class);
+                        self.ref_offsets.insert(class, offsets);
+                    }
+                    if self.raw_complete {
+                        match self.ref_offsets.get(&class) {
+                            Some(Some(offsets)) => {
+                                let data = input.bytes(bytes as usize)?;
+                                let size = id as usize;
+                                degree = offsets.len() as u32;
+                                for &offset in offsets {
+                                    let offset = offset as usize;
+                                    self.raw_refs.push(if offset + size <= data.len() {
+                                        super::input::id_at(&data[offset..], size)
+                                    } else {
+                                        0
+                                    });
+                                }
+                            }
+                            _ => {
+                                self.raw_complete = false;
+                                self.raw_refs = Vec::new();
+                                input.skip(u64::from(bytes))?;
+                            }
+                        }
+                    } else {
+                        input.skip(u64::from(bytes))?;
+                    }
+                    self.object(object, class, 0, degree);
                 }
                 sub::OBJECT_ARRAY_DUMP => {
                     input.context = "an OBJECT ARRAY DUMP";
@@ -380,11 +419,18 @@ impl Scan {
                     let class = input.id()?;
                     let size = id as usize;
                     let mut non_null = 0u32;
+                    let keep = self.raw_complete;
+                    let raw = &mut self.raw_refs;
                     input.chunks(u64::from(length) * id, size, |chunk| {
-                        non_null += chunk
-                            .chunks_exact(size)
-                            .filter(|b| b.iter().any(|&x| x != 0))
-                            .count() as u32;
+                        for b in chunk.chunks_exact(size) {
+                            let address = super::input::id_at(b, size);
+                            if address != 0 {
+                                non_null += 1;
+                                if keep {
+                                    raw.push(address);
+                                }
+                            }
+                        }
                     })?;
                     let class = self.class_for(class);
                     self.classes[class as usize].kind = Some(ClassKind::ObjectArray);
@@ -445,29 +491,47 @@ impl Scan {
         let _trace = input.u32()?;
         let super_id = input.id()?;
         let loader_id = input.id()?;
-        let _signers = input.id()?;
-        let _domain = input.id()?;
+        let signers = input.id()?;
+        let domain = input.id()?;
         let _reserved = (input.id()?, input.id()?);
         let _instance_size = input.u32()?;
         let id_size = input.id_size();
         let mut constant_refs = 0;
+        let mut constants = Vec::new();
         for _ in 0..input.u16()? {
             let _index = input.u16()?;
             let ty = input.u8()?;
             let size = value_size(ty, id_size).ok_or_else(|| bad_type(at, ty))?;
-            input.skip(u64::from(size))?;
-            constant_refs += u32::from(ty == basic::OBJECT);
+            if ty == basic::OBJECT {
+                constants.push(input.id()?);
+                constant_refs += 1;
+            } else {
+                input.skip(u64::from(size))?;
+            }
         }
         let mut statics = Vec::new();
+        let mut static_refs = Vec::new();
         for _ in 0..input.u16()? {
             let name = input.id()?;
             let ty = input.u8()?;
             let size = value_size(ty, id_size).ok_or_else(|| bad_type(at, ty))?;
-            input.skip(u64::from(size))?;
+            if ty == basic::OBJECT {
+                static_refs.push(input.id()?);
+            } else {
+                input.skip(u64::from(size))?;
+            }
             statics.push(Field {
                 name: self.string(name),
                 ty,
             });
+        }
+        if self.raw_complete {
+            // The order of a class's edges: super, loader, signers, protection
+            // domain, static fields, constant pool (as the second reading does).
+            self.raw_refs
+                .extend_from_slice(&[super_id, loader_id, signers, domain]);
+            self.raw_refs.extend_from_slice(&static_refs);
+            self.raw_refs.extend_from_slice(&constants);
         }
         let mut fields = Vec::new();
         for _ in 0..input.u16()? {
@@ -497,6 +561,34 @@ impl Scan {
         class.constant_refs = constant_refs;
         self.object(id, CLASS_OBJECT, 0, degree);
         Ok(())
+    }
+
+    /// The reference offsets of an instance of `class`, when the class and
+    /// all its superclasses are dumped already.
+    fn offsets_of(&self, class: u32) -> Option<Vec<u32>> {
+        let mut offsets = Vec::new();
+        let mut offset = 0u32;
+        let mut current = Some(class);
+        let mut hops = 0;
+        while let Some(c) = current {
+            let raw = &self.classes[c as usize];
+            if !raw.dumped || hops > 1024 {
+                return None;
+            }
+            for field in &raw.fields {
+                if field.ty == basic::OBJECT {
+                    offsets.push(offset);
+                }
+                offset += u32::from(value_size(field.ty, self.id_size).unwrap_or(0));
+            }
+            hops += 1;
+            current = if raw.super_id == 0 {
+                None
+            } else {
+                Some(*self.class_index.get(&raw.super_id)?)
+            };
+        }
+        Some(offsets)
     }
 
     fn string(&self, id: u64) -> String {

@@ -49,7 +49,7 @@ impl Writer {
 
 /// A heap of known shape: two `Foo`s (`a.next = b`), an `Object[]` holding
 /// both, a `byte[10]`; roots: a Java frame holds `a`, a JNI global holds the array.
-fn small_dump(id: usize) -> Vec<u8> {
+fn small_dump(id: usize, classes_first: bool) -> Vec<u8> {
     let mut w = Writer::new(id);
     for (i, name) in [
         "java/lang/Object",
@@ -110,11 +110,15 @@ fn small_dump(id: usize) -> Vec<u8> {
                 heap.push(ty);
             }
         };
-    class_dump(&w, &mut heap, 0x100, 0, &[]);
-    class_dump(&w, &mut heap, 0x104, 0x100, &[]);
-    class_dump(&w, &mut heap, 0x108, 0x100, &[(0x15, 2), (0x16, 10)]);
-    class_dump(&w, &mut heap, 0x10c, 0x100, &[]);
-    class_dump(&w, &mut heap, 0x110, 0x100, &[]);
+    let mut classes = Vec::new();
+    class_dump(&w, &mut classes, 0x100, 0, &[]);
+    class_dump(&w, &mut classes, 0x104, 0x100, &[]);
+    class_dump(&w, &mut classes, 0x108, 0x100, &[(0x15, 2), (0x16, 10)]);
+    class_dump(&w, &mut classes, 0x10c, 0x100, &[]);
+    class_dump(&w, &mut classes, 0x110, 0x100, &[]);
+    if classes_first {
+        heap.extend_from_slice(&classes);
+    }
     let instance = |w: &Writer, heap: &mut Vec<u8>, object: u64, next: u64| {
         heap.push(0x21);
         w.id(heap, object);
@@ -177,9 +181,17 @@ fn small_dump(id: usize) -> Vec<u8> {
     heap.push(0xfe);
     heap.extend_from_slice(&0u32.to_be_bytes());
     w.id(&mut heap, 0x10);
+    // Other writers may put classes after the instances that use them.
+    let split = if classes_first {
+        heap.iter().position(|&b| b == 0x21).unwrap()
+    } else {
+        heap.len()
+    };
+    if !classes_first {
+        heap.extend_from_slice(&classes);
+    }
     // Two segments and the end marker, as HotSpot writes large dumps.
-    let half = heap.iter().position(|&b| b == 0x21).unwrap();
-    let (first, second) = heap.split_at(half);
+    let (first, second) = heap.split_at(split);
     w.record(0x1C, first);
     w.record(0x1C, second);
     w.record(0x2C, &[]);
@@ -187,9 +199,9 @@ fn small_dump(id: usize) -> Vec<u8> {
 }
 
 #[test]
-fn four_and_eight_byte_identifiers_read_the_same_heap() {
-    for id in [4usize, 8] {
-        let dump = read_dump(Cursor::new(small_dump(id)), None).unwrap();
+fn four_and_eight_byte_identifiers_and_classes_after_instances_read_the_same_heap() {
+    for (id, classes_first) in [(4usize, true), (8, true), (8, false)] {
+        let dump = read_dump(Cursor::new(small_dump(id, classes_first)), None).unwrap();
         assert_eq!(dump.id_size() as usize, id);
         assert_eq!(dump.object_count(), 9, "5 classes, 2 instances, 2 arrays");
         assert_eq!(
@@ -242,7 +254,7 @@ fn four_and_eight_byte_identifiers_read_the_same_heap() {
 
 #[test]
 fn a_dump_cut_anywhere_is_refused_in_one_sentence() {
-    let whole = small_dump(8);
+    let whole = small_dump(8, true);
     for cut in 0..whole.len() {
         let error = read_dump(Cursor::new(whole[..cut].to_vec()), None)
             .err()
