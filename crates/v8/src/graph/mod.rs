@@ -63,6 +63,8 @@ impl Default for GraphOptions {
 /// dropped once dominators are known.
 struct EssentialPredecessors<'g> {
     graph: &'g HeapGraph,
+    /// One bit per edge: whether it is essential (computed once, read three times).
+    essential: Vec<u64>,
     first: Vec<u32>,
     source: Vec<u32>,
     /// Nodes whose every retainer is weak or a shortcut (and that have one).
@@ -347,6 +349,7 @@ impl<'g> EssentialPredecessors<'g> {
         let mut first = vec![0u32; n + 1];
         let mut any = vec![false; n];
         let mut only_weak = vec![true; n];
+        let mut essential = vec![0u64; (s.edge_count() as usize).div_ceil(64)];
         for node in 0..n as u32 {
             for e in s.edges_of(node) {
                 let to = s.edges.to[e as usize] as usize;
@@ -356,6 +359,7 @@ impl<'g> EssentialPredecessors<'g> {
                     only_weak[to] = false;
                 }
                 if graph.is_essential(node, e) {
+                    essential[e as usize / 64] |= 1 << (e % 64);
                     first[to + 1] += 1;
                 }
             }
@@ -371,7 +375,7 @@ impl<'g> EssentialPredecessors<'g> {
         let mut source = vec![0u32; first[n] as usize];
         for node in 0..n as u32 {
             for e in s.edges_of(node) {
-                if graph.is_essential(node, e) {
+                if essential[e as usize / 64] & (1 << (e % 64)) != 0 {
                     let to = s.edges.to[e as usize] as usize;
                     source[fill[to] as usize] = node;
                     fill[to] += 1;
@@ -380,6 +384,7 @@ impl<'g> EssentialPredecessors<'g> {
         }
         EssentialPredecessors {
             graph,
+            essential,
             first,
             source,
             only_weak,
@@ -399,7 +404,7 @@ impl DominatorGraph for EssentialPredecessors<'_> {
     fn for_each_successor(&self, node: u32, f: &mut dyn FnMut(u32)) {
         let s = &self.graph.snapshot;
         for e in s.edges_of(node) {
-            if self.graph.is_essential(node, e) {
+            if self.essential[e as usize / 64] & (1 << (e % 64)) != 0 {
                 f(s.edges.to[e as usize]);
             }
         }
@@ -443,6 +448,10 @@ fn weakmap_entry_names(s: &HeapSnapshot) -> HashMap<u32, u32> {
     let mut names = HashMap::new();
     for i in 0..s.strings.len() as u32 {
         let text = s.strings.get(i);
+        // Most strings are not WeakMap entry names: check the cheap end first.
+        if !text.ends_with(')') {
+            continue;
+        }
         let Some(at) = text.rfind(MARK) else { continue };
         let Some(rest) = text[at + MARK.len()..].strip_suffix(')') else {
             continue;
