@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def main():
             trace = OUT / f"{mode}-{round_}.hwt"
             for old in OUT.glob(f"{mode}-{round_}*.hwt"):
                 old.unlink()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             if mode == "plain":
                 out = subprocess.run(base, capture_output=True, text=True, check=True).stdout
             elif mode in ("full", "sampled"):
@@ -92,8 +94,11 @@ def main():
                 subprocess.run([str(heapwise), "attach", "--no-tui", "--pid", str(child.pid), "--sample", args.sample,
                                 "--duration", f"{attach_for}s", "-o", str(trace)], capture_output=True, check=True)
                 out = child.communicate()[0]
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             windows, fact = parse(out)
-            entry = {"rate": rate(windows, warm, end), "windows": windows, "facts": fact}
+            entry = {"rate": rate(windows, warm, end), "windows": windows, "facts": fact,
+                     "per_cpu_s": fact.get("requests", 0) / cpu if cpu > 0 else 0}
             if mode != "plain" and trace.exists():
                 entry["trace_bytes"] = trace.stat().st_size
                 if mode in ("sampled", "full"):
@@ -112,13 +117,17 @@ def main():
     say("# Production-mode benchmark\n")
     say(f"`{' '.join(sys.argv)}`: {args.threads} threads, {args.seconds} s runs (seconds {warm}–{end} counted), "
         f"{args.rounds} interleaved rounds, medians. Machine: {os.cpu_count()} cores.\n")
-    say("| mode | requests/s | of plain | trace |")
-    say("|---|---|---|---|")
+    plain_cpu = statistics.median(e["per_cpu_s"] for e in results["plain"])
+    say("| mode | requests/s | of plain | requests per CPU second | of plain | trace |")
+    say("|---|---|---|---|---|---|")
     for mode in ("plain", "full", "sampled"):
         r = statistics.median(e["rate"] for e in results[mode])
+        c = statistics.median(e["per_cpu_s"] for e in results[mode])
         size = statistics.median(e.get("trace_bytes", 0) for e in results[mode])
-        say(f"| {mode} | {r:,.0f} | {r / plain * 100:.1f} % | {size / 1e6:.1f} MB |" if mode != "plain" else
-            f"| plain | {r:,.0f} | 100 % | — |")
+        say(f"| {mode} | {r:,.0f} | {r / plain * 100:.1f} % | {c:,.0f} | {c / plain_cpu * 100:.1f} % | {size / 1e6:.1f} MB |"
+            if mode != "plain" else f"| plain | {r:,.0f} | 100 % | {c:,.0f} | 100 % | — |")
+    say("\n(Requests per CPU second — the program's and the tracer's CPU time together — move less than "
+        "requests per second when other work shares the cores.)")
     # Attached: the same run before, during and after the attach.
     before = statistics.median(rate(e["windows"], warm, attach_from) for e in results["attached"])
     during = statistics.median(rate(e["windows"], attach_from + 1, attach_from + attach_for) for e in results["attached"])

@@ -19,7 +19,8 @@
 //! | bad input: missing, cut, damaged and foreign traces; static binaries; bad options | `native/bad_input.rs` |
 //! | the live view of `run` and `report --follow`, in tmux | `native/live.rs` |
 //! | `heapwise attach` to a running process: what leaked while attached, exact; the process left as it was; attached again, exact again; refusals (a process being traced, under `heapwise run`); 50 attach/detach cycles on a churning program (its output, descriptors, state, every trace); the time to attach to 50 threads; fork and exec while attached | `native/attach/` |
-//! | `heapwise heap`: V8 snapshots of real Node.js scripts — summary, diff, leaks, capture, watch | `heap/mod.rs` |
+//! | `heapwise heap`: V8 snapshots of real Node.js scripts — summary, diff, leaks, capture, watch | `heap/v8.rs` |
+//! | `heapwise heap` on JVM dumps of a real leaking Java program — the contract, roots with the program's counts, cut dumps, mixed kinds | `heap/hprof.rs` |
 //! | `heapwise gc`: GC logs of Node.js, the JVM and Go — contract, follow, bad input, a real Node.js leak | `gc/mod.rs` |
 //! | `heapwise profiles`: series of real Go heap profiles and jemalloc dumps — the leak at its rate, the cache not, JSON and text, exit codes, order and `--by-mtime`, cut and foreign files | `profiles/mod.rs` |
 //! | `heapwise watch` on the command line: formats, children, exits, bad input | `watch/cli.rs` |

@@ -7,49 +7,10 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use heapwise_heap::{ConstructorDiff, DIFF_SCHEMA, DumpFormat, HeapDiff};
 
 use crate::snapshot::HeapSnapshot;
 use crate::summary::counted;
-
-/// Schema string of [`HeapDiff`].
-pub const DIFF_SCHEMA: &str = "heapwise.heap-diff/1";
-
-/// `heapwise heap diff`: what changed between two snapshots, per constructor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeapDiff {
-    /// Always [`DIFF_SCHEMA`].
-    pub schema: String,
-    /// Objects counted in BEFORE.
-    pub before_objects: u64,
-    /// Objects counted in AFTER.
-    pub after_objects: u64,
-    /// Object ids present in both.
-    pub shared_objects: u64,
-    /// Problems with the comparison itself (e.g. snapshots of different processes).
-    pub warnings: Vec<String>,
-    /// Constructors with new or deleted objects, largest `size_delta` first.
-    pub constructors: Vec<ConstructorDiff>,
-}
-
-/// One constructor in a [`HeapDiff`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConstructorDiff {
-    /// The constructor (DevTools class name).
-    pub name: String,
-    /// Objects in AFTER whose id is not in BEFORE.
-    pub new: u64,
-    /// Objects in BEFORE whose id is not in AFTER.
-    pub deleted: u64,
-    /// `new - deleted`.
-    pub delta: i64,
-    /// Self bytes of the new objects.
-    pub alloc_bytes: u64,
-    /// Self bytes of the deleted objects.
-    pub freed_bytes: u64,
-    /// `alloc_bytes - freed_bytes`.
-    pub size_delta: i64,
-}
 
 /// The objects of one snapshot by constructor: ids (sorted) and self sizes.
 ///
@@ -177,9 +138,11 @@ pub fn diff(before: &ObjectIndex, after: &ObjectIndex) -> HeapDiff {
     }
     HeapDiff {
         schema: DIFF_SCHEMA.to_string(),
+        format: DumpFormat::V8,
+        matched_by: "id".to_string(),
         before_objects: before.len() as u64,
         after_objects: after.len() as u64,
-        shared_objects: shared,
+        shared_objects: Some(shared),
         warnings,
         constructors,
     }

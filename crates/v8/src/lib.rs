@@ -20,7 +20,8 @@
 //! in `heapwise-render`.
 //!
 //! [`inspector`] talks to a live Node.js process started with `--inspect`:
-//! it streams heap snapshots to disk and reads heap usage; [`watch`] samples
+//! it streams heap snapshots to disk and reads heap usage; [`signal`] opens
+//! the inspector of a process started without `--inspect` (SIGUSR1); [`watch`] samples
 //! that usage over time and judges it.
 //!
 //! # Example
@@ -53,17 +54,19 @@ mod graph;
 pub mod inspector;
 mod leaks;
 mod parse;
+pub mod signal;
 mod snapshot;
 mod summary;
 pub mod watch;
 
-pub use diff::{ConstructorDiff, DIFF_SCHEMA, HeapDiff, ObjectIndex, diff};
+pub use diff::{ObjectIndex, diff};
 pub use error::ParseError;
-pub use graph::{HeapGraph, NO_DISTANCE, SYSTEM_DISTANCE};
-pub use leaks::{
-    Cause, LEAKS_SCHEMA, LeakCluster, LeakOptions, LeakReport, LeakedConstructor, PathStep,
-    find_leaks,
+pub use graph::{GraphOptions, HeapGraph, NO_DISTANCE, SYSTEM_DISTANCE};
+pub use heapwise_heap::{
+    Cause, ConstructorDiff, ConstructorSummary, DIFF_SCHEMA, HeapDiff, HeapSummary, LEAKS_SCHEMA,
+    LeakCluster, LeakReport, LeakRoot, LeakedConstructor, PathStep, SUMMARY_SCHEMA,
 };
+pub use leaks::{LeakOptions, find_leaks};
 pub use parse::{read_node_ids, read_snapshot, read_snapshot_file};
 pub use snapshot::{ClassKey, EdgeName, EdgeType, HeapSnapshot, NodeType, StringTable};
-pub use summary::{ConstructorSummary, HeapSummary, SUMMARY_SCHEMA, summarize};
+pub use summary::summarize;

@@ -193,7 +193,8 @@ pub(crate) struct Nodes {
 /// Edge fields, one vector per field.
 #[derive(Debug, Default)]
 pub(crate) struct Edges {
-    pub(crate) kind: Vec<u32>,
+    /// Edge type index (V8 declares seven; an index past 255 is stored as 255, which no type has).
+    pub(crate) kind: Vec<u8>,
     pub(crate) name_or_index: Vec<u32>,
     /// Target node ordinal.
     pub(crate) to: Vec<u32>,
@@ -302,7 +303,7 @@ impl HeapSnapshot {
 
     /// The type of edge `e`.
     pub fn edge_type(&self, e: u32) -> EdgeType {
-        let raw = self.edges.kind[e as usize];
+        let raw = u32::from(self.edges.kind[e as usize]);
         self.edge_types
             .get(raw as usize)
             .copied()

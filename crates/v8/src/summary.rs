@@ -2,42 +2,10 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use heapwise_heap::{ConstructorSummary, DumpFormat, HeapSummary, SUMMARY_SCHEMA};
 
 use crate::graph::HeapGraph;
 use crate::snapshot::{ClassKey, HeapSnapshot, NodeType};
-
-/// Schema string of [`HeapSummary`].
-pub const SUMMARY_SCHEMA: &str = "heapwise.heap-summary/1";
-
-/// `heapwise heap summary`: what the heap holds, grouped by constructor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeapSummary {
-    /// Always [`SUMMARY_SCHEMA`].
-    pub schema: String,
-    /// Nodes in the snapshot.
-    pub nodes: u64,
-    /// Edges in the snapshot.
-    pub edges: u64,
-    /// Sum of all self sizes, in bytes.
-    pub total_bytes: u64,
-    /// One entry per constructor, largest `retained_bytes` first.
-    pub constructors: Vec<ConstructorSummary>,
-}
-
-/// One constructor (class) in a [`HeapSummary`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConstructorSummary {
-    /// The constructor, or `(closure)`, `(string)`, `(system)`... for other kinds of node.
-    pub name: String,
-    /// Number of objects.
-    pub count: u64,
-    /// Sum of their own sizes, in bytes.
-    pub self_bytes: u64,
-    /// Bytes freed if all of them were released: the retained sizes of the
-    /// objects not dominated by another object of the same constructor.
-    pub retained_bytes: u64,
-}
 
 /// Whether DevTools counts a node in its class aggregates: it skips empty
 /// nodes (the synthetic roots and such), except native ones.
@@ -93,6 +61,7 @@ pub fn summarize(graph: &HeapGraph) -> HeapSummary {
     });
     HeapSummary {
         schema: SUMMARY_SCHEMA.to_string(),
+        format: DumpFormat::V8,
         nodes: u64::from(snapshot.node_count()),
         edges: u64::from(snapshot.edge_count()),
         total_bytes: graph.total_bytes(),
@@ -109,35 +78,10 @@ pub(crate) fn class_retained(
     class_count: usize,
     include: impl Fn(u32) -> bool,
 ) -> Vec<u64> {
-    let (first, children) = graph.dominated();
-    let mut totals = vec![0u64; class_count];
-    let mut active = vec![0u32; class_count];
-    let root = graph.snapshot().root();
-    // Stack of (node, next child offset); a node's class is active while it is on the stack.
-    let mut stack: Vec<(u32, u32)> = vec![(root, first[root as usize])];
-    let enter = |node: u32, active: &mut Vec<u32>, totals: &mut Vec<u64>| {
-        if include(node) {
-            let class = classes[node as usize] as usize;
-            if active[class] == 0 {
-                totals[class] += graph.retained_size(node);
-            }
-            active[class] += 1;
-        }
-    };
-    enter(root, &mut active, &mut totals);
-    while let Some(top) = stack.last_mut() {
-        let (node, next) = *top;
-        if next < first[node as usize + 1] {
-            top.1 += 1;
-            let child = children[next as usize];
-            enter(child, &mut active, &mut totals);
-            stack.push((child, first[child as usize]));
-        } else {
-            stack.pop();
-            if include(node) {
-                active[classes[node as usize] as usize] -= 1;
-            }
-        }
-    }
-    totals
+    graph.tree().class_retained(
+        &graph.dominated(),
+        &|n| classes[n as usize],
+        class_count,
+        &include,
+    )
 }

@@ -1,6 +1,7 @@
-//! `heapwise heap ...`: V8/Node.js heap snapshots.
+//! `heapwise heap ...`: V8/Node.js heap snapshots and JVM heap dumps.
 //!
-//! Glue only: parse flags, call `heapwise-v8`, render with `heapwise-render`.
+//! Glue only: parse flags, call `heapwise-v8` or `heapwise-hprof` (the file's
+//! first bytes say which), render with `heapwise-render`.
 
 use heapwise_words as words;
 use std::fs::{self, File};
@@ -15,20 +16,22 @@ use heapwise_render::heap::{TextOptions, write_diff, write_leaks, write_summary,
 use heapwise_render::output::write_json;
 use heapwise_v8::inspector::Inspector;
 use heapwise_v8::watch::{HeapWatchReport, WATCH_SCHEMA, WatchOptions};
-use heapwise_v8::{HeapGraph, LeakOptions, LeakReport, ObjectIndex};
+use heapwise_v8::{GraphOptions, HeapGraph, LeakOptions, LeakReport, ObjectIndex};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::hprof::{self, DumpKind};
 use crate::exit;
 
 // Shared with the other commands; `report --min-age` names it by this path.
 use super::args::parse_duration;
 
-/// Analyse V8/Node.js heap snapshots.
+/// Analyse V8/Node.js heap snapshots and JVM heap dumps (HPROF).
 #[derive(Subcommand)]
 pub enum HeapCommand {
     /// Objects by constructor: count, self size and retained size.
     Summary {
-        /// A `.heapsnapshot` file (Chrome DevTools, `v8.writeHeapSnapshot()`, `heapwise heap capture`).
+        /// A `.heapsnapshot` file (Chrome DevTools, `v8.writeHeapSnapshot()`, `heapwise heap capture`)
+        /// or an HPROF dump (`jcmd PID GC.heap_dump`, `jmap -dump`), recognised by content.
         snapshot: PathBuf,
         #[command(flatten)]
         output: OutputArgs,
@@ -37,6 +40,9 @@ pub enum HeapCommand {
         top: usize,
     },
     /// Compare two snapshots of one process: new, deleted and size change per constructor.
+    ///
+    /// V8 snapshots are matched by object id; JVM dumps by counts per class
+    /// (their object ids are addresses, which the garbage collector changes).
     Diff {
         /// The earlier snapshot.
         before: PathBuf,
@@ -51,7 +57,10 @@ pub enum HeapCommand {
     /// Find leaked objects: allocated after BASELINE, present in TARGET, alive in FINAL.
     ///
     /// Take BASELINE, run the action suspected of leaking, take TARGET, run it
-    /// again (or wait), take FINAL. All three must come from one process.
+    /// again (or wait), take FINAL. All three must come from one process. For
+    /// JVM dumps: the classes whose count grows from BASELINE to TARGET and does
+    /// not fall by FINAL, and the objects (static fields, collections, listener
+    /// lists, ThreadLocals, class loaders) they accumulate in.
     Leaks {
         /// Snapshot before the action.
         baseline: PathBuf,
@@ -74,16 +83,22 @@ pub enum HeapCommand {
         /// Clusters shown in text output.
         #[arg(long, default_value_t = 10)]
         clusters: usize,
+        /// Accumulation points (roots) shown in text output.
+        #[arg(long, default_value_t = 10)]
+        roots: usize,
     },
-    /// Take heap snapshots of a running Node.js process (`node --inspect`).
+    /// Take heap snapshots of a running Node.js process or heap dumps of a running JVM.
     ///
-    /// Object ids are only comparable between snapshots of one inspector
-    /// session: take the snapshots for `diff` or `leaks` in one run with
-    /// --count (each path is printed as soon as its file is complete).
+    /// --inspect talks to a Node.js inspector; --pid takes a JVM's dump of
+    /// live objects (as `jcmd PID GC.heap_dump` does, through the JVM's attach
+    /// mechanism) or opens a Node.js process's inspector (as SIGUSR1 does; it
+    /// stays open). Object ids are only comparable between snapshots of one
+    /// inspector session: take the snapshots for `diff` or `leaks` in one run
+    /// with --count (each path is printed as soon as its file is complete).
     Capture {
         #[command(flatten)]
-        target: InspectArgs,
-        /// Directory for the snapshots, or a `.heapsnapshot` file name when --count is 1.
+        target: CaptureTarget,
+        /// Directory for the snapshots, or a `.heapsnapshot` (`.hprof`) file name when --count is 1.
         #[arg(short, long, default_value = ".")]
         output: PathBuf,
         /// How many snapshots to take.
@@ -95,7 +110,8 @@ pub enum HeapCommand {
         /// Keep only the newest N snapshots of this run, deleting older ones.
         #[arg(long, value_name = "N")]
         keep: Option<usize>,
-        /// Force a full garbage collection before each snapshot.
+        /// Force a full garbage collection before each snapshot (a JVM's dump
+        /// always holds live objects only, after a full collection).
         #[arg(long)]
         gc: bool,
         /// File name prefix.
@@ -145,6 +161,19 @@ pub struct OutputArgs {
     pub output: Option<PathBuf>,
 }
 
+/// The process `capture` takes snapshots or dumps of.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct CaptureTarget {
+    /// The inspector address of a Node.js process (`node --inspect=HOST:PORT`).
+    /// heapwise connects to this address only.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub inspect: Option<String>,
+    /// A running JVM or Node.js process, by process id.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+}
+
 /// The inspector to talk to.
 #[derive(Args)]
 pub struct InspectArgs {
@@ -186,13 +215,21 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
             include_internals,
             top,
             clusters,
+            roots,
         } => {
             let options = LeakOptions {
                 include_internals,
                 ..LeakOptions::default()
             };
-            let report = find_leaks(&baseline, &target, &final_snapshot, &options)?;
-            let text = TextOptions { top, clusters };
+            let report = match DumpKind::of_all(&[&baseline, &target, &final_snapshot])? {
+                DumpKind::V8 => find_leaks(&baseline, &target, &final_snapshot, &options)?,
+                DumpKind::Hprof => find_jvm_leaks(&baseline, &target, &final_snapshot)?,
+            };
+            let text = TextOptions {
+                top,
+                clusters,
+                roots,
+            };
             emit(&output, &report, |w| write_leaks(w, &report, &text))?;
             Ok(leak_exit(&report, fail_on_leak))
         }
@@ -213,7 +250,11 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
                 gc,
                 prefix,
             };
-            capture_and_print(&target.inspect, &plan)?;
+            match (target.inspect, target.pid) {
+                (Some(addr), _) => capture_and_print(connect(&addr)?, &plan)?,
+                (None, Some(pid)) => capture_pid(pid, &plan)?,
+                (None, None) => bail!("give --inspect HOST:PORT or --pid PID"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         HeapCommand::Watch {
@@ -244,8 +285,10 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
 
 /// `heap summary`.
 fn summary(snapshot: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode> {
-    let graph = load_graph(snapshot)?;
-    let summary = heapwise_v8::summarize(&graph);
+    let summary = match DumpKind::of(snapshot)? {
+        DumpKind::V8 => heapwise_v8::summarize(&load_graph(snapshot, false)?),
+        DumpKind::Hprof => heapwise_hprof::summarize(&hprof::load_graph(snapshot, false)?),
+    };
     let options = TextOptions {
         top,
         ..TextOptions::default()
@@ -256,9 +299,13 @@ fn summary(snapshot: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode>
 
 /// `heap diff`: warnings go to stderr too when the report is JSON.
 fn diff(before: &Path, after: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode> {
-    let before = load_index(before)?;
-    let after = load_index(after)?;
-    let diff = heapwise_v8::diff(&before, &after);
+    let diff = match DumpKind::of_all(&[before, after])? {
+        DumpKind::V8 => heapwise_v8::diff(&load_index(before)?, &load_index(after)?),
+        DumpKind::Hprof => heapwise_hprof::diff(
+            &hprof::load_histogram(before)?,
+            &hprof::load_histogram(after)?,
+        ),
+    };
     if output.format == Format::Json {
         for warning in &diff.warnings {
             eprintln!("heapwise: warning: {warning}");
@@ -274,13 +321,33 @@ fn diff(before: &Path, after: &Path, output: &OutputArgs, top: usize) -> Result<
 
 /// Takes the snapshots of `heap capture`, printing each path as soon as
 /// its file is complete, so that a script can act between snapshots.
-fn capture_and_print(addr: &str, plan: &CapturePlan) -> Result<()> {
-    let mut inspector = connect(addr)?;
-    capture(&mut inspector, plan, &mut |path| {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{}", path.display()).and_then(|()| stdout.flush())
-    })?;
+fn capture_and_print(mut inspector: Inspector, plan: &CapturePlan) -> Result<()> {
+    capture(&mut inspector, plan, &mut print_path)?;
     Ok(())
+}
+
+/// Lists a finished file on stdout at once, so that a script can act between files.
+fn print_path(path: &Path) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", path.display()).and_then(|()| stdout.flush())
+}
+
+/// `capture --pid`: a JVM's heap dumps, or a Node.js process's snapshots
+/// through the inspector SIGUSR1 opens.
+fn capture_pid(pid: u32, plan: &CapturePlan) -> Result<()> {
+    if heapwise_hprof::attach::is_jvm(pid)
+        .with_context(|| format!("while looking at process {pid}"))?
+    {
+        hprof::capture(pid, plan, &mut print_path)?;
+        return Ok(());
+    }
+    let (addr, inspector) = heapwise_v8::signal::open_inspector(pid, Duration::from_secs(10))
+        .with_context(|| format!("while opening the inspector of process {pid}"))?;
+    eprintln!(
+        "heapwise: opened the inspector of Node.js process {pid} on {addr} ({}); it stays open until the process ends",
+        inspector.title
+    );
+    capture_and_print(inspector, plan)
 }
 
 /// Exit status of `heap watch`: a leak is the heap's verdict or a cluster
@@ -361,7 +428,7 @@ fn watch(addr: &str, plan: &WatchPlan) -> Result<HeapWatchReport> {
 
 /// Exit status of a leak search.
 pub(crate) fn leak_exit(report: &LeakReport, fail_on_leak: bool) -> ExitCode {
-    if fail_on_leak && !report.clusters.is_empty() {
+    if fail_on_leak && report.found_leak() {
         ExitCode::from(exit::LEAK_FOUND)
     } else {
         ExitCode::SUCCESS
@@ -377,12 +444,24 @@ pub(crate) fn find_leaks(
 ) -> Result<LeakReport> {
     let baseline_ids = load_ids(baseline)?;
     let target_ids = load_ids(target)?;
-    let graph = load_graph(final_snapshot)?;
+    let graph = load_graph(final_snapshot, true)?;
     Ok(heapwise_v8::find_leaks(
         &baseline_ids,
         &target_ids,
         &graph,
         options,
+    ))
+}
+
+/// The three-dump search on JVM dumps, holding one full dump at a time.
+fn find_jvm_leaks(baseline: &Path, target: &Path, final_dump: &Path) -> Result<LeakReport> {
+    let options = heapwise_hprof::LeakOptions::default();
+    let target = hprof::load_histogram(target)?;
+    let baseline =
+        heapwise_hprof::Baseline::new(&hprof::load_graph(baseline, true)?, &target, &options);
+    let graph = hprof::load_graph(final_dump, true)?;
+    Ok(heapwise_hprof::find_leaks(
+        &baseline, &target, &graph, &options,
     ))
 }
 
@@ -410,7 +489,7 @@ pub(crate) fn emit<T: serde::Serialize>(
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
 /// A progress bar on stderr for large files, only when stderr is a terminal.
-fn progress_bar(total: u64, label: &str) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64, label: &str) -> ProgressBar {
     if total < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -430,22 +509,23 @@ fn open_snapshot(path: &Path) -> Result<(File, u64)> {
     Ok((file, len))
 }
 
-fn file_label(path: &Path) -> String {
+pub(crate) fn file_label(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
 }
 
-/// Parses a snapshot and builds its graph (dominators, retained sizes).
-pub(crate) fn load_graph(path: &Path) -> Result<HeapGraph> {
+/// Parses a snapshot and builds its graph (dominators, retained sizes; with
+/// `paths`, distances and retainer paths).
+pub(crate) fn load_graph(path: &Path, paths: bool) -> Result<HeapGraph> {
     let (file, len) = open_snapshot(path)?;
     let bar = progress_bar(len, &format!("reading {}", file_label(path)));
     let mut report = |bytes: u64| bar.set_position(bytes);
     let snapshot = heapwise_v8::read_snapshot(file, Some(&mut report))
         .with_context(|| format!("while reading snapshot {}", path.display()))?;
     let mut phase = |what: &str| bar.set_message(what.to_string());
-    let graph = HeapGraph::build(snapshot, Some(&mut phase));
+    let graph = HeapGraph::build_with(snapshot, GraphOptions { paths }, Some(&mut phase));
     bar.finish_and_clear();
     Ok(graph)
 }
@@ -498,11 +578,24 @@ pub(crate) fn capture(
     plan: &CapturePlan,
     written: &mut dyn FnMut(&Path) -> std::io::Result<()>,
 ) -> Result<Vec<PathBuf>> {
+    capture_series(plan, "heapsnapshot", written, &mut |path| {
+        take_one(inspector, path, plan.gc).map(|_| ())
+    })
+}
+
+/// Takes `plan.count` files `plan.interval` apart with `take`, named
+/// `PREFIX-UNIXTIME-N.EXTENSION` (or `plan.output` itself for one file with
+/// that extension), calling `written` with each and keeping the newest `--keep`.
+pub(crate) fn capture_series(
+    plan: &CapturePlan,
+    extension: &str,
+    written: &mut dyn FnMut(&Path) -> std::io::Result<()>,
+    take: &mut dyn FnMut(&Path) -> Result<()>,
+) -> Result<Vec<PathBuf>> {
     if plan.count == 0 {
         bail!("--count must be at least 1");
     }
-    let single_file =
-        plan.count == 1 && plan.output.extension().is_some_and(|e| e == "heapsnapshot");
+    let single_file = plan.count == 1 && plan.output.extension().is_some_and(|e| e == extension);
     if !single_file {
         fs::create_dir_all(&plan.output)
             .with_context(|| format!("while creating the directory {}", plan.output.display()))?;
@@ -522,9 +615,9 @@ pub(crate) fn capture(
             plan.output.clone()
         } else {
             plan.output
-                .join(format!("{}-{stamp}-{n}.heapsnapshot", plan.prefix))
+                .join(format!("{}-{stamp}-{n}.{extension}", plan.prefix))
         };
-        take_one(inspector, &path, plan.gc)?;
+        take(&path)?;
         written(&path).context("while listing the snapshot")?;
         kept.push(path);
         if let Some(keep) = plan.keep {

@@ -4,6 +4,7 @@ mod args;
 pub mod attach;
 pub mod gc;
 pub mod heap;
+mod hprof;
 pub mod interrupts;
 mod launch;
 mod native;

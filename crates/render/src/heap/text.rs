@@ -4,7 +4,9 @@
 use heapwise_words as words;
 use std::io::{self, Write};
 
-use heapwise_v8::{HeapDiff, HeapSummary, LeakCluster, LeakReport, PathStep};
+use heapwise_heap::{
+    DumpFormat, HeapDiff, HeapSummary, LeakCluster, LeakReport, LeakRoot, PathStep,
+};
 
 /// How much to show.
 #[derive(Debug, Clone)]
@@ -13,6 +15,8 @@ pub struct TextOptions {
     pub top: usize,
     /// Leak clusters shown in full.
     pub clusters: usize,
+    /// Accumulation points (roots) shown in full.
+    pub roots: usize,
 }
 
 impl Default for TextOptions {
@@ -20,6 +24,7 @@ impl Default for TextOptions {
         TextOptions {
             top: 20,
             clusters: 10,
+            roots: 10,
         }
     }
 }
@@ -30,9 +35,13 @@ pub fn write_summary<W: Write + ?Sized>(
     summary: &HeapSummary,
     options: &TextOptions,
 ) -> io::Result<()> {
+    let kind = match summary.format {
+        DumpFormat::V8 => "Heap snapshot",
+        DumpFormat::Hprof => "JVM heap dump",
+    };
     writeln!(
         out,
-        "Heap snapshot: {} objects, {} references, {} in total.",
+        "{kind}: {} objects, {} references, {} in total.",
         words::thousands(summary.nodes),
         words::thousands(summary.edges),
         words::bytes(summary.total_bytes)
@@ -68,13 +77,21 @@ pub fn write_diff<W: Write + ?Sized>(
     diff: &HeapDiff,
     options: &TextOptions,
 ) -> io::Result<()> {
-    writeln!(
-        out,
-        "Compared by object id: {} objects before, {} after, {} in both.",
-        words::thousands(diff.before_objects),
-        words::thousands(diff.after_objects),
-        words::thousands(diff.shared_objects)
-    )?;
+    match diff.shared_objects {
+        Some(shared) => writeln!(
+            out,
+            "Compared by object id: {} objects before, {} after, {} in both.",
+            words::thousands(diff.before_objects),
+            words::thousands(diff.after_objects),
+            words::thousands(shared)
+        )?,
+        None => writeln!(
+            out,
+            "Compared by counts per class (object ids are addresses that move): {} objects before, {} after.",
+            words::thousands(diff.before_objects),
+            words::thousands(diff.after_objects),
+        )?,
+    }
     for warning in &diff.warnings {
         writeln!(out, "warning: {warning}")?;
     }
@@ -129,13 +146,39 @@ pub fn write_leaks<W: Write + ?Sized>(
         )?;
         return Ok(());
     }
-    writeln!(
-        out,
-        "{} objects leaked ({} self): allocated after BASELINE, present in TARGET, still alive in FINAL.",
-        words::thousands(report.leaked_objects),
-        words::bytes(report.leaked_self_bytes)
-    )?;
+    match report.format {
+        DumpFormat::V8 => writeln!(
+            out,
+            "{} objects leaked ({} self): allocated after BASELINE, present in TARGET, still alive in FINAL.",
+            words::thousands(report.leaked_objects),
+            words::bytes(report.leaked_self_bytes)
+        )?,
+        DumpFormat::Hprof => writeln!(
+            out,
+            "{} objects leaked ({} self): classes whose count grew from BASELINE to TARGET and did not fall by FINAL.",
+            words::thousands(report.leaked_objects),
+            words::bytes(report.leaked_self_bytes)
+        )?,
+    }
     writeln!(out)?;
+    if !report.roots.is_empty() {
+        let shown = report.roots.len().min(options.roots);
+        let things = if report.roots.len() == 1 {
+            "thing keeps"
+        } else {
+            "things keep"
+        };
+        writeln!(
+            out,
+            "What keeps growing: {} {things} growing ({shown} shown, largest first).",
+            words::thousands(report.roots.len() as u64)
+        )?;
+        for (index, root) in report.roots.iter().take(options.roots).enumerate() {
+            writeln!(out)?;
+            write_root(out, index + 1, root, report)?;
+        }
+        writeln!(out)?;
+    }
     writeln!(out, "Leaked constructors:")?;
     writeln!(out, "{:>10}  {:>12}  constructor", "count", "retained")?;
     for row in report.by_constructor.iter().take(options.top) {
@@ -157,49 +200,86 @@ pub fn write_leaks<W: Write + ?Sized>(
     }
     let shown = report.clusters.len().min(options.clusters);
     writeln!(out)?;
+    let title = if report.roots.is_empty() {
+        "Why they stay alive"
+    } else {
+        "Detail: the leaked objects by class and path"
+    };
     writeln!(
         out,
-        "Why they stay alive ({shown} of {} clusters, largest first):",
+        "{title} ({shown} of {} clusters, largest first):",
         report.clusters.len()
     )?;
     for (index, cluster) in report.clusters.iter().take(options.clusters).enumerate() {
         writeln!(out)?;
-        write_cluster(out, index + 1, cluster)?;
+        write_cluster(out, index + 1, cluster, report.format)?;
     }
     Ok(())
 }
 
-/// Paths longer than this are shortened in the middle.
-const MAX_STEPS: usize = 14;
-
-fn write_cluster<W: Write + ?Sized>(
+/// One accumulation point: what it is, how it is reached, what it holds, what to do.
+fn write_root<W: Write + ?Sized>(
     out: &mut W,
     number: usize,
-    cluster: &LeakCluster,
+    root: &LeakRoot,
+    report: &LeakReport,
 ) -> io::Result<()> {
+    let added = match root.baseline_entries {
+        Some(before) => format!(
+            " ({} since BASELINE)",
+            words::thousands_signed(root.entries as i64 - before as i64)
+        ),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "#{number} {} x {} retaining {} - cause: {}",
-        one_line(&cluster.constructor),
-        words::thousands(cluster.count),
-        words::bytes(cluster.retained_bytes),
-        cluster.cause.as_str()
+        "#{number} {} - {} entries{added}, holding {} leaked objects, retaining {} - cause: {}",
+        one_line(&root.holder),
+        words::thousands(root.entries),
+        words::thousands(root.objects),
+        words::bytes(root.retained_bytes),
+        root.cause.as_str()
     )?;
-    // Hops as (edge label, node reached); runs of equal hops (linked lists) become one line.
-    let steps = &cluster.retainer_path;
+    write_path(out, &root.path, &root.holder_class)?;
+    let holds: Vec<String> = root
+        .holds
+        .iter()
+        .take(6)
+        .map(|h| format!("{} x {}", one_line(&h.name), words::thousands(h.count)))
+        .collect();
+    if !holds.is_empty() {
+        let more = if root.holds.len() > 6 {
+            format!(" and {} more classes", root.holds.len() - 6)
+        } else {
+            String::new()
+        };
+        writeln!(out, "  Holds: {}{more}", holds.join(", "))?;
+    }
+    writeln!(out, "  What to do: {}", root.recommendation)?;
+    let clusters: Vec<String> = root
+        .clusters
+        .iter()
+        .filter(|&&i| i < report.clusters.len())
+        .map(|&i| format!("#{}", i + 1))
+        .collect();
+    if !clusters.is_empty() {
+        writeln!(out, "  Clusters: {}", clusters.join(" "))?;
+    }
+    Ok(())
+}
+
+/// A path from the roots to `last`, one hop a line, runs of equal hops as one.
+fn write_path<W: Write + ?Sized>(out: &mut W, steps: &[PathStep], last: &str) -> io::Result<()> {
     let mut hops: Vec<(String, String, usize)> = Vec::new();
     for (index, step) in steps.iter().enumerate() {
-        let next = steps
-            .get(index + 1)
-            .map_or(cluster.constructor.as_str(), |s| s.node.as_str());
+        let next = steps.get(index + 1).map_or(last, |s| s.node.as_str());
         let hop = (edge_label(step), one_line(next));
         match hops.last_mut() {
-            Some(last) if last.0 == hop.0 && last.1 == hop.1 => last.2 += 1,
+            Some(previous) if previous.0 == hop.0 && previous.1 == hop.1 => previous.2 += 1,
             _ => hops.push((hop.0, hop.1, 1)),
         }
     }
-    // The chain reads root first: each line is the edge taken and the node it reaches.
-    let first = steps.first().map_or("(root)", |s| s.node.as_str());
+    let first = steps.first().map_or(last, |s| s.node.as_str());
     writeln!(out, "    {}", one_line(first))?;
     let (head, tail) = if hops.len() > MAX_STEPS {
         (3, hops.len() - (MAX_STEPS - 3))
@@ -220,6 +300,27 @@ fn write_cluster<W: Write + ?Sized>(
         };
         writeln!(out, "      --{edge}--> {node}{times}")?;
     }
+    Ok(())
+}
+
+/// Paths longer than this are shortened in the middle.
+const MAX_STEPS: usize = 14;
+
+fn write_cluster<W: Write + ?Sized>(
+    out: &mut W,
+    number: usize,
+    cluster: &LeakCluster,
+    format: DumpFormat,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "#{number} {} x {} retaining {} - cause: {}",
+        one_line(&cluster.constructor),
+        words::thousands(cluster.count),
+        words::bytes(cluster.retained_bytes),
+        cluster.cause.as_str()
+    )?;
+    write_path(out, &cluster.retainer_path, &cluster.constructor)?;
     writeln!(
         out,
         "    ({} objects like the last one)",
@@ -230,9 +331,12 @@ fn write_cluster<W: Write + ?Sized>(
         let ids: Vec<String> = cluster
             .sample_ids
             .iter()
-            .map(|id| format!("@{id}"))
+            .map(|id| match format {
+                DumpFormat::V8 => format!("@{id}"),
+                DumpFormat::Hprof => format!("0x{id:x}"),
+            })
             .collect();
-        writeln!(out, "  Examples (DevTools ids): {}", ids.join(" "))?;
+        writeln!(out, "  Examples (ids): {}", ids.join(" "))?;
     }
     Ok(())
 }
@@ -242,6 +346,7 @@ fn edge_label(step: &PathStep) -> String {
     let name = one_line(&step.edge);
     match step.edge_type.as_str() {
         "context" => format!("var {name}"),
+        "root" => format!("({name})"),
         _ if name == "[]" => "[]".to_string(),
         "internal" | "hidden" => format!("{{{name}}}"),
         "weak" => format!("[[{name}]]"),

@@ -12,9 +12,10 @@
 //!   children of the root: in Node.js, `global`), weak edges skipped; what is
 //!   only reachable from the system roots gets [`SYSTEM_DISTANCE`] plus its depth.
 
-mod dominators;
-
 use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use heapwise_heap::{Dominated, DominatorGraph, DominatorTree};
 
 use crate::snapshot::{EdgeType, HeapSnapshot, NodeType};
 
@@ -27,17 +28,47 @@ const NO_EDGE: u32 = u32::MAX;
 /// A snapshot with everything derived from its graph.
 pub struct HeapGraph {
     snapshot: HeapSnapshot,
-    first_retainer: Vec<u32>,
-    retainer_edge: Vec<u32>,
-    retainer_node: Vec<u32>,
+    /// Every edge pointing at each node (CSR), built on first use: the
+    /// summary never needs it, and it is not held while dominators are computed.
+    retainers: OnceLock<Retainers>,
     page_owned: Vec<bool>,
     /// String index → WeakMap table id, for `... pair in WeakMap (table @N)` names.
     weakmap_entry_names: HashMap<u32, u32>,
     distance: Vec<u32>,
     parent_edge: Vec<u32>,
-    idom: Vec<u32>,
-    retained: Vec<u64>,
+    tree: DominatorTree,
     raw: RawTypes,
+}
+
+/// The edges pointing at each node: `edge[first[n]..first[n + 1]]`.
+struct Retainers {
+    first: Vec<u32>,
+    edge: Vec<u32>,
+}
+
+/// What to compute beyond dominators and retained sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphOptions {
+    /// Distances and shortest retainer paths (needed by leaks, not by a summary).
+    pub paths: bool,
+}
+
+impl Default for GraphOptions {
+    fn default() -> Self {
+        GraphOptions { paths: true }
+    }
+}
+
+/// The essential edges reversed (sources only), for the dominator computation;
+/// dropped once dominators are known.
+struct EssentialPredecessors<'g> {
+    graph: &'g HeapGraph,
+    /// One bit per edge: whether it is essential (computed once, read three times).
+    essential: Vec<u64>,
+    first: Vec<u32>,
+    source: Vec<u32>,
+    /// Nodes whose every retainer is weak or a shortcut (and that have one).
+    only_weak: Vec<bool>,
 }
 
 /// Raw type indices used in hot loops (`u32::MAX` when absent).
@@ -52,10 +83,20 @@ struct RawTypes {
 }
 
 impl HeapGraph {
-    /// Builds retainers, distances, the dominator tree and retained sizes.
+    /// Builds distances, the dominator tree and retained sizes.
     ///
     /// `phase`, when given, is told the name of each step as it starts.
-    pub fn build(snapshot: HeapSnapshot, mut phase: Option<&mut dyn FnMut(&str)>) -> HeapGraph {
+    pub fn build(snapshot: HeapSnapshot, phase: Option<&mut dyn FnMut(&str)>) -> HeapGraph {
+        HeapGraph::build_with(snapshot, GraphOptions::default(), phase)
+    }
+
+    /// Builds the dominator tree and retained sizes, and distances and
+    /// retainer paths when `options.paths` asks for them.
+    pub fn build_with(
+        snapshot: HeapSnapshot,
+        options: GraphOptions,
+        mut phase: Option<&mut dyn FnMut(&str)>,
+    ) -> HeapGraph {
         let mut say = |what: &str| {
             if let Some(f) = phase.as_mut() {
                 f(what);
@@ -79,42 +120,30 @@ impl HeapGraph {
                 .node_type_index(NodeType::Array)
                 .unwrap_or(u32::MAX),
         };
-        say("building retainers");
-        let (first_retainer, retainer_edge, retainer_node) = build_retainers(&snapshot);
         let weakmap_entry_names = weakmap_entry_names(&snapshot);
         let mut graph = HeapGraph {
             page_owned: Vec::new(),
             snapshot,
-            first_retainer,
-            retainer_edge,
-            retainer_node,
+            retainers: OnceLock::new(),
             weakmap_entry_names,
             distance: Vec::new(),
             parent_edge: Vec::new(),
-            idom: Vec::new(),
-            retained: Vec::new(),
+            tree: DominatorTree::empty(),
             raw,
         };
         say("marking user objects");
         graph.page_owned = graph.mark_page_owned();
-        say("computing distances");
-        graph.compute_distances();
-        say("computing dominators");
-        let dominators = dominators::compute(&graph);
-        say("computing retained sizes");
-        let mut retained: Vec<u64> = graph
-            .snapshot
-            .nodes
-            .self_size
-            .iter()
-            .map(|&s| u64::from(s))
-            .collect();
-        for &node in dominators.preorder.iter().skip(1).rev() {
-            let dominator = dominators.idom[node as usize];
-            retained[dominator as usize] += retained[node as usize];
+        if options.paths {
+            say("computing distances");
+            graph.compute_distances();
         }
-        graph.idom = dominators.idom;
-        graph.retained = retained;
+        say("building retainers");
+        let tree = {
+            let predecessors = EssentialPredecessors::new(&graph);
+            say("computing dominators");
+            DominatorTree::build(&predecessors, |n| u64::from(graph.snapshot.self_size(n)))
+        };
+        graph.tree = tree;
         graph
     }
 
@@ -125,29 +154,43 @@ impl HeapGraph {
 
     /// Retained size of `node`: its own size plus everything it dominates.
     pub fn retained_size(&self, node: u32) -> u64 {
-        self.retained[node as usize]
+        self.tree.retained_size(node)
     }
 
     /// Immediate dominator of `node` (the root's is the root).
     pub fn dominator(&self, node: u32) -> u32 {
-        self.idom[node as usize]
+        self.tree.dominator(node)
     }
 
-    /// Breadth-first distance of `node` from the user roots; see [`SYSTEM_DISTANCE`].
+    /// The dominator tree.
+    pub fn tree(&self) -> &DominatorTree {
+        &self.tree
+    }
+
+    /// Breadth-first distance of `node` from the user roots; see [`SYSTEM_DISTANCE`]
+    /// ([`NO_DISTANCE`] when the graph was built without paths).
     pub fn distance(&self, node: u32) -> u32 {
-        self.distance[node as usize]
+        self.distance
+            .get(node as usize)
+            .copied()
+            .unwrap_or(NO_DISTANCE)
     }
 
     /// Total of all self sizes (the root's retained size).
     pub fn total_bytes(&self) -> u64 {
-        self.retained[self.snapshot.root() as usize]
+        self.tree.total()
     }
 
     /// The retainers of `node` as `(edge, source node)` pairs.
     pub fn retainers(&self, node: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let range = self.first_retainer[node as usize] as usize
-            ..self.first_retainer[node as usize + 1] as usize;
-        range.map(move |i| (self.retainer_edge[i], self.retainer_node[i]))
+        let retainers = self
+            .retainers
+            .get_or_init(|| build_retainers(&self.snapshot));
+        let range =
+            retainers.first[node as usize] as usize..retainers.first[node as usize + 1] as usize;
+        retainers.edge[range]
+            .iter()
+            .map(move |&e| (e, self.edge_source(e)))
     }
 
     /// The edges of the shortest path from the root to `node`, found by the
@@ -156,7 +199,12 @@ impl HeapGraph {
         let mut path = Vec::new();
         let mut current = node;
         let limit = self.snapshot.node_count() as usize;
-        while self.parent_edge[current as usize] != NO_EDGE && path.len() < limit {
+        while self
+            .parent_edge
+            .get(current as usize)
+            .is_some_and(|&e| e != NO_EDGE)
+            && path.len() < limit
+        {
             let edge = self.parent_edge[current as usize];
             path.push(edge);
             current = self.edge_source(edge);
@@ -172,34 +220,15 @@ impl HeapGraph {
         (first.partition_point(|&f| f <= edge) - 1) as u32
     }
 
-    /// Children of every node in the dominator tree, as offsets and a flat list.
-    pub fn dominated(&self) -> (Vec<u32>, Vec<u32>) {
-        let n = self.snapshot.node_count() as usize;
-        let root = self.snapshot.root() as usize;
-        let mut first = vec![0u32; n + 1];
-        for (node, &d) in self.idom.iter().enumerate() {
-            if node != root {
-                first[d as usize + 1] += 1;
-            }
-        }
-        for i in 0..n {
-            first[i + 1] += first[i];
-        }
-        let mut fill = first.clone();
-        let mut children = vec![0u32; n.saturating_sub(1)];
-        for (node, &d) in self.idom.iter().enumerate() {
-            if node != root {
-                children[fill[d as usize] as usize] = node as u32;
-                fill[d as usize] += 1;
-            }
-        }
-        (first, children)
+    /// Children of every node in the dominator tree.
+    pub fn dominated(&self) -> Dominated {
+        self.tree.dominated()
     }
 
     /// Whether the edge `e` from `from` keeps its target alive, by DevTools' rules.
     fn is_essential(&self, from: u32, e: u32) -> bool {
         let s = &self.snapshot;
-        let kind = s.edges.kind[e as usize];
+        let kind = u32::from(s.edges.kind[e as usize]);
         let root = s.root();
         if kind == self.raw.weak || (kind == self.raw.shortcut && from != root) {
             return false;
@@ -222,7 +251,7 @@ impl HeapGraph {
         let mut owned = vec![false; s.node_count() as usize];
         let mut stack = Vec::new();
         for e in s.edges_of(s.root()) {
-            if s.edges.kind[e as usize] == self.raw.shortcut {
+            if u32::from(s.edges.kind[e as usize]) == self.raw.shortcut {
                 let to = s.edges.to[e as usize];
                 if !owned[to as usize] {
                     owned[to as usize] = true;
@@ -233,7 +262,7 @@ impl HeapGraph {
         while let Some(node) = stack.pop() {
             for e in s.edges_of(node) {
                 let to = s.edges.to[e as usize];
-                if s.edges.kind[e as usize] != self.raw.weak && !owned[to as usize] {
+                if u32::from(s.edges.kind[e as usize]) != self.raw.weak && !owned[to as usize] {
                     owned[to as usize] = true;
                     stack.push(to);
                 }
@@ -298,7 +327,7 @@ impl HeapGraph {
             head += 1;
             let next = distance[node as usize].saturating_add(1);
             for e in s.edges_of(node) {
-                if s.edges.kind[e as usize] == self.raw.weak {
+                if u32::from(s.edges.kind[e as usize]) == self.raw.weak {
                     continue;
                 }
                 let to = s.edges.to[e as usize];
@@ -313,46 +342,88 @@ impl HeapGraph {
     }
 }
 
-impl dominators::DominatorGraph for HeapGraph {
+impl<'g> EssentialPredecessors<'g> {
+    fn new(graph: &'g HeapGraph) -> Self {
+        let s = &graph.snapshot;
+        let n = s.node_count() as usize;
+        let mut first = vec![0u32; n + 1];
+        let mut any = vec![false; n];
+        let mut only_weak = vec![true; n];
+        let mut essential = vec![0u64; (s.edge_count() as usize).div_ceil(64)];
+        for node in 0..n as u32 {
+            for e in s.edges_of(node) {
+                let to = s.edges.to[e as usize] as usize;
+                any[to] = true;
+                let kind = u32::from(s.edges.kind[e as usize]);
+                if kind != graph.raw.weak && kind != graph.raw.shortcut {
+                    only_weak[to] = false;
+                }
+                if graph.is_essential(node, e) {
+                    essential[e as usize / 64] |= 1 << (e % 64);
+                    first[to + 1] += 1;
+                }
+            }
+        }
+        for (flag, &has) in only_weak.iter_mut().zip(&any) {
+            *flag &= has;
+        }
+        drop(any);
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        let mut fill = first.clone();
+        let mut source = vec![0u32; first[n] as usize];
+        for node in 0..n as u32 {
+            for e in s.edges_of(node) {
+                if essential[e as usize / 64] & (1 << (e % 64)) != 0 {
+                    let to = s.edges.to[e as usize] as usize;
+                    source[fill[to] as usize] = node;
+                    fill[to] += 1;
+                }
+            }
+        }
+        EssentialPredecessors {
+            graph,
+            essential,
+            first,
+            source,
+            only_weak,
+        }
+    }
+}
+
+impl DominatorGraph for EssentialPredecessors<'_> {
     fn node_count(&self) -> u32 {
-        self.snapshot.node_count()
+        self.graph.snapshot.node_count()
     }
 
     fn root(&self) -> u32 {
-        self.snapshot.root()
+        self.graph.snapshot.root()
     }
 
     fn for_each_successor(&self, node: u32, f: &mut dyn FnMut(u32)) {
-        for e in self.snapshot.edges_of(node) {
-            if self.is_essential(node, e) {
-                f(self.snapshot.edges.to[e as usize]);
+        let s = &self.graph.snapshot;
+        for e in s.edges_of(node) {
+            if self.essential[e as usize / 64] & (1 << (e % 64)) != 0 {
+                f(s.edges.to[e as usize]);
             }
         }
     }
 
     fn for_each_predecessor(&self, node: u32, f: &mut dyn FnMut(u32)) {
-        for (e, from) in self.retainers(node) {
-            if self.is_essential(from, e) {
-                f(from);
-            }
+        let range = self.first[node as usize] as usize..self.first[node as usize + 1] as usize;
+        for &from in &self.source[range] {
+            f(from);
         }
     }
 
     fn has_only_weak_retainers(&self, node: u32) -> bool {
-        let mut any = false;
-        for (e, _) in self.retainers(node) {
-            any = true;
-            let kind = self.snapshot.edges.kind[e as usize];
-            if kind != self.raw.weak && kind != self.raw.shortcut {
-                return false;
-            }
-        }
-        any
+        self.only_weak[node as usize]
     }
 }
 
-/// Retainer lists in CSR form: for each node, the edges pointing at it and their sources.
-fn build_retainers(s: &HeapSnapshot) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+/// Retainer lists in CSR form: for each node, the edges pointing at it.
+fn build_retainers(s: &HeapSnapshot) -> Retainers {
     let n = s.node_count() as usize;
     let mut first = vec![0u32; n + 1];
     for &to in &s.edges.to {
@@ -362,19 +433,13 @@ fn build_retainers(s: &HeapSnapshot) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
         first[i + 1] += first[i];
     }
     let mut fill = first.clone();
-    let e_count = s.edges.to.len();
-    let mut edge = vec![0u32; e_count];
-    let mut source = vec![0u32; e_count];
-    for node in 0..n as u32 {
-        for e in s.edges_of(node) {
-            let to = s.edges.to[e as usize] as usize;
-            let slot = fill[to] as usize;
-            edge[slot] = e;
-            source[slot] = node;
-            fill[to] += 1;
-        }
+    let mut edge = vec![0u32; s.edges.to.len()];
+    for (e, &to) in s.edges.to.iter().enumerate() {
+        let slot = fill[to as usize] as usize;
+        edge[slot] = e as u32;
+        fill[to as usize] += 1;
     }
-    (first, edge, source)
+    Retainers { first, edge }
 }
 
 /// Finds the names V8 gives WeakMap entries: `N / part of key (K @1) -> value (V @2) pair in WeakMap (table @3)`.
@@ -383,6 +448,10 @@ fn weakmap_entry_names(s: &HeapSnapshot) -> HashMap<u32, u32> {
     let mut names = HashMap::new();
     for i in 0..s.strings.len() as u32 {
         let text = s.strings.get(i);
+        // Most strings are not WeakMap entry names: check the cheap end first.
+        if !text.ends_with(')') {
+            continue;
+        }
         let Some(at) = text.rfind(MARK) else { continue };
         let Some(rest) = text[at + MARK.len()..].strip_suffix(')') else {
             continue;

@@ -13,42 +13,10 @@
 //! - `global`: none of these, and the path starts with a property of `global`;
 //! - `unknown`: anything else.
 
-use serde::{Deserialize, Serialize};
+use heapwise_heap::Cause;
 
 use crate::graph::HeapGraph;
 use crate::snapshot::{EdgeType, NodeType};
-
-/// The seed's leak causes, as CONTRACTS.md names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cause {
-    /// Held by an event listener that was never removed (`_events`, `EventTarget` listeners).
-    EventListener,
-    /// Held as an entry of a Map, Set, array or object used as a cache that only grows.
-    UnboundedCollection,
-    /// Held by a variable a closure captured (timers, callbacks, long-lived functions).
-    Closure,
-    /// A detached object (a DOM node or native object no longer in its tree) still referenced.
-    Detached,
-    /// Held directly by a property of the global object.
-    Global,
-    /// None of the patterns above.
-    Unknown,
-}
-
-impl Cause {
-    /// The name used in JSON and text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cause::EventListener => "event-listener",
-            Cause::UnboundedCollection => "unbounded-collection",
-            Cause::Closure => "closure",
-            Cause::Detached => "detached",
-            Cause::Global => "global",
-            Cause::Unknown => "unknown",
-        }
-    }
-}
 
 /// A cause with the names from the path that make the advice concrete.
 pub(crate) struct Diagnosis {

@@ -125,6 +125,13 @@ impl<'g> HolderKeys<'g> {
         id
     }
 
+    /// The holder of leaked object `node`: the first object above it in the
+    /// dominator tree that existed before the action.
+    pub(crate) fn holder(&mut self, node: u32) -> u32 {
+        let above = self.graph.dominator(node);
+        self.resolve(above).0
+    }
+
     /// The key of leaked object `node`.
     pub(crate) fn key(&mut self, node: u32) -> HolderKey {
         let above = self.graph.dominator(node);

@@ -22,19 +22,14 @@ mod cause;
 mod holder;
 mod internal;
 mod path;
+mod roots;
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
-pub use cause::Cause;
-pub use path::PathStep;
+use heapwise_heap::{DumpFormat, LEAKS_SCHEMA, LeakCluster, LeakReport, LeakedConstructor};
 
 use crate::graph::{HeapGraph, NO_DISTANCE};
 use crate::snapshot::{HeapSnapshot, NodeType};
-
-/// Schema string of [`LeakReport`].
-pub const LEAKS_SCHEMA: &str = "heapwise.heap-leaks/1";
 
 /// Knobs of the leak search.
 #[derive(Debug, Clone)]
@@ -43,6 +38,9 @@ pub struct LeakOptions {
     pub include_internals: bool,
     /// Object ids listed per cluster, for looking them up in DevTools (`@id`).
     pub sample_ids: usize,
+    /// An accumulation point is reported when it holds at least this many
+    /// leaked objects directly (its entries).
+    pub min_entries: u64,
 }
 
 impl Default for LeakOptions {
@@ -50,58 +48,9 @@ impl Default for LeakOptions {
         LeakOptions {
             include_internals: false,
             sample_ids: 5,
+            min_entries: 2,
         }
     }
-}
-
-/// `heapwise heap leaks`: what leaked, grouped by constructor and by retainer path.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LeakReport {
-    /// Always [`LEAKS_SCHEMA`].
-    pub schema: String,
-    /// Objects that leaked (after filtering).
-    pub leaked_objects: u64,
-    /// Self bytes of those objects.
-    pub leaked_self_bytes: u64,
-    /// Leaked objects per constructor, largest `retained_bytes` first.
-    pub by_constructor: Vec<LeakedConstructor>,
-    /// Leaked objects held the same way, largest `retained_bytes` first.
-    pub clusters: Vec<LeakCluster>,
-    /// Problems with the inputs (e.g. snapshots of different processes).
-    pub warnings: Vec<String>,
-}
-
-/// Leaked objects of one constructor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LeakedConstructor {
-    /// The constructor (DevTools class name).
-    pub name: String,
-    /// Number of leaked objects.
-    pub count: u64,
-    /// Sum of their self sizes.
-    pub self_bytes: u64,
-    /// Bytes they keep alive, not counting one inside another twice.
-    pub retained_bytes: u64,
-}
-
-/// Leaked objects of one constructor held through the same retainer path.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LeakCluster {
-    /// The leaked objects' constructor.
-    pub constructor: String,
-    /// How many leaked objects share this path.
-    pub count: u64,
-    /// Bytes they keep alive, not counting one inside another twice.
-    pub retained_bytes: u64,
-    /// Why they are kept alive.
-    pub cause: Cause,
-    /// What to change.
-    pub recommendation: String,
-    /// The shortest path from the roots (root side first); the last step's edge
-    /// points at the leaked object.
-    pub retainer_path: Vec<PathStep>,
-    /// Snapshot ids of a few of the objects (search `@id` in DevTools).
-    pub sample_ids: Vec<u32>,
 }
 
 /// Finds leaked objects in `final_graph`, given the sorted node ids of the
@@ -150,12 +99,15 @@ pub fn find_leaks(
 
     let (by_constructor, self_bytes) = group_by_constructor(final_graph, &leaked);
     let is_new = |node: u32| baseline_ids.binary_search(&s.node_id(node)).is_err();
-    let clusters = cluster(final_graph, &leaked, &is_new, options);
+    let (clusters, members) = cluster(final_graph, &leaked, &is_new, options);
+    let roots = roots::find(final_graph, &leaked, &is_new, &clusters, &members, options);
     LeakReport {
         schema: LEAKS_SCHEMA.to_string(),
+        format: DumpFormat::V8,
         leaked_objects: leaked_count,
         leaked_self_bytes: self_bytes,
         by_constructor,
+        roots,
         clusters,
         warnings,
     }
@@ -222,7 +174,7 @@ fn cluster(
     leaked: &[bool],
     is_new: &dyn Fn(u32) -> bool,
     options: &LeakOptions,
-) -> Vec<LeakCluster> {
+) -> (Vec<LeakCluster>, Vec<Vec<u32>>) {
     let s = graph.snapshot();
     let n = s.node_count() as usize;
     // Nodes on the path of a named leaked object: unnamed leaked objects there
@@ -279,7 +231,7 @@ fn cluster(
         cluster_of[x as usize] != none
     });
 
-    let mut clusters: Vec<LeakCluster> = groups
+    let mut clusters: Vec<(LeakCluster, &Vec<u32>)> = groups
         .iter()
         .enumerate()
         .map(|(index, (class, nodes))| {
@@ -292,7 +244,7 @@ fn cluster(
                 .unwrap_or(nodes[0]);
             let path = paths.get(&example).map_or(&[][..], Vec::as_slice);
             let diagnosis = cause::diagnose(graph, path, example, &constructor);
-            LeakCluster {
+            let cluster = LeakCluster {
                 count: nodes.len() as u64,
                 retained_bytes: retained[index],
                 cause: diagnosis.cause,
@@ -301,13 +253,14 @@ fn cluster(
                 sample_ids: nodes
                     .iter()
                     .take(options.sample_ids)
-                    .map(|&x| s.node_id(x))
+                    .map(|&x| u64::from(s.node_id(x)))
                     .collect(),
                 constructor,
-            }
+            };
+            (cluster, nodes)
         })
         .collect();
-    clusters.sort_by(|a, b| {
+    clusters.sort_by(|(a, _), (b, _)| {
         b.retained_bytes
             .cmp(&a.retained_bytes)
             .then_with(|| b.count.cmp(&a.count))
@@ -315,4 +268,7 @@ fn cluster(
             .then_with(|| a.sample_ids.cmp(&b.sample_ids))
     });
     clusters
+        .into_iter()
+        .map(|(cluster, nodes)| (cluster, nodes.clone()))
+        .unzip()
 }

@@ -1,23 +1,9 @@
 //! Retainer paths as people read them, and their normalised form for clustering.
 
-use serde::{Deserialize, Serialize};
+use heapwise_heap::PathStep;
 
 use crate::graph::HeapGraph;
 use crate::snapshot::{EdgeName, EdgeType, HeapSnapshot, NodeType};
-
-/// One hop of a retainer path: a node and the edge it holds the next one by.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PathStep {
-    /// The retaining node: a constructor, `system / Context`, `function name`, `(GC roots)`...
-    pub node: String,
-    /// The edge from this node to the next step (or to the leaked object):
-    /// a property or variable name, or `[]` for an element of a collection.
-    pub edge: String,
-    /// The edge's type (`property`, `element`, `context`, `internal`, ...).
-    pub edge_type: String,
-    /// The retaining node's snapshot id (one example from the cluster).
-    pub node_id: u32,
-}
 
 /// How a node is named on a path.
 pub(crate) fn display_name(s: &HeapSnapshot, node: u32) -> String {
@@ -71,7 +57,7 @@ pub(crate) fn steps(graph: &HeapGraph, edges: &[u32]) -> Vec<PathStep> {
                 node: display_name(s, from),
                 edge: normalized_edge(s, e),
                 edge_type: s.edge_type_name(e).to_string(),
-                node_id: s.node_id(from),
+                node_id: u64::from(s.node_id(from)),
             }
         })
         .collect()

@@ -254,15 +254,17 @@ impl<'p, R: Read> Parser<'p, R> {
         let edges = &mut self.edges;
         let mut position = 0usize;
         let mut misaligned: Option<u32> = None;
+        let divide = Divisor::new(node_fields);
         self.scanner.read_u32_array("in \"edges\"", |value| {
             match slots[position] {
-                Slot::EdgeType => edges.kind.push(value),
+                Slot::EdgeType => edges.kind.push(u8::try_from(value).unwrap_or(u8::MAX)),
                 Slot::EdgeName => edges.name_or_index.push(value),
                 Slot::EdgeTo => {
-                    if value % node_fields != 0 && misaligned.is_none() {
+                    let node = divide.of(value);
+                    if node * node_fields != value && misaligned.is_none() {
                         misaligned = Some(value);
                     }
-                    edges.to.push(value / node_fields);
+                    edges.to.push(node);
                 }
                 _ => {}
             }
@@ -480,4 +482,50 @@ fn layout_from_meta(snapshot: &Value) -> Result<Layout, ParseError> {
         edge_type_names,
         has_detachedness: detached_at.is_some(),
     })
+}
+
+/// Division of any `u32` by a fixed small divisor as a multiply and a
+/// shift (a hardware division per edge was a tenth of the parse).
+#[derive(Clone, Copy)]
+struct Divisor {
+    divisor: u32,
+    /// `ceil(2^40 / divisor)`, exact for every `u32` when the divisor is at most 16.
+    magic: u64,
+}
+
+impl Divisor {
+    fn new(divisor: u32) -> Divisor {
+        let divisor = divisor.max(1);
+        Divisor {
+            divisor,
+            magic: (1u64 << 40).div_ceil(u64::from(divisor)),
+        }
+    }
+
+    #[inline]
+    fn of(self, value: u32) -> u32 {
+        if self.divisor <= 16 {
+            ((u128::from(value) * u128::from(self.magic)) >> 40) as u32
+        } else {
+            value / self.divisor
+        }
+    }
+}
+
+#[cfg(test)]
+mod divisor_tests {
+    use super::Divisor;
+
+    #[test]
+    fn multiply_and_shift_divide_exactly() {
+        for d in 1..=20u32 {
+            let divide = Divisor::new(d);
+            let mut values: Vec<u32> = (0..100_000).collect();
+            values.extend((0..100_000).map(|i| u32::MAX - i));
+            values.extend((0..32).map(|b| 1u32 << b));
+            for v in values {
+                assert_eq!(divide.of(v), v / d, "{v} / {d}");
+            }
+        }
+    }
 }

@@ -241,7 +241,12 @@ impl<'p, R: Read> Scanner<'p, R> {
                 let byte = self.buf[i];
                 match byte {
                     b'0'..=b'9' if state != 3 => {
-                        value = value * 10 + u64::from(byte - b'0');
+                        // The hot path: a run of digits without dispatching on each.
+                        let mut j = i;
+                        while j < len && self.buf[j].is_ascii_digit() && j - i < 12 {
+                            value = value * 10 + u64::from(self.buf[j] - b'0');
+                            j += 1;
+                        }
                         if value > u64::from(u32::MAX) {
                             self.pos = i;
                             return Err(
@@ -249,6 +254,8 @@ impl<'p, R: Read> Scanner<'p, R> {
                             );
                         }
                         state = 2;
+                        i = j;
+                        continue;
                     }
                     b' ' | b'\n' | b'\r' | b'\t' => {
                         if state == 2 {

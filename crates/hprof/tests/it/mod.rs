@@ -1,0 +1,4 @@
+mod format;
+mod jvm;
+mod leaks;
+mod summary;
