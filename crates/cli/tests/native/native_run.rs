@@ -136,7 +136,10 @@ fn stored_and_compressed_traces_report_the_same_leaks() {
         let leak = leak_from(&report, "thread_leak");
         assert_eq!(
             (u(&leak["allocations"]), u(&leak["bytes"])),
-            (1000, 1000 * 64)
+            (1000, 1000 * 64),
+            "heapwise said: {}; the trace: {}",
+            stderr(&out),
+            report["trace"]
         );
         assert_eq!(
             u(&report["trace"]["bytes"]),
