@@ -27,6 +27,11 @@ impl ClockFit {
         }
     }
 
+    /// What the ticks count.
+    pub fn source(&self) -> TickSource {
+        self.source
+    }
+
     /// The tick at which the trace started.
     pub fn start_tick(&self) -> u64 {
         self.first.tick
@@ -42,23 +47,22 @@ impl ClockFit {
     /// The clock: the slope between the first and the last sample (the TSC
     /// is invariant, so a straight line is exact up to the sampling jitter).
     pub fn clock(&self) -> TickClock {
-        let ns_per_tick = match self.source {
-            TickSource::MonotonicNs => 1.0,
-            TickSource::Tsc => {
-                let ticks = self.last.tick.saturating_sub(self.first.tick);
-                let ns = self
-                    .last
-                    .monotonic_ns
-                    .saturating_sub(self.first.monotonic_ns);
-                // Too short to measure (a process that lived a few ms):
-                // assume a 2.5 GHz counter divided by 64, as the preload
-                // records it; the error only affects sub-second durations.
-                if ticks < 1000 || ns == 0 {
-                    64.0 / 2.5
-                } else {
-                    ns as f64 / ticks as f64
-                }
+        let ns_per_tick = if self.source.fitted() {
+            let ticks = self.last.tick.saturating_sub(self.first.tick);
+            let ns = self
+                .last
+                .monotonic_ns
+                .saturating_sub(self.first.monotonic_ns);
+            // Too short to measure (a process that lived a few ms, or a
+            // few ticks of the coarse counter): assume a 2.5 GHz counter;
+            // the error only affects sub-second durations.
+            if ns < 1_000_000 || ticks < 40 {
+                self.source.nominal_ns_per_tick()
+            } else {
+                ns as f64 / ticks as f64
             }
+        } else {
+            1.0
         };
         TickClock {
             start_tick: self.first.tick,

@@ -16,8 +16,9 @@
 pub const MAX_BUCKETS: usize = 2048;
 /// Points of one stack's series.
 pub const MAX_STACK_POINTS: usize = 256;
-/// The first bucket width in ticks (about 1.6 ms at 40 M ticks/s).
-const FIRST_WIDTH: u64 = 1 << 16;
+/// The first bucket width, in nanoseconds (in ticks: see
+/// [`TimeGrid::new`]).
+const FIRST_WIDTH_NS: f64 = 1_600_000.0;
 
 /// One bucket of the global timeline.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,17 +51,23 @@ impl Bucket {
 #[derive(Clone, Debug)]
 pub struct TimeGrid {
     start_tick: u64,
-    /// log2 of the bucket width in units of `FIRST_WIDTH` ticks.
+    /// The first bucket width in ticks.
+    first_width: u64,
+    /// log2 of the bucket width in units of the first width.
     pub level: u32,
     /// The buckets so far.
     pub buckets: Vec<Bucket>,
 }
 
 impl TimeGrid {
-    /// A timeline starting at `start_tick`.
-    pub fn new(start_tick: u64) -> TimeGrid {
+    /// A timeline starting at `start_tick`, its first buckets about 1.6 ms
+    /// wide at `ns_per_tick` (the trace's nominal clock: the buckets are a
+    /// power of two of ticks).
+    pub fn new(start_tick: u64, ns_per_tick: f64) -> TimeGrid {
+        let ticks = (FIRST_WIDTH_NS / ns_per_tick.max(1e-3)).max(1.0) as u64;
         TimeGrid {
             start_tick,
+            first_width: ticks.next_power_of_two(),
             level: 0,
             buckets: Vec::new(),
         }
@@ -68,13 +75,13 @@ impl TimeGrid {
 
     /// The width of a bucket in ticks.
     pub fn width(&self) -> u64 {
-        FIRST_WIDTH << self.level
+        self.first_width << self.level
     }
 
     /// The index of the bucket holding `tick` at the present resolution
     /// (it may be past the last bucket).
     pub fn index_of(&self, tick: u64) -> usize {
-        ((tick.saturating_sub(self.start_tick) >> self.level) / FIRST_WIDTH) as usize
+        ((tick.saturating_sub(self.start_tick) >> self.level) / self.first_width) as usize
     }
 
     /// The tick at which bucket `index` ends.
@@ -86,10 +93,10 @@ impl TimeGrid {
     /// with buckets skipped since the last event carrying the live bytes.
     #[inline]
     pub fn bucket(&mut self, tick: u64, live_bytes: u64) -> usize {
-        let mut index = (tick.saturating_sub(self.start_tick) >> self.level) / FIRST_WIDTH;
+        let mut index = (tick.saturating_sub(self.start_tick) >> self.level) / self.first_width;
         while index as usize >= MAX_BUCKETS {
             self.coarsen();
-            index = (tick.saturating_sub(self.start_tick) >> self.level) / FIRST_WIDTH;
+            index = (tick.saturating_sub(self.start_tick) >> self.level) / self.first_width;
         }
         let index = index as usize;
         if index >= self.buckets.len() {
@@ -237,9 +244,14 @@ mod tests {
 
     #[test]
     fn the_grid_halves_its_resolution_instead_of_growing() {
-        let mut t = TimeGrid::new(1000);
+        let mut t = TimeGrid::new(1000, 25.6);
+        assert_eq!(
+            t.width(),
+            1 << 16,
+            "1.6 ms of 25.6 ns ticks, to a power of two"
+        );
         for i in 0..(MAX_BUCKETS as u64 * 5) {
-            let index = t.bucket(1000 + i * FIRST_WIDTH, i);
+            let index = t.bucket(1000 + i * t.first_width, i);
             t.buckets[index].allocations += 1;
         }
         assert!(t.buckets.len() <= MAX_BUCKETS);

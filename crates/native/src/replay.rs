@@ -182,6 +182,7 @@ impl Replay {
     /// Starts a replay; `clock` comes from the trace header.
     pub fn new(clock: ClockFit) -> Replay {
         let start = clock.start_tick();
+        let nominal = clock.source().nominal_ns_per_tick();
         Replay {
             live: LiveSet::default(),
             events_since_sweep: 0,
@@ -204,7 +205,7 @@ impl Replay {
             counters: Vec::new(),
             threads: 0,
             sweep_window: 0,
-            grid: TimeGrid::new(start),
+            grid: TimeGrid::new(start, nominal),
             temporary: 0,
             peak_epoch: 0,
             last_alloc: Vec::new(),

@@ -333,7 +333,7 @@ pub fn header(
         argv,
         exe,
         tick_source: if sys::TICKS_ARE_TSC {
-            TickSource::Tsc
+            TickSource::TscCoarse
         } else {
             TickSource::MonotonicNs
         },

@@ -33,11 +33,37 @@ pub const MAX_HEADER_PAYLOAD: u32 = 1 << 20;
 /// What the event timestamps count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TickSource {
-    /// The x86-64 time-stamp counter (invariant TSC); converted to seconds
-    /// through the trace's [`ClockSync`] records.
+    /// The x86-64 time-stamp counter (invariant TSC) divided by 64;
+    /// converted to seconds through the trace's [`ClockSync`] records
+    /// (traces of version 3 and before).
     Tsc,
     /// `CLOCK_MONOTONIC` nanoseconds.
     MonotonicNs,
+    /// The invariant TSC divided by 65,536 (about 25 µs at 2.5 GHz):
+    /// fine enough for ages, timelines and peaks (which follow the order
+    /// of events, not their stamps), coarse enough that a busy thread's
+    /// consecutive stamps are mostly equal and cost nothing once
+    /// compressed. Converted through [`ClockSync`] records like [`Tsc`].
+    ///
+    /// [`Tsc`]: TickSource::Tsc
+    TscCoarse,
+}
+
+impl TickSource {
+    /// Nanoseconds per tick assumed before a trace's clock samples say
+    /// (a 2.5 GHz counter for the TSC sources).
+    pub fn nominal_ns_per_tick(self) -> f64 {
+        match self {
+            TickSource::Tsc => 64.0 / 2.5,
+            TickSource::MonotonicNs => 1.0,
+            TickSource::TscCoarse => 65_536.0 / 2.5,
+        }
+    }
+
+    /// Whether ticks are converted through clock samples (a TSC).
+    pub fn fitted(self) -> bool {
+        !matches!(self, TickSource::MonotonicNs)
+    }
 }
 
 /// How the session of a trace recorded by `heapwise attach` begins.
@@ -109,6 +135,7 @@ impl Header {
         w.u8(match self.tick_source {
             TickSource::Tsc => 0,
             TickSource::MonotonicNs => 1,
+            TickSource::TscCoarse => 2,
         });
         w.u64(self.start.tick);
         w.u64(self.start.monotonic_ns);
@@ -173,6 +200,7 @@ impl Header {
         let tick_source = match cur.u8().ok_or_else(bad)? {
             0 => TickSource::Tsc,
             1 => TickSource::MonotonicNs,
+            2 => TickSource::TscCoarse,
             _ => return Err(bad()),
         };
         let start = ClockSync {

@@ -103,10 +103,7 @@ impl Tally {
             weigh: Weigh::new(header.sample_interval),
             start: header.start,
             tick_source: header.tick_source,
-            ticks_per_s: match header.tick_source {
-                TickSource::MonotonicNs => Some(1e9),
-                TickSource::Tsc => None,
-            },
+            ticks_per_s: (!header.tick_source.fitted()).then_some(1e9),
             totals: Totals::default(),
             classes: [ClassTotals::default(); 3],
             stacks: Vec::new(),
@@ -317,7 +314,7 @@ impl Tally {
             }
             ControlRecord::Counters(counters) => self.counters = Some(counters.clone()),
             ControlRecord::Clock(sample) => {
-                if self.tick_source == TickSource::Tsc
+                if self.tick_source.fitted()
                     && sample.monotonic_ns > self.start.monotonic_ns + 10_000_000
                 {
                     let ticks = sample.tick.saturating_sub(self.start.tick) as f64;
