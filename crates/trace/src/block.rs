@@ -111,6 +111,15 @@ impl BlockEncoder {
         })
     }
 
+    /// An encoder at zstd `level` with zstd's own parameters for it (for
+    /// payloads of packed records, whose columns reward a deeper search).
+    pub fn with_level(level: i32) -> std::io::Result<BlockEncoder> {
+        Ok(BlockEncoder {
+            compressor: zstd::bulk::Compressor::new(level)?,
+            scratch: Vec::new(),
+        })
+    }
+
     /// Appends one framed block holding `raw` to `out`, compressed when
     /// that makes it smaller.
     pub fn encode(&mut self, raw: &[u8], out: &mut Vec<u8>) {

@@ -10,7 +10,7 @@ use crate::bytes::Cursor;
 use crate::checkpoint::{Assembler, CHECKPOINT_STREAM, Part, StreamState as SavedStream};
 use crate::control::ControlRecord;
 use crate::reader::{Event, Visitor};
-use crate::record::{DecodeError, StreamDecoder, StreamRecord};
+use crate::record::{ColumnCursor, DecodeError, Predictor, StreamDecoder, StreamRecord};
 use crate::stacks::{StackId, StackTable};
 use crate::varint::get_u64;
 
@@ -83,6 +83,10 @@ impl SegmentDecoder {
         for_each_segment(raw, |stream, segment| {
             if stream == CHECKPOINT_STREAM {
                 return self.decode_checkpoint(segment, visitor);
+            }
+            if stream == crate::pack::PACKED_STREAM {
+                self.started = true;
+                return self.decode_packed(segment, visitor);
             }
             self.started = true;
             if stream == 0 {
@@ -207,97 +211,142 @@ impl SegmentDecoder {
         let mut pos = 0;
         while pos < segment.len() {
             let record = state.decoder.next(segment, &mut pos)?;
-            let global = |nodes: &[StackId], node: u32| {
-                nodes
-                    .get(node as usize)
-                    .copied()
-                    .ok_or(DecodeError::BadValue)
-            };
-            let event = match record {
-                StreamRecord::Alloc {
-                    api,
-                    ts,
-                    size,
-                    node,
-                    ptr,
-                } => Event::Alloc {
-                    stream,
-                    api,
-                    ts,
-                    size,
-                    stack: global(&state.nodes, node)?,
-                    ptr,
-                    seq: state.decoder.alloc_seq(),
-                },
-                StreamRecord::Free { ts, ptr } => Event::Free {
-                    stream,
-                    ts,
-                    ptr,
-                    of_seq: state.decoder.freed_seq(),
-                },
-                StreamRecord::Realloc {
-                    api,
-                    entry,
-                    ts,
-                    old,
-                    size,
-                    node,
-                    new,
-                } => Event::Realloc {
-                    stream,
-                    api,
-                    entry,
-                    ts,
-                    old,
-                    size,
-                    stack: global(&state.nodes, node)?,
-                    new,
-                    seq: state.decoder.alloc_seq(),
-                },
-                StreamRecord::Node { parent, ip } => {
-                    let parent = global(&state.nodes, parent)?;
-                    let id = stacks.intern(parent, ip);
-                    state.nodes.push(id);
-                    continue;
-                }
-                StreamRecord::Thread { tid } => Event::Thread { stream, tid },
-                StreamRecord::Lost { count } => Event::Lost { stream, count },
-                StreamRecord::Raw {
-                    api,
-                    ts,
-                    old,
-                    size,
-                    new,
-                } => {
-                    let stack = stacks.intern_frames(state.decoder.raw_frames());
-                    match old {
-                        Some((entry, old)) => Event::Realloc {
-                            stream,
-                            api,
-                            entry,
-                            ts,
-                            old,
-                            size,
-                            stack,
-                            new,
-                            seq: 0,
-                        },
-                        None => Event::Alloc {
-                            stream,
-                            api,
-                            ts,
-                            size,
-                            stack,
-                            ptr: new,
-                            seq: 0,
-                        },
-                    }
-                }
-            };
-            visitor.event(event, stacks);
+            emit(stream, state, stacks, record, visitor)?;
         }
         Ok(())
     }
+
+    /// A packed run of stream records (`crate::pack`).
+    fn decode_packed<V: Visitor>(&mut self, segment: &[u8], visitor: &mut V) -> Result<(), String> {
+        let (parts, columns) =
+            crate::pack::parse(segment).ok_or("a packed segment is malformed")?;
+        let mut cur = ColumnCursor::new(columns);
+        for part in parts {
+            let stream = part.stream;
+            let describe_err = |err| format!("stream {stream} (packed): {}", describe(err));
+            self.state(stream).map_err(describe_err)?;
+            let state = &mut self.streams[stream as usize];
+            if state.nodes.is_empty() {
+                state.nodes.push(0);
+            }
+            state.consumed += part.row_bytes;
+            let stacks = &mut self.stacks;
+            let mut predictor = Predictor::default();
+            for _ in 0..part.records {
+                let record = state
+                    .decoder
+                    .next_packed(&mut cur, &mut predictor)
+                    .map_err(describe_err)?;
+                emit(stream, state, stacks, record, visitor).map_err(describe_err)?;
+            }
+        }
+        if cur.is_done() {
+            Ok(())
+        } else {
+            Err("a packed segment holds more than its records".into())
+        }
+    }
+}
+
+/// Hands one record of `stream` to the visitor as an event (a stack node
+/// is interned instead).
+#[inline(always)]
+fn emit<V: Visitor>(
+    stream: u32,
+    state: &mut StreamState,
+    stacks: &mut StackTable,
+    record: StreamRecord,
+    visitor: &mut V,
+) -> Result<(), DecodeError> {
+    let global = |nodes: &[StackId], node: u32| {
+        nodes
+            .get(node as usize)
+            .copied()
+            .ok_or(DecodeError::BadValue)
+    };
+    let event = match record {
+        StreamRecord::Alloc {
+            api,
+            ts,
+            size,
+            node,
+            ptr,
+        } => Event::Alloc {
+            stream,
+            api,
+            ts,
+            size,
+            stack: global(&state.nodes, node)?,
+            ptr,
+            seq: state.decoder.alloc_seq(),
+        },
+        StreamRecord::Free { ts, ptr } => Event::Free {
+            stream,
+            ts,
+            ptr,
+            of_seq: state.decoder.freed_seq(),
+        },
+        StreamRecord::Realloc {
+            api,
+            entry,
+            ts,
+            old,
+            size,
+            node,
+            new,
+        } => Event::Realloc {
+            stream,
+            api,
+            entry,
+            ts,
+            old,
+            size,
+            stack: global(&state.nodes, node)?,
+            new,
+            seq: state.decoder.alloc_seq(),
+        },
+        StreamRecord::Node { parent, ip } => {
+            let parent = global(&state.nodes, parent)?;
+            let id = stacks.intern(parent, ip);
+            state.nodes.push(id);
+            return Ok(());
+        }
+        StreamRecord::Thread { tid } => Event::Thread { stream, tid },
+        StreamRecord::Lost { count } => Event::Lost { stream, count },
+        StreamRecord::Raw {
+            api,
+            ts,
+            old,
+            size,
+            new,
+        } => {
+            let stack = stacks.intern_frames(state.decoder.raw_frames());
+            match old {
+                Some((entry, old)) => Event::Realloc {
+                    stream,
+                    api,
+                    entry,
+                    ts,
+                    old,
+                    size,
+                    stack,
+                    new,
+                    seq: 0,
+                },
+                None => Event::Alloc {
+                    stream,
+                    api,
+                    ts,
+                    size,
+                    stack,
+                    ptr: new,
+                    seq: 0,
+                },
+            }
+        }
+    };
+    visitor.event(event, stacks);
+    Ok(())
 }
 
 /// Calls `segment(stream, bytes)` for each segment of a decoded payload.

@@ -21,8 +21,9 @@ pub const MAGIC: [u8; 8] = *b"HEAPWISE";
 /// [`Header::sample_interval`]: a reader of version 1 would take a sampled
 /// trace for a full one, so it must refuse it. Version 3 added checkpoints
 /// (`crate::checkpoint`): a compacted trace starts with one, in a stream a
-/// version-2 reader would take for damage.
-pub const FORMAT_VERSION: u16 = 3;
+/// version-2 reader would take for damage. Version 4 added packed segments
+/// (`crate::pack`) and the coarse tick source ([`TickSource::TscCoarse`]).
+pub const FORMAT_VERSION: u16 = 4;
 /// The oldest version this crate reads (version 1 traces are full traces).
 pub const OLDEST_READABLE_VERSION: u16 = 1;
 /// Size of the fixed part before the payload.

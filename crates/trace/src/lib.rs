@@ -44,6 +44,7 @@ pub mod decode;
 mod error;
 pub mod header;
 pub mod liveset;
+pub mod pack;
 pub mod reader;
 pub mod record;
 pub mod spill;

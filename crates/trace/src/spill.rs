@@ -131,6 +131,14 @@ pub fn recover(trace: &Path) -> Result<Recovered, TraceError> {
             for (id, consumed) in crate::checkpoint::stream_bases(bytes) {
                 *written.entry(id).or_default() += consumed;
             }
+        } else if stream == crate::pack::PACKED_STREAM {
+            // Records in columns: what their rows took.
+            for part in crate::pack::parse(bytes)
+                .map(|(parts, _)| parts)
+                .unwrap_or_default()
+            {
+                *written.entry(part.stream).or_default() += part.row_bytes;
+            }
         } else {
             *written.entry(stream).or_default() += bytes.len() as u64;
         }

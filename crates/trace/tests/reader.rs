@@ -136,17 +136,17 @@ fn files_that_are_not_traces_are_refused() {
         Err(TraceError::NotATrace)
     ));
     let mut newer = sample_trace(dir.path(), 1).0;
-    newer[8] = 4;
+    newer[8] = 5;
     assert!(matches!(
         read(dir.path(), &newer),
         Err(TraceError::UnsupportedVersion {
-            found: 4,
-            supported: 3
+            found: 5,
+            supported: 4
         })
     ));
-    // Version 1 traces (full traces, before sampling) and version 2
-    // (before checkpoints) are still read.
-    for version in [1, 2] {
+    // Older traces are still read: version 1 (full traces, before
+    // sampling), 2 (before checkpoints), 3 (before packed segments).
+    for version in [1, 2, 3] {
         let mut older = sample_trace(dir.path(), 1).0;
         older[8] = version;
         assert!(read(dir.path(), &older).is_ok());

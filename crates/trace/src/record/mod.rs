@@ -11,6 +11,9 @@
 
 use crate::varint::{get_delta, get_u64, put_delta, put_u64};
 
+mod packed;
+pub use packed::{ColumnCursor, Columns, Predictor};
+
 /// Record tags. The high nibble is the record kind, the low nibble an
 /// argument (the allocation API for allocation records).
 pub mod tag {
