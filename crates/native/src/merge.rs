@@ -73,6 +73,10 @@ impl Queue {
 /// The time one stream is replayed ahead of the others before switching.
 pub const SLICE_NS: f64 = 1_000.0;
 
+/// How many events ahead of the one being applied the replay starts
+/// loading its live-block table (see `Replay::prefetch`).
+const PREFETCH_AHEAD: usize = 16;
+
 /// Used-up runs kept for reuse (see [`Merger::take_spare`]).
 const MAX_SPARE_RUNS: usize = 4;
 
@@ -184,7 +188,11 @@ impl Merger {
                     .iter()
                     .position(|event| event.tick() >= stop)
                     .unwrap_or(events.len());
-                for event in &events[..done] {
+                for (i, event) in events[..done].iter().enumerate() {
+                    // Start the live table's cache miss a few events ahead.
+                    if let Some(ahead) = events.get(i + PREFETCH_AHEAD) {
+                        replay.prefetch(ahead);
+                    }
                     replay.apply(event.stream(), event.tick(), event.op());
                 }
                 replay.applied(done);

@@ -36,7 +36,7 @@ const MAX_NOTES: usize = 64;
 /// Pending frees are forgotten after this long (see [`LiveSet::sweep`]).
 const SWEEP_WINDOW_S: f64 = 10.0;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Held {
     size: u64,
     tick: u64,

@@ -16,8 +16,11 @@
 
 use rustc_hash::FxHashMap;
 
+mod table;
+pub use table::Table;
+
 /// A value kept per live block: it knows when the block was allocated.
-pub trait Stamped: Copy {
+pub trait Stamped: Copy + Default {
     /// The allocation's tick.
     fn tick(&self) -> u64;
 }
@@ -62,7 +65,7 @@ pub enum Freed<V> {
 /// The live blocks by address.
 #[derive(Clone, Debug)]
 pub struct LiveSet<V> {
-    live: FxHashMap<u64, V>,
+    live: Table<V>,
     pending: FxHashMap<u64, Vec<Pending>>,
     /// Addresses freed that were never allocated here (kept after
     /// [`LiveSet::sweep`] forgets the pending frees).
@@ -74,7 +77,7 @@ pub struct LiveSet<V> {
 impl<V> Default for LiveSet<V> {
     fn default() -> LiveSet<V> {
         LiveSet {
-            live: FxHashMap::default(),
+            live: Table::default(),
             pending: FxHashMap::default(),
             freed_unknown: FxHashMap::default(),
             reordered: 0,
@@ -96,12 +99,19 @@ impl<V: Stamped> LiveSet<V> {
     /// Whether `ptr` is live.
     #[inline]
     pub fn contains(&self, ptr: u64) -> bool {
-        self.live.contains_key(&ptr)
+        self.live.contains(ptr)
+    }
+
+    /// Starts loading where `ptr`'s block would be kept: a hint the replay
+    /// gives a few events ahead, so that lookups' cache misses overlap.
+    #[inline(always)]
+    pub fn prefetch(&self, ptr: u64) {
+        self.live.prefetch(ptr);
     }
 
     /// Every live block with its address.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
-        self.live.iter().map(|(&ptr, v)| (ptr, v))
+        self.live.iter()
     }
 
     /// Whether `ptr` was freed without having been allocated here.
@@ -156,10 +166,10 @@ impl<V: Stamped> LiveSet<V> {
         if !self.pending.is_empty() && self.take_stale(ptr, tick) {
             return Freed::Stale;
         }
-        match self.live.get(&ptr) {
+        match self.live.get(ptr) {
             Some(block) if block.tick() <= tick => {
                 let block = *block;
-                self.live.remove(&ptr);
+                self.live.remove(ptr);
                 Freed::Block(block)
             }
             _ => {
@@ -249,7 +259,7 @@ impl<V: Stamped> LiveSet<V> {
 mod tests {
     use super::*;
 
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     struct B(u64, u8);
 
     impl Stamped for B {

@@ -1,0 +1,217 @@
+//! The live blocks' table: addresses to values, open addressing.
+//!
+//! Replaying a trace is mostly looking addresses up in a table of
+//! millions of live blocks, and each lookup is a cache miss. So the table
+//! keeps each key beside its value (one miss a lookup, not two), probes
+//! linearly (the next slot is usually in the same cache line) and deletes
+//! by shifting the following slots back (no tombstones to wade through),
+//! and [`Table::prefetch`] lets the replay start the miss of an event a
+//! few events before it applies it, so the misses overlap.
+
+/// A slot: address 0 means empty (no block lives at address 0).
+#[derive(Clone, Copy, Debug)]
+struct Slot<V> {
+    key: u64,
+    value: V,
+}
+
+/// See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Table<V> {
+    slots: Vec<Slot<V>>,
+    /// `slots.len() - 1` (a power of two minus one), 0 while empty.
+    mask: usize,
+    len: usize,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Table<V> {
+        Table {
+            slots: Vec::new(),
+            mask: 0,
+            len: 0,
+        }
+    }
+}
+
+/// The home slot of `key` in a table of `mask + 1` slots.
+#[inline(always)]
+fn home(key: u64, mask: usize) -> usize {
+    // Blocks are 16-byte aligned: drop those bits, then a Fibonacci hash.
+    ((key >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+}
+
+impl<V: Copy + Default> Table<V> {
+    /// Entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Starts loading the cache line where `key` would be (a hint only).
+    #[inline(always)]
+    pub fn prefetch(&self, key: u64) {
+        #[cfg(target_arch = "x86_64")]
+        if !self.slots.is_empty() {
+            let slot = &self.slots[home(key, self.mask)] as *const Slot<V>;
+            // SAFETY: prefetching is a hint; the address is in the table.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    slot.cast(),
+                )
+            };
+        }
+    }
+
+    #[inline(always)]
+    fn find(&self, key: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut i = home(key, self.mask);
+        loop {
+            let slot = &self.slots[i];
+            if slot.key == key {
+                return Some(i);
+            }
+            if slot.key == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// The value at `key`.
+    #[inline(always)]
+    pub fn get(&self, key: u64) -> Option<&V> {
+        self.find(key).map(|i| &self.slots[i].value)
+    }
+
+    /// Whether `key` is in.
+    #[inline(always)]
+    pub fn contains(&self, key: u64) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// Puts `value` at `key` (not 0); returns the value it replaces.
+    #[inline(always)]
+    pub fn insert(&mut self, key: u64, value: V) -> Option<V> {
+        debug_assert!(key != 0);
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mut i = home(key, self.mask);
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.key == key {
+                return Some(std::mem::replace(&mut slot.value, value));
+            }
+            if slot.key == 0 {
+                *slot = Slot { key, value };
+                self.len += 1;
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Takes the value at `key` out.
+    #[inline(always)]
+    pub fn remove(&mut self, key: u64) -> Option<V> {
+        let mut hole = self.find(key)?;
+        let value = self.slots[hole].value;
+        self.len -= 1;
+        // Shift back every following slot that may sit in the hole: those
+        // whose home is not between the hole and themselves.
+        let mut i = (hole + 1) & self.mask;
+        loop {
+            let key = self.slots[i].key;
+            if key == 0 {
+                break;
+            }
+            let h = home(key, self.mask);
+            let stays = if hole <= i {
+                hole < h && h <= i
+            } else {
+                hole < h || h <= i
+            };
+            if !stays {
+                self.slots[hole] = self.slots[i];
+                hole = i;
+            }
+            i = (i + 1) & self.mask;
+        }
+        self.slots[hole] = Slot {
+            key: 0,
+            value: V::default(),
+        };
+        Some(value)
+    }
+
+    /// Every entry.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
+        self.slots
+            .iter()
+            .filter(|slot| slot.key != 0)
+            .map(|slot| (slot.key, &slot.value))
+    }
+
+    fn grow(&mut self) {
+        let capacity = (self.slots.len() * 2).max(1024);
+        let old = std::mem::replace(
+            &mut self.slots,
+            vec![
+                Slot {
+                    key: 0,
+                    value: V::default(),
+                };
+                capacity
+            ],
+        );
+        self.mask = capacity - 1;
+        self.len = 0;
+        for slot in old {
+            if slot.key != 0 {
+                self.insert(slot.key, slot.value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_agrees_with_a_hash_map_through_inserts_removes_and_growth() {
+        let mut table = Table::<u64>::default();
+        let mut map = std::collections::HashMap::new();
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for step in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Addresses from a small range, 16-byte aligned, so that keys
+            // collide, come back and get removed.
+            let key = 0x7f00_0000_0000 + (x % 40_000) * 16;
+            if x % 3 == 0 {
+                assert_eq!(table.remove(key), map.remove(&key), "step {step}");
+            } else {
+                assert_eq!(table.insert(key, step), map.insert(key, step), "step {step}");
+            }
+            assert_eq!(table.len(), map.len());
+        }
+        for (key, value) in &map {
+            assert_eq!(table.get(*key), Some(value));
+        }
+        let mut all: Vec<_> = table.iter().map(|(k, v)| (k, *v)).collect();
+        all.sort_unstable();
+        let mut expected: Vec<_> = map.into_iter().collect();
+        expected.sort_unstable();
+        assert_eq!(all, expected);
+    }
+}
