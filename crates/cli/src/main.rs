@@ -26,7 +26,7 @@ enum Command {
     Attach(cmd::attach::AttachArgs),
     /// Report on a trace: totals, sizes, leaking call stacks
     Report(cmd::report::ReportArgs),
-    /// Analyse V8/Node.js heap snapshots
+    /// Analyse heap snapshots and dumps: V8/Node.js, JVM (HPROF)
     Heap {
         #[command(subcommand)]
         command: cmd::heap::HeapCommand,

@@ -20,7 +20,8 @@
 //! | the live view of `run` and `report --follow`, in tmux | `native/live.rs` |
 //! | `heapwise attach` to a running process: what leaked while attached, exact; the process left as it was; attached again, exact again; refusals (a process being traced, under `heapwise run`); 50 attach/detach cycles on a churning program (its output, descriptors, state, every trace); the time to attach to 50 threads; fork and exec while attached | `native/attach/` |
 //! | `heapwise heap`: V8 snapshots of real Node.js scripts — summary, diff, leaks, capture, watch | `heap/v8.rs` |
-//! | `heapwise heap` on JVM dumps of a real leaking Java program — the contract, roots with the program's counts, cut dumps, mixed kinds | `heap/hprof.rs` |
+//! | `heapwise heap` on JVM dumps of a real leaking Java program — the contract, roots with the program's counts (a class loader that never dies among them), `-gz=1` dumps, cut dumps, mixed kinds | `heap/hprof.rs` |
+//! | `heapwise heap ... --format html` in a real browser: the leaks pages of the express app and the Java program show the JSON's roots, not blank; summary and diff pages | `heap/html.rs` |
 //! | `heapwise gc`: GC logs of Node.js, the JVM and Go — contract, follow, bad input, a real Node.js leak | `gc/mod.rs` |
 //! | `heapwise profiles`: series of real Go heap profiles and jemalloc dumps — the leak at its rate, the cache not, JSON and text, exit codes, order and `--by-mtime`, cut and foreign files | `profiles/mod.rs` |
 //! | `heapwise watch` on the command line: formats, children, exits, bad input | `watch/cli.rs` |
@@ -29,7 +30,7 @@
 //! | `heapwise watch`'s dashboard, in tmux | `watch/dashboard.rs` |
 //!
 //! Helpers: `common/` for everything (running heapwise, scratch
-//! directories, tmux), `native/util.rs` for tracing (it builds the preload,
+//! directories, tmux, headless Chromium), `native/util.rs` for tracing (it builds the preload,
 //! which `cargo test` does not, and the test programs), `watch/util.rs` for
 //! starting processes of known shape.
 

@@ -34,6 +34,15 @@ pub trait DominatorGraph {
     /// Whether `node` has retainers, all of them weak (it is then attached
     /// to the root before other unreachable nodes, as DevTools does).
     fn has_only_weak_retainers(&self, node: u32) -> bool;
+    /// Whether a node the root reaches ignores predecessors the root does
+    /// not reach (they were attached to the root by a virtual edge). True
+    /// for the JVM: an object only a weak or soft reference reaches is
+    /// garbage, and it keeps nothing alive — without this rule its
+    /// references would make the root dominate what they point at. False
+    /// (the default) keeps DevTools' rule for V8.
+    fn ignores_unreachable_retainers(&self) -> bool {
+        false
+    }
 }
 
 /// Immediate dominators of every node of `graph`.
@@ -88,6 +97,12 @@ pub fn compute(graph: &dyn DominatorGraph) -> Dominators {
     };
 
     visit(root, 0, &mut dfnum, &mut vertex, &mut parent);
+    // Nodes numbered below this are the ones the root reaches.
+    let reached = if graph.ignores_unreachable_retainers() {
+        vertex.len() as u32
+    } else {
+        u32::MAX
+    };
     if vertex.len() < n {
         // DevTools first walks from nodes that only weak edges retain, then
         // attaches whatever is left directly to the root.
@@ -121,7 +136,7 @@ pub fn compute(graph: &dyn DominatorGraph) -> Dominators {
         }
         let mut best = semi[w];
         for &pd in &preds {
-            if pd == NONE {
+            if pd == NONE || (pd >= reached && (w as u32) < reached) {
                 continue;
             }
             let u = eval(pd, &mut ancestor, &mut label, &semi, &mut chain);
@@ -195,6 +210,30 @@ mod tests {
         n: u32,
     }
 
+    /// The same graph, with the JVM's rule for retainers the root cannot reach.
+    struct LiveOnly(Adjacency);
+
+    impl DominatorGraph for LiveOnly {
+        fn node_count(&self) -> u32 {
+            self.0.n
+        }
+        fn root(&self) -> u32 {
+            self.0.root
+        }
+        fn for_each_successor(&self, node: u32, f: &mut dyn FnMut(u32)) {
+            self.0.for_each_successor(node, f)
+        }
+        fn for_each_predecessor(&self, node: u32, f: &mut dyn FnMut(u32)) {
+            self.0.for_each_predecessor(node, f)
+        }
+        fn has_only_weak_retainers(&self, _node: u32) -> bool {
+            false
+        }
+        fn ignores_unreachable_retainers(&self) -> bool {
+            true
+        }
+    }
+
     impl DominatorGraph for Adjacency {
         fn node_count(&self) -> u32 {
             self.n
@@ -230,6 +269,22 @@ mod tests {
         };
         let d = compute(&g);
         assert_eq!(d.idom, vec![0, 0, 1, 1, 1, 4]);
+    }
+
+    /// 0 → 1 → 2 → 3, and 4 (reached by nothing: garbage a soft reference
+    /// held) → 3. By DevTools' rule 4 hangs off the root and so the root
+    /// dominates 3; by the JVM's rule 4 keeps nothing alive and 2 does.
+    #[test]
+    fn retainers_the_root_cannot_reach_count_only_when_asked() {
+        let graph = || Adjacency {
+            root: 0,
+            n: 5,
+            edges: vec![(0, 1), (1, 2), (2, 3), (4, 3)],
+        };
+        assert_eq!(compute(&graph()).idom, vec![0, 0, 1, 0, 0]);
+        let d = compute(&LiveOnly(graph()));
+        assert_eq!(d.idom, vec![0, 0, 1, 2, 0]);
+        assert_eq!(d.preorder.len(), 5);
     }
 
     #[test]
@@ -334,6 +389,37 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+    /// Garbage pointing into the live graph changes no live node's
+    /// dominator when retainers the root cannot reach are ignored.
+    #[test]
+    fn garbage_pointing_into_the_live_graph_changes_no_dominator() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound) as u32
+        };
+        for round in 0..300 {
+            let live = 2 + next(30);
+            let mut edges: Vec<(u32, u32)> = (1..live).map(|v| (next(u64::from(v)), v)).collect();
+            for _ in 0..next(u64::from(live) * 2) {
+                edges.push((next(u64::from(live)), next(u64::from(live))));
+            }
+            let expected = by_definition(&Adjacency {
+                root: 0,
+                n: live,
+                edges: edges.clone(),
+            });
+            // Garbage: nodes `live..n`, among themselves and into the live graph.
+            let n = live + 1 + next(10);
+            for _ in 0..next(30) + 1 {
+                edges.push((live + next(u64::from(n - live)), next(u64::from(n))));
+            }
+            let idom = compute(&LiveOnly(Adjacency { root: 0, n, edges })).idom;
+            assert_eq!(idom[..live as usize], expected[..], "round {round}");
         }
     }
 }

@@ -27,6 +27,24 @@ pub enum HprofError {
         /// What was being read.
         context: &'static str,
     },
+    /// A gzip-compressed dump ends before its end: the file was cut.
+    #[error(
+        "the compressed heap dump ends early at byte {offset}: the gzip file is cut short (an unfinished copy or download, or the JVM killed while dumping); copy or take the dump again"
+    )]
+    GzipTruncated {
+        /// Bytes of the file read before its end.
+        offset: u64,
+    },
+    /// A gzip-compressed dump whose compressed data is damaged.
+    #[error(
+        "the compressed heap dump is damaged near byte {offset} ({message}): copy or take the dump again"
+    )]
+    GzipDamaged {
+        /// About where, in the file.
+        offset: u64,
+        /// What the decompressor said.
+        message: String,
+    },
     /// The bytes do not follow the format.
     #[error("malformed heap dump at byte {offset}: {message}")]
     Malformed {

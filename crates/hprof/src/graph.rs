@@ -6,9 +6,17 @@
 //!   `java.lang.ref.Reference.referent` (weak, soft, phantom and final
 //!   references do not keep their referent alive);
 //! - a class retains its superclass, its class loader, its signers and
-//!   protection domain, its static fields and constant-pool references; an
-//!   object does not retain its class (its class loader does);
-//! - objects no GC root reaches hang off the root, as in V8's rules;
+//!   protection domain, its static fields and constant-pool references;
+//! - an object retains its class, as in the JVM (an object keeps its class
+//!   loaded, and so its class loader and everything that loader loaded):
+//!   this is the edge through which a plugin object kept in a registry keeps
+//!   its class loader alive. It is left out for classes a GC root holds
+//!   directly (the boot loader's: it could change no dominator), which is
+//!   most objects;
+//! - objects no GC root reaches hang off the root, as in V8's rules, but
+//!   they keep nothing alive: their references count for no object a GC
+//!   root reaches (a constructor cached under a soft reference does not
+//!   keep its class alive);
 //! - paths are breadth-first from the classes (static fields, the JVM's
 //!   globals) and then from the GC roots (thread stacks, JNI references...),
 //!   weak references skipped.
@@ -34,6 +42,10 @@ pub struct HprofGraph {
 /// The dump's retaining edges, reversed, for Lengauer–Tarjan.
 struct Retaining<'d> {
     dump: &'d HprofDump,
+    /// Per class index: its class object's node when an object of the class
+    /// retains it, [`NULL`] when a GC root holds it directly (or the dump has
+    /// no class object for it).
+    class_edge: Vec<u32>,
     first: Vec<u32>,
     source: Vec<u32>,
 }
@@ -67,9 +79,34 @@ impl HprofDump {
 impl<'d> Retaining<'d> {
     fn new(dump: &'d HprofDump) -> Self {
         let n = dump.node_count() as usize;
-        let mut first = vec![0u32; n + 1];
+        let mut rooted = vec![false; n];
+        for e in dump.edges_of(ROOT) {
+            let to = dump.to[e as usize];
+            if to != NULL {
+                rooted[to as usize] = true;
+            }
+        }
+        let mut class_edge: Vec<u32> = dump
+            .classes
+            .iter()
+            .map(|c| match c.node {
+                Some(node) if !rooted[node as usize] => node,
+                _ => NULL,
+            })
+            .collect();
+        // A class object's class is java.lang.Class, which it does not retain.
+        for &(node, _) in &dump.class_nodes {
+            class_edge[dump.class[node as usize] as usize] = NULL;
+        }
+        let mut retaining = Retaining {
+            dump,
+            class_edge,
+            first: vec![0u32; n + 1],
+            source: Vec::new(),
+        };
+        let mut first = std::mem::take(&mut retaining.first);
         for node in 0..n as u32 {
-            dump.for_each_retained(node, |_, to| first[to as usize + 1] += 1);
+            retaining.for_each_retained(node, |to| first[to as usize + 1] += 1);
         }
         for i in 0..n {
             first[i + 1] += first[i];
@@ -77,15 +114,26 @@ impl<'d> Retaining<'d> {
         let mut fill = first.clone();
         let mut source = vec![0u32; first[n] as usize];
         for node in 0..n as u32 {
-            dump.for_each_retained(node, |_, to| {
+            retaining.for_each_retained(node, |to| {
                 source[fill[to as usize] as usize] = node;
                 fill[to as usize] += 1;
             });
         }
-        Retaining {
-            dump,
-            first,
-            source,
+        retaining.first = first;
+        retaining.source = source;
+        retaining
+    }
+
+    /// Calls `f` with each node `n` retains: its references, and its class
+    /// unless a GC root holds that directly.
+    #[inline]
+    fn for_each_retained(&self, n: u32, mut f: impl FnMut(u32)) {
+        self.dump.for_each_retained(n, |_, to| f(to));
+        if n != ROOT {
+            let class = self.class_edge[self.dump.class[n as usize] as usize];
+            if class != NULL {
+                f(class);
+            }
         }
     }
 }
@@ -100,7 +148,7 @@ impl DominatorGraph for Retaining<'_> {
     }
 
     fn for_each_successor(&self, node: u32, f: &mut dyn FnMut(u32)) {
-        self.dump.for_each_retained(node, |_, to| f(to));
+        self.for_each_retained(node, f);
     }
 
     fn for_each_predecessor(&self, node: u32, f: &mut dyn FnMut(u32)) {
@@ -112,6 +160,10 @@ impl DominatorGraph for Retaining<'_> {
 
     fn has_only_weak_retainers(&self, _node: u32) -> bool {
         false
+    }
+
+    fn ignores_unreachable_retainers(&self) -> bool {
+        true
     }
 }
 

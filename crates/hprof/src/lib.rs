@@ -3,7 +3,9 @@
 //!
 //! The pipeline is the one `heapwise-v8` has for V8 snapshots:
 //! [`read_dump`] (a streaming reader, two passes over the file with a 1 MiB
-//! buffer, any identifier size, every record and sub-record kind) →
+//! buffer, any identifier size, every record and sub-record kind; gzip'd
+//! dumps, as `jcmd PID GC.heap_dump -gz=1` writes them, decompressed as they
+//! are read) →
 //! [`HprofGraph::build`] (Lengauer–Tarjan dominators and retained sizes from
 //! `heapwise-heap`, shortest paths from the GC roots) → the analyses, which
 //! return `heapwise-heap`'s report model, so `heapwise heap` prints a JVM
@@ -53,5 +55,6 @@ pub use leaks::{Baseline, LeakOptions, find_leaks};
 pub use model::{
     ClassInfo, ClassKind, Field, Frame, HprofDump, NULL, ROOT, RootKind, SizeModel, Thread,
 };
+pub use parse::compressed::{Content, GZIP_MAGIC, content_of, is_gzip};
 pub use parse::{MAGIC, is_hprof, read_dump, read_dump_file};
 pub use summary::{ClassHistogram, diff, summarize};

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use heapwise_render::heap::{TextOptions, write_diff, write_leaks, write_summary, write_watch};
+use heapwise_render::heap::html::{self, Input};
+use heapwise_render::heap::{Limits, write_diff, write_leaks, write_summary, write_watch};
 use heapwise_render::output::write_json;
 use heapwise_v8::inspector::Inspector;
 use heapwise_v8::watch::{HeapWatchReport, WATCH_SCHEMA, WatchOptions};
@@ -35,7 +36,7 @@ pub enum HeapCommand {
         snapshot: PathBuf,
         #[command(flatten)]
         output: OutputArgs,
-        /// Constructors shown in text output.
+        /// Constructors shown in text and HTML output.
         #[arg(long, default_value_t = 20)]
         top: usize,
     },
@@ -50,7 +51,7 @@ pub enum HeapCommand {
         after: PathBuf,
         #[command(flatten)]
         output: OutputArgs,
-        /// Constructors shown in text output.
+        /// Constructors shown in text and HTML output.
         #[arg(long, default_value_t = 20)]
         top: usize,
     },
@@ -77,13 +78,13 @@ pub enum HeapCommand {
         /// Also report objects that only V8 and Node.js internals hold.
         #[arg(long)]
         include_internals: bool,
-        /// Constructors shown in text output.
+        /// Constructors shown in text and HTML output.
         #[arg(long, default_value_t = 20)]
         top: usize,
-        /// Clusters shown in text output.
+        /// Clusters shown in text output (in HTML: those no shown root holds).
         #[arg(long, default_value_t = 10)]
         clusters: usize,
-        /// Accumulation points (roots) shown in text output.
+        /// Accumulation points (roots) shown in text and HTML output.
         #[arg(long, default_value_t = 10)]
         roots: usize,
     },
@@ -143,19 +144,30 @@ pub enum HeapCommand {
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         snapshot_interval: Duration,
         #[command(flatten)]
-        output: OutputArgs,
+        output: WatchOutputArgs,
         /// Exit with status 10 on a leak verdict.
         #[arg(long)]
         fail_on_leak: bool,
     },
 }
 
-/// `--format` and `-o`.
+/// `--format` and `-o` of `summary`, `diff` and `leaks`.
 #[derive(Args)]
 pub struct OutputArgs {
-    /// Output format.
+    /// Output format (html: one self-contained page).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// `--format` and `-o` of `watch`.
+#[derive(Args)]
+pub struct WatchOutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
+    pub format: WatchFormat,
     /// Write to this file instead of standard output.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
@@ -183,9 +195,20 @@ pub struct InspectArgs {
     pub inspect: String,
 }
 
-/// Output formats of `heap` commands.
+/// Output formats of `summary`, `diff` and `leaks`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// For people.
+    Text,
+    /// For tools (versioned schema).
+    Json,
+    /// For people, in a browser: one self-contained page.
+    Html,
+}
+
+/// Output formats of `heap watch`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatchFormat {
     /// For people.
     Text,
     /// For tools (versioned schema).
@@ -225,12 +248,21 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
                 DumpKind::V8 => find_leaks(&baseline, &target, &final_snapshot, &options)?,
                 DumpKind::Hprof => find_jvm_leaks(&baseline, &target, &final_snapshot)?,
             };
-            let text = TextOptions {
+            let limits = Limits {
                 top,
                 clusters,
                 roots,
             };
-            emit(&output, &report, |w| write_leaks(w, &report, &text))?;
+            let inputs = inputs(&[
+                ("BASELINE", &baseline),
+                ("TARGET", &target),
+                ("FINAL", &final_snapshot),
+            ]);
+            emit(&output, |w, format| match format {
+                Format::Text => write_leaks(w, &report, &limits),
+                Format::Json => write_json(w, &report),
+                Format::Html => html::write_leaks(w, &report, &inputs, &limits),
+            })?;
             Ok(leak_exit(&report, fail_on_leak))
         }
         HeapCommand::Capture {
@@ -277,7 +309,10 @@ pub fn run(cmd: HeapCommand) -> Result<ExitCode> {
                 snapshot_interval,
             };
             let report = watch(&target.inspect, &plan)?;
-            emit(&output, &report, |w| write_watch(w, &report))?;
+            write_report(output.output.as_deref(), |w| match output.format {
+                WatchFormat::Text => write_watch(w, &report),
+                WatchFormat::Json => write_json(w, &report),
+            })?;
             Ok(watch_exit(&report, fail_on_leak))
         }
     }
@@ -289,11 +324,16 @@ fn summary(snapshot: &Path, output: &OutputArgs, top: usize) -> Result<ExitCode>
         DumpKind::V8 => heapwise_v8::summarize(&load_graph(snapshot, false)?),
         DumpKind::Hprof => heapwise_hprof::summarize(&hprof::load_graph(snapshot, false)?),
     };
-    let options = TextOptions {
+    let limits = Limits {
         top,
-        ..TextOptions::default()
+        ..Limits::default()
     };
-    emit(output, &summary, |w| write_summary(w, &summary, &options))?;
+    let inputs = inputs(&[("DUMP", snapshot)]);
+    emit(output, |w, format| match format {
+        Format::Text => write_summary(w, &summary, &limits),
+        Format::Json => write_json(w, &summary),
+        Format::Html => html::write_summary(w, &summary, &inputs, &limits),
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -311,11 +351,16 @@ fn diff(before: &Path, after: &Path, output: &OutputArgs, top: usize) -> Result<
             eprintln!("heapwise: warning: {warning}");
         }
     }
-    let options = TextOptions {
+    let limits = Limits {
         top,
-        ..TextOptions::default()
+        ..Limits::default()
     };
-    emit(output, &diff, |w| write_diff(w, &diff, &options))?;
+    let inputs = inputs(&[("BEFORE", before), ("AFTER", after)]);
+    emit(output, |w, format| match format {
+        Format::Text => write_diff(w, &diff, &limits),
+        Format::Json => write_json(w, &diff),
+        Format::Html => html::write_diff(w, &diff, &inputs, &limits),
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -465,24 +510,39 @@ fn find_jvm_leaks(baseline: &Path, target: &Path, final_dump: &Path) -> Result<L
     ))
 }
 
-/// Writes `value` as JSON or as text to the chosen output.
-pub(crate) fn emit<T: serde::Serialize>(
+/// Writes a report in the chosen format to the chosen output.
+fn emit(
     output: &OutputArgs,
-    value: &T,
-    text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    write: impl FnOnce(&mut dyn Write, Format) -> std::io::Result<()>,
 ) -> Result<()> {
-    let mut sink: Box<dyn Write> = match &output.output {
+    write_report(output.output.as_deref(), |w| write(w, output.format))
+}
+
+/// Writes a report to `path`, or to standard output.
+fn write_report(
+    path: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut sink: Box<dyn Write> = match path {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("while creating {}", path.display()))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    match output.format {
-        Format::Json => write_json(&mut sink, value),
-        Format::Text => text(&mut sink),
-    }
-    .and_then(|()| sink.flush())
-    .context("while writing the report")
+    write(&mut sink)
+        .and_then(|()| sink.flush())
+        .context("while writing the report")
+}
+
+/// The files a report was made from, as its HTML page names them.
+fn inputs(files: &[(&'static str, &Path)]) -> Vec<Input> {
+    files
+        .iter()
+        .map(|&(role, path)| Input {
+            role,
+            path: path.display().to_string(),
+        })
+        .collect()
 }
 
 /// Files smaller than this parse too fast to need a progress bar.

@@ -1,13 +1,13 @@
 //! JVM heap dumps for `heapwise heap summary|diff|leaks`: which kind of
-//! dump a file is (by its first bytes, never its name) and loading HPROF
+//! dump a file is (by its first bytes, never its name; gzip-compressed
+//! HPROF dumps are recognised inside their compression) and loading HPROF
 //! files with a progress bar. Glue only: the reading is `heapwise-hprof`'s.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use heapwise_hprof::{ClassHistogram, HprofGraph};
+use heapwise_hprof::{ClassHistogram, Content, HprofGraph};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,28 +27,22 @@ pub(crate) enum DumpKind {
 }
 
 impl DumpKind {
-    /// Recognises a dump by content: HPROF files start with `JAVA PROFILE 1.0.`;
-    /// everything else is read as a V8 snapshot (whose reader says what is wrong).
+    /// Recognises a dump by content: HPROF files start with `JAVA PROFILE 1.0.`,
+    /// gzip-compressed or not; everything else is read as a V8 snapshot
+    /// (whose reader says what is wrong).
     pub(crate) fn of(path: &Path) -> Result<DumpKind> {
-        let mut file =
-            File::open(path).with_context(|| format!("while reading {}", path.display()))?;
-        let mut prefix = [0u8; 17];
-        let mut filled = 0;
-        while filled < prefix.len() {
-            match file.read(&mut prefix[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    return Err(err).with_context(|| format!("while reading {}", path.display()));
-                }
-            }
+        let file = File::open(path).with_context(|| format!("while reading {}", path.display()))?;
+        match heapwise_hprof::content_of(file)
+            .with_context(|| format!("while reading {}", path.display()))?
+        {
+            Content::Hprof { .. } => Ok(DumpKind::Hprof),
+            Content::OtherCompressed => bail!(
+                "{} is gzip-compressed but is not a JVM heap dump: heapwise reads HPROF dumps compressed or not, \
+                 and V8 heap snapshots uncompressed (gunzip it first)",
+                path.display()
+            ),
+            Content::Other => Ok(DumpKind::V8),
         }
-        Ok(if heapwise_hprof::is_hprof(&prefix[..filled]) {
-            DumpKind::Hprof
-        } else {
-            DumpKind::V8
-        })
     }
 
     /// The one kind all `paths` are, or an error naming the odd one out.

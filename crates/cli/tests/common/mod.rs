@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+pub mod browser;
 pub mod tmux;
 
 /// The `heapwise` binary under test.

@@ -517,45 +517,68 @@ fn held(answer: &str) -> (u64, u64) {
     (value("listeners="), value("audit="))
 }
 
-/// The app runs without `--inspect`: `capture --pid` opens its inspector as SIGUSR1 does.
+/// Three snapshots of the express app, shared by the tests that read them
+/// (this file's and `html.rs`'s).
+pub struct ExpressSnapshots {
+    /// BASELINE, TARGET, FINAL.
+    pub paths: [String; 3],
+    /// Listeners (and Map entries) the app added between BASELINE and
+    /// TARGET: what leaked.
+    pub leaked: u64,
+}
+
+/// The app runs without `--inspect`: `capture --pid` opens its inspector as
+/// SIGUSR1 does. 60 leaking requests between BASELINE and TARGET, 40 more
+/// before FINAL.
+pub fn express_snapshots() -> &'static ExpressSnapshots {
+    static SNAPSHOTS: std::sync::OnceLock<ExpressSnapshots> = std::sync::OnceLock::new();
+    SNAPSHOTS.get_or_init(|| {
+        let dir = common::test_dir("express-snapshots");
+        let modules = express();
+        let mut target = Target::launch(
+            "node/express_leak.js",
+            &[],
+            &[("NODE_PATH", &modules)],
+            false,
+        );
+        // Warm up: routes compiled, the listener array and the Map exist before the baseline.
+        target.ask("leak 20");
+        target.ask("ok 20");
+        let (mut capture, mut listed) = target.capture_three(&dir);
+        let baseline = next_path(&mut listed);
+        let before = held(&target.ask("leak 60"));
+        target.ask("ok 30");
+        let target_snapshot = next_path(&mut listed);
+        let after = held(&target.ask("leak 40"));
+        target.ask("ok 30");
+        let final_snapshot = next_path(&mut listed);
+        assert!(capture.wait().unwrap().success());
+        assert_eq!(
+            (before.0, after.0),
+            (80, 120),
+            "the app's own count of listeners"
+        );
+        ExpressSnapshots {
+            paths: [baseline, target_snapshot, final_snapshot],
+            // Made after BASELINE, present in TARGET (the first 60), alive in FINAL.
+            leaked: before.0 - 20,
+        }
+    })
+}
+
 #[test]
 fn leaks_of_a_real_express_app_are_two_roots_the_listener_array_and_the_map() {
-    let dir = tempfile::tempdir().unwrap();
-    let modules = express();
-    let mut target = Target::launch(
-        "node/express_leak.js",
-        &[],
-        &[("NODE_PATH", &modules)],
-        false,
-    );
-    // Warm up: routes compiled, the listener array and the Map exist before the baseline.
-    target.ask("leak 20");
-    target.ask("ok 20");
-    let (mut capture, mut listed) = target.capture_three(dir.path());
-    let baseline = next_path(&mut listed);
-    let before = held(&target.ask("leak 60"));
-    target.ask("ok 30");
-    let target_snapshot = next_path(&mut listed);
-    let after = held(&target.ask("leak 40"));
-    target.ask("ok 30");
-    let final_snapshot = next_path(&mut listed);
-    assert!(capture.wait().unwrap().success());
-    // Leaked: made after BASELINE, present in TARGET (the first 60), alive in FINAL.
-    let leaked = 60;
-    assert_eq!(
-        (before.0, after.0),
-        (80, 120),
-        "the app's own count of listeners"
-    );
-
+    let snapshots = express_snapshots();
+    let [baseline, target_snapshot, final_snapshot] = &snapshots.paths;
+    let leaked = snapshots.leaked;
     let out = heapwise(&[
         "heap",
         "leaks",
         "--format",
         "json",
-        &baseline,
-        &target_snapshot,
-        &final_snapshot,
+        baseline,
+        target_snapshot,
+        final_snapshot,
     ]);
     let v = json(&out);
     let roots = v["roots"].as_array().unwrap();
@@ -604,14 +627,7 @@ fn leaks_of_a_real_express_app_are_two_roots_the_listener_array_and_the_map() {
     );
 
     let text = String::from_utf8(
-        heapwise(&[
-            "heap",
-            "leaks",
-            &baseline,
-            &target_snapshot,
-            &final_snapshot,
-        ])
-        .stdout,
+        heapwise(&["heap", "leaks", baseline, target_snapshot, final_snapshot]).stdout,
     )
     .unwrap();
     assert!(

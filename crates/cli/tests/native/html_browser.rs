@@ -1,30 +1,23 @@
-//! The HTML report in a real browser: headless Chromium (Debian's
-//! `chromium`; `.ci/run` installs it) loads the page of a real trace, and
-//! the tests check what a person would see there: the DOM after scripts ran
-//! (the verdict, the chart's points, the flame graph, the leak table) and a
-//! screenshot that is not blank.
-//!
-//! Without Chromium these tests fail, unless `HEAPWISE_SKIP_BROWSER=1`
-//! says to skip them (they then print SKIPPED).
+//! The HTML report in a real browser (`common/browser.rs`): headless
+//! Chromium loads the page of a real trace, and the tests check what a
+//! person would see there: the DOM after scripts ran (the verdict, the
+//! chart's points, the flame graph, the leak table) and a screenshot that
+//! is not blank.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use heapwise_words::thousands;
 use serde_json::Value;
 
 use super::util::*;
+use crate::common::browser::*;
 
 /// Requests the server program handles: each leaks a 64-byte cache entry
 /// (`cache_add`), every 1000th leaks 50 blocks of 1 KiB (`batch_leak`).
 const REQUESTS: u64 = 2000;
 const CACHE_ADD_BYTES: u64 = REQUESTS * 64;
 const BATCH_LEAK_BYTES: u64 = REQUESTS / 1000 * 50 * 1024;
-
-/// How long Chromium may take for one page before the test gives up.
-const BROWSER_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The page of a run of `server.c`, its JSON report, and where it is.
 struct Page {
@@ -55,162 +48,12 @@ fn page() -> &'static Page {
     })
 }
 
-/// The `chromium` binary, or `None` when the tests are to be skipped.
-fn chromium(test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("chromium"))
-            .find(|bin| bin.is_file())
-    });
-    if found.is_none() {
-        let skip = std::env::var("HEAPWISE_SKIP_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            skip,
-            "chromium is not installed: apt-get install -y chromium (.ci/run does), \
-             or set HEAPWISE_SKIP_BROWSER=1 to skip the browser tests"
-        );
-        eprintln!("SKIPPED {test}: chromium is not installed and HEAPWISE_SKIP_BROWSER=1");
-    }
-    found
-}
-
-/// Runs headless Chromium on `page` with `args`, with a profile of its own
-/// (as root it needs `--no-sandbox`), killed after [`BROWSER_DEADLINE`].
-fn run_chromium(chromium: &Path, args: &[&str], page: &Path) -> Output {
-    let profile = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--virtual-time-budget=2000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(page)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chromium starts");
-    // Read both pipes while waiting: a full pipe would stall Chromium.
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            pipe.read_to_end(&mut bytes).map(|_| bytes)
-        })
-    };
-    let (stdout, stderr) = (read(Box::new(stdout)), read(Box::new(stderr)));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for chromium") {
-            break status;
-        }
-        if started.elapsed() > BROWSER_DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium took more than {BROWSER_DEADLINE:?} on {page:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = Output {
-        status,
-        stdout: stdout.join().unwrap().expect("chromium's stdout"),
-        stderr: stderr.join().unwrap().expect("chromium's stderr"),
-    };
-    assert!(
-        output.status.success(),
-        "chromium: {}",
-        self::stderr(&output)
-    );
-    output
-}
-
 /// The page's DOM as Chromium holds it after loading it and running its
 /// scripts; `None` when the browser tests are skipped.
 fn dom(test: &str) -> Option<&'static str> {
     let chromium = chromium(test)?;
     static DOM: OnceLock<String> = OnceLock::new();
-    Some(DOM.get_or_init(|| {
-        let out = run_chromium(&chromium, &["--dump-dom"], &page().html);
-        let dom = String::from_utf8(out.stdout).expect("UTF-8");
-        assert!(dom.contains("</html>"), "no page in the dump: {dom}");
-        dom
-    }))
-}
-
-/// The element that opens with the tag carrying `id="ID"`, up to its
-/// closing `</tag>` (the page nests no element in one of its own kind
-/// that these tests look into).
-fn element<'a>(dom: &'a str, tag: &str, id: &str) -> &'a str {
-    let at = dom
-        .find(&format!(r#"id="{id}""#))
-        .unwrap_or_else(|| panic!("no element with id {id}"));
-    let start = dom[..at].rfind(&format!("<{tag}")).expect("its tag");
-    let end = dom[start..]
-        .find(&format!("</{tag}>"))
-        .unwrap_or_else(|| panic!("<{tag} id={id}> not closed"));
-    &dom[start..start + end]
-}
-
-/// The text a person reads in `html`: tags dropped, entities decoded,
-/// white space collapsed.
-fn text(html: &str) -> String {
-    let mut text = String::new();
-    let mut rest = html;
-    while let Some(at) = rest.find('<') {
-        text.push_str(&rest[..at]);
-        rest = rest[at..].find('>').map_or("", |end| &rest[at + end + 1..]);
-    }
-    text.push_str(rest);
-    let mut decoded = String::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find('&') {
-        decoded.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let Some(end) = rest.find(';').filter(|&end| end <= 10) else {
-            decoded.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..end];
-        let c = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "nbsp" => Some(' '),
-            _ => entity
-                .strip_prefix('#')
-                .and_then(|n| n.parse().ok())
-                .and_then(char::from_u32),
-        };
-        match c {
-            Some(c) => {
-                decoded.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                decoded.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    decoded.push_str(rest);
-    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The value of attribute `name` in the first tag of `html`.
-fn attribute<'a>(html: &'a str, name: &str) -> &'a str {
-    let tag = &html[..html.find('>').expect("a tag")];
-    let start = tag
-        .find(&format!(r#" {name}=""#))
-        .unwrap_or_else(|| panic!("no {name} in {tag}"))
-        + name.len()
-        + 3;
-    &tag[start..start + tag[start..].find('"').unwrap()]
+    Some(DOM.get_or_init(|| dump_dom(&chromium, &page().html)))
 }
 
 /// The `x,y` points of the chart's polyline of class `class`.
@@ -224,17 +67,6 @@ fn polyline(chart: &str, class: &str) -> Vec<(f64, f64)> {
             let (x, y) = pair.split_once(',').expect("x,y");
             (x.parse().expect("x"), y.parse().expect("y"))
         })
-        .collect()
-}
-
-/// The cells of the table row (`<tr>`) of `table` whose text has `needle`.
-fn row_with<'a>(table: &'a str, needle: &str) -> Vec<&'a str> {
-    let row = table
-        .split("<tr>")
-        .find(|row| text(row).contains(needle))
-        .unwrap_or_else(|| panic!("no row with {needle}: {}", text(table)));
-    row.split("</td>")
-        .filter_map(|cell| cell.find("<td").map(|at| &cell[at..]))
         .collect()
 }
 
@@ -356,37 +188,9 @@ fn the_browser_paints_a_page_that_is_not_blank() {
     let Some(chromium) = chromium(test) else {
         return;
     };
-    let shot = test_dir("html-browser").join("screenshot.png");
-    let _ = std::fs::remove_file(&shot);
-    let screenshot = format!("--screenshot={}", shot.display());
-    run_chromium(
-        &chromium,
-        &[&screenshot, "--window-size=1200,900"],
-        &page().html,
-    );
-    let file = std::fs::read(&shot).expect("chromium wrote the screenshot");
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(file));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("a size")];
-    let info = reader.next_frame(&mut pixels).expect("its pixels");
-    assert_eq!((info.width, info.height), (1200, 900));
-    let samples = info.color_type.samples();
-    let colours: Vec<[u8; 3]> = pixels[..info.buffer_size()]
-        .chunks_exact(samples)
-        .map(|p| match samples {
-            1 | 2 => [p[0]; 3],
-            _ => [p[0], p[1], p[2]],
-        })
-        .collect();
-    let mut distinct = colours.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    assert!(
-        distinct.len() > 16,
-        "{} colours: a blank page",
-        distinct.len()
-    );
+    let colours = screenshot(&chromium, &page().html, (1200, 900));
+    let distinct = distinct_colours(&colours);
+    assert!(distinct > 16, "{distinct} colours: a blank page");
     // The leak verdict's box (background #fdecea) is painted at the top.
     let verdict = colours.iter().filter(|&&c| c == [0xfd, 0xec, 0xea]).count();
     assert!(

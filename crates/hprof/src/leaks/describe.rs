@@ -10,6 +10,19 @@ const LISTENER_WORDS: &[&str] = &["listener", "observer", "subscriber", "callbac
 /// Fields of `java.lang.Thread` that hold its ThreadLocal values.
 const THREAD_LOCAL_FIELDS: &[&str] = &["threadLocals", "inheritableThreadLocals"];
 
+/// The class loaders a point keeps alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Loaders {
+    /// None, or too few to matter.
+    None,
+    /// The entries are class loaders.
+    Entries,
+    /// The entries are objects of classes that other loaders loaded, and
+    /// through them (an object keeps its class loaded) `count` loaders of
+    /// the classes `classes` are held here.
+    Held { count: u64, classes: String },
+}
+
 /// A point as people read it.
 pub(crate) struct Description {
     pub(crate) cause: Cause,
@@ -89,7 +102,7 @@ pub(crate) fn describe(
     holder: u32,
     path: &[PathStep],
     entry_classes: &[String],
-    loaders: bool,
+    loaders: &Loaders,
 ) -> Description {
     let dump = graph.dump();
     let class = graph.node_label(holder);
@@ -125,13 +138,23 @@ pub(crate) fn describe(
         .any(|s| has_listener_word(&s.edge))
         || entry_classes.iter().any(|c| has_listener_word(c));
     let entries = entry_classes.join(", ");
-    let (cause, recommendation) = if loaders {
+    let (cause, recommendation) = if *loaders == Loaders::Entries {
         (
             Cause::ClassLoader,
             format!(
                 "Class loaders pile up in {holder_text}; each keeps every class it loaded and their static fields \
                  alive: drop the reference when the plugin or application it loaded is undeployed, and clear the \
                  ThreadLocals, static caches and listeners that still hold its objects."
+            ),
+        )
+    } else if let Loaders::Held { count, classes } = loaders {
+        (
+            Cause::ClassLoader,
+            format!(
+                "{entries} objects kept in {holder_text} keep {count} class loaders ({classes}) alive, each with \
+                 every class it loaded and their static fields (an object keeps its class loaded): remove the \
+                 entries when what they belong to is unloaded (deregister the plugin, driver or listener on \
+                 undeploy), or reuse one loader rather than a new one each time."
             ),
         )
     } else if thread_local {

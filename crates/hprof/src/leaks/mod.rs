@@ -195,12 +195,9 @@ pub fn find_leaks(
                 .map(|&g| groups.names[g as usize].clone())
                 .collect(),
         };
-        let loaders = point
-            .entries
-            .iter()
-            .any(|&e| describe::is_class_loader(final_graph, dump.class_of(e)));
+        let loaders = loaders_held(final_graph, point, &groups, options);
         let description =
-            describe::describe(final_graph, point.holder, &path, &entry_classes, loaders);
+            describe::describe(final_graph, point.holder, &path, &entry_classes, &loaders);
         let mut holds: Vec<HeldConstructor> = point
             .held
             .iter()
@@ -339,6 +336,44 @@ pub fn find_leaks(
         roots,
         clusters,
         warnings,
+    }
+}
+
+/// The class loaders point `point` keeps alive: its entries, or (at least
+/// `min_entries` of them) among the objects it holds.
+fn loaders_held(
+    graph: &HprofGraph,
+    point: &points::Point,
+    groups: &NameGroups,
+    options: &LeakOptions,
+) -> describe::Loaders {
+    let dump = graph.dump();
+    if point
+        .entries
+        .iter()
+        .any(|&e| describe::is_class_loader(graph, dump.class_of(e)))
+    {
+        return describe::Loaders::Entries;
+    }
+    let mut held: Vec<(&str, u64)> = point
+        .held
+        .iter()
+        .filter(|(_, nodes)| {
+            nodes
+                .first()
+                .is_some_and(|&n| describe::is_class_loader(graph, dump.class_of(n)))
+        })
+        .map(|(&g, nodes)| (groups.names[g as usize].as_str(), nodes.len() as u64))
+        .collect();
+    let count: u64 = held.iter().map(|h| h.1).sum();
+    if count < options.min_entries.max(1) as u64 {
+        return describe::Loaders::None;
+    }
+    held.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let classes: Vec<&str> = held.iter().map(|h| h.0).collect();
+    describe::Loaders::Held {
+        count,
+        classes: classes.join(", "),
     }
 }
 

@@ -49,7 +49,7 @@ impl Writer {
 
 /// A heap of known shape: two `Foo`s (`a.next = b`), an `Object[]` holding
 /// both, a `byte[10]`; roots: a Java frame holds `a`, a JNI global holds the array.
-fn small_dump(id: usize, classes_first: bool) -> Vec<u8> {
+pub(super) fn small_dump(id: usize, classes_first: bool) -> Vec<u8> {
     let mut w = Writer::new(id);
     for (i, name) in [
         "java/lang/Object",

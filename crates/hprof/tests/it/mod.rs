@@ -1,3 +1,4 @@
+mod compressed;
 mod format;
 mod jvm;
 mod leaks;

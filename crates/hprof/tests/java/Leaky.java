@@ -4,6 +4,8 @@ import java.util.List;
 import java.util.Map;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.net.URL;
+import java.net.URLClassLoader;
 
 /**
  * Leaks on command, for heapwise's HPROF tests. Reads lines from stdin and
@@ -11,6 +13,9 @@ import java.io.InputStreamReader;
  *   sessions N    - N Session objects put in the static map SESSIONS (never removed)
  *   listeners N   - N listeners, each holding a Request, added to BUS.listeners (never removed)
  *   local N       - N buffers added to the ThreadLocal BUFFERS of the main thread
+ *   plugins N     - N plugins, each an instance of Plugin loaded by a class loader of its own
+ *                   (a URLClassLoader over this program's classes), kept in the static
+ *                   registry PLUGINS (never removed): each keeps its loader alive
  *   churn N       - N short-lived objects, gone at the next GC
  *   gc            - System.gc() three times
  */
@@ -38,9 +43,17 @@ public class Leaky {
 
     static final class Churned { final long[] data = new long[8]; }
 
+    /** Loaded by a class loader of its own each time: its static state is per loader. */
+    public static final class Plugin {
+        static final byte[] STATE = new byte[512];
+        final int[] config = new int[4];
+        public Plugin() { STATE[0]++; }
+    }
+
     static final Map<String, Session> SESSIONS = new HashMap<>();
     static final EventBus BUS = new EventBus();
     static final ThreadLocal<List<int[]>> BUFFERS = ThreadLocal.withInitial(ArrayList::new);
+    static final List<Object> PLUGINS = new ArrayList<>();
     static int next;
     static Object sink;
 
@@ -65,6 +78,14 @@ public class Leaky {
                 case "local":
                     for (int i = 0; i < n; i++) BUFFERS.get().add(new int[16]);
                     break;
+                case "plugins":
+                    URL[] home = { Leaky.class.getProtectionDomain().getCodeSource().getLocation() };
+                    for (int i = 0; i < n; i++) {
+                        // The boot loader as parent: Plugin is defined anew by each loader.
+                        URLClassLoader loader = new URLClassLoader(home, null);
+                        PLUGINS.add(loader.loadClass("Leaky$Plugin").getDeclaredConstructor().newInstance());
+                    }
+                    break;
                 case "churn":
                     for (int i = 0; i < n; i++) sink = new Churned();
                     sink = null;
@@ -76,7 +97,7 @@ public class Leaky {
                     break;
             }
             System.out.println("done sessions=" + SESSIONS.size() + " listeners=" + BUS.size()
-                + " local=" + BUFFERS.get().size());
+                + " local=" + BUFFERS.get().size() + " plugins=" + PLUGINS.size());
         }
     }
 

@@ -8,9 +8,11 @@ use heapwise_heap::{
     DumpFormat, HeapDiff, HeapSummary, LeakCluster, LeakReport, LeakRoot, PathStep,
 };
 
-/// How much to show.
+use super::wording::{self, TEXT_NAME};
+
+/// How much the text and HTML reports show.
 #[derive(Debug, Clone)]
-pub struct TextOptions {
+pub struct Limits {
     /// Rows of constructor tables.
     pub top: usize,
     /// Leak clusters shown in full.
@@ -19,9 +21,9 @@ pub struct TextOptions {
     pub roots: usize,
 }
 
-impl Default for TextOptions {
+impl Default for Limits {
     fn default() -> Self {
-        TextOptions {
+        Limits {
             top: 20,
             clusters: 10,
             roots: 10,
@@ -33,15 +35,12 @@ impl Default for TextOptions {
 pub fn write_summary<W: Write + ?Sized>(
     out: &mut W,
     summary: &HeapSummary,
-    options: &TextOptions,
+    options: &Limits,
 ) -> io::Result<()> {
-    let kind = match summary.format {
-        DumpFormat::V8 => "Heap snapshot",
-        DumpFormat::Hprof => "JVM heap dump",
-    };
     writeln!(
         out,
-        "{kind}: {} objects, {} references, {} in total.",
+        "{}: {} objects, {} references, {} in total.",
+        wording::dump_kind(summary.format),
         words::thousands(summary.nodes),
         words::thousands(summary.edges),
         words::bytes(summary.total_bytes)
@@ -75,23 +74,9 @@ pub fn write_summary<W: Write + ?Sized>(
 pub fn write_diff<W: Write + ?Sized>(
     out: &mut W,
     diff: &HeapDiff,
-    options: &TextOptions,
+    options: &Limits,
 ) -> io::Result<()> {
-    match diff.shared_objects {
-        Some(shared) => writeln!(
-            out,
-            "Compared by object id: {} objects before, {} after, {} in both.",
-            words::thousands(diff.before_objects),
-            words::thousands(diff.after_objects),
-            words::thousands(shared)
-        )?,
-        None => writeln!(
-            out,
-            "Compared by counts per class (object ids are addresses that move): {} objects before, {} after.",
-            words::thousands(diff.before_objects),
-            words::thousands(diff.after_objects),
-        )?,
-    }
+    writeln!(out, "{}", wording::comparison(diff))?;
     for warning in &diff.warnings {
         writeln!(out, "warning: {warning}")?;
     }
@@ -134,44 +119,22 @@ pub fn write_diff<W: Write + ?Sized>(
 pub fn write_leaks<W: Write + ?Sized>(
     out: &mut W,
     report: &LeakReport,
-    options: &TextOptions,
+    options: &Limits,
 ) -> io::Result<()> {
     for warning in &report.warnings {
         writeln!(out, "warning: {warning}")?;
     }
+    writeln!(out, "{}", wording::leaks_headline(report))?;
     if report.leaked_objects == 0 {
-        writeln!(
-            out,
-            "No leak: nothing allocated after BASELINE and present in TARGET is still alive in FINAL."
-        )?;
         return Ok(());
-    }
-    match report.format {
-        DumpFormat::V8 => writeln!(
-            out,
-            "{} objects leaked ({} self): allocated after BASELINE, present in TARGET, still alive in FINAL.",
-            words::thousands(report.leaked_objects),
-            words::bytes(report.leaked_self_bytes)
-        )?,
-        DumpFormat::Hprof => writeln!(
-            out,
-            "{} objects leaked ({} self): classes whose count grew from BASELINE to TARGET and did not fall by FINAL.",
-            words::thousands(report.leaked_objects),
-            words::bytes(report.leaked_self_bytes)
-        )?,
     }
     writeln!(out)?;
     if !report.roots.is_empty() {
         let shown = report.roots.len().min(options.roots);
-        let things = if report.roots.len() == 1 {
-            "thing keeps"
-        } else {
-            "things keep"
-        };
         writeln!(
             out,
-            "What keeps growing: {} {things} growing ({shown} shown, largest first).",
-            words::thousands(report.roots.len() as u64)
+            "{} ({shown} shown, largest first).",
+            wording::roots_headline(report.roots.len())
         )?;
         for (index, root) in report.roots.iter().take(options.roots).enumerate() {
             writeln!(out)?;
@@ -224,13 +187,9 @@ fn write_root<W: Write + ?Sized>(
     root: &LeakRoot,
     report: &LeakReport,
 ) -> io::Result<()> {
-    let added = match root.baseline_entries {
-        Some(before) => format!(
-            " ({} since BASELINE)",
-            words::thousands_signed(root.entries as i64 - before as i64)
-        ),
-        None => String::new(),
-    };
+    let added = wording::added_since_baseline(root)
+        .map(|added| format!(" ({added})"))
+        .unwrap_or_default();
     writeln!(
         out,
         "#{number} {} - {} entries{added}, holding {} leaked objects, retaining {} - cause: {}",
@@ -270,17 +229,9 @@ fn write_root<W: Write + ?Sized>(
 
 /// A path from the roots to `last`, one hop a line, runs of equal hops as one.
 fn write_path<W: Write + ?Sized>(out: &mut W, steps: &[PathStep], last: &str) -> io::Result<()> {
-    let mut hops: Vec<(String, String, usize)> = Vec::new();
-    for (index, step) in steps.iter().enumerate() {
-        let next = steps.get(index + 1).map_or(last, |s| s.node.as_str());
-        let hop = (edge_label(step), one_line(next));
-        match hops.last_mut() {
-            Some(previous) if previous.0 == hop.0 && previous.1 == hop.1 => previous.2 += 1,
-            _ => hops.push((hop.0, hop.1, 1)),
-        }
-    }
-    let first = steps.first().map_or(last, |s| s.node.as_str());
-    writeln!(out, "    {}", one_line(first))?;
+    let path = wording::hops(steps, last, TEXT_NAME);
+    let hops = path.hops;
+    writeln!(out, "    {}", path.start)?;
     let (head, tail) = if hops.len() > MAX_STEPS {
         (3, hops.len() - (MAX_STEPS - 3))
     } else {
@@ -331,58 +282,14 @@ fn write_cluster<W: Write + ?Sized>(
         let ids: Vec<String> = cluster
             .sample_ids
             .iter()
-            .map(|id| match format {
-                DumpFormat::V8 => format!("@{id}"),
-                DumpFormat::Hprof => format!("0x{id:x}"),
-            })
+            .map(|&id| wording::object_id(id, format))
             .collect();
         writeln!(out, "  Examples (ids): {}", ids.join(" "))?;
     }
     Ok(())
 }
 
-/// An edge as people read it: `.name`, `[]`, `var name` for a captured variable, `{name}` for V8 internals.
-fn edge_label(step: &PathStep) -> String {
-    let name = one_line(&step.edge);
-    match step.edge_type.as_str() {
-        "context" => format!("var {name}"),
-        "root" => format!("({name})"),
-        _ if name == "[]" => "[]".to_string(),
-        "internal" | "hidden" => format!("{{{name}}}"),
-        "weak" => format!("[[{name}]]"),
-        _ => format!(".{name}"),
-    }
-}
-
-/// Names can be long strings with newlines (string nodes): keep one short line.
+/// A name on one line of text.
 fn one_line(text: &str) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if flat.chars().count() > 80 {
-        let cut: String = flat.chars().take(77).collect();
-        format!("{cut}...")
-    } else {
-        flat
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edges_read_like_devtools() {
-        let step = |edge: &str, edge_type: &str| PathStep {
-            node: "x".into(),
-            edge: edge.into(),
-            edge_type: edge_type.into(),
-            node_id: 1,
-        };
-        assert_eq!(edge_label(&step("_events", "property")), "._events");
-        assert_eq!(edge_label(&step("[]", "element")), "[]");
-        assert_eq!(edge_label(&step("ctx", "context")), "var ctx");
-        assert_eq!(edge_label(&step("table", "internal")), "{table}");
-    }
+    wording::one_line(text, TEXT_NAME)
 }

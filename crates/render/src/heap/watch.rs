@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use heapwise_v8::watch::HeapWatchReport;
 use heapwise_words as words;
 
-use super::text::{TextOptions, write_leaks};
+use super::text::{Limits, write_leaks};
 
 /// Writes the watch's report as text.
 pub fn write_watch<W: Write + ?Sized>(out: &mut W, report: &HeapWatchReport) -> io::Result<()> {
@@ -40,7 +40,7 @@ pub fn write_watch<W: Write + ?Sized>(out: &mut W, report: &HeapWatchReport) -> 
             .map(|p| p.display().to_string())
             .collect();
         writeln!(out, "Snapshots: {}", names.join(" "))?;
-        write_leaks(out, leaks, &TextOptions::default())?;
+        write_leaks(out, leaks, &Limits::default())?;
     }
     Ok(())
 }
