@@ -1,0 +1,20 @@
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+#include <vector>
+#include <string>
+#include <regex>
+#include <iostream>
+#include <sstream>
+#include <functional>
+#include <memory>
+#include <set>
+#include <deque>
+#include <list>
+#include <tuple>
+#include <variant>
+#include <optional>
+#include <chrono>
+#include <thread>
+#include <future>
+int main() { std::map<std::string, std::vector<int>> m; m["a"].push_back(1); std::regex r("a+b"); return std::regex_match("aab", r) ? (int)m.size() : 0; }

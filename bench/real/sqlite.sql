@@ -1,0 +1,5 @@
+CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c REAL);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 200000) INSERT INTO t SELECT i, printf('row-%d-%s', i, hex(randomblob(8))), i*0.5 FROM n;
+CREATE INDEX tb ON t(b);
+SELECT count(*), sum(length(b)) FROM t WHERE c > 100;
+SELECT b FROM t ORDER BY b DESC LIMIT 3;
