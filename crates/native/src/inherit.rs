@@ -82,6 +82,14 @@ pub fn live_at(trace: &Path, tick: u64) -> Result<LiveAt, NativeError> {
             note(old, entry, None);
             note(new, ts, Some((size, stack)));
         }
+        // A compacted parent trace: the blocks live at its checkpoint (those
+        // allocated before the fork and freed before the checkpoint are
+        // not known any more).
+        Event::Checkpoint(checkpoint) => {
+            for l in &checkpoint.live {
+                note(l.ptr, l.tick, Some((l.size, l.stack)));
+            }
+        }
         _ => {}
     })?;
     let blocks = latest
