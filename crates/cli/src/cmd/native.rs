@@ -331,3 +331,48 @@ fn title(analysis: &Analysis) -> String {
         analysis.header.pid
     )
 }
+
+/// A trace followed on a thread of its own while its program runs, so that
+/// when the program ends its replay is done but for the last blocks (`heapwise
+/// run`'s end-of-run summary then takes a fraction of what reading the whole
+/// trace would).
+pub struct Background {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Option<Follower>>,
+}
+
+impl Background {
+    /// Follows `trace` (which may not exist yet) until [`Background::finish`].
+    pub fn follow(trace: std::path::PathBuf) -> Background {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut follower: Option<Follower> = None;
+            while !stopping.load(Ordering::Acquire) {
+                match &mut follower {
+                    // A trace not written yet (the program is starting), or
+                    // one whose header is not complete.
+                    None => follower = Follower::open(&trace).ok(),
+                    Some(f) => {
+                        if f.poll().is_err() {
+                            // The summary reads the trace itself and says
+                            // what is wrong with it.
+                            return None;
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            follower
+        });
+        Background { stop, thread }
+    }
+
+    /// Stops following; the follower (`None` if the trace could not be
+    /// followed).
+    pub fn finish(self) -> Option<Follower> {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        self.thread.join().ok().flatten()
+    }
+}

@@ -146,18 +146,28 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::Release);
     leave_signals_to_the_program();
-    let status = match pty {
+    let first_trace = PathBuf::from(
+        template
+            .to_string_lossy()
+            .replace("{pid}", &pid.to_string()),
+    );
+    let (status, background) = match pty {
         Some(mut pty) => {
             pty.spawned();
-            let trace = PathBuf::from(
-                template
-                    .to_string_lossy()
-                    .replace("{pid}", &pid.to_string()),
-            );
-            wait_with_view(&mut child, pty, &trace, &args.command)?
+            (
+                wait_with_view(&mut child, pty, &first_trace, &args.command)?,
+                None,
+            )
         }
-        None => child.wait().context("cannot wait for the traced program")?,
+        None => {
+            // Replayed while it runs: the summary is then nearly ready when
+            // the program ends.
+            let background = native::Background::follow(first_trace.clone());
+            let status = child.wait().context("cannot wait for the traced program")?;
+            (status, Some(background))
+        }
     };
+    let followed = background.and_then(native::Background::finish);
     let ended = match (status.code(), status.signal()) {
         (Some(code), _) => ExitStatus::Code(code),
         (None, Some(signal)) => ExitStatus::Signal(signal),
@@ -177,7 +187,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         )?;
         return Ok(exit_code(ended));
     };
-    let analysis = read_main_trace(&main.path, ended)?;
+    let analysis = match followed {
+        Some(follower) if main.path == first_trace => finish_followed(follower, &main.path, ended)?,
+        _ => read_main_trace(&main.path, ended)?,
+    };
     // Only writing can fail here; a closed stderr (the terminal hung up)
     // must not change the exit status, which is the program's.
     let Ok(leak) = summarize(&mut stderr, &analysis, &main.path, args.top) else {
@@ -323,6 +336,25 @@ fn read_main_trace(path: &Path, ended: ExitStatus) -> Result<Analysis> {
         analysis.replay.exit = Some(ended);
     }
     Ok(analysis)
+}
+
+/// The main trace followed while the program ran: what its process left
+/// unwritten (it died) and how it ended are appended as for a trace read
+/// afresh ([`read_main_trace`]), and read.
+fn finish_followed(
+    mut follower: heapwise_native::follow::Follower,
+    path: &Path,
+    ended: ExitStatus,
+) -> Result<Analysis> {
+    let context = || format!("while reading trace {}", path.display());
+    native::recover(path);
+    follower.poll().with_context(context)?;
+    if follower.analysis.replay.exit.is_none() || matches!(ended, ExitStatus::Signal(_)) {
+        record_exit(path, follower.analysis.status.bytes_read, ended)?;
+        follower.analysis.replay.exit = Some(ended);
+    }
+    follower.finish();
+    Ok(follower.analysis)
 }
 
 /// One line for each other process's trace of this run.
