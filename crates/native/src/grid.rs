@@ -51,8 +51,10 @@ impl Bucket {
 #[derive(Clone, Debug)]
 pub struct TimeGrid {
     start_tick: u64,
-    /// The first bucket width in ticks.
+    /// The first bucket width in ticks, as a power of two.
     first_width: u64,
+    /// Its log2.
+    first_shift: u32,
     /// log2 of the bucket width in units of the first width.
     pub level: u32,
     /// The buckets so far.
@@ -68,6 +70,7 @@ impl TimeGrid {
         TimeGrid {
             start_tick,
             first_width: ticks.next_power_of_two(),
+            first_shift: ticks.next_power_of_two().trailing_zeros(),
             level: 0,
             buckets: Vec::new(),
         }
@@ -81,7 +84,7 @@ impl TimeGrid {
     /// The index of the bucket holding `tick` at the present resolution
     /// (it may be past the last bucket).
     pub fn index_of(&self, tick: u64) -> usize {
-        ((tick.saturating_sub(self.start_tick) >> self.level) / self.first_width) as usize
+        (tick.saturating_sub(self.start_tick) >> (self.level + self.first_shift).min(63)) as usize
     }
 
     /// The tick at which bucket `index` ends.
@@ -93,10 +96,11 @@ impl TimeGrid {
     /// with buckets skipped since the last event carrying the live bytes.
     #[inline]
     pub fn bucket(&mut self, tick: u64, live_bytes: u64) -> usize {
-        let mut index = (tick.saturating_sub(self.start_tick) >> self.level) / self.first_width;
+        let mut index =
+            tick.saturating_sub(self.start_tick) >> (self.level + self.first_shift).min(63);
         while index as usize >= MAX_BUCKETS {
             self.coarsen();
-            index = (tick.saturating_sub(self.start_tick) >> self.level) / self.first_width;
+            index = tick.saturating_sub(self.start_tick) >> (self.level + self.first_shift).min(63);
         }
         let index = index as usize;
         if index >= self.buckets.len() {

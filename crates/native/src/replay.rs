@@ -576,8 +576,28 @@ impl Replay {
     /// overlap instead of stalling the replay one after another).
     #[inline(always)]
     pub fn prefetch(&self, event: &crate::ops::Queued) {
-        if let Op::Alloc { ptr, .. } | Op::Free { ptr } = event.op() {
-            self.live.prefetch(ptr);
+        match event.op() {
+            Op::Alloc { ptr, stack, .. } => {
+                self.live.prefetch(ptr);
+                self.prefetch_stack(stack);
+            }
+            Op::Free { ptr } => self.live.prefetch(ptr),
+            Op::AllocPaired { stack, .. } | Op::FreePaired { stack, .. } => {
+                self.prefetch_stack(stack)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch_stack(&self, stack: StackId) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(stats) = self.stacks.get(stack as usize) {
+            // SAFETY: prefetching is a hint; the address is in the vector.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    (stats as *const StackStats).cast(),
+                )
+            };
         }
     }
 
