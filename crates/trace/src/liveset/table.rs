@@ -218,7 +218,7 @@ mod tests {
             // Addresses from a small range, 16-byte aligned, so that keys
             // collide, come back and get removed.
             let key = 0x7f00_0000_0000 + (x % 40_000) * 16;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 assert_eq!(table.remove(key), map.remove(&key), "step {step}");
             } else {
                 assert_eq!(
