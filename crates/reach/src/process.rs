@@ -81,6 +81,8 @@ pub struct Thread {
     pub registers: [u64; 16],
     /// The stack pointer.
     pub sp: u64,
+    /// The thread pointer (`fs` base): glibc's thread control block.
+    pub tp: u64,
 }
 
 /// Memory copied from the process: one readable and writable mapping.
@@ -173,6 +175,7 @@ impl Snapshot {
                         regs.r14, regs.r15,
                     ],
                     sp: regs.rsp,
+                    tp: regs.fs_base,
                 }),
                 // Killed meanwhile (SIGKILL ends even a stopped thread).
                 Err(err) if err.raw_os_error() == Some(libc::ESRCH) => {}

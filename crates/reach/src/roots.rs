@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use crate::blocks::BlockTable;
 use crate::heuristics::Heuristic;
 use crate::maps::Mapping;
-use crate::process::Snapshot;
+use crate::process::{Snapshot, Thread};
 use crate::scan::Scan;
 use crate::{Kind, Memory};
 
@@ -44,6 +44,12 @@ const RED_ZONE: u64 = 128;
 pub struct Exclusions {
     /// Address ranges `[start, end)`.
     pub ranges: Vec<(u64, u64)>,
+    /// The thread that is exiting, stopped inside heapwise's exit path:
+    /// `(tid, the program's stack pointer where it called that path)`.
+    /// Its stack is a root from there up, and its registers (which hold
+    /// heapwise's values by then, and which valgrind does not scan for the
+    /// exiting thread either) are not.
+    pub exiting: Option<(u32, u64)>,
 }
 
 impl Exclusions {
@@ -89,7 +95,8 @@ pub struct Classified {
     pub root_bytes: u64,
     /// Bytes of blocks scanned.
     pub block_bytes: u64,
-    /// Threads whose registers and stack were roots.
+    /// Threads whose stacks were roots (their registers too, but for the
+    /// exiting thread's).
     pub threads: usize,
     /// Blocks whose memory could not be read (scanned as holding nothing).
     pub unreadable_blocks: u64,
@@ -106,6 +113,11 @@ pub fn classify(table: &BlockTable, snapshot: &Snapshot, exclusions: &Exclusions
         .iter()
         .filter(|t| !exclusions.contains(t.sp))
         .collect();
+    // Where each thread's stack begins to be a root.
+    let stack_from = |t: &Thread| match exclusions.exiting {
+        Some((tid, sp)) if tid == t.tid && sp != 0 => sp & !7,
+        _ => t.sp.saturating_sub(RED_ZONE) & !7,
+    };
     for region in &snapshot.regions {
         let Some(mapping) = snapshot.maps.iter().find(|m| m.start == region.start) else {
             continue;
@@ -115,12 +127,15 @@ pub fn classify(table: &BlockTable, snapshot: &Snapshot, exclusions: &Exclusions
         }
         let lowest_sp = threads
             .iter()
-            .map(|t| t.sp)
-            .filter(|&sp| mapping.contains(sp))
+            .filter(|t| mapping.contains(t.sp))
+            .map(|t| stack_from(t))
             .min();
-        let from = lowest_sp.map_or(mapping.start, |sp| {
-            (sp.saturating_sub(RED_ZONE) & !7).max(mapping.start)
-        });
+        let from = match lowest_sp {
+            Some(sp) => sp.clamp(mapping.start, mapping.end),
+            None => {
+                dead_thread_frames(mapping, &snapshot.threads, snapshot).unwrap_or(mapping.start)
+            }
+        };
         let libc = is_libc(mapping);
         for (start, end) in exclusions.subtract(from, region.end()) {
             let Some(words) = snapshot.words(start, end) else {
@@ -137,7 +152,10 @@ pub fn classify(table: &BlockTable, snapshot: &Snapshot, exclusions: &Exclusions
             }
         }
     }
-    for thread in &threads {
+    for thread in threads
+        .iter()
+        .filter(|t| exclusions.exiting.is_none_or(|(tid, _)| tid != t.tid))
+    {
         for &value in &thread.registers {
             scan.register(value, snapshot, snapshot);
         }
@@ -187,6 +205,41 @@ fn is_heap(mapping: &Mapping, table: &BlockTable, memory: &dyn Memory) -> bool {
     arena != 0 && size > 0 && size <= protected && protected <= ARENA_HEAP
 }
 
+/// For the stack of a thread that has exited (kept in glibc's stack cache,
+/// or not joined yet), where its last frames begin: valgrind scans a
+/// stack only above its thread's last stack pointer, and glibc leaves the
+/// 16 KiB below it as they were, stale pointers included.
+///
+/// glibc keeps the thread's descriptor at the top of the mapping, and it
+/// begins with the thread control block, whose first and third words point
+/// to itself; no live thread has it as its thread pointer. The descriptor
+/// still points into `start_thread`'s frame (`cleanup_jmp_buf`, the
+/// highest pointer from it into the stack below it): the thread's last
+/// frame. `None` when the mapping holds no such descriptor.
+fn dead_thread_frames(mapping: &Mapping, threads: &[Thread], memory: &dyn Memory) -> Option<u64> {
+    const SEARCHED: u64 = 16 << 10;
+    const DESCRIPTOR: u64 = 4 << 10;
+    if !mapping.name.is_empty() || mapping.len() < 2 * SEARCHED {
+        return None;
+    }
+    let from = mapping.end - SEARCHED;
+    let words = memory.words(from, mapping.end)?;
+    let tcb = (0..words.len().saturating_sub(2)).rev().find_map(|i| {
+        let at = from + 8 * i as u64;
+        (words[i] == at && words[i + 2] == at).then_some(at)
+    })?;
+    if threads.iter().any(|t| t.tp == tcb) {
+        return None;
+    }
+    let end = (tcb + DESCRIPTOR).min(mapping.end);
+    let descriptor = memory.words(tcb, end)?;
+    descriptor
+        .iter()
+        .copied()
+        .filter(|&v| v > mapping.start && v < tcb && v.is_multiple_of(8))
+        .max()
+}
+
 /// glibc's own writable data (where its main arena lives).
 fn is_libc(mapping: &Mapping) -> bool {
     let name = mapping.file_name();
@@ -218,6 +271,7 @@ mod tests {
     fn excluded_ranges_are_cut_out_of_a_root() {
         let ex = Exclusions {
             ranges: vec![(0x3000, 0x4000), (0x1000, 0x1800), (0x9000, 0xa000)],
+            exiting: None,
         };
         assert_eq!(
             ex.subtract(0x1000, 0x5000),
