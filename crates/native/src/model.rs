@@ -418,6 +418,9 @@ pub struct ReachabilityScan {
     pub held_s: f64,
     /// Seconds the scan took once the memory was copied.
     pub scan_s: f64,
+    /// Seconds the exiting program waited for heapwise: the trace's replay
+    /// (for the blocks still allocated), then `held_s`.
+    pub waited_s: f64,
     /// Still reachable blocks that only one of valgrind's heuristics made
     /// so (an interior pointer C++ or a library keeps on purpose).
     pub reachable_via_heuristic: HeuristicAmounts,

@@ -82,8 +82,12 @@ impl BlockTable {
         if let Some(w) = blocks.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(BlockError::Duplicate(w[0].0));
         }
-        let starts: Vec<u64> = blocks.iter().map(|&(start, _)| start).collect();
-        let sizes: Vec<u64> = blocks.iter().map(|&(_, size)| size).collect();
+        let mut starts = crate::huge::filled(blocks.len(), 0u64);
+        let mut sizes = crate::huge::filled(blocks.len(), 0u64);
+        for (i, &(start, size)) in blocks.iter().enumerate() {
+            starts[i] = start;
+            sizes[i] = size;
+        }
         drop(blocks);
         let align = starts.iter().fold(0u64, |acc, &s| acc | s);
         let shift = align.trailing_zeros().min(4);
@@ -109,17 +113,17 @@ impl BlockTable {
             }
             let base = self.starts[first] >> self.shift << self.shift;
             let granules = ((self.starts[last - 1] - base) >> self.shift) + 1;
-            let mut bits = vec![0u64; granules.div_ceil(64) as usize];
+            let mut bits = crate::huge::filled(granules.div_ceil(64) as usize, 0u64);
             let mut limit = 0;
             for i in first..last {
                 let g = (self.starts[i] - base) >> self.shift;
                 bits[(g >> 6) as usize] |= 1 << (g & 63);
                 limit = limit.max(self.end(i as u32));
             }
-            let mut rank = Vec::with_capacity(bits.len());
+            let mut rank = crate::huge::filled(bits.len(), 0u32);
             let mut before = 0u32;
-            for word in &bits {
-                rank.push(before);
+            for (slot, word) in rank.iter_mut().zip(&bits) {
+                *slot = before;
                 before += word.count_ones();
             }
             self.high = self.high.max(limit);
@@ -212,6 +216,31 @@ impl BlockTable {
         let index = run.first + run.rank[word] + below.count_ones();
         let start = run.base + (((word as u64) << 6 | u64::from(bit)) << self.shift);
         self.hit(index, start, value)
+    }
+
+    /// Asks the CPU to bring in what [`BlockTable::find`] will read for
+    /// `value` (its bitmap word and rank), so that many lookups can wait
+    /// for memory at once.
+    #[inline]
+    pub fn prefetch(&self, value: u64) {
+        if value < self.low || value >= self.high {
+            return;
+        }
+        let run = match self.runs.len() {
+            1 => &self.runs[0],
+            _ => {
+                let i = self.runs.partition_point(|r| r.base <= value);
+                match i.checked_sub(1) {
+                    Some(i) => &self.runs[i],
+                    None => return,
+                }
+            }
+        };
+        let word = (((value - run.base) >> self.shift) >> 6) as usize;
+        if word < run.bits.len() {
+            crate::scan::prefetch_line(&run.bits[word]);
+            crate::scan::prefetch_line(&run.rank[word]);
+        }
     }
 
     fn find_slow(&self, run: &Run, value: u64) -> Option<Hit> {

@@ -48,13 +48,16 @@
 #![deny(missing_docs)]
 
 pub mod blocks;
+pub mod buffers;
 pub mod heuristics;
+mod huge;
 pub mod maps;
 pub mod process;
 pub mod roots;
 pub mod scan;
 
 pub use blocks::{BlockError, BlockTable, Hit};
+pub use buffers::Buffers;
 pub use heuristics::Heuristic;
 pub use maps::Mapping;
 pub use process::{ReachError, Snapshot, Thread};

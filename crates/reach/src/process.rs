@@ -24,6 +24,7 @@ use std::io;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::buffers::Buffers;
 use crate::maps::{self, Mapping};
 use crate::{Memory, Probe, heuristics};
 
@@ -144,7 +145,14 @@ impl Snapshot {
     /// readable and writable mapping that is not a device and not wholly
     /// inside one of `skip` (the tracer's own memory). The process stays
     /// stopped until the snapshot is released or dropped.
-    pub fn take(pid: u32, skip: &[(u64, u64)]) -> Result<Snapshot, ReachError> {
+    ///
+    /// The copies go into `buffers` (prepared earlier: see
+    /// [`Buffers::prepare`]), or fresh memory where none was prepared.
+    pub fn take(
+        pid: u32,
+        skip: &[(u64, u64)],
+        mut buffers: Buffers,
+    ) -> Result<Snapshot, ReachError> {
         let since = Instant::now();
         let mut snapshot = Snapshot {
             pid,
@@ -196,15 +204,9 @@ impl Snapshot {
                 source,
             },
         })?;
-        let wanted: Vec<(u64, u64)> = snapshot
-            .maps
-            .iter()
-            .filter(|m| m.read && m.write && !m.is_device())
-            .filter(|m| !skip.iter().any(|&(s, e)| s <= m.start && m.end <= e))
-            .map(|m| (m.start, m.end))
-            .collect();
-        for (start, end) in wanted {
-            let region = snapshot.copy(start, end);
+        for (start, end) in crate::buffers::wanted(&snapshot.maps, skip) {
+            let words = buffers.take(start, ((end - start) / 8) as usize);
+            let region = snapshot.copy(start, end, words);
             snapshot.copied_bytes += end - start;
             snapshot.regions.push(region);
         }
@@ -300,16 +302,21 @@ impl Snapshot {
 
     /// Rule 4: copies `[start, end)` in large reads, skipping pages that
     /// cannot be read.
-    fn copy(&mut self, start: u64, end: u64) -> Region {
+    fn copy(&mut self, start: u64, end: u64, mut words: Vec<u64>) -> Region {
         const CHUNK: u64 = 64 << 20;
         const PAGE: u64 = 4096;
-        let mut words = vec![0u64; ((end - start) / 8) as usize];
+        let len = ((end - start) / 8) as usize;
+        // Read straight into the vector's memory (empty, with room for
+        // `len` words): zeroing it first would touch every page twice.
+        debug_assert!(words.is_empty() && words.capacity() >= len);
+        let base = words.as_mut_ptr();
         let mut at = start;
         while at < end {
             let want = (end - at).min(CHUNK);
             let offset = ((at - start) / 8) as usize;
             let local = libc::iovec {
-                iov_base: words[offset..].as_mut_ptr().cast(),
+                // SAFETY: inside the vector's capacity.
+                iov_base: unsafe { base.add(offset) }.cast(),
                 iov_len: want as usize,
             };
             let remote = libc::iovec {
@@ -324,14 +331,19 @@ impl Snapshot {
             }
             let why = io::Error::last_os_error();
             // Skip the page that failed, and say so (merged with the range
-            // skipped just before).
+            // skipped just before); it reads as zeros.
             let next = ((at / PAGE) + 1) * PAGE;
+            let zeros = ((next.min(end) - at) / 8) as usize;
+            // SAFETY: inside the vector's capacity.
+            unsafe { base.add(offset).write_bytes(0, zeros) };
             match self.unread.last_mut() {
                 Some((_, last_end, _)) if *last_end == at => *last_end = next.min(end),
                 _ => self.unread.push((at, next.min(end), plain(&why))),
             }
             at = next;
         }
+        // SAFETY: every word was written, by the kernel or with zeros.
+        unsafe { words.set_len(len) };
         Region { start, words }
     }
 
@@ -479,7 +491,7 @@ mod tests {
             .unwrap();
         let pid = child.id();
         std::thread::sleep(Duration::from_millis(100));
-        let snapshot = Snapshot::take(pid, &[]).unwrap();
+        let snapshot = Snapshot::take(pid, &[], Buffers::prepare(pid, &[])).unwrap();
         assert_eq!(snapshot.threads.len(), 1);
         assert_eq!(snapshot.threads[0].tid, pid);
         let stack = snapshot.maps.iter().find(|m| m.name == "[stack]").unwrap();
@@ -500,7 +512,7 @@ mod tests {
         let mut child = Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        let err = Snapshot::take(pid, &[]).err().unwrap();
+        let err = Snapshot::take(pid, &[], Buffers::default()).err().unwrap();
         assert_eq!(
             err.to_string(),
             format!("process {pid} ended before its memory could be read")

@@ -214,6 +214,9 @@ pub struct ReachScan {
     pub held_ns: u64,
     /// How long the scan took once the memory was copied, nanoseconds.
     pub scan_ns: u64,
+    /// How long the exiting program waited for heapwise, nanoseconds: the
+    /// trace's replay, then the stop, the copy and the scan.
+    pub waited_ns: u64,
 }
 
 /// What a recovery from the spill file found.
@@ -315,6 +318,7 @@ impl ControlRecord {
                     scan.unreadable_blocks,
                     scan.held_ns,
                     scan.scan_ns,
+                    scan.waited_ns,
                 ] {
                     w.u64(value);
                 }
@@ -439,6 +443,7 @@ impl ControlRecord {
                         &mut scan.unreadable_blocks,
                         &mut scan.held_ns,
                         &mut scan.scan_ns,
+                        &mut scan.waited_ns,
                     ] {
                         *value = cur.u64()?;
                     }
@@ -579,6 +584,7 @@ mod tests {
                 unreadable_blocks: 0,
                 held_ns: 1_500_000,
                 scan_ns: 200_000,
+                waited_ns: 9_000_000,
             },
         )));
         round_trip(ControlRecord::LostBlocks(vec![

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use heapwise_native::Analysis;
-use heapwise_reach::{BlockTable, Exclusions, Kind, Snapshot};
+use heapwise_reach::{BlockTable, Buffers, Exclusions, Kind, Snapshot};
 use heapwise_trace::{ControlRecord, ExitStatus, ReachScan, Reachability};
 
 /// The preload's message starts with this.
@@ -186,9 +186,16 @@ fn read_question(stream: &mut UnixStream) -> std::io::Result<Question> {
 /// Replays the trace, stops and copies the process, classifies every
 /// block and lets the process go.
 fn scan(trace: PathBuf, question: Question) -> Result<Scanned, String> {
+    let asked = std::time::Instant::now();
     let pid = question.pid;
+    // While the trace is replayed, the other core prepares the buffers the
+    // memory will be copied into (heapwise_reach::buffers says why).
+    let own = question.regions.clone();
+    let prepare = std::thread::spawn(move || Buffers::prepare(pid, &own));
     let analysis = heapwise_native::analyze(&trace, &Default::default())
-        .map_err(|e| format!("its trace could not be read: {e}"))?;
+        .map_err(|e| format!("its trace could not be read: {e}"));
+    let buffers = prepare.join().unwrap_or_default();
+    let analysis = analysis?;
     if analysis.replay.weigh.sampled() {
         return Err("the trace is sampled: reachability needs every block".into());
     }
@@ -202,7 +209,7 @@ fn scan(trace: PathBuf, question: Question) -> Result<Scanned, String> {
         exiting: Some(question.exiting),
     };
     exclusions.ranges.extend(tracer_segments(&analysis));
-    let snapshot = Snapshot::take(pid, &exclusions.ranges).map_err(|e| e.to_string())?;
+    let snapshot = Snapshot::take(pid, &exclusions.ranges, buffers).map_err(|e| e.to_string())?;
     let classified = heapwise_reach::classify(&table, &snapshot, &exclusions);
     let unread_bytes = snapshot.unread.iter().map(|(s, e, _)| e - s).sum();
     let copied_bytes = snapshot.copied_bytes;
@@ -229,6 +236,7 @@ fn scan(trace: PathBuf, question: Question) -> Result<Scanned, String> {
         unreadable_blocks: classified.unreadable_blocks,
         held_ns: held.as_nanos() as u64,
         scan_ns: classified.duration.as_nanos() as u64,
+        waited_ns: asked.elapsed().as_nanos() as u64,
     });
     Ok(Scanned {
         trace,

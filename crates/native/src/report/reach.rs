@@ -24,6 +24,7 @@ pub(crate) fn scan(analysis: &Analysis) -> ReachabilityScan {
                 unreadable_blocks: scan.unreadable_blocks,
                 held_s: scan.held_ns as f64 / 1e9,
                 scan_s: scan.scan_ns as f64 / 1e9,
+                waited_s: scan.waited_ns as f64 / 1e9,
                 reachable_via_heuristic: HeuristicAmounts {
                     stdstring: amount(scan.heuristics[0]),
                     length64: amount(scan.heuristics[1]),
