@@ -11,7 +11,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::util::{heapwise, program, report_json, run_traced, run_traced_with, stderr, test_dir};
+use super::util::{
+    heapwise, leak_from, program, report_json, run_traced, run_traced_with, stderr, test_dir,
+};
 
 const KINDS: [&str; 4] = [
     "definitely_lost",
@@ -300,9 +302,10 @@ fn cpp_blocks_that_only_valgrinds_heuristics_reach_are_split_as_valgrind_splits_
 fn exits_through_exit_from_another_thread_and_through_underscore_exit_are_scanned_as_valgrind_does()
 {
     let lifecycle = program("lifecycle.c");
-    for mode in ["thread-exit", "_exit"] {
+    for (mode, code) in [("thread-exit", 5), ("_exit", 3)] {
         let dir = test_dir(&format!("reach-{mode}"));
         let out = run_traced(&dir, "l.hwt", &lifecycle, &[mode]);
+        assert_eq!(out.status.code(), Some(code), "the program's own status");
         let report = report_json(&dir.join("l.hwt"));
         let oracle = valgrind(&lifecycle, &[mode]);
         let mut expected = oracle.totals;
@@ -462,4 +465,79 @@ fn the_text_report_leads_with_definitely_lost_and_ends_with_still_reachable() {
     ];
     assert!(order.is_sorted(), "{text}");
     assert!(text.contains("At exit: definitely lost 56 B in 1 block, indirectly lost 96 B in 4 blocks, possibly lost 1.5 KiB in 1 block, still reachable 1000 B in 1 block"), "{text}");
+}
+
+#[test]
+fn the_image_a_program_execs_into_is_the_one_scanned() {
+    let dir = test_dir("reach-exec");
+    let reach = program("reach.c");
+    let reach = reach.to_string_lossy();
+    let out = run_traced(
+        &dir,
+        "e.hwt",
+        &program("lifecycle.c"),
+        &["exec", &reach, "lost_small", "held_by_global"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = stderr(&out);
+    let main = said
+        .split("trace written to ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("{said}"));
+    let report = report_json(Path::new(main));
+    assert_eq!(totals(&report)[0], (24, 1), "lost_small: {said}");
+    assert_eq!(totals(&report)[3], (1000, 1), "held_by_global");
+    // The image before the exec ended by exec, not exit: not scanned.
+    let first = report_json(&dir.join("e.hwt"));
+    assert!(first["summary"]["reachability"].is_null());
+}
+
+#[test]
+fn a_program_traced_by_another_process_exits_as_it_would_and_says_why_it_was_not_scanned() {
+    let dir = test_dir("reach-traced");
+    let out = run_traced(&dir, "t.hwt", &program("traced.c"), &[]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("leaked 5 x 48 bytes, exiting with 7"),
+        "{said}"
+    );
+    let report = report_json(&dir.join("t.hwt"));
+    let reason = report["reachability_scan"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with("cannot stop process ")
+            && reason.contains(" to read its memory: it is being traced by process ")
+            && reason.ends_with(" (a debugger?)"),
+        "{reason}"
+    );
+    let leak = leak_from(&report, "leak_while_traced");
+    assert_eq!(
+        (leak["allocations"].as_u64(), leak["kind"].as_str()),
+        (Some(5), None)
+    );
+}
+
+#[test]
+fn a_forked_child_is_not_scanned_and_its_report_says_why() {
+    let dir = test_dir("reach-fork");
+    let out = run_traced(&dir, "f.hwt", &program("fork_thread.c"), &["25"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let child = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n != "f.hwt" && n.to_string_lossy().ends_with(".hwt"))
+        })
+        .expect("the child's trace");
+    let report = report_json(&child);
+    assert!(report["summary"]["reachability"].is_null());
+    assert_eq!(
+        report["reachability_scan"]["reason"],
+        "the trace holds no scan at exit: only `heapwise run` scans the process it started, when it exits"
+    );
+    assert!(report_json(&dir.join("f.hwt"))["reachability_scan"]["scanned"] == true);
 }
