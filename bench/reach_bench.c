@@ -5,7 +5,8 @@
  * integers (not pointers). A global array holds the chains' heads, but
  * every 100th chain's head is dropped: those chains are lost (the head
  * definitely, the rest indirectly — the back pointers only point into
- * blocks that are reachable or in the same chain).
+ * blocks that are reachable or in the same chain), but for the last one,
+ * whose head main's frame still holds at exit.
  *
  * With "dense" as second argument every word of every block is a pointer
  * to the start of some block: the worst case for the scan's lookups.
