@@ -32,7 +32,7 @@ pub(crate) fn wanted(maps: &[Mapping], skip: &[(u64, u64)]) -> Vec<(u64, u64)> {
 
 impl Buffers {
     /// Buffers for every mapping of `pid` a snapshot would copy now (see
-    /// [`wanted`]), faulted in. Nothing is prepared if its maps cannot be
+    /// `wanted`), faulted in. Nothing is prepared if its maps cannot be
     /// read: the snapshot then makes its buffers as it copies.
     pub fn prepare(pid: u32, skip: &[(u64, u64)]) -> Buffers {
         let Ok(maps) = maps::read(pid) else {

@@ -221,8 +221,30 @@ impl Snapshot {
 
     fn detach_all(&mut self) {
         for stopped in self.stopped.drain(..) {
-            // A thread killed meanwhile cannot be detached: nothing to do.
-            let _ = ptrace(libc::PTRACE_DETACH, stopped.tid, 0, stopped.signal as usize);
+            let detach = || ptrace(libc::PTRACE_DETACH, stopped.tid, 0, stopped.signal as usize);
+            if detach().is_ok() {
+                continue;
+            }
+            // Not stopped yet (a thread that did not stop in time): wait a
+            // little for its stop, then let it go; a thread killed meanwhile
+            // needs nothing.
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < deadline {
+                let mut status = 0;
+                // SAFETY: waiting for our own tracee.
+                let rc = unsafe {
+                    libc::waitpid(
+                        stopped.tid as i32,
+                        &mut status,
+                        libc::__WALL | libc::WNOHANG,
+                    )
+                };
+                if rc != 0 {
+                    let _ = detach();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
     }
 

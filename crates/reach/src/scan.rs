@@ -107,7 +107,7 @@ impl<'t> Scan<'t> {
 
     /// Step 2: scans the pushed blocks until none is left; then step 3.
     ///
-    /// Blocks are taken from the mark stack [`WINDOW`] at a time and their
+    /// Blocks are taken from the mark stack 16 at a time and their
     /// memory prefetched before the first is scanned: a block's words are
     /// a cache miss otherwise (the order is the graph's, not memory's).
     pub fn finish(&mut self, memory: &dyn Memory, probe: &dyn Probe) {
