@@ -154,7 +154,7 @@ pub struct LeakSection {
     pub class: &'static str,
     /// Bytes and blocks of the section.
     pub held: String,
-    /// How many call stacks.
+    /// How many call stacks (`3 call stacks`).
     pub stacks: String,
     pub table: StackTable,
     /// The call stacks not listed, when there are any.
@@ -476,7 +476,10 @@ fn leaks(report: &NativeReport) -> Leaks {
                     thousands(n),
                     plural(n, "block", "blocks")
                 ),
-                stacks: thousands(groups.len() as u64),
+                stacks: {
+                    let n = groups.len() as u64;
+                    format!("{} {}", thousands(n), plural(n, "call stack", "call stacks"))
+                },
                 table: stack_table(&["#", "bytes", "blocks"], rows),
                 hidden,
             }
