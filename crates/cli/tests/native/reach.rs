@@ -315,7 +315,7 @@ fn exits_through_exit_from_another_thread_and_through_underscore_exit_are_scanne
 }
 
 #[test]
-fn a_program_killed_by_a_signal_is_not_split_and_says_why() {
+fn a_program_killed_by_a_signal_is_not_split_and_says_why_one_whose_handler_exits_is() {
     let dir = test_dir("reach-killed");
     let out = run_traced(&dir, "d.hwt", &program("dies.c"), &["abort"]);
     assert_eq!(out.status.code(), Some(128 + 6));
@@ -338,6 +338,16 @@ fn a_program_killed_by_a_signal_is_not_split_and_says_why() {
         "{}",
         stderr(&out)
     );
+
+    // A program whose own handler turns the signal into an exit is scanned.
+    let dir = test_dir("reach-handled");
+    let dies = program("dies.c");
+    let out = run_traced(&dir, "h.hwt", &dies, &["handler"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let oracle = valgrind(&dies, &["handler"]);
+    let mut expected = oracle.totals;
+    expected[2].0 += 16 * dtv_blocks(&oracle);
+    assert_eq!(totals(&report_json(&dir.join("h.hwt"))), expected);
 }
 
 /// `heapwise run --fail-on-leak` on `reach.c` running `cases`, with

@@ -478,7 +478,11 @@ fn leaks(report: &NativeReport) -> Leaks {
                 ),
                 stacks: {
                     let n = groups.len() as u64;
-                    format!("{} {}", thousands(n), plural(n, "call stack", "call stacks"))
+                    format!(
+                        "{} {}",
+                        thousands(n),
+                        plural(n, "call stack", "call stacks")
+                    )
                 },
                 table: stack_table(&["#", "bytes", "blocks"], rows),
                 hidden,
