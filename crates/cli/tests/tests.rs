@@ -13,6 +13,7 @@
 //! | sampled tracing (`run --sample`, `HEAPWISE_SAMPLE`): what the preload records of known sizes, read from the trace — the rate of each size, frees of sampled blocks only, realloc with either side sampled, a signal handler inside a hook, a full table said in a note, the full trace unchanged, bad sizes | `native/sampling_preload.rs` |
 //! | programs that die (abort, SIGSEGV, SIGKILL from inside and outside, own handlers): nothing lost, the spill file | `native/death.rs` |
 //! | the verdict: one headline in JSON, text, HTML and run's summary; `--fail-on-leak`; an allocator of the program's own | `native/verdict.rs` |
+//! | reachability at exit: blocks held by globals, thread stacks, TLS, registers, interior and unaligned pointers, lost trees, cycles and chains, C++ heuristics — valgrind's four kinds, valgrind as the oracle; `_exit` and exit from another thread; a killed program; `--fail-on-leak` with `--suppressions` in valgrind's and LSan's formats | `native/reach.rs` |
 //! | every output format (text, JSON, HTML, pprof, flame graph, collapsed) | `native/formats.rs` |
 //! | the HTML page in a real browser (headless Chromium): the verdict, the chart's points, the flame graph, the leak table, a screenshot that is not blank | `native/html_browser.rs` |
 //! | memory over time: timeline, growth patterns (also on coarsened series), peak, old and temporary blocks, fragmentation | `native/growth.rs` |

@@ -177,6 +177,8 @@ pub fn section(
         .map(|(stack, (bytes, allocations))| {
             let frames = resolver.frames(stack);
             crate::model::Leak {
+                kind: None,
+                suppressed: None,
                 bytes,
                 allocations,
                 note: crate::runtime::note(&frames),

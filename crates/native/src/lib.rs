@@ -47,10 +47,12 @@ pub mod model;
 pub mod ops;
 mod pipeline;
 pub mod profile;
+pub mod reach;
 pub mod replay;
 pub mod report;
 mod resolve;
 pub mod runtime;
+pub mod suppress;
 pub mod verdict;
 /// What one recorded block stands for (moved to the format crate: the tracer weighs blocks too).
 pub use heapwise_trace::weigh;

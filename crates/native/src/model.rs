@@ -27,6 +27,12 @@ pub struct NativeReport {
     pub sampling: Option<Sampling>,
     /// Totals.
     pub summary: Summary,
+    /// How the reachability scan at exit went (what `summary.reachability`
+    /// and `leaks[].kind` come from), or why there was none.
+    pub reachability_scan: ReachabilityScan,
+    /// The suppressions file given (`--suppressions`), and which of its
+    /// entries matched what; `null` without one.
+    pub suppressions: Option<Suppressions>,
     /// Allocations by size: under 1 KiB, 1 KiB–1 MiB, over 1 MiB.
     pub size_classes: Vec<SizeClass>,
     /// Blocks still allocated at the end, grouped by identical call stack,
@@ -131,6 +137,17 @@ pub struct LeakVerdict {
     pub runtime_held_bytes: u64,
     /// Blocks the C/C++ runtime holds until exit by design.
     pub runtime_held_allocations: u64,
+    /// Of the program's own blocks, bytes definitely, indirectly or
+    /// possibly lost at exit (not suppressed): what `--fail-on-leak`
+    /// counts. `null` when the process was not scanned (then every own
+    /// block still allocated counts).
+    pub own_lost_bytes: Option<u64>,
+    /// Those blocks.
+    pub own_lost_allocations: Option<u64>,
+    /// Bytes of the groups a suppression matched (not counted).
+    pub suppressed_bytes: u64,
+    /// Blocks of the groups a suppression matched.
+    pub suppressed_allocations: u64,
 }
 
 /// How sure the verdict is.
@@ -259,6 +276,191 @@ pub struct Summary {
     pub leaked_allocations: u64,
     /// Seconds from the first to the last recorded event.
     pub duration_s: f64,
+    /// The blocks still allocated at the end split into valgrind's four
+    /// kinds by the scan at exit (runtime-held and suppressed blocks
+    /// included); `null` when the process was not scanned
+    /// (`reachability_scan.reason` says why).
+    pub reachability: Option<ReachabilityTotals>,
+}
+
+/// Bytes and blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Amount {
+    /// Bytes.
+    pub bytes: u64,
+    /// Blocks.
+    pub blocks: u64,
+}
+
+impl Amount {
+    /// Adds one block of `bytes`.
+    pub fn add(&mut self, bytes: u64, blocks: u64) {
+        self.bytes += bytes;
+        self.blocks += blocks;
+    }
+}
+
+/// valgrind's leak kinds of the blocks still allocated at exit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReachabilityTotals {
+    /// No pointer to them anywhere.
+    pub definitely_lost: Amount,
+    /// Pointed to only by lost blocks.
+    pub indirectly_lost: Amount,
+    /// Reached only through pointers into their interior.
+    pub possibly_lost: Amount,
+    /// A pointer to their start is in a root or a reachable block.
+    pub still_reachable: Amount,
+}
+
+impl ReachabilityTotals {
+    /// The amount of `kind`.
+    pub fn of(&self, kind: LeakKind) -> Amount {
+        match kind {
+            LeakKind::DefinitelyLost => self.definitely_lost,
+            LeakKind::IndirectlyLost => self.indirectly_lost,
+            LeakKind::PossiblyLost => self.possibly_lost,
+            LeakKind::StillReachable => self.still_reachable,
+        }
+    }
+
+    /// The amount of `kind`, to add to.
+    pub fn of_mut(&mut self, kind: LeakKind) -> &mut Amount {
+        match kind {
+            LeakKind::DefinitelyLost => &mut self.definitely_lost,
+            LeakKind::IndirectlyLost => &mut self.indirectly_lost,
+            LeakKind::PossiblyLost => &mut self.possibly_lost,
+            LeakKind::StillReachable => &mut self.still_reachable,
+        }
+    }
+
+    /// Definitely, indirectly and possibly lost together: what
+    /// `--fail-on-leak` counts.
+    pub fn lost(&self) -> Amount {
+        let mut lost = self.definitely_lost;
+        lost.add(self.indirectly_lost.bytes, self.indirectly_lost.blocks);
+        lost.add(self.possibly_lost.bytes, self.possibly_lost.blocks);
+        lost
+    }
+}
+
+/// valgrind's leak kinds (`leaks[].kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeakKind {
+    /// No pointer to the block anywhere (or only from the lost blocks it
+    /// leads).
+    DefinitelyLost,
+    /// Pointed to only by lost blocks.
+    IndirectlyLost,
+    /// Reached only through a pointer into its interior.
+    PossiblyLost,
+    /// A pointer to its start is in a root or a reachable block.
+    StillReachable,
+}
+
+impl LeakKind {
+    /// The four, most serious first (the order reports list them in).
+    pub const ALL: [LeakKind; 4] = [
+        LeakKind::DefinitelyLost,
+        LeakKind::IndirectlyLost,
+        LeakKind::PossiblyLost,
+        LeakKind::StillReachable,
+    ];
+
+    /// valgrind's words: `definitely lost`, ...
+    pub fn words(self) -> &'static str {
+        match self {
+            LeakKind::DefinitelyLost => "definitely lost",
+            LeakKind::IndirectlyLost => "indirectly lost",
+            LeakKind::PossiblyLost => "possibly lost",
+            LeakKind::StillReachable => "still reachable",
+        }
+    }
+
+    /// The JSON name (`definitely_lost`, ...).
+    pub fn key(self) -> &'static str {
+        match self {
+            LeakKind::DefinitelyLost => "definitely_lost",
+            LeakKind::IndirectlyLost => "indirectly_lost",
+            LeakKind::PossiblyLost => "possibly_lost",
+            LeakKind::StillReachable => "still_reachable",
+        }
+    }
+
+    /// Whether it is lost (counted by `--fail-on-leak`).
+    pub fn is_lost(self) -> bool {
+        self != LeakKind::StillReachable
+    }
+}
+
+/// How the reachability scan at exit went.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReachabilityScan {
+    /// Whether the process's memory was read and every block classified.
+    pub scanned: bool,
+    /// Why not, in one sentence (`null` when scanned).
+    pub reason: Option<String>,
+    /// Threads whose stacks and registers were roots.
+    pub threads: u64,
+    /// Bytes of root memory scanned (module data, stacks, TLS, anonymous
+    /// memory).
+    pub root_bytes: u64,
+    /// Bytes of blocks scanned.
+    pub block_bytes: u64,
+    /// Bytes copied from the process to scan.
+    pub copied_bytes: u64,
+    /// Bytes of writable memory that could not be read.
+    pub unread_bytes: u64,
+    /// Blocks whose memory could not be read (scanned as empty).
+    pub unreadable_blocks: u64,
+    /// Seconds the process was held stopped at exit.
+    pub held_s: f64,
+    /// Seconds the scan took once the memory was copied.
+    pub scan_s: f64,
+    /// Seconds the exiting program waited for heapwise: the trace's replay
+    /// (for the blocks still allocated), then `held_s`.
+    pub waited_s: f64,
+    /// Still reachable blocks that only one of valgrind's heuristics made
+    /// so (an interior pointer C++ or a library keeps on purpose).
+    pub reachable_via_heuristic: HeuristicAmounts,
+}
+
+/// Bytes and blocks made reachable by each of valgrind's heuristics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HeuristicAmounts {
+    /// An old-ABI `std::string` rep.
+    pub stdstring: Amount,
+    /// A block behind its 64-bit length.
+    pub length64: Amount,
+    /// A C++ `new[]` array behind its element count.
+    pub newarray: Amount,
+    /// An object seen through a second base class.
+    pub multipleinheritance: Amount,
+}
+
+/// The suppressions file and what it matched.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Suppressions {
+    /// The file.
+    pub file: String,
+    /// Entries in it that apply to leaks.
+    pub entries: usize,
+    /// Everything suppressed.
+    pub suppressed: Amount,
+    /// The entries that matched, with what each suppressed, most first.
+    pub used: Vec<UsedSuppression>,
+}
+
+/// One suppression that matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UsedSuppression {
+    /// Its name (valgrind's first line; LSan's pattern).
+    pub name: String,
+    /// Leak groups it matched.
+    pub groups: u64,
+    /// What it suppressed.
+    pub suppressed: Amount,
 }
 
 /// One size class.
@@ -294,6 +496,14 @@ pub struct Leak {
     /// (a stdio buffer, the loader's records): what they are. `null` for
     /// the program's own.
     pub note: Option<&'static str>,
+    /// valgrind's kind of these blocks (a call stack whose blocks are of
+    /// several kinds is one group per kind); `null` when the process was
+    /// not scanned at exit.
+    pub kind: Option<LeakKind>,
+    /// The name of the suppression (`--suppressions`) that matched this
+    /// group; `null` when none did. Suppressed groups are listed but not
+    /// counted as leaks.
+    pub suppressed: Option<String>,
 }
 
 /// One stack frame.

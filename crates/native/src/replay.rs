@@ -42,6 +42,8 @@ impl Stamped for Live {
 /// A live block, as [`Replay::for_each_live`] passes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LiveBlock {
+    /// Its address.
+    pub ptr: u64,
     /// Its size.
     pub size: u64,
     /// The bytes it stands for (its size in a full trace; see [`Weigh`]).
@@ -164,6 +166,8 @@ pub struct Replay {
     /// When sampling was paused (its control file): (from, until; `None`
     /// while still paused), ticks.
     pub paused: Vec<(u64, Option<u64>)>,
+    /// The reachability scan at exit, if the trace records one.
+    pub reachability: crate::reach::Recorded,
 }
 
 /// What a compacted trace's checkpoint said of the time before it.
@@ -216,6 +220,7 @@ impl Replay {
             recorded: 0,
             compacted: None,
             paused: Vec::new(),
+            reachability: crate::reach::Recorded::default(),
         }
     }
 
@@ -254,8 +259,9 @@ impl Replay {
 
     /// Calls `f` for every live block.
     pub fn for_each_live(&self, mut f: impl FnMut(LiveBlock)) {
-        for (_, live) in self.live.iter() {
+        for (ptr, live) in self.live.iter() {
             f(LiveBlock {
+                ptr,
                 size: live.size,
                 bytes: self.weigh.bytes(live.size),
                 count: u64::from(live.count),
@@ -660,6 +666,9 @@ impl Replay {
                 _ if *paused => self.paused.push((*ts, None)),
                 _ => {}
             },
+            ControlRecord::Reachability(_) | ControlRecord::LostBlocks(_) => {
+                self.reachability.control(record);
+            }
             ControlRecord::Recovered(found) => {
                 self.recovered.bytes += found.bytes;
                 self.recovered.streams += found.streams;

@@ -102,6 +102,7 @@ fn map(len: usize) -> *mut u8 {
     if p == libc::MAP_FAILED {
         ptr::null_mut()
     } else {
+        crate::regions::add(p.cast(), len);
         p.cast()
     }
 }
@@ -155,6 +156,7 @@ unsafe impl GlobalAlloc for TracerAllocator {
 
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         let Some(class) = class_of(layout) else {
+            crate::regions::remove(p);
             // SAFETY: a mapping made by `alloc` for this layout.
             unsafe { libc::munmap(p.cast(), round_up(layout.size(), PAGE)) };
             return;

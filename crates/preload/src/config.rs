@@ -44,6 +44,9 @@ pub struct Config {
     /// `HEAPWISE_CONTROL`: the file that pauses and resumes sampling
     /// (`pause.rs`); by default the trace's path with `.control` appended.
     pub control: Option<String>,
+    /// `HEAPWISE_REACH`: the abstract Unix socket on which `heapwise run`
+    /// waits to scan the process at exit (`reach.rs`).
+    pub reach: Option<String>,
 }
 
 /// The size limit of a sampled trace when none is given: a sampled
@@ -163,6 +166,7 @@ impl Config {
         };
         Some(Ok(Config {
             control: env(c"HEAPWISE_CONTROL"),
+            reach: env(c"HEAPWISE_REACH").filter(|name| !name.is_empty()),
             max_size,
             template,
             session: env(c"HEAPWISE_SESSION").unwrap_or_default(),

@@ -84,7 +84,11 @@
 //! library stays mapped, dormant, and so does the address space (not the
 //! pages) of the last trace's spill mapping, which a later attach unmaps
 //! once no thread can write to it, and of the table of sampled blocks,
-//! which the next sampled attach uses again.
+//! which the next sampled attach uses again. At the end of a full trace
+//! under `heapwise run`, the exiting thread waits while heapwise stops the
+//! process with ptrace and reads its memory for the reachability scan
+//! (`reach.rs`): for that moment the process has a tracer, and its exit
+//! takes that much longer (a second or two per gigabyte of heap).
 //!
 //! **Modules, in layers.** An allocation goes hooks → record → stream →
 //! writer → the trace file; the modules below are listed (and declared)
@@ -101,9 +105,10 @@
 //! entry points  hooks     → sample, live, record, startup, tls, state, unwind (Regs),
 //!                           alloc (glibc's functions)
 //!               lifecycle → attach, writer, control, stream, config, spill, unwind, sample,
-//!                           tls, state (the fork handlers take every module's lock)
+//!                           tls, state, reach (the fork handlers take every module's lock)
 //!               startup   → lifecycle, writer, config, control, stream, spill, unwind, sample,
-//!                           live, tls, state
+//!                           live, tls, state, reach
+//!               reach     → config, writer, regions (the scan at exit)
 //!               attach    → got, startup, writer, control, stream, spill, config, unwind,
 //!                           tls, state (`heapwise attach`'s entry points; got: GOT slots)
 //! recording     sample    → tls, live
@@ -121,7 +126,7 @@
 //!               pause     → control, sample (the control file)
 //!               config    → spill
 //!               gauge
-//! base          alloc, state, sys
+//! base          alloc, regions (the tracer's own mappings), state, sys
 //! ```
 #![allow(clippy::missing_safety_doc)]
 // Unit tests link this crate without its exported hooks (a test binary that
@@ -135,6 +140,8 @@ compile_error!("libheapwise_preload supports Linux on x86-64 only");
 mod hooks;
 mod lifecycle;
 mod startup;
+// The reachability scan at exit: `heapwise run` reads the memory.
+mod reach;
 // Attaching to a running process: the entry points `heapwise attach`
 // calls, and its calls redirected through its GOT.
 mod attach;
@@ -164,6 +171,7 @@ mod writer;
 
 // Under everything.
 mod alloc;
+mod regions;
 mod state;
 mod sys;
 

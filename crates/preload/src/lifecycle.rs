@@ -150,9 +150,14 @@ extern "C" fn heapwise_after_failed_exec() {
     }
 }
 
-fn exit_now(status: c_int) -> ! {
+/// `_exit` and `_Exit`: `caller_sp` is the program's stack pointer at the
+/// call (see `reach.rs`).
+extern "C" fn exit_now(status: c_int, caller_sp: usize) -> ! {
     if owns_trace() {
-        tls::internal(|| writer::shutdown(Some(ExitStatus::Code(status)), 5_000_000_000));
+        tls::internal(|| {
+            writer::shutdown(Some(ExitStatus::Code(status)), 5_000_000_000);
+            crate::reach::at_exit(caller_sp);
+        });
     }
     // SAFETY: ends the process, as _exit does.
     unsafe { libc::syscall(libc::SYS_exit_group, status) };
@@ -163,14 +168,16 @@ fn exit_now(status: c_int) -> ! {
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
+#[unsafe(naked)]
 pub(crate) extern "C" fn _exit(status: c_int) -> ! {
-    exit_now(status)
+    core::arch::naked_asm!("lea rsi, [rsp + 8]", "jmp {exit}", exit = sym exit_now)
 }
 
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
+#[unsafe(naked)]
 pub(crate) extern "C" fn _Exit(status: c_int) -> ! {
-    exit_now(status)
+    core::arch::naked_asm!("lea rsi, [rsp + 8]", "jmp {exit}", exit = sym exit_now)
 }
 
 static REAL_DLCLOSE: AtomicUsize = AtomicUsize::new(0);

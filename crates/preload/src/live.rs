@@ -203,7 +203,11 @@ fn map_zeroed(len: usize) -> Option<*mut u8> {
             0,
         )
     };
-    (p != libc::MAP_FAILED).then_some(p.cast())
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    crate::regions::add(p.cast(), len);
+    Some(p.cast())
 }
 
 /// The process's table (slots, then the filter) once mapped, published

@@ -152,6 +152,7 @@ fn create(dir: &str, slots: usize) -> bool {
             return fail(fd);
         }
         let base = base.cast::<u8>();
+        crate::regions::add(base, len);
         std::ptr::copy_nonoverlapping(SPILL_MAGIC.as_ptr(), base, SPILL_MAGIC.len());
         base.add(8).cast::<u32>().write(SLOT_LEN as u32);
         base.add(12).cast::<u32>().write(slots as u32);
@@ -301,6 +302,7 @@ pub fn sweep(oldest_in_use: u32) {
         for i in 0..retired.len {
             let (base, len, epoch) = retired.mappings[i];
             if epoch < oldest_in_use {
+                crate::regions::remove(base as *const u8);
                 // SAFETY: a mapping of ours that no thread writes to any
                 // more (see the module documentation).
                 unsafe { libc::munmap(base as *mut libc::c_void, len) };
@@ -325,6 +327,7 @@ pub fn reset_after_fork() {
     let base = BASE.swap(std::ptr::null_mut(), Ordering::AcqRel);
     let slots = CAPACITY.swap(0, Ordering::AcqRel);
     if !base.is_null() {
+        crate::regions::remove(base);
         // SAFETY: the child's view of the parent's mapping; nothing in the
         // child refers to it once the streams are forgotten.
         unsafe { libc::munmap(base.cast(), SPILL_HEADER_LEN + slots * SLOT_LEN) };

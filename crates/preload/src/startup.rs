@@ -11,6 +11,8 @@
 //! `exit`: an `on_exit` handler keeps the status; the destructor (which
 //! runs after the program's own destructors) writes it and everything
 //! still buffered. (`_exit` skips both: `lifecycle.rs` interposes it.)
+//! Whichever of the two ends the trace then lets `heapwise run` scan the
+//! process for reachability (`reach.rs`).
 
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,10 +132,21 @@ static DESTRUCTOR_RAN: AtomicBool = AtomicBool::new(false);
 /// registered earlier (at the first `malloc`), so it usually runs after the
 /// destructors: then it ends the trace, after everything the destructors
 /// freed. Otherwise the destructor ends it, with the status known.
-extern "C" fn on_exit_handler(status: c_int, _: *mut c_void) {
+///
+/// Both hand on the stack pointer of the code that called them (`exit`'s),
+/// for the reachability scan (`reach.rs`): what is below it is heapwise's.
+#[unsafe(naked)]
+extern "C" fn on_exit_handler(status: c_int, arg: *mut c_void) {
+    core::arch::naked_asm!("lea rdx, [rsp + 8]", "jmp {handler}", handler = sym after_exit)
+}
+
+extern "C" fn after_exit(status: c_int, _: *mut c_void, caller_sp: usize) {
     writer::EXIT_CODE.store(i64::from(status), Ordering::Release);
     if DESTRUCTOR_RAN.load(Ordering::Acquire) {
-        tls::internal(|| writer::shutdown(writer::exit_status(), 5_000_000_000));
+        tls::internal(|| {
+            writer::shutdown(writer::exit_status(), 5_000_000_000);
+            crate::reach::at_exit(caller_sp);
+        });
     }
 }
 
@@ -147,10 +160,18 @@ extern "C" fn constructor() {
     }
 }
 
+#[unsafe(naked)]
 extern "C" fn destructor() {
+    core::arch::naked_asm!("lea rdi, [rsp + 8]", "jmp {finish}", finish = sym finish)
+}
+
+extern "C" fn finish(caller_sp: usize) {
     DESTRUCTOR_RAN.store(true, Ordering::Release);
     tls::internal(|| match writer::exit_status() {
-        Some(status) => writer::shutdown(Some(status), 5_000_000_000),
+        Some(status) => {
+            writer::shutdown(Some(status), 5_000_000_000);
+            crate::reach::at_exit(caller_sp);
+        }
         // The exit handler comes later and ends the trace; write what we
         // have in case the process dies before that.
         None => {

@@ -250,6 +250,7 @@ fn spawn() -> bool {
             return false;
         }
         libc::mprotect(stack, 4096, libc::PROT_NONE);
+        crate::regions::add(stack.cast(), WRITER_STACK);
         stack
     };
     // The writer must never run the program's signal handlers.
@@ -268,6 +269,7 @@ fn spawn() -> bool {
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         libc::pthread_attr_destroy(&mut attr);
         if rc != 0 {
+            crate::regions::remove(stack.cast());
             libc::munmap(stack, WRITER_STACK);
         }
         rc == 0

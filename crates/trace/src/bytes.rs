@@ -63,6 +63,11 @@ impl<'a> Cursor<'a> {
         self.pos >= self.buf.len()
     }
 
+    /// Bytes not consumed yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
     /// Reads one byte.
     pub fn u8(&mut self) -> Option<u8> {
         let value = *self.buf.get(self.pos)?;

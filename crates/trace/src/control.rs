@@ -158,6 +158,14 @@ pub enum ControlRecord {
     /// the segments before this record were recovered from its spill file
     /// (see [`crate::spill`]) by whoever read the trace next.
     Recovered(Recovery),
+    /// The reachability scan at exit (`heapwise run`, after the process
+    /// let it read its memory), or why there was none.
+    Reachability(Reachability),
+    /// Blocks the scan found lost: `(address, kind)` with kind 0 definitely,
+    /// 1 indirectly, 2 possibly lost; every other block still allocated
+    /// at the end is still reachable. A long list is split over several
+    /// records.
+    LostBlocks(Vec<(u64, u8)>),
     /// Sampling was paused or resumed (its control file, `HEAPWISE_CONTROL`):
     /// while paused no allocation is recorded (the frees of blocks sampled
     /// before still are), so allocations and growth over that time are
@@ -168,6 +176,47 @@ pub enum ControlRecord {
         /// Paused from now on (else resumed).
         paused: bool,
     },
+}
+
+/// The reachability scan at exit: valgrind's four leak kinds of the blocks
+/// still allocated (`heapwise-reach`; docs/reachability.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reachability {
+    /// The process's memory was read and every live block classified.
+    Scanned(ReachScan),
+    /// It was not, for this reason (one sentence).
+    NotScanned(String),
+}
+
+/// What a reachability scan found, and what it took.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReachScan {
+    /// Bytes and blocks definitely lost, indirectly lost, possibly lost and
+    /// still reachable, in that order.
+    pub totals: [(u64, u64); 4],
+    /// Still reachable bytes and blocks that only one of valgrind's
+    /// heuristics made so: `stdstring`, `length64`, `newarray`,
+    /// `multipleinheritance`.
+    pub heuristics: [(u64, u64); 4],
+    /// Threads whose stacks and registers were roots.
+    pub threads: u64,
+    /// Bytes of root memory scanned.
+    pub root_bytes: u64,
+    /// Bytes of blocks scanned.
+    pub block_bytes: u64,
+    /// Bytes of memory copied from the process.
+    pub copied_bytes: u64,
+    /// Bytes of writable memory that could not be read.
+    pub unread_bytes: u64,
+    /// Blocks whose memory could not be read.
+    pub unreadable_blocks: u64,
+    /// How long the process was held stopped, nanoseconds.
+    pub held_ns: u64,
+    /// How long the scan took once the memory was copied, nanoseconds.
+    pub scan_ns: u64,
+    /// How long the exiting program waited for heapwise, nanoseconds: the
+    /// trace's replay, then the stop, the copy and the scan.
+    pub waited_ns: u64,
 }
 
 /// What a recovery from the spill file found.
@@ -247,6 +296,42 @@ impl ControlRecord {
                 w.u8(tag::SAMPLING);
                 w.u64(*ts);
                 w.u8(u8::from(*paused));
+            }
+            ControlRecord::Reachability(Reachability::NotScanned(why)) => {
+                w.u8(tag::REACHABILITY);
+                w.u8(1);
+                w.bytes(why.as_bytes());
+            }
+            ControlRecord::Reachability(Reachability::Scanned(scan)) => {
+                w.u8(tag::REACHABILITY);
+                w.u8(0);
+                for &(bytes, blocks) in scan.totals.iter().chain(&scan.heuristics) {
+                    w.u64(bytes);
+                    w.u64(blocks);
+                }
+                for value in [
+                    scan.threads,
+                    scan.root_bytes,
+                    scan.block_bytes,
+                    scan.copied_bytes,
+                    scan.unread_bytes,
+                    scan.unreadable_blocks,
+                    scan.held_ns,
+                    scan.scan_ns,
+                    scan.waited_ns,
+                ] {
+                    w.u64(value);
+                }
+            }
+            ControlRecord::LostBlocks(blocks) => {
+                w.u8(tag::LOST_BLOCKS);
+                w.u64(blocks.len() as u64);
+                let mut previous = 0u64;
+                for &(address, kind) in blocks {
+                    w.i64(address.wrapping_sub(previous) as i64);
+                    w.u8(kind);
+                    previous = address;
+                }
             }
             ControlRecord::Recovered(r) => {
                 w.u8(tag::RECOVERED);
@@ -343,6 +428,49 @@ impl ControlRecord {
                     _ => return None,
                 },
             },
+            tag::REACHABILITY => ControlRecord::Reachability(match cur.u8()? {
+                0 => {
+                    let mut scan = ReachScan::default();
+                    for pair in scan.totals.iter_mut().chain(scan.heuristics.iter_mut()) {
+                        *pair = (cur.u64()?, cur.u64()?);
+                    }
+                    for value in [
+                        &mut scan.threads,
+                        &mut scan.root_bytes,
+                        &mut scan.block_bytes,
+                        &mut scan.copied_bytes,
+                        &mut scan.unread_bytes,
+                        &mut scan.unreadable_blocks,
+                        &mut scan.held_ns,
+                        &mut scan.scan_ns,
+                        &mut scan.waited_ns,
+                    ] {
+                        *value = cur.u64()?;
+                    }
+                    Reachability::Scanned(scan)
+                }
+                1 => Reachability::NotScanned(cur.string()?),
+                _ => return None,
+            }),
+            tag::LOST_BLOCKS => {
+                let count = cur.u64()?;
+                // Each entry takes at least two bytes.
+                if count > (cur.remaining() / 2) as u64 {
+                    return None;
+                }
+                let mut blocks = Vec::with_capacity(count as usize);
+                let mut previous = 0u64;
+                for _ in 0..count {
+                    let address = previous.wrapping_add(cur.i64()? as u64);
+                    let kind = cur.u8()?;
+                    if kind > 2 {
+                        return None;
+                    }
+                    blocks.push((address, kind));
+                    previous = address;
+                }
+                ControlRecord::LostBlocks(blocks)
+            }
             tag::RECOVERED => ControlRecord::Recovered(Recovery {
                 bytes: cur.u64()?,
                 streams: cur.u64()?,
@@ -441,6 +569,29 @@ mod tests {
             message: "disk full".into(),
         });
         round_trip(ControlRecord::Sync { tick: 12345 });
+        round_trip(ControlRecord::Reachability(Reachability::NotScanned(
+            "the program was killed by signal 9".into(),
+        )));
+        round_trip(ControlRecord::Reachability(Reachability::Scanned(
+            ReachScan {
+                totals: [(24, 1), (48, 2), (0, 0), (4096, 1)],
+                heuristics: [(0, 0), (0, 0), (88, 1), (0, 0)],
+                threads: 3,
+                root_bytes: 1 << 20,
+                block_bytes: 4168,
+                copied_bytes: 2 << 20,
+                unread_bytes: 4096,
+                unreadable_blocks: 0,
+                held_ns: 1_500_000,
+                scan_ns: 200_000,
+                waited_ns: 9_000_000,
+            },
+        )));
+        round_trip(ControlRecord::LostBlocks(vec![
+            (0x5555_0000_1010, 0),
+            (0x5555_0000_1000, 1),
+            (0x7f00_0000_0010, 2),
+        ]));
         round_trip(ControlRecord::Counters(Counters {
             ts: 9,
             rss_bytes: Some(4096),

@@ -55,7 +55,8 @@ pub mod weigh;
 mod writer;
 
 pub use control::{
-    ClockSync, ControlRecord, Counters, ExitStatus, LoadSegment, ModuleLoad, Recovery,
+    ClockSync, ControlRecord, Counters, ExitStatus, LoadSegment, ModuleLoad, ReachScan,
+    Reachability, Recovery,
 };
 pub use error::TraceError;
 pub use header::{ATTACH_SESSION, FORMAT_VERSION, Header, TickSource};

@@ -335,6 +335,8 @@ impl Tally {
             | ControlRecord::ModuleUnload { .. }
             | ControlRecord::Exit { .. }
             | ControlRecord::Sampling { .. }
+            | ControlRecord::Reachability(_)
+            | ControlRecord::LostBlocks(_)
             | ControlRecord::Recovered(_) => self.controls.push(record.clone()),
         }
     }

@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use crate::block::{BlockEncoder, put_segment_header};
+use crate::block::{BlockEncoder, put_segment_header, stored_header};
 use crate::control::ControlRecord;
 use crate::error::TraceError;
 use crate::header::Header;
@@ -100,5 +100,17 @@ impl TraceWriter {
         self.encoder.encode(&self.payload, &mut self.framed);
         self.payload.clear();
         self.file.write_all(&self.framed)
+    }
+
+    /// Like [`TraceWriter::flush`], with the block stored as is, never
+    /// compressed (for `heapwise run --compress never`).
+    pub fn flush_stored(&mut self) -> std::io::Result<()> {
+        if self.payload.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&stored_header(&self.payload))?;
+        self.file.write_all(&self.payload)?;
+        self.payload.clear();
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod launch;
 mod native;
 pub mod profiles;
 mod pty;
+mod reach;
 pub mod report;
 pub mod run;
 pub(crate) mod symbols;

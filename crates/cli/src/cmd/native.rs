@@ -11,6 +11,7 @@ use clap::ValueEnum;
 
 use heapwise_native::follow::Follower;
 use heapwise_native::model::NativeReport;
+use heapwise_native::suppress::SuppressionList;
 use heapwise_native::{Analysis, AnalyzeOptions, ReportOptions};
 use heapwise_render::native::{Metric, collapsed, flamegraph, html, pprof, text};
 
@@ -228,11 +229,19 @@ pub fn recover(path: &Path) {
     }
 }
 
+/// Reads the suppressions file given with `--suppressions`, if any: a
+/// file that cannot be read or parsed is an error, said in one sentence.
+pub fn suppressions(path: Option<&Path>) -> Result<Option<SuppressionList>> {
+    path.map(|path| SuppressionList::read(path).map_err(anyhow::Error::new))
+        .transpose()
+}
+
 /// The report of an analysed trace, symbolized.
 pub fn report(
     analysis: &Analysis,
     max_leaks: usize,
     min_age: Option<std::time::Duration>,
+    suppressions: Option<&SuppressionList>,
 ) -> NativeReport {
     let mut symbolizer = TraceSymbolizer::new(analysis);
     let mut report = heapwise_native::report(
@@ -245,6 +254,7 @@ pub fn report(
                 ..Default::default()
             },
             allocator: own_allocator(&analysis.header.exe),
+            suppressions: suppressions.cloned(),
             ..ReportOptions::default()
         },
     );
@@ -285,18 +295,19 @@ pub fn render(
     metric: MetricArg,
     text: &heapwise_render::native::TextOptions,
     min_age: Option<std::time::Duration>,
+    suppressions: Option<&SuppressionList>,
 ) -> Result<()> {
     match format {
         ReportFormat::Text => text::write(
             out,
-            &report(analysis, text.max_leaks.max(1000), min_age),
+            &report(analysis, text.max_leaks.max(1000), min_age, suppressions),
             text,
         )?,
         ReportFormat::Json => {
-            heapwise_render::output::write_json(out, &report(analysis, 0, min_age))?
+            heapwise_render::output::write_json(out, &report(analysis, 0, min_age, suppressions))?
         }
         ReportFormat::Html => {
-            let report = report(analysis, 0, min_age);
+            let report = report(analysis, 0, min_age, suppressions);
             let mut symbolizer = TraceSymbolizer::new(analysis);
             let profile = heapwise_native::profile(analysis, &mut symbolizer);
             let mut svg = Vec::new();

@@ -31,13 +31,21 @@ pub struct ReportArgs {
     /// Leaking call stacks shown in the text report.
     #[arg(long, value_name = "N", default_value_t = 20)]
     max_leaks: usize,
-    /// Exit with code 10 if the program leaks: blocks of its own still
-    /// allocated at the end, or memory that keeps growing — the report's
-    /// verdict. Blocks the C/C++ runtime holds until exit by design (stdio
-    /// buffers, libstdc++'s exception pool, the loader's records) do not
-    /// count.
+    /// Exit with code 10 if the program leaks — the report's verdict:
+    /// memory that keeps growing, or blocks of its own lost at exit
+    /// (definitely, indirectly or possibly lost, as valgrind says; blocks
+    /// still reachable do not count). Without a scan at exit (a trace not
+    /// written by `heapwise run`, a killed program), every block of its
+    /// own still allocated counts. Blocks the C/C++ runtime holds until
+    /// exit by design (stdio buffers, libstdc++'s exception pool, the
+    /// loader's records) and suppressed ones never count.
     #[arg(long)]
     fail_on_leak: bool,
+    /// Known leaks to ignore, in valgrind's suppression format
+    /// (`{ name Memcheck:Leak fun:... }`) or LeakSanitizer's
+    /// (`leak:pattern`): they are listed as suppressed and not counted.
+    #[arg(long, value_name = "FILE")]
+    suppressions: Option<PathBuf>,
     /// Blocks allocated at least this long before the end count as "old"
     /// (e.g. 30s, 5m) [default: 5m for runs of 10 minutes or more, half the
     /// run otherwise].
@@ -55,6 +63,7 @@ pub struct ReportArgs {
 
 /// Runs `heapwise report`.
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    let suppressions = native::suppressions(args.suppressions.as_deref())?;
     let analysis = if args.follow {
         super::interrupts::catch_interrupts();
         native::follow_to_end(&args.trace, !args.no_tui && crate::tui::on_terminal())?
@@ -85,8 +94,13 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         args.metric,
         &text,
         args.min_age,
+        suppressions.as_ref(),
     )?;
-    if args.fail_on_leak && native::report(&analysis, 1, args.min_age).verdict.leak {
+    if args.fail_on_leak
+        && native::report(&analysis, 1, args.min_age, suppressions.as_ref())
+            .verdict
+            .leak
+    {
         return Ok(ExitCode::from(exit::LEAK_FOUND));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,7 @@
-//! `heapwise run`: start a program under the preload, wait for it, append
-//! how it ended to its trace, and print a short leak summary.
+//! `heapwise run`: start a program under the preload, scan it for
+//! reachability when it exits (`reach.rs`), wait for it, append how it
+//! ended and what the scan found to its trace, and print a short leak
+//! summary.
 //!
 //! heapwise's own output goes to stderr; the program keeps its stdin,
 //! stdout, stderr and environment (apart from the preload variables), and
@@ -19,17 +21,19 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use heapwise_native::Analysis;
-use heapwise_trace::{ControlRecord, ExitStatus, TraceReader, TraceWriter};
+use heapwise_native::suppress::SuppressionList;
+use heapwise_trace::{ControlRecord, ExitStatus, Reachability, TraceReader, TraceWriter};
 
 use super::args::{parse_max_size, parse_sample_interval};
 use super::launch::{check_traceable, locate_preload, resolve_command};
 use super::native;
 use super::pty::{Pty, Relay};
+use super::reach::{self, ReachListener};
 use crate::tui::trace::{self as trace_view, LiveTrace, ViewContext};
 use crate::tui::{self, Closed, Screen};
 
 /// When the tracer compresses the trace (`HEAPWISE_COMPRESS`).
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Compress {
     Auto,
     Always,
@@ -70,13 +74,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     top: usize,
     /// Exit with code 10 if the program leaks (and exited 0; a failing
-    /// program keeps its own status): blocks of its own still allocated at
-    /// the end, or memory that keeps growing — the verdict the summary
-    /// prints. Blocks the C/C++ runtime holds until exit by design (stdio
-    /// buffers, libstdc++'s exception pool, the loader's records) do not
-    /// count.
+    /// program keeps its own status) — the verdict the summary prints:
+    /// memory that keeps growing, or blocks of its own lost at exit
+    /// (definitely, indirectly or possibly lost, as valgrind says, from a
+    /// scan of its memory at exit; blocks still reachable from globals,
+    /// stacks, thread-local storage or registers do not count). Without a
+    /// scan (a killed program, a sampled trace) every block of its own
+    /// still allocated counts. Blocks the C/C++ runtime holds until exit by
+    /// design (stdio buffers, libstdc++'s exception pool, the loader's
+    /// records) and suppressed ones never count.
     #[arg(long)]
     fail_on_leak: bool,
+    /// Known leaks to ignore, in valgrind's suppression format
+    /// (`{ name Memcheck:Leak fun:... }`) or LeakSanitizer's
+    /// (`leak:pattern`): they are listed as suppressed and not counted.
+    #[arg(long, value_name = "FILE")]
+    suppressions: Option<PathBuf>,
     /// Record a sample of the allocations instead of all of them: on
     /// average one per SIZE bytes allocated (default 512KiB; sizes like
     /// 64KiB, 1MiB, 512k or bytes), at a small fraction of a full trace's
@@ -122,6 +135,7 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 
 /// Runs `heapwise run`.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let suppressions = native::suppressions(args.suppressions.as_deref())?;
     let preload = locate_preload()?;
     let program = resolve_command(&args.command[0])?;
     check_traceable(&program)?;
@@ -134,7 +148,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
-    let mut command = traced_command(&args, &preload, &template, &session);
+    // A sampled trace holds a sample of the blocks: no scan for it.
+    let mut reach = match args.sample {
+        None => Some(
+            ReachListener::bind(&session)
+                .map_err(|e| format!("heapwise could not listen for the program's exit: {e}")),
+        ),
+        Some(_) => None,
+    };
+    let reach_name = match &reach {
+        Some(Ok(listener)) => Some(listener.name().to_string()),
+        _ => None,
+    };
+    let mut command = traced_command(&args, &preload, &template, &session, reach_name.as_deref());
     let pty = if !args.no_tui && tui::on_terminal() {
         open_pty(&mut command)
     } else {
@@ -146,28 +172,46 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::Release);
     leave_signals_to_the_program();
+    let listener = match &mut reach {
+        Some(Ok(listener)) => {
+            listener.set_child(pid as u32);
+            Some(listener)
+        }
+        _ => None,
+    };
+    let trace_of = |pid: u32| {
+        session_traces(&template, &session)
+            .into_iter()
+            .filter(|t| t.pid == pid)
+            .max_by_key(|t| t.sequence)
+            .map(|t| t.path)
+    };
     let first_trace = PathBuf::from(
         template
             .to_string_lossy()
             .replace("{pid}", &pid.to_string()),
     );
-    let (status, background) = match pty {
+    let (status, followed) = match pty {
         Some(mut pty) => {
             pty.spawned();
-            (
-                wait_with_view(&mut child, pty, &first_trace, &args.command)?,
-                None,
-            )
+            let status = wait_with_view(
+                &mut child,
+                pty,
+                &first_trace,
+                &args.command,
+                listener,
+                &trace_of,
+            )?;
+            (status, None)
         }
         None => {
-            // Replayed while it runs: the summary is then nearly ready when
-            // the program ends.
-            let background = native::Background::follow(first_trace.clone());
-            let status = child.wait().context("cannot wait for the traced program")?;
-            (status, Some(background))
+            // Replayed while it runs: the scan at exit and the summary are
+            // then nearly ready when the program ends.
+            let mut followed = Some(native::Background::follow(first_trace.clone()));
+            let status = wait(&mut child, listener, &trace_of, &mut followed)?;
+            (status, followed.and_then(native::Background::finish))
         }
     };
-    let followed = background.and_then(native::Background::finish);
     let ended = match (status.code(), status.signal()) {
         (Some(code), _) => ExitStatus::Code(code),
         (None, Some(signal)) => ExitStatus::Signal(signal),
@@ -187,13 +231,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         )?;
         return Ok(exit_code(ended));
     };
-    let analysis = match followed {
-        Some(follower) if main.path == first_trace => finish_followed(follower, &main.path, ended)?,
-        _ => read_main_trace(&main.path, ended)?,
-    };
+    let scanned = reach.map(|r| r.and_then(|listener| listener.finish(ended)));
+    let followed = followed.filter(|_| main.path == first_trace);
+    let analysis = read_main_trace(&main.path, ended, scanned, followed, args.compress)?;
     // Only writing can fail here; a closed stderr (the terminal hung up)
     // must not change the exit status, which is the program's.
-    let Ok(leak) = summarize(&mut stderr, &analysis, &main.path, args.top) else {
+    let Ok(leak) = summarize(
+        &mut stderr,
+        &analysis,
+        &main.path,
+        args.top,
+        suppressions.as_ref(),
+    ) else {
         return Ok(exit_code(ended));
     };
     let others: Vec<&SessionTrace> = traces.iter().filter(|t| t.path != main.path).collect();
@@ -257,9 +306,36 @@ fn trace_template(args: &RunArgs) -> Result<PathBuf> {
     Ok(cwd.join(format!("heapwise-{name}-{{pid}}.hwt")))
 }
 
+/// Waits for the program, answering its question at exit (`reach.rs`).
+fn wait(
+    child: &mut Child,
+    listener: Option<&mut ReachListener>,
+    trace_of: &dyn Fn(u32) -> Option<PathBuf>,
+    followed: &mut Option<native::Background>,
+) -> Result<std::process::ExitStatus> {
+    let Some(listener) = listener else {
+        return child.wait().context("cannot wait for the traced program");
+    };
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .context("cannot wait for the traced program")?
+        {
+            return Ok(status);
+        }
+        listener.poll(Duration::from_millis(20), trace_of, followed);
+    }
+}
+
 /// The program's command with the preload and its settings in the
 /// environment (an `LD_PRELOAD` of its own is kept, after ours).
-fn traced_command(args: &RunArgs, preload: &Path, template: &Path, session: &str) -> Command {
+fn traced_command(
+    args: &RunArgs,
+    preload: &Path,
+    template: &Path,
+    session: &str,
+    reach: Option<&str>,
+) -> Command {
     let mut ld_preload = preload.as_os_str().to_os_string();
     if let Some(existing) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
         ld_preload.push(":");
@@ -277,6 +353,10 @@ fn traced_command(args: &RunArgs, preload: &Path, template: &Path, session: &str
     if args.no_follow_fork {
         command.env("HEAPWISE_FOLLOW_FORK", "0");
     }
+    match reach {
+        Some(name) => command.env("HEAPWISE_REACH", name),
+        None => command.env_remove("HEAPWISE_REACH"),
+    };
     match args.sample {
         Some(interval) => command.env("HEAPWISE_SAMPLE", interval.to_string()),
         // A setting inherited from heapwise's own environment does not
@@ -327,34 +407,62 @@ fn leave_signals_to_the_program() {
     }
 }
 
-/// Reads the main process's trace, appending how it ended when it could
-/// not say so itself (a signal).
-fn read_main_trace(path: &Path, ended: ExitStatus) -> Result<Analysis> {
-    let mut analysis = native::analyze(path)?;
-    if analysis.replay.exit.is_none() || matches!(ended, ExitStatus::Signal(_)) {
-        record_exit(path, analysis.status.bytes_read, ended)?;
-        analysis.replay.exit = Some(ended);
-    }
-    Ok(analysis)
-}
-
-/// The main trace followed while the program ran: what its process left
-/// unwritten (it died) and how it ended are appended as for a trace read
-/// afresh ([`read_main_trace`]), and read.
-fn finish_followed(
-    mut follower: heapwise_native::follow::Follower,
+/// Reads the main process's trace (replayed already if it was scanned at
+/// exit), appending how it ended when it could not say so itself (a
+/// signal), and what the scan at exit found or why there was none.
+fn read_main_trace(
     path: &Path,
     ended: ExitStatus,
+    scanned: Option<Result<reach::Scanned, String>>,
+    followed: Option<heapwise_native::follow::Follower>,
+    compress: Compress,
 ) -> Result<Analysis> {
-    let context = || format!("while reading trace {}", path.display());
-    native::recover(path);
-    follower.poll().with_context(context)?;
-    if follower.analysis.replay.exit.is_none() || matches!(ended, ExitStatus::Signal(_)) {
-        record_exit(path, follower.analysis.status.bytes_read, ended)?;
-        follower.analysis.replay.exit = Some(ended);
+    // The trace as replayed while the program ran (caught up), else read.
+    let replay = |followed: Option<heapwise_native::follow::Follower>| -> Result<Analysis> {
+        match followed {
+            Some(mut follower) => {
+                native::recover(path);
+                follower
+                    .poll()
+                    .with_context(|| format!("while reading trace {}", path.display()))?;
+                follower.finish();
+                Ok(follower.analysis)
+            }
+            None => native::analyze(path),
+        }
+    };
+    let (mut analysis, scanned) = match scanned {
+        Some(Ok(s)) if reach::same_trace(&s, path) => {
+            let record = s.record.clone();
+            (s.analysis, Some(Ok((record, s.lost))))
+        }
+        Some(Ok(_)) => (
+            replay(followed)?,
+            Some(Err(
+                "the process scanned at exit did not write this trace".into()
+            )),
+        ),
+        Some(Err(why)) => (replay(followed)?, Some(Err(why))),
+        None => (replay(followed)?, None),
+    };
+    let mut records = Vec::new();
+    if analysis.replay.exit.is_none() || matches!(ended, ExitStatus::Signal(_)) {
+        records.push(ControlRecord::Exit {
+            ts: 0,
+            status: ended,
+        });
+        analysis.replay.exit = Some(ended);
     }
-    follower.finish();
-    Ok(follower.analysis)
+    if let Some(scanned) = scanned {
+        let (record, lost) = match scanned {
+            Ok((record, lost)) => (record, lost),
+            Err(why) => (Reachability::NotScanned(why), Vec::new()),
+        };
+        records.extend(reach::records(&record, &lost));
+        analysis.replay.reachability.set(record, lost);
+    }
+    append(path, analysis.status.bytes_read, &records, compress)?;
+    Ok(analysis)
 }
 
 /// One line for each other process's trace of this run.
@@ -388,11 +496,13 @@ fn list_other_traces(out: &mut dyn Write, others: &[&SessionTrace]) -> std::io::
 /// Waits for the program while the live view is on the terminal. The view
 /// closes when the program ends or on `q`; from then on the program's
 /// terminal is passed through (see `pty.rs`).
-fn wait_with_view(
-    child: &mut Child,
+fn wait_with_view<'a>(
+    child: &'a mut Child,
     pty: Pty,
     trace: &Path,
     command: &[OsString],
+    listener: Option<&'a mut ReachListener>,
+    trace_of: &'a dyn Fn(u32) -> Option<PathBuf>,
 ) -> Result<std::process::ExitStatus> {
     let relay = pty.relay().context("cannot relay the program's terminal")?;
     let mut screen = Screen::enter().context("cannot draw on this terminal (try --no-tui)")?;
@@ -411,6 +521,8 @@ fn wait_with_view(
             .join(" "),
         started: Instant::now(),
         ended: None,
+        listener,
+        trace_of,
     };
     match tui::show(&mut screen, &mut view)? {
         Closed::HungUp => {
@@ -454,10 +566,16 @@ struct RunView<'a> {
     started: Instant,
     /// How the program ended, once it has.
     ended: Option<std::process::ExitStatus>,
+    /// Where the program asks to be scanned at exit.
+    listener: Option<&'a mut ReachListener>,
+    trace_of: &'a dyn Fn(u32) -> Option<PathBuf>,
 }
 
 impl RunView<'_> {
     fn exited(&mut self) -> Result<bool> {
+        if let Some(listener) = self.listener.as_deref_mut() {
+            listener.poll(Duration::ZERO, self.trace_of, &mut None);
+        }
         if self.ended.is_none() {
             self.ended = self
                 .child
@@ -616,22 +734,44 @@ fn session_traces(template: &Path, session: &str) -> Vec<SessionTrace> {
     traces
 }
 
-/// Appends how the process ended (the preload cannot record a kill).
-fn record_exit(path: &Path, valid_len: u64, status: ExitStatus) -> Result<()> {
-    let mut writer = TraceWriter::append_after(path, valid_len)
-        .with_context(|| format!("cannot record the exit status in {}", path.display()))?;
-    writer.control(&ControlRecord::Exit { ts: 0, status });
-    writer
-        .flush()
-        .with_context(|| format!("cannot record the exit status in {}", path.display()))?;
+/// Appends `records` to the trace after its first `valid_len` bytes: how
+/// the process ended (the preload cannot record a kill), the scan at exit;
+/// compressed unless `compress` says never.
+fn append(
+    path: &Path,
+    valid_len: u64,
+    records: &[ControlRecord],
+    compress: Compress,
+) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let context = || format!("cannot record how the program ended in {}", path.display());
+    let mut writer = TraceWriter::append_after(path, valid_len).with_context(context)?;
+    // One block per record: a long list of lost blocks is split over
+    // several records, each well under a block's size limit.
+    for record in records {
+        writer.control(record);
+        match compress {
+            Compress::Never => writer.flush_stored(),
+            _ => writer.flush(),
+        }
+        .with_context(context)?;
+    }
     Ok(())
 }
 
 /// The end-of-run summary (`heapwise_render::native::summary`); returns the
 /// report's verdict on leaks.
-fn summarize(out: &mut dyn Write, analysis: &Analysis, path: &Path, top: usize) -> Result<bool> {
+fn summarize(
+    out: &mut dyn Write,
+    analysis: &Analysis,
+    path: &Path,
+    top: usize,
+    suppressions: Option<&SuppressionList>,
+) -> Result<bool> {
     // Every leak group: the summary counts them and lists the top ones.
-    let report = native::report(analysis, 0, None);
+    let report = native::report(analysis, 0, None, suppressions);
     heapwise_render::native::summary::write(out, &report, path, top)?;
     Ok(report.verdict.leak)
 }

@@ -9,6 +9,7 @@ mod html_browser;
 mod live;
 mod native_run;
 mod pause;
+mod reach;
 mod sampling_preload;
 pub mod util;
 mod verdict;

@@ -1,7 +1,14 @@
-//! The leaks section: the stacks still holding blocks at the end, each
-//! told apart as the program's own or the runtime's by design.
+//! The leaks section: the blocks still allocated at the end, one group per
+//! call stack — and per leak kind once the process was scanned at exit —
+//! each told apart as the program's own, the runtime's by design, or
+//! suppressed.
 
-use crate::model::Leak;
+use rustc_hash::FxHashMap;
+
+use heapwise_trace::StackId;
+
+use crate::model::{Amount, Leak, LeakKind, ReachabilityTotals, UsedSuppression};
+use crate::suppress::SuppressionList;
 use crate::verdict::Held;
 use crate::{Analysis, Resolver, runtime};
 
@@ -9,45 +16,184 @@ use crate::{Analysis, Resolver, runtime};
 pub(crate) struct Leaks {
     /// The listed leak groups, largest first.
     pub listed: Vec<Leak>,
-    /// What the program's own stacks hold (listed or not).
+    /// What the program's own stacks hold (listed or not, not suppressed).
     pub own: Held,
+    /// Of that, what the scan found lost, by kind (definitely, indirectly,
+    /// possibly); `None` when the process was not scanned.
+    pub own_lost: Option<[Held; 3]>,
     /// What the runtime holds by design (listed or not).
     pub runtime: Held,
+    /// What suppressions matched (the runtime's excepted).
+    pub suppressed: Held,
+    /// Every block still allocated, by kind (scanned traces only).
+    pub totals: Option<ReachabilityTotals>,
+    /// Which suppressions matched, most first.
+    pub used: Vec<UsedSuppression>,
+}
+
+/// One leak group before it is listed.
+struct Group {
+    stack: StackId,
+    kind: Option<LeakKind>,
+    held: Amount,
 }
 
 /// Every leaking stack is resolved, listed or not: the verdict needs to
-/// know which of them the runtime holds by design. `leaking` comes from
-/// [`Analysis::leaking_stacks`]; the first `listed` are listed.
+/// know which of them the runtime holds by design and which are
+/// suppressed. `leaking` comes from [`Analysis::leaking_stacks`]; at most
+/// `max_listed` groups are listed (0: all), lost ones first.
 pub(crate) fn section(
     analysis: &Analysis,
-    leaking: &[heapwise_trace::StackId],
-    listed: usize,
+    leaking: &[StackId],
+    max_listed: usize,
     resolver: &Resolver<'_>,
+    suppressions: Option<&SuppressionList>,
 ) -> Leaks {
+    let (groups, totals) = groups(analysis, leaking);
     let mut out = Leaks {
-        listed: Vec::with_capacity(listed),
+        listed: Vec::new(),
         own: Held::default(),
+        own_lost: totals.map(|_| [Held::default(); 3]),
         runtime: Held::default(),
+        suppressed: Held::default(),
+        totals,
+        used: Vec::new(),
     };
-    for (i, &stack) in leaking.iter().enumerate() {
-        let stats = &analysis.replay.stacks[stack as usize];
-        let frames = resolver.frames(stack);
+    let mut used: FxHashMap<usize, UsedSuppression> = FxHashMap::default();
+    let mut frames_of: FxHashMap<StackId, Vec<crate::model::Frame>> = FxHashMap::default();
+    let mut all: Vec<Leak> = Vec::with_capacity(groups.len());
+    for group in groups {
+        let frames = frames_of
+            .entry(group.stack)
+            .or_insert_with(|| resolver.frames(group.stack))
+            .clone();
         let note = runtime::note(&frames);
-        let held = if note.is_some() {
-            &mut out.runtime
-        } else {
-            &mut out.own
+        let matched = match (note, suppressions) {
+            (None, Some(list)) => list.matching(&frames, group.kind),
+            _ => None,
         };
-        held.bytes += stats.live_bytes;
-        held.allocations += stats.live_allocations;
-        if i < listed {
-            out.listed.push(Leak {
-                bytes: stats.live_bytes,
-                allocations: stats.live_allocations,
-                note,
-                frames,
+        let held = Held {
+            bytes: group.held.bytes,
+            allocations: group.held.blocks,
+        };
+        if note.is_some() {
+            out.runtime.add(held);
+        } else if let Some(index) = matched {
+            out.suppressed.add(held);
+            let list = suppressions.map_or(&[][..], |l| &l.entries);
+            let entry = used.entry(index).or_insert_with(|| UsedSuppression {
+                name: list[index].name.clone(),
+                groups: 0,
+                suppressed: Amount::default(),
+            });
+            entry.groups += 1;
+            entry.suppressed.add(held.bytes, held.allocations);
+        } else {
+            out.own.add(held);
+            if let (Some(lost), Some(kind)) = (&mut out.own_lost, group.kind)
+                && kind.is_lost()
+            {
+                lost[kind as usize].add(held);
+            }
+        }
+        all.push(Leak {
+            bytes: group.held.bytes,
+            allocations: group.held.blocks,
+            frames,
+            note,
+            kind: group.kind,
+            suppressed: matched
+                .map(|i| suppressions.map_or(String::new(), |l| l.entries[i].name.clone())),
+        });
+    }
+    out.used = used.into_values().collect();
+    out.used.sort_by(|a, b| {
+        b.suppressed
+            .bytes
+            .cmp(&a.suppressed.bytes)
+            .then(a.name.cmp(&b.name))
+    });
+    out.listed = choose(all, max_listed);
+    out
+}
+
+/// The leak groups: one per stack, or per stack and kind when the process
+/// was scanned (then also the totals by kind), largest first.
+fn groups(analysis: &Analysis, leaking: &[StackId]) -> (Vec<Group>, Option<ReachabilityTotals>) {
+    let replay = &analysis.replay;
+    let reach = &replay.reachability;
+    let mut groups = Vec::with_capacity(leaking.len());
+    let totals = if reach.scanned().is_some() {
+        let mut by_stack: FxHashMap<StackId, [Amount; 4]> = FxHashMap::default();
+        let mut totals = ReachabilityTotals::default();
+        replay.for_each_live(|block| {
+            let kind = reach.kind_of(block.ptr).unwrap_or(LeakKind::StillReachable);
+            by_stack.entry(block.stack).or_default()[kind as usize].add(block.bytes, block.count);
+            totals.of_mut(kind).add(block.bytes, block.count);
+        });
+        for &stack in leaking {
+            let Some(kinds) = by_stack.get(&stack) else {
+                continue;
+            };
+            for kind in LeakKind::ALL {
+                let held = kinds[kind as usize];
+                if held.blocks > 0 {
+                    groups.push(Group {
+                        stack,
+                        kind: Some(kind),
+                        held,
+                    });
+                }
+            }
+        }
+        Some(totals)
+    } else {
+        for &stack in leaking {
+            let stats = &replay.stacks[stack as usize];
+            groups.push(Group {
+                stack,
+                kind: None,
+                held: Amount {
+                    bytes: stats.live_bytes,
+                    blocks: stats.live_allocations,
+                },
             });
         }
+        None
+    };
+    groups.sort_by(|a, b| {
+        b.held
+            .bytes
+            .cmp(&a.held.bytes)
+            .then(b.held.blocks.cmp(&a.held.blocks))
+            .then(a.kind.cmp(&b.kind))
+            .then(a.stack.cmp(&b.stack))
+    });
+    (groups, totals)
+}
+
+/// At most `max` groups (0: all), largest first; when some must be left
+/// out, the program's lost ones are kept first, then the rest by size.
+fn choose(mut all: Vec<Leak>, max: usize) -> Vec<Leak> {
+    if max == 0 || all.len() <= max {
+        return all;
     }
-    out
+    let rank = |l: &Leak| {
+        let counts = l.note.is_none() && l.suppressed.is_none();
+        let lost = l.kind.is_none_or(LeakKind::is_lost);
+        !(counts && lost)
+    };
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    // Stable: within each rank, largest first as `all` is.
+    order.sort_by_key(|&i| rank(&all[i]));
+    let mut keep = vec![false; all.len()];
+    for &i in order.iter().take(max) {
+        keep[i] = true;
+    }
+    let mut i = 0;
+    all.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    all
 }

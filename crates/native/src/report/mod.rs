@@ -13,6 +13,7 @@
 
 mod leaks;
 pub mod memory;
+mod reach;
 pub mod stacks;
 mod totals;
 mod trace;
@@ -20,6 +21,7 @@ mod trace;
 use heapwise_trace::StackId;
 
 use crate::model::{self, NativeReport, OwnAllocator};
+use crate::suppress::SuppressionList;
 use crate::{Analysis, Symbolize, inherit, verdict};
 
 /// Options of [`report()`].
@@ -35,6 +37,8 @@ pub struct ReportOptions {
     /// An allocator of the program's own found in its executable (the
     /// caller reads the executable; `heapwise` uses `heapwise-symbols`).
     pub allocator: Option<OwnAllocator>,
+    /// Known leaks to set apart (`--suppressions FILE`).
+    pub suppressions: Option<SuppressionList>,
 }
 
 impl Default for ReportOptions {
@@ -44,6 +48,7 @@ impl Default for ReportOptions {
             max_stacks: 20,
             growth: GrowthOptions::default(),
             allocator: None,
+            suppressions: None,
         }
     }
 }
@@ -76,11 +81,6 @@ pub fn report(
     options: &ReportOptions,
 ) -> NativeReport {
     let leaking = analysis.leaking_stacks();
-    let listed = if options.max_leaks > 0 {
-        leaking.len().min(options.max_leaks)
-    } else {
-        leaking.len()
-    };
     let timeline = memory::timeline(analysis);
     let mut chosen = stacks::Chosen::of(analysis, &timeline, &options.growth, options.max_stacks);
 
@@ -88,7 +88,13 @@ pub fn report(
     let mut resolver = analysis.resolver(&first_tick);
     resolver.prepare(leaking.iter().copied().chain(chosen.stacks()), symbolizer);
 
-    let leaks = leaks::section(analysis, &leaking, listed, &resolver);
+    let leaks = leaks::section(
+        analysis,
+        &leaking,
+        options.max_leaks,
+        &resolver,
+        options.suppressions.as_ref(),
+    );
     let growth = chosen.growth(analysis, &resolver);
     let (memory, recommendations) = memory::section(analysis, &timeline, &growth);
 
@@ -101,11 +107,15 @@ pub fn report(
         }
     };
     trace::warnings(analysis, &mut warnings);
+    warnings.extend(reach::warning(analysis, analysis.replay.live_allocations()));
     let trace = trace::info(analysis);
     let replay = &analysis.replay;
     let verdict = verdict::verdict(&verdict::Evidence {
         allocations: replay.allocations,
         own: leaks.own,
+        own_lost: leaks.own_lost,
+        not_scanned: replay.reachability.not_scanned().map(str::to_string),
+        suppressed: leaks.suppressed,
         runtime: leaks.runtime,
         heap_grows: memory.live.leak,
         growing_stacks: chosen.growing,
@@ -119,7 +129,23 @@ pub fn report(
         verdict,
         allocator: options.allocator.clone(),
         sampling: totals::sampling(analysis),
-        summary: totals::summary(analysis),
+        summary: model::Summary {
+            reachability: leaks.totals,
+            ..totals::summary(analysis)
+        },
+        reachability_scan: reach::scan(analysis),
+        suppressions: options
+            .suppressions
+            .as_ref()
+            .map(|list| model::Suppressions {
+                file: list.path.clone(),
+                entries: list.entries.len(),
+                suppressed: model::Amount {
+                    bytes: leaks.suppressed.bytes,
+                    blocks: leaks.suppressed.allocations,
+                },
+                used: leaks.used.clone(),
+            }),
         size_classes: totals::size_classes(analysis),
         leaks: leaks.listed,
         timeline,

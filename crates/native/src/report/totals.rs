@@ -31,6 +31,7 @@ pub(crate) fn summary(analysis: &Analysis) -> Summary {
         leaked_bytes: replay.live_bytes,
         leaked_allocations: replay.live_allocations(),
         duration_s: analysis.duration_s(),
+        reachability: None,
     }
 }
 

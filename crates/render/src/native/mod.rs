@@ -8,6 +8,8 @@ pub mod summary;
 pub mod text;
 pub mod time;
 
+use heapwise_native::model::{Leak, LeakKind, NativeReport};
+
 /// Options of the text report.
 #[derive(Clone, Debug)]
 pub struct TextOptions {
@@ -72,6 +74,98 @@ pub fn compaction_sentence(c: &heapwise_native::model::Compaction) -> String {
         words::seconds_exact(c.detail_from_s),
         words::thousands(c.snapshots as u64),
     )
+}
+
+/// The leak groups in the order every format lists them: the program's
+/// own by leak kind — definitely, indirectly, possibly lost, then still
+/// reachable (one list when the process was not scanned at exit) — then
+/// the suppressed ones, then what the runtime holds by design. Each list
+/// keeps the report's order (largest first).
+pub struct LeakLists<'r> {
+    /// The program's own groups, by kind (`None`: not scanned).
+    pub own: Vec<(Option<LeakKind>, Vec<&'r Leak>)>,
+    /// Groups a suppression matched (not the runtime's).
+    pub suppressed: Vec<&'r Leak>,
+    /// Groups the C/C++ runtime holds until exit by design.
+    pub runtime: Vec<&'r Leak>,
+}
+
+/// Sorts the report's leak groups into [`LeakLists`].
+pub fn leak_lists(report: &NativeReport) -> LeakLists<'_> {
+    let mut lists = LeakLists {
+        own: Vec::new(),
+        suppressed: Vec::new(),
+        runtime: Vec::new(),
+    };
+    let own: Vec<&Leak> = report
+        .leaks
+        .iter()
+        .filter(|l| {
+            if l.note.is_some() {
+                lists.runtime.push(l);
+                false
+            } else if l.suppressed.is_some() {
+                lists.suppressed.push(l);
+                false
+            } else {
+                true
+            }
+        })
+        .collect();
+    let kinds = [None]
+        .into_iter()
+        .chain(LeakKind::ALL.into_iter().map(Some));
+    for kind in kinds {
+        let groups: Vec<&Leak> = own.iter().copied().filter(|l| l.kind == kind).collect();
+        if !groups.is_empty() {
+            lists.own.push((kind, groups));
+        }
+    }
+    lists
+}
+
+/// The heading of a list of leak groups of one kind: `Definitely lost`.
+pub fn kind_heading(kind: LeakKind) -> String {
+    let words = kind.words();
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// What the scan at exit found, in one sentence, or why there was none
+/// (`None` when nothing was still allocated, so there is nothing to say).
+pub fn reachability_sentence(report: &NativeReport) -> Option<String> {
+    use heapwise_words as words;
+    if report.summary.leaked_allocations == 0 {
+        return None;
+    }
+    let Some(totals) = &report.summary.reachability else {
+        return report
+            .reachability_scan
+            .reason
+            .as_ref()
+            .map(|why| format!("Not scanned at exit, so still reachable blocks cannot be told from lost ones: {why}."));
+    };
+    let parts: Vec<String> = LeakKind::ALL
+        .iter()
+        .map(|&kind| {
+            let a = totals.of(kind);
+            format!(
+                "{} {} in {} {}",
+                kind.words(),
+                words::bytes(a.bytes),
+                words::thousands(a.blocks),
+                if a.blocks == 1 { "block" } else { "blocks" }
+            )
+        })
+        .collect();
+    Some(format!(
+        "At exit: {} (valgrind's kinds, from a scan of its memory while the program was held for {}).",
+        parts.join(", "),
+        words::millis(report.reachability_scan.held_s * 1000.0)
+    ))
 }
 
 /// Which counter a stack-shaped output (flame graph, folded stacks) shows.

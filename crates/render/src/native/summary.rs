@@ -42,6 +42,12 @@ pub fn write<W: Write + ?Sized>(
         writeln!(out, "heapwise: {}", super::compaction_sentence(compacted))?;
     }
     writeln!(out, "heapwise: {}", report.verdict.headline)?;
+    for detail in &report.verdict.details {
+        writeln!(out, "heapwise: {detail}")?;
+    }
+    if let Some(sentence) = super::reachability_sentence(report) {
+        writeln!(out, "heapwise: {sentence}")?;
+    }
     if s.leaked_allocations > 0 {
         writeln!(
             out,
@@ -50,9 +56,13 @@ pub fn write<W: Write + ?Sized>(
             words::thousands(s.leaked_allocations),
             words::thousands(report.leaks.len() as u64)
         )?;
-        let (program, runtime): (Vec<_>, Vec<_>) =
-            report.leaks.iter().partition(|l| l.note.is_none());
-        for leak in program.iter().take(top) {
+        let lists = super::leak_lists(report);
+        // The program's groups, most serious kind first.
+        let own = lists
+            .own
+            .iter()
+            .flat_map(|(kind, groups)| groups.iter().map(move |l| (*kind, l)));
+        for (kind, leak) in own.take(top) {
             let frames: Vec<String> = leak
                 .frames
                 .iter()
@@ -61,14 +71,24 @@ pub fn write<W: Write + ?Sized>(
                 .collect();
             writeln!(
                 out,
-                "  {:>10} in {:>7} blocks  {}",
+                "  {:>10} in {:>7} blocks  {}{}",
                 words::bytes(leak.bytes),
                 words::thousands(leak.allocations),
+                kind.map_or(String::new(), |k| format!("{:<16} ", k.words())),
                 frames.join("  <-  ")
             )?;
         }
-        if !runtime.is_empty() {
-            let bytes: u64 = runtime.iter().map(|l| l.bytes).sum();
+        if !lists.suppressed.is_empty() {
+            let bytes: u64 = lists.suppressed.iter().map(|l| l.bytes).sum();
+            writeln!(
+                out,
+                "  {:>10} matched --suppressions ({} call stacks): not counted",
+                words::bytes(bytes),
+                words::thousands(lists.suppressed.len() as u64)
+            )?;
+        }
+        if !lists.runtime.is_empty() {
+            let bytes: u64 = lists.runtime.iter().map(|l| l.bytes).sum();
             writeln!(
                 out,
                 "  {:>10} held by the C/C++ runtime until exit by design (stdio buffers, loader records): not leaks",

@@ -83,7 +83,11 @@ pub fn write_summary<W: Write + ?Sized>(out: &mut W, report: &NativeReport) -> i
         "  leaked     {:>12} in {} blocks still allocated at the end",
         words::bytes(s.leaked_bytes),
         words::thousands(s.leaked_allocations)
-    )
+    )?;
+    if let Some(sentence) = super::reachability_sentence(report) {
+        writeln!(out, "{sentence}")?;
+    }
+    Ok(())
 }
 
 /// The size distribution.
@@ -107,7 +111,9 @@ pub fn write_size_classes<W: Write + ?Sized>(out: &mut W, report: &NativeReport)
     Ok(())
 }
 
-/// The leak groups: the program's first, largest first; then what the
+/// The leak groups: the program's first — by leak kind when the process
+/// was scanned at exit (definitely, indirectly, possibly lost, still
+/// reachable), largest first — then the suppressed ones, then what the
 /// runtime holds until exit by design.
 pub fn write_leaks<W: Write + ?Sized>(
     out: &mut W,
@@ -117,70 +123,113 @@ pub fn write_leaks<W: Write + ?Sized>(
     if report.leaks.is_empty() {
         return writeln!(out, "Nothing recorded was still allocated at the end.");
     }
-    let (program, runtime): (Vec<&Leak>, Vec<&Leak>) =
-        report.leaks.iter().partition(|l| l.note.is_none());
-    if program.is_empty() {
+    let lists = super::leak_lists(report);
+    if lists.own.is_empty() {
         writeln!(
             out,
-            "Of what was recorded, only blocks the runtime holds (below) were still allocated at the end."
-        )?;
-    } else {
-        writeln!(
-            out,
-            "Leaks, largest first ({} call stacks):",
-            words::thousands(program.len() as u64)
+            "Of what was recorded, only blocks the runtime holds or suppressions match (below) were still allocated at the end."
         )?;
     }
-    for (i, leak) in program.iter().take(options.max_leaks).enumerate() {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "#{} {} in {} {}",
-            i + 1,
-            words::bytes(leak.bytes),
-            words::thousands(leak.allocations),
-            blocks(leak.allocations)
-        )?;
-        write_frames(out, leak, options)?;
-    }
-    let hidden = program.len().saturating_sub(options.max_leaks);
-    if hidden > 0 {
-        let bytes: u64 = program
+    let mut shown = 0;
+    for (kind, groups) in &lists.own {
+        if shown > 0 {
+            writeln!(out)?;
+        }
+        let held: (u64, u64) = groups
             .iter()
-            .skip(options.max_leaks)
-            .map(|l| l.bytes)
-            .sum();
-        writeln!(out)?;
-        writeln!(
-            out,
-            "... and {} more call stacks holding {} (see --format json)",
-            words::thousands(hidden as u64),
-            words::bytes(bytes)
-        )?;
+            .fold((0, 0), |(b, n), l| (b + l.bytes, n + l.allocations));
+        match kind {
+            None => writeln!(
+                out,
+                "Leaks, largest first ({} call stacks):",
+                words::thousands(groups.len() as u64)
+            )?,
+            Some(kind) => writeln!(
+                out,
+                "{}: {} in {} {}, from {} call {}{}:",
+                super::kind_heading(*kind),
+                words::bytes(held.0),
+                words::thousands(held.1),
+                blocks(held.1),
+                words::thousands(groups.len() as u64),
+                if groups.len() == 1 { "stack" } else { "stacks" },
+                if kind.is_lost() {
+                    ""
+                } else {
+                    " (pointed to at exit: not counted as leaks)"
+                }
+            )?,
+        }
+        let listed = groups.len().min(options.max_leaks.saturating_sub(shown));
+        for leak in &groups[..listed] {
+            shown += 1;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "#{shown} {} in {} {}",
+                words::bytes(leak.bytes),
+                words::thousands(leak.allocations),
+                blocks(leak.allocations)
+            )?;
+            write_frames(out, leak, options)?;
+        }
+        let hidden = &groups[listed..];
+        if !hidden.is_empty() {
+            let bytes: u64 = hidden.iter().map(|l| l.bytes).sum();
+            writeln!(out)?;
+            writeln!(
+                out,
+                "... and {} more call stacks holding {} (see --format json)",
+                words::thousands(hidden.len() as u64),
+                words::bytes(bytes)
+            )?;
+        }
     }
-    if !runtime.is_empty() {
+    if !lists.suppressed.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Suppressed (matched --suppressions, not counted):")?;
+        for leak in &lists.suppressed {
+            writeln!(
+                out,
+                "  {} in {} {}{} by {:?}\n      {}",
+                words::bytes(leak.bytes),
+                words::thousands(leak.allocations),
+                blocks(leak.allocations),
+                leak.kind
+                    .map_or(String::new(), |k| format!(", {}", k.words())),
+                leak.suppressed.as_deref().unwrap_or_default(),
+                first_place(leak)
+            )?;
+        }
+    }
+    if !lists.runtime.is_empty() {
         writeln!(out)?;
         writeln!(
             out,
             "Held by the runtime until exit, by design (not leaks of the program):"
         )?;
-        for leak in runtime {
-            let first = leak
-                .frames
-                .first()
-                .map(|f| f.text().place())
-                .unwrap_or_default();
+        for leak in &lists.runtime {
             writeln!(
                 out,
-                "  {} in {} {}: {}\n      {first}",
+                "  {} in {} {}{}: {}\n      {}",
                 words::bytes(leak.bytes),
                 words::thousands(leak.allocations),
                 blocks(leak.allocations),
-                leak.note.unwrap_or_default()
+                leak.kind
+                    .map_or(String::new(), |k| format!(", {}", k.words())),
+                leak.note.unwrap_or_default(),
+                first_place(leak)
             )?;
         }
     }
     Ok(())
+}
+
+fn first_place(leak: &Leak) -> String {
+    leak.frames
+        .first()
+        .map(|f| f.text().place())
+        .unwrap_or_default()
 }
 
 /// For a forked child: what it still holds of its parent's blocks. Returns

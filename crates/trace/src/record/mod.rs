@@ -78,6 +78,11 @@ pub mod tag {
     pub const RECOVERED: u8 = 0x08;
     /// Control stream: sampling was paused or resumed.
     pub const SAMPLING: u8 = 0x09;
+    /// Control stream: the reachability scan at exit, or why there was none
+    /// (appended by `heapwise run`).
+    pub const REACHABILITY: u8 = 0x10;
+    /// Control stream: lost blocks found by that scan, with their kind.
+    pub const LOST_BLOCKS: u8 = 0x11;
 }
 
 /// Which allocation function returned a block.

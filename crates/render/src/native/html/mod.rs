@@ -135,6 +135,8 @@ mod tests {
             allocator: None,
             sampling: None,
             summary: Summary::default(),
+            reachability_scan: Default::default(),
+            suppressions: None,
             size_classes: vec![
                 class("< 1 KiB", 0, Some(1023)),
                 class("1 KiB - 1 MiB", 1024, Some(1048575)),
@@ -207,6 +209,7 @@ mod tests {
             leaked_bytes: 40_000 + 512 + 4096,
             leaked_allocations: 12,
             duration_s: 10.0,
+            reachability: None,
         };
         report.size_classes[0].allocations = 1_234_000;
         report.size_classes[0].leaked_allocations = 1;
@@ -217,18 +220,24 @@ mod tests {
                 allocations: 10,
                 frames: cpp_stack(),
                 note: None,
+                kind: None,
+                suppressed: None,
             },
             Leak {
                 bytes: 4096,
                 allocations: 1,
                 frames: vec![frame(Some("_IO_file_doallocate"), None, None)],
                 note: Some("the stdio buffer of a FILE stream"),
+                kind: None,
+                suppressed: None,
             },
             Leak {
                 bytes: 512,
                 allocations: 1,
                 frames: c_stack(),
                 note: None,
+                kind: None,
+                suppressed: None,
             },
         ];
         report.growth = vec![Growth {
@@ -356,6 +365,7 @@ mod tests {
             exit,
             missing: verdict::MissingEvidence::of(&report.trace, exit),
             allocator: None,
+            ..verdict::Evidence::default()
         });
         report
     }
@@ -616,6 +626,8 @@ mod tests {
                 allocations: 20 - i,
                 frames: deep.clone(),
                 note: None,
+                kind: None,
+                suppressed: None,
             })
             .collect();
         let page = render(&report, None);

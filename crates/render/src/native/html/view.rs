@@ -130,18 +130,31 @@ pub struct StackRow {
     pub stack: Option<Stack>,
 }
 
-/// The leak groups: the program's, largest first; then what the runtime
-/// holds until exit by design.
+/// The leak groups: the program's, by leak kind (definitely, indirectly,
+/// possibly lost, still reachable) when the process was scanned at exit,
+/// largest first; then the suppressed ones and what the runtime holds until
+/// exit by design.
 pub struct Leaks {
     /// Whether anything was still allocated at the end.
     pub any: bool,
-    pub program: Option<ProgramLeaks>,
+    /// The program's groups, one section per kind (one section when the
+    /// process was not scanned).
+    pub sections: Vec<LeakSection>,
+    /// Why the process was not scanned at exit, or what the scan found.
+    pub reachability: Option<String>,
+    pub suppressed: Vec<RuntimeLeak>,
     pub runtime: Vec<RuntimeLeak>,
 }
 
-/// The program's leak groups, the largest listed.
-pub struct ProgramLeaks {
-    /// How many call stacks leak.
+/// The program's leak groups of one kind, the largest listed.
+pub struct LeakSection {
+    /// `Definitely lost`, ...; `None` when the process was not scanned.
+    pub kind: Option<String>,
+    /// A CSS class: `lost` or `reachable`.
+    pub class: &'static str,
+    /// Bytes and blocks of the section.
+    pub held: String,
+    /// How many call stacks (`3 call stacks`).
     pub stacks: String,
     pub table: StackTable,
     /// The call stacks not listed, when there are any.
@@ -154,12 +167,15 @@ pub struct Hidden {
     pub bytes: String,
 }
 
-/// A block the runtime holds until exit, by design.
+/// Blocks the runtime holds until exit by design, or a suppression
+/// matched.
 pub struct RuntimeLeak {
     pub bytes: Amount,
     pub blocks: String,
-    /// What the runtime keeps it for.
-    pub what: &'static str,
+    /// What the runtime keeps them for, or which suppression matched.
+    pub what: String,
+    /// Their leak kind (empty when not scanned).
+    pub kind: &'static str,
     pub stack: Option<Stack>,
 }
 
@@ -422,42 +438,83 @@ fn stack_table<'f>(
 }
 
 fn leaks(report: &NativeReport) -> Leaks {
-    let (program, runtime): (Vec<&Leak>, Vec<&Leak>) =
-        report.leaks.iter().partition(|l| l.note.is_none());
-    let listed = program.iter().take(MAX_LEAKS).enumerate().map(|(i, leak)| {
-        let cells = vec![
-            count(i as u64 + 1),
-            bytes(leak.bytes),
-            count(leak.allocations),
-        ];
-        (cells, &leak.frames[..])
-    });
-    let hidden = program.len().saturating_sub(MAX_LEAKS);
-    let hidden = (hidden > 0).then(|| {
-        let bytes: u64 = program.iter().skip(MAX_LEAKS).map(|l| l.bytes).sum();
-        Hidden {
-            stacks: thousands(hidden as u64),
-            bytes: words::bytes(bytes),
-        }
-    });
-    let program = (!program.is_empty()).then(|| ProgramLeaks {
-        stacks: thousands(program.len() as u64),
-        table: stack_table(&["#", "bytes", "blocks"], listed),
-        hidden,
-    });
-    let runtime = runtime
-        .into_iter()
-        .map(|leak| RuntimeLeak {
-            bytes: bytes(leak.bytes),
-            blocks: thousands(leak.allocations),
-            what: leak.note.unwrap_or_default(),
-            stack: stack(&leak.frames, None, None),
+    let lists = super::super::leak_lists(report);
+    let mut listed_so_far = 0;
+    let sections = lists
+        .own
+        .iter()
+        .map(|(kind, groups)| {
+            let first = listed_so_far;
+            let listed = groups.len().min(MAX_LEAKS.saturating_sub(first));
+            listed_so_far += listed;
+            let rows = groups[..listed].iter().enumerate().map(|(i, leak)| {
+                let cells = vec![
+                    count((first + i) as u64 + 1),
+                    bytes(leak.bytes),
+                    count(leak.allocations),
+                ];
+                (cells, &leak.frames[..])
+            });
+            let rest = &groups[listed..];
+            let hidden = (!rest.is_empty()).then(|| Hidden {
+                stacks: thousands(rest.len() as u64),
+                bytes: words::bytes(rest.iter().map(|l| l.bytes).sum()),
+            });
+            let (b, n) = groups
+                .iter()
+                .fold((0, 0), |(b, n), l| (b + l.bytes, n + l.allocations));
+            LeakSection {
+                kind: kind.map(super::super::kind_heading),
+                class: if kind.is_some_and(|k| !k.is_lost()) {
+                    "reachable"
+                } else {
+                    "lost"
+                },
+                held: format!(
+                    "{} in {} {}",
+                    words::bytes(b),
+                    thousands(n),
+                    plural(n, "block", "blocks")
+                ),
+                stacks: {
+                    let n = groups.len() as u64;
+                    format!(
+                        "{} {}",
+                        thousands(n),
+                        plural(n, "call stack", "call stacks")
+                    )
+                },
+                table: stack_table(&["#", "bytes", "blocks"], rows),
+                hidden,
+            }
         })
         .collect();
+    let other = |leak: &&Leak, what: String| RuntimeLeak {
+        bytes: bytes(leak.bytes),
+        blocks: thousands(leak.allocations),
+        what,
+        kind: leak.kind.map_or("", |k| k.words()),
+        stack: stack(&leak.frames, None, None),
+    };
     Leaks {
         any: !report.leaks.is_empty(),
-        program,
-        runtime,
+        sections,
+        reachability: super::super::reachability_sentence(report),
+        suppressed: lists
+            .suppressed
+            .iter()
+            .map(|l| {
+                other(
+                    l,
+                    format!("suppressed by {}", l.suppressed.as_deref().unwrap_or("")),
+                )
+            })
+            .collect(),
+        runtime: lists
+            .runtime
+            .iter()
+            .map(|l| other(l, l.note.unwrap_or_default().to_string()))
+            .collect(),
     }
 }
 

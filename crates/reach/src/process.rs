@@ -1,0 +1,543 @@
+//! A process held still for the length of a scan: every thread stopped
+//! with ptrace, its registers read, its writable memory copied; then let
+//! go exactly as it was.
+//!
+//! Rules, and why:
+//!
+//! 1. **Never leave the process stopped.** The stopped threads are owned
+//!    by a [`Snapshot`] whose `Drop` detaches every one of them, so an
+//!    error or a panic on our side still lets the process go (and if
+//!    heapwise itself dies, the kernel detaches its tracees).
+//! 2. **Stop, do not change.** `PTRACE_SEIZE` plus `PTRACE_INTERRUPT` stop
+//!    a thread without sending it a signal; a signal that arrives while it
+//!    is stopped is handed back when it is let go. No register or byte of
+//!    the process is written.
+//! 3. **Every thread, even new ones.** The task list is read again until
+//!    no thread appears that is not stopped yet (a running thread may
+//!    start another meanwhile).
+//! 4. **Copy in large reads.** Memory is copied with `process_vm_readv`,
+//!    many megabytes per call; a page that cannot be read (a file mapping
+//!    past its file's end) is skipped and said, not fatal.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::buffers::Buffers;
+use crate::maps::{self, Mapping};
+use crate::{Memory, Probe, heuristics};
+
+/// Why a process could not be scanned; every message is one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum ReachError {
+    /// ptrace was refused.
+    #[error("cannot stop process {pid} to read its memory: {why}")]
+    NotPermitted {
+        /// The process.
+        pid: u32,
+        /// Why, in words.
+        why: String,
+    },
+    /// Another process traces it (a debugger).
+    #[error(
+        "cannot stop process {pid} to read its memory: it is being traced by process {tracer} (a debugger?)"
+    )]
+    AlreadyTraced {
+        /// The process.
+        pid: u32,
+        /// The tracer's pid.
+        tracer: u32,
+    },
+    /// It is gone.
+    #[error("process {0} ended before its memory could be read")]
+    Gone(u32),
+    /// A thread did not stop in time.
+    #[error("a thread of process {pid} did not stop within {seconds} s")]
+    Timeout {
+        /// The process.
+        pid: u32,
+        /// How long we waited.
+        seconds: u64,
+    },
+    /// Any other system error.
+    #[error("cannot read process {pid} ({what}): {source}")]
+    Os {
+        /// The process.
+        pid: u32,
+        /// What was being done.
+        what: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// A thread as it was stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thread {
+    /// Kernel thread id.
+    pub tid: u32,
+    /// The general-purpose registers valgrind scans: rax, rcx, rdx, rbx,
+    /// rsp, rbp, rsi, rdi, r8–r15.
+    pub registers: [u64; 16],
+    /// The stack pointer.
+    pub sp: u64,
+    /// The thread pointer (`fs` base): glibc's thread control block.
+    pub tp: u64,
+}
+
+/// Memory copied from the process: one readable and writable mapping.
+#[derive(Debug)]
+pub struct Region {
+    /// Its first address.
+    pub start: u64,
+    /// The words from `start`, zero where a page could not be read.
+    pub words: Vec<u64>,
+}
+
+impl Region {
+    /// One past its last address.
+    pub fn end(&self) -> u64 {
+        self.start + 8 * self.words.len() as u64
+    }
+}
+
+/// A stopped process, its registers and a copy of its writable memory.
+/// Dropping it lets the process go (see the module's rule 1).
+pub struct Snapshot {
+    /// The process.
+    pub pid: u32,
+    /// Every mapping, as `/proc/PID/maps` listed them while it was stopped.
+    pub maps: Vec<Mapping>,
+    /// The copied memory, in address order.
+    pub regions: Vec<Region>,
+    /// Every thread that was stopped.
+    pub threads: Vec<Thread>,
+    /// Ranges that could not be read, with why.
+    pub unread: Vec<(u64, u64, String)>,
+    /// Bytes copied.
+    pub copied_bytes: u64,
+    stopped: Vec<Stopped>,
+    since: Instant,
+    vtables: Mutex<HashMap<u64, bool>>,
+}
+
+/// One thread we stopped, and the signal to hand back when it goes.
+#[derive(Debug)]
+struct Stopped {
+    tid: u32,
+    signal: i32,
+}
+
+fn ptrace(request: libc::c_uint, tid: u32, addr: usize, data: usize) -> io::Result<()> {
+    // SAFETY: the requests used take integers or pointers to our own live
+    // buffers of the right type.
+    let rc = unsafe { libc::ptrace(request, tid as libc::pid_t, addr, data) };
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl Snapshot {
+    /// Stops every thread of `pid`, reads their registers and copies every
+    /// readable and writable mapping that is not a device and not wholly
+    /// inside one of `skip` (the tracer's own memory). The process stays
+    /// stopped until the snapshot is released or dropped.
+    ///
+    /// The copies go into `buffers` (prepared earlier: see
+    /// [`Buffers::prepare`]), or fresh memory where none was prepared.
+    pub fn take(
+        pid: u32,
+        skip: &[(u64, u64)],
+        mut buffers: Buffers,
+    ) -> Result<Snapshot, ReachError> {
+        let since = Instant::now();
+        let mut snapshot = Snapshot {
+            pid,
+            maps: Vec::new(),
+            regions: Vec::new(),
+            threads: Vec::new(),
+            unread: Vec::new(),
+            copied_bytes: 0,
+            stopped: Vec::new(),
+            since,
+            vtables: Mutex::new(HashMap::new()),
+        };
+        snapshot.stop_all()?;
+        for stopped in &snapshot.stopped {
+            // SAFETY: plain integers, filled by the kernel.
+            let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+            match ptrace(
+                libc::PTRACE_GETREGS,
+                stopped.tid,
+                0,
+                &mut regs as *mut _ as usize,
+            ) {
+                Ok(()) => snapshot.threads.push(Thread {
+                    tid: stopped.tid,
+                    registers: [
+                        regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp, regs.rsi,
+                        regs.rdi, regs.r8, regs.r9, regs.r10, regs.r11, regs.r12, regs.r13,
+                        regs.r14, regs.r15,
+                    ],
+                    sp: regs.rsp,
+                    tp: regs.fs_base,
+                }),
+                // Killed meanwhile (SIGKILL ends even a stopped thread).
+                Err(err) if err.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(source) => {
+                    return Err(ReachError::Os {
+                        pid,
+                        what: "PTRACE_GETREGS",
+                        source,
+                    });
+                }
+            }
+        }
+        snapshot.maps = maps::read(pid).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => ReachError::Gone(pid),
+            _ => ReachError::Os {
+                pid,
+                what: "reading /proc/PID/maps",
+                source,
+            },
+        })?;
+        for (start, end) in crate::buffers::wanted(&snapshot.maps, skip) {
+            let words = buffers.take(start, ((end - start) / 8) as usize);
+            let region = snapshot.copy(start, end, words);
+            snapshot.copied_bytes += end - start;
+            snapshot.regions.push(region);
+        }
+        Ok(snapshot)
+    }
+
+    /// Lets the process go; returns how long it was held.
+    pub fn release(mut self) -> Duration {
+        self.detach_all();
+        self.since.elapsed()
+    }
+
+    fn detach_all(&mut self) {
+        for stopped in self.stopped.drain(..) {
+            let detach = || ptrace(libc::PTRACE_DETACH, stopped.tid, 0, stopped.signal as usize);
+            if detach().is_ok() {
+                continue;
+            }
+            // Not stopped yet (a thread that did not stop in time): wait a
+            // little for its stop, then let it go; a thread killed meanwhile
+            // needs nothing.
+            let deadline = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < deadline {
+                let mut status = 0;
+                // SAFETY: waiting for our own tracee.
+                let rc = unsafe {
+                    libc::waitpid(
+                        stopped.tid as i32,
+                        &mut status,
+                        libc::__WALL | libc::WNOHANG,
+                    )
+                };
+                if rc != 0 {
+                    let _ = detach();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Rule 3: seize and interrupt every thread, until the task list holds
+    /// no thread that is not stopped.
+    fn stop_all(&mut self) -> Result<(), ReachError> {
+        let pid = self.pid;
+        let mut seen: Vec<u32> = Vec::new();
+        let mut interrupted: Vec<u32> = Vec::new();
+        loop {
+            let tasks = tasks(pid)?;
+            let new: Vec<u32> = tasks.into_iter().filter(|t| !seen.contains(t)).collect();
+            if new.is_empty() {
+                break;
+            }
+            for tid in new {
+                seen.push(tid);
+                if zombie(pid, tid) {
+                    continue;
+                }
+                match ptrace(libc::PTRACE_SEIZE, tid, 0, 0) {
+                    Ok(()) => {}
+                    Err(err) if err.raw_os_error() == Some(libc::ESRCH) => continue,
+                    Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
+                        return Err(refused(pid));
+                    }
+                    Err(source) => {
+                        return Err(ReachError::Os {
+                            pid,
+                            what: "PTRACE_SEIZE",
+                            source,
+                        });
+                    }
+                }
+                // From here on the thread is ours to let go (rule 1).
+                self.stopped.push(Stopped { tid, signal: 0 });
+                if ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0).is_ok() {
+                    interrupted.push(tid);
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut waiting = interrupted;
+        while !waiting.is_empty() {
+            let mut still = Vec::new();
+            for tid in waiting {
+                let mut status = 0;
+                // SAFETY: waiting for our own tracee.
+                let rc =
+                    unsafe { libc::waitpid(tid as i32, &mut status, libc::__WALL | libc::WNOHANG) };
+                if rc == 0 {
+                    still.push(tid);
+                } else if rc < 0 || libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                    self.stopped.retain(|s| s.tid != tid);
+                } else if libc::WIFSTOPPED(status) && status >> 16 != libc::PTRACE_EVENT_STOP {
+                    // A signal arrived first: it stays pending, handed back
+                    // at the detach (rule 2).
+                    if let Some(s) = self.stopped.iter_mut().find(|s| s.tid == tid) {
+                        s.signal = libc::WSTOPSIG(status);
+                    }
+                }
+            }
+            waiting = still;
+            if waiting.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(ReachError::Timeout { pid, seconds: 10 });
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        if self.stopped.is_empty() {
+            return Err(ReachError::Gone(pid));
+        }
+        Ok(())
+    }
+
+    /// Rule 4: copies `[start, end)` in large reads, skipping pages that
+    /// cannot be read.
+    fn copy(&mut self, start: u64, end: u64, mut words: Vec<u64>) -> Region {
+        const CHUNK: u64 = 64 << 20;
+        const PAGE: u64 = 4096;
+        let len = ((end - start) / 8) as usize;
+        // Read straight into the vector's memory (empty, with room for
+        // `len` words): zeroing it first would touch every page twice.
+        debug_assert!(words.is_empty() && words.capacity() >= len);
+        let base = words.as_mut_ptr();
+        let mut at = start;
+        while at < end {
+            let want = (end - at).min(CHUNK);
+            let offset = ((at - start) / 8) as usize;
+            let local = libc::iovec {
+                // SAFETY: inside the vector's capacity.
+                iov_base: unsafe { base.add(offset) }.cast(),
+                iov_len: want as usize,
+            };
+            let remote = libc::iovec {
+                iov_base: at as *mut libc::c_void,
+                iov_len: want as usize,
+            };
+            // SAFETY: `local` is inside `words`; the kernel checks `remote`.
+            let n = unsafe { libc::process_vm_readv(self.pid as i32, &local, 1, &remote, 1, 0) };
+            if n > 0 {
+                at += n as u64;
+                continue;
+            }
+            let why = io::Error::last_os_error();
+            // Skip the page that failed, and say so (merged with the range
+            // skipped just before); it reads as zeros.
+            let next = ((at / PAGE) + 1) * PAGE;
+            let zeros = ((next.min(end) - at) / 8) as usize;
+            // SAFETY: inside the vector's capacity.
+            unsafe { base.add(offset).write_bytes(0, zeros) };
+            match self.unread.last_mut() {
+                Some((_, last_end, _)) if *last_end == at => *last_end = next.min(end),
+                _ => self.unread.push((at, next.min(end), plain(&why))),
+            }
+            at = next;
+        }
+        // SAFETY: every word was written, by the kernel or with zeros.
+        unsafe { words.set_len(len) };
+        Region { start, words }
+    }
+
+    /// Reads one word of the process (it is stopped), from the copy if it
+    /// was copied.
+    fn read_word(&self, address: u64) -> Option<u64> {
+        if let Some(words) = self.words(address, address + 8) {
+            return Some(words[0]);
+        }
+        let mut word = 0u64;
+        let local = libc::iovec {
+            iov_base: (&mut word as *mut u64).cast(),
+            iov_len: 8,
+        };
+        let remote = libc::iovec {
+            iov_base: address as *mut libc::c_void,
+            iov_len: 8,
+        };
+        // SAFETY: `local` is our own word; the kernel checks `remote`.
+        let n = unsafe { libc::process_vm_readv(self.pid as i32, &local, 1, &remote, 1, 0) };
+        (n == 8).then_some(word)
+    }
+
+    fn mapping(&self, address: u64) -> Option<&Mapping> {
+        let i = self.maps.partition_point(|m| m.end <= address);
+        self.maps.get(i).filter(|m| m.contains(address))
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.detach_all();
+    }
+}
+
+impl Memory for Snapshot {
+    fn words(&self, from: u64, to: u64) -> Option<&[u64]> {
+        let i = self.regions.partition_point(|r| r.end() <= from);
+        let region = self.regions.get(i)?;
+        if from < region.start || to > region.end() {
+            return None;
+        }
+        let first = ((from - region.start) / 8) as usize;
+        let last = ((to - region.start) / 8) as usize;
+        region.words.get(first..last)
+    }
+}
+
+impl Probe for Snapshot {
+    fn is_vtable(&self, address: u64) -> bool {
+        if let Ok(cache) = self.vtables.lock()
+            && let Some(&known) = cache.get(&address)
+        {
+            return known;
+        }
+        let found = heuristics::looks_like_vtable(
+            address,
+            |a| {
+                self.mapping(a)
+                    .filter(|m| m.is_file() && m.read)
+                    .map(|m| (m.exec, m.end))
+            },
+            |a| self.read_word(a),
+        );
+        if let Ok(mut cache) = self.vtables.lock() {
+            cache.insert(address, found);
+        }
+        found
+    }
+}
+
+/// The threads of `pid`.
+fn tasks(pid: u32) -> Result<Vec<u32>, ReachError> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|_| ReachError::Gone(pid))?;
+    Ok(dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect())
+}
+
+/// Whether thread `tid` has exited but not been reaped (a main thread that
+/// called `pthread_exit` stays so while others run).
+fn zombie(pid: u32, tid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(true)
+}
+
+/// Why `PTRACE_SEIZE` said EPERM: a tracer already, or not allowed.
+fn refused(pid: u32) -> ReachError {
+    let tracer = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("TracerPid:"))
+                .and_then(|v| v.trim().parse::<u32>().ok())
+        })
+        .unwrap_or(0);
+    if tracer != 0 {
+        return ReachError::AlreadyTraced { pid, tracer };
+    }
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    let why = match scope {
+        Some(3) => "kernel.yama.ptrace_scope is 3, which forbids ptrace until the next boot",
+        Some(2) => {
+            "kernel.yama.ptrace_scope is 2: only a process with CAP_SYS_PTRACE may trace (run heapwise as root)"
+        }
+        _ => {
+            "the kernel refused ptrace (a seccomp or security policy, or a container without ptrace)"
+        }
+    };
+    ReachError::NotPermitted {
+        pid,
+        why: why.to_string(),
+    }
+}
+
+/// An I/O error's message without the "(os error N)" suffix.
+fn plain(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// A `sleep` that we start, stop, copy and let go: it is left as it was
+    /// and still ends normally.
+    #[test]
+    fn a_running_process_is_stopped_copied_and_let_go() {
+        let mut child = Command::new("sleep")
+            .arg("0.5")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        std::thread::sleep(Duration::from_millis(100));
+        let snapshot = Snapshot::take(pid, &[], Buffers::prepare(pid, &[])).unwrap();
+        assert_eq!(snapshot.threads.len(), 1);
+        assert_eq!(snapshot.threads[0].tid, pid);
+        let stack = snapshot.maps.iter().find(|m| m.name == "[stack]").unwrap();
+        assert!(stack.contains(snapshot.threads[0].sp));
+        assert!(snapshot.regions.iter().any(|r| r.start == stack.start));
+        assert!(snapshot.copied_bytes > 0);
+        // Its stack holds its stack pointer's neighbourhood: readable.
+        let sp = snapshot.threads[0].sp & !7;
+        assert!(snapshot.words(sp, sp + 64).is_some());
+        let held = snapshot.release();
+        assert!(held < Duration::from_secs(5));
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+
+    #[test]
+    fn a_process_that_is_gone_is_said_to_be() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let err = Snapshot::take(pid, &[], Buffers::default()).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("process {pid} ended before its memory could be read")
+        );
+    }
+}
