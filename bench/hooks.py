@@ -8,13 +8,17 @@ instructions per malloc/free pair against the plain run.
 
     bench/hooks.py                  # 200,000 pairs
     bench/hooks.py --pairs 500000
+    bench/hooks.py --timed 9        # also the CPU time of 10 M pairs, 9 interleaved rounds
 
 Results go to stdout and to bench/out/hooks.md. Benchmarks are never run in CI.
 """
 
 import argparse
 import os
+import random
 import re
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +43,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=200_000)
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--timed", type=int, default=0, metavar="ROUNDS",
+                        help="also time 10 M pairs natively, ROUNDS interleaved rounds")
     args = parser.parse_args()
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--locked", "-p", "heapwise-preload"], cwd=ROOT, check=True)
@@ -79,6 +85,27 @@ def main():
         count = instructions(cmd, {**base, **extra})
         plain = plain or count
         say(f"| {name} | {count:,} | {count / plain:.3f} | {(count - plain) / args.pairs:.1f} |")
+    if args.timed:
+        timed_cmd = [str(bench), "1", "10000000"]
+        cpu = {name: [] for name, _ in modes}
+        for _ in range(args.timed):
+            order = list(modes)
+            random.shuffle(order)
+            for name, extra in order:
+                for old in OUT.glob("*.hwt*"):
+                    old.unlink()
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                subprocess.run(timed_cmd, env={**base, **extra}, capture_output=True, check=True)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        plain_cpu = statistics.median(cpu["plain glibc"])
+        say(f"\nTimed: `alloc_bench 1 10000000`, {args.timed} interleaved rounds, median CPU time "
+            "(the process's threads together):\n")
+        say("| mode | CPU | × plain |")
+        say("|---|---|---|")
+        for name, _ in modes:
+            c = statistics.median(cpu[name])
+            say(f"| {name} | {c:.3f} s | {c / plain_cpu:.3f} |")
     (OUT.parent / "hooks.md").write_text("\n".join(lines) + "\n")
 
 

@@ -32,6 +32,8 @@ use crate::sys::{self, SpinLock};
 /// only a few megabytes a second (and none while the program keeps every
 /// core busy: then blocks are stored).
 const PACKED_ZSTD_LEVEL: i32 = 6;
+/// A payload this large means the writer fell behind (see `Framer::frame`).
+const BEHIND: usize = 3 * BLOCK_TARGET;
 /// Bytes of payload after which a block is written at once.
 const BLOCK_TARGET: usize = 1 << 20;
 /// The longest time records wait before being written.
@@ -498,6 +500,13 @@ impl Framer {
         }
         self.framed.clear();
         self.packed.clear();
+        if payload.len() >= BEHIND {
+            // The program records faster than the writer packs and
+            // compresses at level 6 (a pass that gathered this much took
+            // long): rows at level 1 from now on, which keep up — the reader
+            // holds a pass in memory, so passes must stay short.
+            self.packer = None;
+        }
         let packed = match &mut self.packer {
             Some(packer) => match packer.pack(payload, &mut self.packed) {
                 Ok(()) => true,
