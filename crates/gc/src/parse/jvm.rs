@@ -149,10 +149,11 @@ impl JvmParser {
         if self.generation_line(collection, body) {
             return LineUse::Detail;
         }
-        // Generational ZGC prefixes its phases with `Y:` (young) / `O:` (old).
+        // Generational ZGC prefixes its phases with `Y:` (young) / `O:` (old)
+        // in a major collection, and `y:` in a minor one (JDK 21 and later).
         let (generation, body) = match body.get(..3) {
-            Some("Y: ") => (Some(GcKind::Minor), &body[3..]),
-            Some("O: ") => (Some(GcKind::Major), &body[3..]),
+            Some("Y: " | "y: ") => (Some(GcKind::Minor), &body[3..]),
+            Some("O: " | "o: ") => (Some(GcKind::Major), &body[3..]),
             _ => (None, body),
         };
         let is_pause = body.starts_with("Pause ");
@@ -582,6 +583,36 @@ mod tests {
         assert_eq!(log.events.len(), 1);
         assert_eq!(log.events[0].promoted_bytes, Some(1024 * 1024));
         assert_eq!(log.events[0].cause.as_deref(), Some("Allocation Failure"));
+    }
+
+    #[test]
+    fn generational_zgc_minor_collections_prefix_their_phases_with_lowercase_y() {
+        // JDK 25, -Xlog:gc*: a minor collection's phases say `y:`, a major
+        // collection's `Y:` and `O:`.
+        let (log, _, _) = parse(&[
+            "[0.068s][info][gc          ] GC(3) Minor Collection (Allocation Rate)",
+            "[0.068s][info][gc,phases   ] GC(3) y: Pause Mark Start 0.006ms",
+            "[0.069s][info][gc,phases   ] GC(3) y: Concurrent Mark 0.268ms",
+            "[0.069s][info][gc,phases   ] GC(3) y: Pause Mark End 0.004ms",
+            "[0.069s][info][gc,phases   ] GC(3) y: Pause Relocate Start 0.003ms",
+            "[0.069s][info][gc,phases   ] GC(3) y: Young Generation 32M(50%)->8M(12%) 0.001s",
+            "[0.069s][info][gc          ] GC(3) Minor Collection (Allocation Rate) 32M(50%)->8M(12%) 0.001s",
+            "[0.053s][info][gc,phases   ] GC(4) O: Pause Mark End 0.004ms",
+        ]);
+        let pauses: Vec<_> = log
+            .events
+            .iter()
+            .filter_map(|e| e.pause_ms.map(|p| (e.kind, p)))
+            .collect();
+        assert_eq!(
+            pauses,
+            [
+                (GcKind::Minor, 0.006),
+                (GcKind::Minor, 0.004),
+                (GcKind::Minor, 0.003),
+                (GcKind::Major, 0.004),
+            ]
+        );
     }
 
     #[test]

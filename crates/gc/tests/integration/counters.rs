@@ -192,9 +192,10 @@ pub fn unified(text: &str) -> Tally {
             continue;
         };
         let message = line[at + close + 1..].trim();
-        let message = message
-            .strip_prefix("Y: ")
-            .or_else(|| message.strip_prefix("O: "))
+        // Generational ZGC: `Y:`/`O:` in a major collection, `y:` in a minor one.
+        let message = ["Y: ", "O: ", "y: ", "o: "]
+            .iter()
+            .find_map(|p| message.strip_prefix(p))
             .unwrap_or(message);
         let last = message.rsplit(' ').next().unwrap_or("");
         let duration = duration_ms(last);
