@@ -91,19 +91,26 @@ pub(crate) fn sampling_errors(analysis: &Analysis) -> Option<rustc_hash::FxHashM
     Some(variance)
 }
 
-/// A sampled series is a leak only if what it holds at the end is beyond
-/// its sampling error: more than twice the standard error `error` of its
-/// estimated live bytes `live` (with one recorded block, the estimate is
-/// about that block's weight and the error as large: a handful of
-/// recorded blocks is what separates growth from the luck of the draw).
+/// A sampled series is a leak only if its growth is beyond twice its
+/// sampling error. `error` is the standard error of its estimated live
+/// bytes at the end (`live`); the growth is the difference of two such
+/// estimates, whose recorded blocks may all differ (a cache that turned
+/// over), so its standard error is at most √2 · `error` when the start held
+/// no more than the end. What it holds at the end must also exceed twice
+/// `error`: with one recorded block the estimate is about that block's
+/// weight and the error as large, and a handful of recorded blocks is what
+/// separates growth from the luck of the draw.
 pub(crate) fn within_sampling_error(verdict: &mut Verdict, live: f64, error: f64) {
-    if verdict.leak && live <= 2.0 * error {
+    let growth_error = std::f64::consts::SQRT_2 * error;
+    let growth = verdict.growth_bytes.unwrap_or(live);
+    if verdict.leak && (live <= 2.0 * error || growth <= 2.0 * growth_error) {
         verdict.leak = false;
         verdict.reason = format!(
-            "{}; but that is within the sampling error ({} ± {}), so it is not called a leak",
+            "{}; but that growth (+{} to {}) is within twice its sampling error (± {}), so it is not called a leak",
             verdict.reason,
+            heapwise_words::bytes_f64(growth.max(0.0)),
             heapwise_words::bytes_f64(live),
-            heapwise_words::bytes_f64(error)
+            heapwise_words::bytes_f64(growth_error)
         );
     }
 }
@@ -310,16 +317,26 @@ mod tests {
 
     #[test]
     fn growth_within_twice_its_sampling_error_is_not_a_leak() {
+        // The series grows 1.19 MB (119 steps of 10 kB) to 2.19 MB.
         let mut verdict = leaking();
+        let growth = verdict.growth_bytes.unwrap();
+        assert!((growth - 1.19e6).abs() < 1e4, "{growth}");
+        // An end estimate of 2 MB ± 1.2 MB: not even the end is sure.
         within_sampling_error(&mut verdict, 2.0e6, 1.2e6);
         assert!(!verdict.leak);
         assert!(
-            verdict.reason.contains("within the sampling error"),
+            verdict.reason.contains("within twice its sampling error"),
             "{}",
             verdict.reason
         );
+        // ± 0.5 MB at the end: the growth's error is √2 · 0.5 MB = 0.71 MB,
+        // and 1.19 MB is less than twice that.
         let mut verdict = leaking();
         within_sampling_error(&mut verdict, 2.0e6, 0.5e6);
+        assert!(!verdict.leak, "{}", verdict.reason);
+        // ± 0.4 MB: twice 0.57 MB is 1.13 MB, below the growth.
+        let mut verdict = leaking();
+        within_sampling_error(&mut verdict, 2.0e6, 0.4e6);
         assert!(verdict.leak, "{}", verdict.reason);
     }
 }
