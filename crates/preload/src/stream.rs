@@ -5,7 +5,9 @@
 //! records to its active block and publishes the new length with one release
 //! store; the writer copies what is published. A full block goes through a
 //! single-producer/single-consumer ring to the writer, which hands emptied
-//! blocks back through the stream's `spare` slot. The total memory of blocks
+//! blocks back through the stream's `spare` slot — of any stream, so a
+//! block in the ring is never its stream's `active` one any more
+//! ([`StreamPrivate::hand_over`] says why). The total memory of blocks
 //! is bounded: when it is reached the producing thread waits for the writer
 //! (back-pressure) instead of growing without limit.
 //!
@@ -587,19 +589,9 @@ impl StreamPrivate {
             self.restart_block(stream.id, base);
             return;
         }
-        let mut waited = 0u32;
-        while !stream.full.push(full) {
-            wake_writer();
-            if !crate::state::tracing() || !stream.bounded {
-                // The writer is gone (exit), or is the one writing to this
-                // queue: drop what this block holds (the gap it leaves in
-                // the stream's offsets tells a reader something is lost).
-                self.restart_block(stream.id, base);
-                return;
-            }
-            sys::nap_us(50);
-            waited += 1;
-        }
+        let Some(mut waited) = self.hand_over(stream) else {
+            return;
+        };
         let next = loop {
             let spare = stream.spare.swap(ptr::null_mut(), Ordering::AcqRel);
             if !spare.is_null() {
@@ -633,6 +625,40 @@ impl StreamPrivate {
         } else {
             STALLS.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Hands the full active block to the writer (its ring); the naps it
+    /// took waiting for room, or `None` if it kept the block instead.
+    ///
+    /// The block stops being the stream's `active` one *before* it goes
+    /// into the ring. Once in the ring, the writer may copy it, write it
+    /// out and hand it to another stream as its spare — while this thread,
+    /// preempted before it stores its next block, would still name it
+    /// `active`. The writer would then copy the other stream's records as
+    /// this one's, and mark them copied (a loaded two-core machine did
+    /// that: 17 bytes of one stream in another's, the trace damaged from
+    /// there). With `active` null in between, the writer copies nothing of
+    /// this stream until the next block is stored.
+    fn hand_over(&mut self, stream: &Stream) -> Option<u32> {
+        let full = self.block;
+        let base = Block::end(full);
+        stream.active.store(ptr::null_mut(), Ordering::Release);
+        let mut waited = 0u32;
+        while !stream.full.push(full) {
+            wake_writer();
+            if !crate::state::tracing() || !stream.bounded {
+                // The writer is gone (exit), or is the one writing to this
+                // queue: drop what this block holds (the gap it leaves in
+                // the stream's offsets tells a reader something is lost),
+                // and keep writing into it.
+                self.restart_block(stream.id, base);
+                stream.active.store(full, Ordering::Release);
+                return None;
+            }
+            sys::nap_us(50);
+            waited += 1;
+        }
+        Some(waited)
     }
 
     fn restart_block(&mut self, id: u32, base: u64) {
@@ -687,7 +713,8 @@ pub fn drain(
         }
         drained.push(block);
     }
-    if !active_done {
+    // Null while its thread hands a full block over (`hand_over`).
+    if !active_done && !active.is_null() {
         copy_new(stream.id, active, emit);
     }
     if stream.spare.load(Ordering::Acquire).is_null()
@@ -714,7 +741,12 @@ fn copy_new(id: u32, block: *mut Block, emit: &mut dyn FnMut(u32, &[u8])) {
     }
 }
 
+/// Whether the writer copied all of `block` (never for a null one: its
+/// stream's thread was between two blocks).
 fn is_drained(block: *mut Block) -> bool {
+    if block.is_null() {
+        return false;
+    }
     // SAFETY: blocks are never freed.
     let block = unsafe { &*block };
     block.flushed.get() >= block.committed.load(Ordering::Acquire)

@@ -1,9 +1,13 @@
-//! A stream re-armed for a new trace, as the writer of each trace sees it.
+//! A stream re-armed for a new trace, and a block handed from one stream
+//! to another, as the writer sees them.
 
 use heapwise_trace::AllocApi;
 use heapwise_trace::record::{StreamDecoder, StreamRecord};
 
 use super::*;
+
+/// The tests share the trace's epoch (one moves it on): one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// What the writer copies from `stream` now.
 fn drained(stream: &Stream) -> Vec<u8> {
@@ -41,6 +45,7 @@ fn record_alloc(stream: &Stream) -> Vec<u8> {
 /// (The only test of this binary that moves the trace's epoch on.)
 #[test]
 fn a_stream_re_armed_for_a_new_trace_starts_over_and_the_old_one_is_not_read() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tid = sys::gettid();
     let stream = attach().expect("a stream (in private memory: no spill file here)");
     let first = record_alloc(stream);
@@ -84,4 +89,75 @@ fn a_stream_re_armed_for_a_new_trace_starts_over_and_the_old_one_is_not_read() {
         unsafe { stream.private() }.interner.lookup(&stack, hash),
         None
     );
+}
+
+/// Records allocations until the next one would need a new block.
+fn fill(stream: &Stream) {
+    // SAFETY: the test's thread owns the stream.
+    while unsafe { stream.private() }.pos() + MAX_RECORD_LEN <= BLOCK_SIZE {
+        record_alloc(stream);
+    }
+}
+
+#[test]
+fn a_block_handed_to_the_writer_is_never_read_again_as_its_old_streams() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let epoch = state::epoch();
+    let a: &Stream = Box::leak(new_stream(900, Block::alloc(), true, epoch));
+    let b: &Stream = Box::leak(new_stream(901, Block::alloc(), true, epoch));
+    let (mut drained, mut pool) = (Vec::new(), Vec::new());
+    let mut nothing = |_: u32, _: &[u8]| {};
+
+    // A's thread fills its block and hands it over, then is preempted
+    // before it stores its next one.
+    fill(a);
+    // SAFETY: the test's thread owns the stream.
+    let full = unsafe { a.private() }.block;
+    // SAFETY: as above.
+    assert_eq!(unsafe { a.private() }.hand_over(a), Some(0));
+    // The writer copies it, writes it out and recycles it: B gets it as
+    // its spare.
+    drain(a, &mut drained, &mut pool, &mut nothing);
+    assert_eq!(drained, vec![full]);
+    pool.append(&mut drained);
+    drain(b, &mut drained, &mut pool, &mut nothing);
+    assert_eq!(b.spare.load(Ordering::Acquire), full);
+
+    // B's thread fills its block and moves on into that one.
+    fill(b);
+    let into_recycled = record_alloc(b);
+    // SAFETY: the test's thread owns the stream.
+    assert_eq!(unsafe { b.private() }.block, full);
+
+    // A's stream has nothing more to give while its thread is between
+    // blocks; B's records are B's, all of them.
+    let mut from_a = Vec::new();
+    drain(a, &mut drained, &mut pool, &mut |_, bytes| {
+        from_a.extend_from_slice(bytes)
+    });
+    assert!(
+        from_a.is_empty(),
+        "A's stream yielded {} bytes of B's block",
+        from_a.len()
+    );
+    let mut from_b = Vec::new();
+    drain(b, &mut drained, &mut pool, &mut |id, bytes| {
+        assert_eq!(id, 901);
+        from_b.extend_from_slice(bytes)
+    });
+    assert!(from_b.ends_with(&into_recycled), "{from_b:?}");
+    // A's thread resumes: its next block, and the writer reads it again.
+    // SAFETY: as above.
+    let p = unsafe { a.private() };
+    let next = new_block().expect("a block");
+    Block::assign(next, a.id, Block::end(full));
+    a.active.store(next, Ordering::Release);
+    p.block = next;
+    p.pos = 0;
+    let resumed = record_alloc(a);
+    let mut again = Vec::new();
+    drain(a, &mut drained, &mut pool, &mut |_, bytes| {
+        again.extend_from_slice(bytes)
+    });
+    assert_eq!(again, resumed);
 }

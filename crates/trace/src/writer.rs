@@ -10,8 +10,6 @@ use crate::block::{BlockEncoder, put_segment_header, stored_header};
 use crate::control::ControlRecord;
 use crate::error::TraceError;
 use crate::header::Header;
-use crate::reader::TraceReader;
-use crate::stacks::StackTable;
 
 /// Buffers segments and writes them as one block per [`TraceWriter::flush`].
 #[derive(Debug)]
@@ -36,18 +34,12 @@ impl TraceWriter {
         TraceWriter::with_file(file).map_err(io)
     }
 
-    /// Opens an existing trace to append blocks after its last complete
-    /// block; an unfinished block at the end (the writer was killed while
-    /// writing it) is cut off first, since it can never be read.
-    pub fn append(path: impl AsRef<Path>) -> Result<TraceWriter, TraceError> {
-        let path = path.as_ref();
-        let mut reader = TraceReader::open(path)?;
-        let status = reader.read_all(&mut |_: crate::Event<'_>, _: &StackTable| {})?;
-        TraceWriter::append_after(path, status.bytes_read)
-    }
-
-    /// Like [`TraceWriter::append`] when the length of the trace's readable
-    /// part is already known (from [`crate::ReadStatus::bytes_read`]).
+    /// Opens an existing trace to append blocks after its first
+    /// `valid_len` bytes (its readable part, [`crate::ReadStatus::bytes_read`]):
+    /// an unfinished block at the end (the writer was killed while writing
+    /// it) is cut off first, since it can never be read. Everything after
+    /// `valid_len` is cut off, so never call it on a damaged trace: blocks
+    /// after the damage are whole, only unreachable.
     pub fn append_after(path: impl AsRef<Path>, valid_len: u64) -> Result<TraceWriter, TraceError> {
         let path = path.as_ref();
         let io = |source| TraceError::Io {

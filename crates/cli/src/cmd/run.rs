@@ -461,7 +461,13 @@ fn read_main_trace(
         records.extend(reach::records(&record, &lost));
         analysis.replay.reachability.set(record, lost);
     }
-    append(path, analysis.status.bytes_read, &records, compress)?;
+    // Appending goes after the last block read, cutting off what follows.
+    // After damage that is everything the reader could not get past —
+    // megabytes a better reader (or the next version) may still read: a
+    // damaged trace is left as it is, its end said only in this summary.
+    if analysis.status.damage.is_none() {
+        append(path, analysis.status.bytes_read, &records, compress)?;
+    }
     Ok(analysis)
 }
 

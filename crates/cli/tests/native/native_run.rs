@@ -670,3 +670,28 @@ fn the_program_gets_every_pthread_key() {
     let leak = leak_from(&report, "thread_leak");
     assert_eq!((u(&leak["allocations"]), u(&leak["bytes"])), (50, 50 * 48));
 }
+
+#[test]
+fn a_trace_damaged_while_the_program_runs_is_left_whole() {
+    // `scribble.c` writes garbage over a block of its own trace, then
+    // allocates on: `heapwise run` says the trace is damaged, and keeps
+    // every byte of it — the blocks after the damage are whole, only out
+    // of a reader's reach — instead of cutting it at the damage to
+    // append how the program ended.
+    let dir = test_dir("scribble");
+    let trace = dir.join("s.hwt");
+    let out = run_traced(&dir, "s.hwt", &program("scribble.c"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let scribbled: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("the length it scribbled at");
+    assert!(stderr(&out).contains("damaged"), "{}", stderr(&out));
+    let report = report_json(&trace);
+    assert!(report["trace"]["damage"].is_string(), "{}", report["trace"]);
+    let kept = std::fs::metadata(&trace).unwrap().len();
+    assert!(
+        kept > scribbled,
+        "the trace was {scribbled} bytes when damaged and is {kept} now"
+    );
+}
