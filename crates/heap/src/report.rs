@@ -56,6 +56,24 @@ pub struct ConstructorSummary {
     pub retained_bytes: u64,
 }
 
+impl ConstructorSummary {
+    /// Finishes a summary's rows, one per constructor in the order of
+    /// `retained` (each one's retained bytes): drops constructors with no
+    /// object and orders the rest by retained bytes, largest first, then by
+    /// name.
+    pub fn finish(rows: &mut Vec<ConstructorSummary>, retained: Vec<u64>) {
+        for (row, bytes) in rows.iter_mut().zip(retained) {
+            row.retained_bytes = bytes;
+        }
+        rows.retain(|r| r.count > 0);
+        rows.sort_by(|a, b| {
+            b.retained_bytes
+                .cmp(&a.retained_bytes)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+    }
+}
+
 /// `heapwise heap diff`: what changed between two dumps, per constructor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeapDiff {

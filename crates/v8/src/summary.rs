@@ -50,15 +50,7 @@ pub fn summarize(graph: &HeapGraph) -> HeapSummary {
         }
     }
     let retained = class_retained(graph, &classes, keys.len(), |node| counted(snapshot, node));
-    for (row, bytes) in rows.iter_mut().zip(retained) {
-        row.retained_bytes = bytes;
-    }
-    rows.retain(|r| r.count > 0);
-    rows.sort_by(|a, b| {
-        b.retained_bytes
-            .cmp(&a.retained_bytes)
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    ConstructorSummary::finish(&mut rows, retained);
     HeapSummary {
         schema: SUMMARY_SCHEMA.to_string(),
         format: DumpFormat::V8,
