@@ -631,8 +631,9 @@ pub struct TimelinePoint {
     pub allocated_bytes_per_s: f64,
     /// Resident set size last sampled by then (`null`: not sampled).
     pub rss_bytes: Option<u64>,
-    /// The allocator's heap from the kernel (glibc `mallinfo2` arena plus
-    /// mmapped chunks) last sampled by then.
+    /// The allocator's heap from the kernel (glibc's `brk` heap and thread
+    /// arenas' heaps; in older traces, `mallinfo2`'s arena plus mmapped
+    /// chunks) last sampled by then.
     pub heap_bytes: Option<u64>,
 }
 

@@ -9,8 +9,8 @@
 //! size classes carved from 64 KiB `mmap`ed slabs, kept on free lists
 //! behind a spin lock, and `mmap` for anything larger. Code that may run in
 //! a signal handler never allocates, so it never waits for that lock.
-//! Keeping the tracer's memory out of the arenas also keeps glibc's own
-//! statistics (`mallinfo2`) about the program alone.
+//! Keeping the tracer's memory out of the arenas also keeps the heap's
+//! size (`heaps.rs`) about the program alone.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::UnsafeCell;

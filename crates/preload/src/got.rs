@@ -365,18 +365,12 @@ fn write_slot(address: usize, value: usize) -> bool {
 /// where nothing is mapped, instead of a fault.
 fn read_checked(address: usize) -> Option<usize> {
     let mut value = 0usize;
-    let local = libc::iovec {
-        iov_base: (&mut value as *mut usize).cast(),
-        iov_len: std::mem::size_of::<usize>(),
-    };
-    let remote = libc::iovec {
-        iov_base: address as *mut c_void,
-        iov_len: std::mem::size_of::<usize>(),
-    };
-    // SAFETY: both iovecs describe one word; the remote one is checked by
-    // the kernel.
-    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
-    (n == std::mem::size_of::<usize>() as isize).then_some(value)
+    crate::sys::read_checked(
+        address as u64,
+        (&mut value as *mut usize).cast(),
+        std::mem::size_of::<usize>(),
+    )
+    .then_some(value)
 }
 
 /// One aligned word written with `process_vm_writev` on ourselves: the

@@ -166,6 +166,7 @@ mod stream;
 mod bound;
 mod config;
 mod gauge;
+mod heaps;
 mod pause;
 mod writer;
 

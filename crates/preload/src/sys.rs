@@ -292,6 +292,24 @@ pub fn set_errno(value: i32) {
     unsafe { *libc::__errno_location() = value };
 }
 
+/// Copies `len` bytes at `address` of this process into `into` with
+/// `process_vm_readv`: false where they are not all mapped, instead of a
+/// fault.
+pub fn read_checked(address: u64, into: *mut u8, len: usize) -> bool {
+    let local = libc::iovec {
+        iov_base: into.cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: address as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: `into` holds `len` bytes (the caller's promise); the kernel
+    // checks the remote range.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    n == len as isize
+}
+
 /// Reads a whole small file (`/proc/self/...`) into `buf`, returning the
 /// length read.
 pub fn read_file(path: &std::ffi::CStr, buf: &mut [u8]) -> Option<usize> {

@@ -436,8 +436,8 @@ impl Writer {
 
     fn housekeeping(&mut self) {
         let now = sys::monotonic_ns();
-        // mallinfo2 walks the allocator's free lists under its locks: keep
-        // its share of time below 1/1000.
+        // Reading the maps costs more in a process with many mappings:
+        // keep its share of time below 1/1000.
         let counter_interval = COUNTER_INTERVAL_NS.max(self.counter_cost_ns * 1000);
         if now.saturating_sub(self.last_counters_ns) >= counter_interval {
             self.last_counters_ns = now;
@@ -591,13 +591,9 @@ fn sample_counters() -> Counters {
             .and_then(|v| v.parse::<u64>().ok())
             .map(|pages| pages * page);
     }
-    // SAFETY: mallinfo2 has no preconditions.
-    let info = unsafe { libc::mallinfo2() };
-    counters.heap_arena_bytes = Some(info.arena as u64);
-    counters.heap_in_use_bytes = Some(info.uordblks as u64);
-    counters.heap_free_bytes = Some(info.fordblks as u64);
-    counters.heap_free_chunks = Some(info.ordblks as u64);
-    counters.heap_mmap_bytes = Some(info.hblkhd as u64);
+    // Not `mallinfo2`: it walks every free chunk under the arenas' locks
+    // (`heaps.rs`).
+    counters.heap_arena_bytes = crate::heaps::own_heap_bytes();
     counters
 }
 

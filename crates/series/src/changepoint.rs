@@ -205,26 +205,33 @@ pub(crate) fn pelt_linear(
     let mut last = vec![0usize; n + 1];
     best[0] = -penalty;
     let mut candidates: Vec<usize> = vec![0];
+    // Per candidate, `best[start] + cost(start, end)` for this `end`: the
+    // pruning below reuses it rather than fitting every segment twice.
+    let mut costs: Vec<f64> = Vec::new();
     for end in min_len..=n {
         let mut best_cost = f64::INFINITY;
         let mut best_start = 0;
+        costs.clear();
         for &start in &candidates {
-            if end - start >= min_len && best[start].is_finite() {
-                let cost = best[start] + prefix.cost(start, end) + penalty;
-                if cost < best_cost {
+            let mut before_penalty = f64::NEG_INFINITY;
+            if end - start >= min_len {
+                before_penalty = best[start] + prefix.cost(start, end);
+                let cost = before_penalty + penalty;
+                if best[start].is_finite() && cost < best_cost {
                     best_cost = cost;
                     best_start = start;
                 }
             }
+            costs.push(before_penalty);
         }
         best[end] = best_cost;
         last[end] = best_start;
         // Pruning: a start whose cost already exceeds the optimum can never
         // win later (costs here are sums of squared residuals, so splitting
-        // never costs more than not splitting).
-        candidates.retain(|&start| {
-            end - start < min_len || best[start] + prefix.cost(start, end) <= best_cost
-        });
+        // never costs more than not splitting). A start too recent for a
+        // segment yet stays (its `before_penalty` is −∞).
+        let mut costs = costs.iter();
+        candidates.retain(|_| costs.next().is_none_or(|&c| c <= best_cost));
         if end + min_len <= n {
             candidates.push(end);
         }

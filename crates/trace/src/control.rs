@@ -92,7 +92,10 @@ pub struct Counters {
     pub ts: u64,
     /// Resident set size (bytes).
     pub rss_bytes: Option<u64>,
-    /// glibc `mallinfo2().arena`: bytes of non-mmapped heap obtained from the kernel.
+    /// Bytes of glibc's heaps (its `brk` heap and its thread arenas' heaps),
+    /// as the preload reads them from its maps: what `mallinfo2().arena`
+    /// counts, without its walk of the free chunks. The four fields below
+    /// were `mallinfo2`'s; the preload no longer writes them.
     pub heap_arena_bytes: Option<u64>,
     /// `mallinfo2().uordblks`: bytes in use by allocations.
     pub heap_in_use_bytes: Option<u64>,

@@ -4,8 +4,10 @@
  * block, and frees the large block: the hole stays between pins, glibc
  * cannot return it, and the next, larger block extends the heap again.
  * The program keeps 1 MiB of real data and the pins (16 bytes a round).
- * Usage: fragment ROUNDS (default 24), 100 ms apart. */
+ * Usage: fragment ROUNDS [thread] (default 24 rounds, 100 ms apart); with
+ * "thread", the rounds run in a new thread, so in a glibc thread arena. */
 #include <malloc.h>
+#include <pthread.h>
 #include <time.h>
 #include "common.h"
 
@@ -17,11 +19,8 @@ __attribute__((noinline)) void *take_buffer(size_t size) {
     return p;
 }
 
-int main(int argc, char **argv) {
-    long rounds = arg_or(argc, argv, 1, 24);
-    /* Serve large blocks from the heap, and never trim it. */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+static void *fragment(void *arg) {
+    long rounds = (long)arg;
     char *data = malloc(1 << 20);
     memset(data, 2, 1 << 20);
     struct timespec pause = {0, 100000000};
@@ -33,5 +32,20 @@ int main(int argc, char **argv) {
         nanosleep(&pause, NULL);
     }
     KEEP(data);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    long rounds = arg_or(argc, argv, 1, 24);
+    /* Serve large blocks from the heap, and never trim it. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    if (argc > 2 && strcmp(argv[2], "thread") == 0) {
+        pthread_t thread;
+        pthread_create(&thread, NULL, fragment, (void *)rounds);
+        pthread_join(thread, NULL);
+    } else {
+        fragment((void *)rounds);
+    }
     return 0;
 }

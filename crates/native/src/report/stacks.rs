@@ -35,36 +35,34 @@ pub fn stack_growth(
     let series_options = super::memory::options("live bytes of this call stack");
     let errors = sampling_errors(analysis);
     let measured = analysis.measured_buckets();
-    let mut growth: Vec<StackGrowth> = candidates
-        .into_iter()
-        .map(|stack| {
-            // Judged at the series' own resolution (see
-            // `StackSeries::samples`), at the times of the grid buckets its
-            // samples end.
-            let series = &replay.stacks[stack as usize].series;
-            let samples = series.samples(replay.grid.level, times.len());
-            let width = 1usize << series.level.saturating_sub(replay.grid.level);
-            let series = Series::from_pairs(
-                samples
-                    .into_iter()
-                    .filter(|&(bucket, _)| {
-                        measured.as_ref().is_none_or(|measured| {
-                            measured[(bucket + 1).saturating_sub(width)..=bucket]
-                                .iter()
-                                .any(|&m| m)
-                        })
+    let judge = |stack: StackId| {
+        // Judged at the series' own resolution (see
+        // `StackSeries::samples`), at the times of the grid buckets its
+        // samples end.
+        let series = &replay.stacks[stack as usize].series;
+        let samples = series.samples(replay.grid.level, times.len());
+        let width = 1usize << series.level.saturating_sub(replay.grid.level);
+        let series = Series::from_pairs(
+            samples
+                .into_iter()
+                .filter(|&(bucket, _)| {
+                    measured.as_ref().is_none_or(|measured| {
+                        measured[(bucket + 1).saturating_sub(width)..=bucket]
+                            .iter()
+                            .any(|&m| m)
                     })
-                    .map(|(bucket, value)| (times[bucket], value as f64)),
-            );
-            let mut verdict = analyze(&series, &series_options);
-            if let Some(errors) = &errors {
-                let live = replay.stacks[stack as usize].live_bytes as f64;
-                let error = errors.get(&stack).copied().unwrap_or(0.0).sqrt();
-                within_sampling_error(&mut verdict, live, error);
-            }
-            StackGrowth { stack, verdict }
-        })
-        .collect();
+                })
+                .map(|(bucket, value)| (times[bucket], value as f64)),
+        );
+        let mut verdict = analyze(&series, &series_options);
+        if let Some(errors) = &errors {
+            let live = replay.stacks[stack as usize].live_bytes as f64;
+            let error = errors.get(&stack).copied().unwrap_or(0.0).sqrt();
+            within_sampling_error(&mut verdict, live, error);
+        }
+        StackGrowth { stack, verdict }
+    };
+    let mut growth = on_every_core(&candidates, judge);
     growth.sort_by(|a, b| {
         let slope = |g: &StackGrowth| g.verdict.slope_bytes_per_s.unwrap_or(0.0);
         b.verdict
@@ -73,6 +71,33 @@ pub fn stack_growth(
             .then(slope(b).total_cmp(&slope(a)))
     });
     growth
+}
+
+/// `judge` applied to every item, the items shared among the machine's
+/// cores (each stack's verdict is a few milliseconds of series analysis,
+/// and up to 200 stacks are judged), in the items' order.
+fn on_every_core<T: Copy + Sync, R: Send>(items: &[T], judge: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads.max(1)).max(8);
+    if items.len() <= chunk {
+        return items.iter().map(|&item| judge(item)).collect();
+    }
+    std::thread::scope(|scope| {
+        let judge = &judge;
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|&item| judge(item)).collect::<Vec<R>>())
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| {
+                part.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// In a sampled trace, each stack's variance of its estimated live bytes
