@@ -70,13 +70,17 @@ impl Heuristic {
 }
 
 /// The heuristic that accepts `pointer`, an interior pointer into block
-/// `index`, if any.
+/// `index`, if any. `first_is_vtable` remembers, per block, whether its
+/// first word is a vtable's address (`None`: not known yet): the multiple
+/// inheritance heuristic needs it, and a heap full of interior pointers
+/// (perl's) asks it of the same blocks millions of times.
 pub fn recognise(
     pointer: u64,
     index: u32,
     table: &BlockTable,
     memory: &dyn Memory,
     probe: &dyn Probe,
+    first_is_vtable: &mut Option<bool>,
 ) -> Option<Heuristic> {
     let start = table.start(index);
     let size = table.size(index);
@@ -109,14 +113,15 @@ pub fn recognise(
         return Some(Heuristic::NewArray);
     }
     if pointer.is_multiple_of(8)
+        && *first_is_vtable.get_or_insert_with(|| {
+            word(start).is_some_and(|first| {
+                first.is_multiple_of(8) && first >= 4096 && probe.is_vtable(first)
+            })
+        })
         && let Some(inner) = word(pointer)
         && inner.is_multiple_of(8)
         && inner >= 4096
-        && let Some(first) = word(start)
-        && first.is_multiple_of(8)
-        && first >= 4096
         && probe.is_vtable(inner)
-        && probe.is_vtable(first)
     {
         return Some(Heuristic::MultipleInheritance);
     }
@@ -171,7 +176,7 @@ mod tests {
         let table = heap.table();
         let hit = table.find(pointer).unwrap();
         assert!(!hit.start);
-        recognise(pointer, hit.index, &table, heap, &NoProbe)
+        recognise(pointer, hit.index, &table, heap, &NoProbe, &mut None)
     }
 
     #[test]

@@ -34,6 +34,10 @@ const STATE: u8 = 0b11;
 const PENDING: u8 = 0b100;
 /// The heuristic that made the block reachable, in bits 3..6.
 const HEURISTIC_SHIFT: u8 = 3;
+/// Whether the block's first word is a vtable's address is known (bit 6),
+/// and is (bit 7): see [`heuristics::recognise`].
+const VTABLE_KNOWN: u8 = 1 << 6;
+const VTABLE_FIRST: u8 = 1 << 7;
 /// Blocks popped from the mark stack together (see [`Scan::finish`]).
 const WINDOW: usize = 16;
 
@@ -179,7 +183,7 @@ impl<'t> Scan<'t> {
         if self.state(index) != REACHABLE {
             return None;
         }
-        Heuristic::from_bits(self.flags[index as usize] >> HEURISTIC_SHIFT)
+        Heuristic::from_bits((self.flags[index as usize] >> HEURISTIC_SHIFT) & 0b111)
     }
 
     /// Step 2 for the words of a block, [`LOOKUPS`] at a time: the lookups'
@@ -255,7 +259,14 @@ impl<'t> Scan<'t> {
         let via_start = if hit.start {
             true
         } else {
-            let found = heuristics::recognise(word, index, self.table, memory, probe);
+            let flags = self.flags[index as usize];
+            let mut first_is_vtable =
+                (flags & VTABLE_KNOWN != 0).then_some(flags & VTABLE_FIRST != 0);
+            let found =
+                heuristics::recognise(word, index, self.table, memory, probe, &mut first_is_vtable);
+            if let Some(known) = first_is_vtable {
+                self.flags[index as usize] |= VTABLE_KNOWN | if known { VTABLE_FIRST } else { 0 };
+            }
             self.set_heuristic(index, found);
             found.is_some()
         };
@@ -302,7 +313,7 @@ impl<'t> Scan<'t> {
     fn set_heuristic(&mut self, index: u32, found: Option<Heuristic>) {
         let bits = found.map_or(0, Heuristic::bits);
         let f = &mut self.flags[index as usize];
-        *f = (*f & (STATE | PENDING)) | (bits << HEURISTIC_SHIFT);
+        *f = (*f & (STATE | PENDING | VTABLE_KNOWN | VTABLE_FIRST)) | (bits << HEURISTIC_SHIFT);
     }
 
     #[inline]

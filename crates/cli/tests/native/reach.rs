@@ -347,7 +347,16 @@ fn a_program_killed_by_a_signal_is_not_split_and_says_why_one_whose_handler_exit
     let oracle = valgrind(&dies, &["handler"]);
     let mut expected = oracle.totals;
     expected[2].0 += 16 * dtv_blocks(&oracle);
-    assert_eq!(totals(&report_json(&dir.join("h.hwt"))), expected);
+    let mut found = totals(&report_json(&dir.join("h.hwt")));
+    // Its second thread mallocs and frees one 40-byte block in a loop: at
+    // the instant of the exit it may hold that block (in a register, so
+    // still reachable), in either run.
+    for run in [&mut found, &mut expected] {
+        if run[3] == (40, 1) {
+            run[3] = (0, 0);
+        }
+    }
+    assert_eq!(found, expected);
 }
 
 /// `heapwise run --fail-on-leak` on `reach.c` running `cases`, with
