@@ -282,3 +282,42 @@ fn a_full_trace_compacted_after_any_block_reports_the_same_figures() {
 fn a_sampled_trace_compacted_after_any_block_reports_the_same_estimates() {
     check(4096);
 }
+
+/// Fewer groups listed, or fewer with frames, change only that: the groups
+/// listed are the full list's first ones, with the same figures, and a
+/// group has frames exactly when asked for (the full list's frames).
+#[test]
+fn listing_fewer_leak_groups_or_fewer_frames_keeps_the_rest_of_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.hwt");
+    write_program(&path, 0);
+    let analysis = analyze(&path, &AnalyzeOptions::default()).unwrap();
+    let with = |max_leaks, framed_per_kind| {
+        report(
+            &analysis,
+            &mut Addresses,
+            &ReportOptions {
+                max_leaks,
+                framed_per_kind,
+                ..ReportOptions::default()
+            },
+        )
+    };
+    let full = with(0, 0);
+    // The leak, the cache and the messages: one group each, no scan.
+    assert_eq!(full.leaks.len(), 3);
+    assert!(full.leaks.iter().all(|l| !l.frames.is_empty()));
+    let figures = |r: &NativeReport| -> Vec<(u64, u64)> {
+        r.leaks.iter().map(|l| (l.bytes, l.allocations)).collect()
+    };
+    let two = with(2, 0);
+    assert_eq!(figures(&two), figures(&full)[..2]);
+    for (listed, whole) in two.leaks.iter().zip(&full.leaks) {
+        assert_eq!(listed.frames, whole.frames);
+    }
+    let framed_one = with(0, 1);
+    assert_eq!(figures(&framed_one), figures(&full));
+    assert_eq!(framed_one.leaks[0].frames, full.leaks[0].frames);
+    assert!(framed_one.leaks[1..].iter().all(|l| l.frames.is_empty()));
+    assert_eq!(framed_one.verdict.headline, full.verdict.headline);
+}

@@ -29,7 +29,11 @@
 //!    are spin locks only taken outside signal context, with bounded waits;
 //!    a signal handler that interrupts a hook records into a lock-free side
 //!    buffer (`side.rs`). `fork` takes them all in its prepare handler
-//!    (`lifecycle.rs`) so a child never inherits one half-held.
+//!    (`lifecycle.rs`) so a child never inherits one half-held. Nor does
+//!    the writer hold the program's locks for long: it never calls glibc's
+//!    heap walkers (`mallinfo2`, `malloc_info`), which hold an arena's lock
+//!    while they visit every free chunk — one `mallinfo2` held CPython's
+//!    `malloc` 0.37 s (`heaps.rs` reads the heap's size instead).
 //! 4. **Never block the program on disk I/O.** Only the writer thread
 //!    touches the file. A thread waits only if the bounded buffer memory is
 //!    full (back-pressure, instead of bytehound's unbounded queue that grew

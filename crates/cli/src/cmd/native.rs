@@ -243,12 +243,32 @@ pub fn report(
     min_age: Option<std::time::Duration>,
     suppressions: Option<&SuppressionList>,
 ) -> NativeReport {
+    report_framing(analysis, (max_leaks, 0), min_age, suppressions)
+}
+
+/// [`report`] for the end-of-run summary: every leak group counted, the
+/// frames of only the first `top` of each kind of the program's own.
+pub fn summary_report(
+    analysis: &Analysis,
+    top: usize,
+    suppressions: Option<&SuppressionList>,
+) -> NativeReport {
+    report_framing(analysis, (0, top.max(1)), None, suppressions)
+}
+
+fn report_framing(
+    analysis: &Analysis,
+    (max_leaks, framed_per_kind): (usize, usize),
+    min_age: Option<std::time::Duration>,
+    suppressions: Option<&SuppressionList>,
+) -> NativeReport {
     let mut symbolizer = TraceSymbolizer::new(analysis);
     let mut report = heapwise_native::report(
         analysis,
         &mut symbolizer,
         &ReportOptions {
             max_leaks,
+            framed_per_kind,
             growth: heapwise_native::GrowthOptions {
                 min_age_s: min_age.map(|d| d.as_secs_f64()),
                 ..Default::default()

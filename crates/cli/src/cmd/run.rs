@@ -777,7 +777,7 @@ fn summarize(
     suppressions: Option<&SuppressionList>,
 ) -> Result<bool> {
     // Every leak group: the summary counts them and lists the top ones.
-    let report = native::report(analysis, 0, None, suppressions);
+    let report = native::summary_report(analysis, top, suppressions);
     heapwise_render::native::summary::write(out, &report, path, top)?;
     Ok(report.verdict.leak)
 }

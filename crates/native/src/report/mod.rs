@@ -29,6 +29,10 @@ use crate::{Analysis, Symbolize, inherit, verdict};
 pub struct ReportOptions {
     /// At most this many leak groups are symbolized and listed (0: all).
     pub max_leaks: usize,
+    /// Of the program's own listed groups, only the first this many of
+    /// each kind carry their frames (0: every listed group does): the
+    /// end-of-run summary shows a few stacks but counts every group.
+    pub framed_per_kind: usize,
     /// Stacks listed in each of the time-based sections (growth, peak,
     /// old and temporary allocations).
     pub max_stacks: usize,
@@ -45,6 +49,7 @@ impl Default for ReportOptions {
     fn default() -> ReportOptions {
         ReportOptions {
             max_leaks: 1000,
+            framed_per_kind: 0,
             max_stacks: 20,
             growth: GrowthOptions::default(),
             allocator: None,
@@ -91,7 +96,7 @@ pub fn report(
     let leaks = leaks::section(
         analysis,
         &leaking,
-        options.max_leaks,
+        (options.max_leaks, options.framed_per_kind),
         &resolver,
         options.suppressions.as_ref(),
     );
