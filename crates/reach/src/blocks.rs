@@ -169,6 +169,12 @@ impl BlockTable {
         self.starts[i] + self.sizes[i].max(1)
     }
 
+    /// The index of the first block that starts at or after `address`
+    /// (`len()` if none does).
+    pub fn first_start_at_or_after(&self, address: u64) -> u32 {
+        self.starts.partition_point(|&s| s < address) as u32
+    }
+
     /// Whether any block starts in `[start, end)`.
     pub fn any_start_in(&self, start: u64, end: u64) -> bool {
         let i = self.starts.partition_point(|&s| s < start);

@@ -32,15 +32,22 @@ pub(crate) fn wanted(maps: &[Mapping], skip: &[(u64, u64)]) -> Vec<(u64, u64)> {
 
 impl Buffers {
     /// Buffers for every mapping of `pid` a snapshot would copy now (see
-    /// `wanted`), faulted in. Nothing is prepared if its maps cannot be
-    /// read: the snapshot then makes its buffers as it copies.
+    /// `wanted`), faulted in — but glibc's heaps, of which a snapshot
+    /// copies only the blocks (`Snapshot::take`). Nothing is prepared if
+    /// its maps cannot be read: the snapshot then makes its buffers as it
+    /// copies.
     pub fn prepare(pid: u32, skip: &[(u64, u64)]) -> Buffers {
         let Ok(maps) = maps::read(pid) else {
             return Buffers::default();
         };
         let mut ready = HashMap::new();
         for (start, end) in wanted(&maps, skip) {
-            ready.insert(start, fresh(((end - start) / 8) as usize, true));
+            let heap = maps.iter().find(|m| m.start == start).is_some_and(|m| {
+                crate::process::is_glibc_heap(m, |at| crate::process::read_remote_word(pid, at))
+            });
+            if !heap {
+                ready.insert(start, fresh(((end - start) / 8) as usize, true));
+            }
         }
         Buffers { ready }
     }
@@ -58,7 +65,7 @@ impl Buffers {
 
 /// An empty vector with room for `len` words, in huge pages; with
 /// `touched`, every page faulted in.
-fn fresh(len: usize, touched: bool) -> Vec<u64> {
+pub(crate) fn fresh(len: usize, touched: bool) -> Vec<u64> {
     let mut words: Vec<u64> = Vec::with_capacity(len);
     crate::huge::advise(words.as_ptr() as usize, len * 8);
     if touched {

@@ -24,6 +24,7 @@ use std::io;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::BlockTable;
 use crate::buffers::Buffers;
 use crate::maps::{self, Mapping};
 use crate::{Memory, Probe, heuristics};
@@ -148,10 +149,16 @@ impl Snapshot {
     ///
     /// The copies go into `buffers` (prepared earlier: see
     /// [`Buffers::prepare`]), or fresh memory where none was prepared.
+    /// With `table`, of the allocator's heap (its `[heap]`, its arenas'
+    /// heaps, any mapping in which a block starts: memory scanned only as
+    /// blocks) only the blocks are copied, not the free memory between
+    /// them: a program that freed most of its heap before exiting left
+    /// hundreds of megabytes that would be copied for nothing.
     pub fn take(
         pid: u32,
         skip: &[(u64, u64)],
         mut buffers: Buffers,
+        table: Option<&BlockTable>,
     ) -> Result<Snapshot, ReachError> {
         let since = Instant::now();
         let mut snapshot = Snapshot {
@@ -205,10 +212,31 @@ impl Snapshot {
             },
         })?;
         for (start, end) in crate::buffers::wanted(&snapshot.maps, skip) {
-            let words = buffers.take(start, ((end - start) / 8) as usize);
-            let region = snapshot.copy(start, end, words);
-            snapshot.copied_bytes += end - start;
-            snapshot.regions.push(region);
+            let spans = table.and_then(|table| {
+                let mapping = snapshot.maps.iter().find(|m| m.start == start)?;
+                heap_spans(mapping, table, |at| snapshot.read_word(at))
+            });
+            let Some(spans) = spans else {
+                let words = buffers.take(start, ((end - start) / 8) as usize);
+                let region = snapshot.copy(start, end, words);
+                snapshot.copied_bytes += end - start;
+                snapshot.regions.push(region);
+                continue;
+            };
+            for (i, (from, to)) in spans.into_iter().enumerate() {
+                let len = ((to - from) / 8) as usize;
+                // A mapping prepared whole (one that holds a large block
+                // glibc mapped for it alone) lends its buffer to its first
+                // span.
+                let words = if i == 0 {
+                    buffers.take(start, len)
+                } else {
+                    crate::buffers::fresh(len, false)
+                };
+                let region = snapshot.copy(from, to, words);
+                snapshot.copied_bytes += to - from;
+                snapshot.regions.push(region);
+            }
         }
         Ok(snapshot)
     }
@@ -375,18 +403,7 @@ impl Snapshot {
         if let Some(words) = self.words(address, address + 8) {
             return Some(words[0]);
         }
-        let mut word = 0u64;
-        let local = libc::iovec {
-            iov_base: (&mut word as *mut u64).cast(),
-            iov_len: 8,
-        };
-        let remote = libc::iovec {
-            iov_base: address as *mut libc::c_void,
-            iov_len: 8,
-        };
-        // SAFETY: `local` is our own word; the kernel checks `remote`.
-        let n = unsafe { libc::process_vm_readv(self.pid as i32, &local, 1, &remote, 1, 0) };
-        (n == 8).then_some(word)
+        read_remote_word(self.pid, address)
     }
 
     fn mapping(&self, address: u64) -> Option<&Mapping> {
@@ -442,6 +459,73 @@ impl Probe for Snapshot {
         }
         found
     }
+}
+
+/// One word of process `pid`'s memory, read with `process_vm_readv`.
+pub(crate) fn read_remote_word(pid: u32, address: u64) -> Option<u64> {
+    let mut word = 0u64;
+    let local = libc::iovec {
+        iov_base: (&mut word as *mut u64).cast(),
+        iov_len: 8,
+    };
+    let remote = libc::iovec {
+        iov_base: address as *mut libc::c_void,
+        iov_len: 8,
+    };
+    // SAFETY: `local` is our own word; the kernel checks `remote`.
+    let n = unsafe { libc::process_vm_readv(pid as i32, &local, 1, &remote, 1, 0) };
+    (n == 8).then_some(word)
+}
+
+/// Whether `mapping` is glibc's `[heap]` or one of its arenas' heaps (by
+/// its header, read with `read`): the heap as it can be told apart before
+/// the blocks are known.
+pub(crate) fn is_glibc_heap(mapping: &Mapping, read: impl Fn(u64) -> Option<u64>) -> bool {
+    mapping.name == "[heap]"
+        || crate::roots::may_be_arena_heap(mapping) && {
+            let header: Option<Vec<u64>> = (0..crate::roots::ARENA_HEADER / 8)
+                .map(|i| read(mapping.start + 8 * i))
+                .collect();
+            header.is_some_and(|h| crate::roots::is_arena_header(&h))
+        }
+}
+
+/// Blocks closer than this are copied as one span (fewer regions to look
+/// words up in, and about the cost of a page's copy).
+const SPAN_GAP: u64 = 4096;
+
+/// If `mapping` is the allocator's heap (as `roots` tells it), the ranges
+/// of it to copy: its blocks (8-byte aligned, neighbours merged) and an
+/// arena heap's header; `None` for any other mapping. `read` reads a word
+/// of the process.
+pub(crate) fn heap_spans(
+    mapping: &Mapping,
+    table: &BlockTable,
+    read: impl Fn(u64) -> Option<u64>,
+) -> Option<Vec<(u64, u64)>> {
+    let glibc = is_glibc_heap(mapping, read);
+    if !glibc && !table.any_start_in(mapping.start, mapping.end) {
+        return None;
+    }
+    let arena = glibc && mapping.name != "[heap]";
+    let mut spans: Vec<(u64, u64)> = Vec::new();
+    if arena {
+        spans.push((mapping.start, mapping.start + crate::roots::ARENA_HEADER));
+    }
+    let first = table.first_start_at_or_after(mapping.start);
+    for index in first..table.len() as u32 {
+        let start = table.start(index);
+        if start >= mapping.end {
+            break;
+        }
+        let from = start & !7;
+        let to = table.end(index).next_multiple_of(8).min(mapping.end);
+        match spans.last_mut() {
+            Some((_, end)) if from <= end.saturating_add(SPAN_GAP) => *end = (*end).max(to),
+            _ => spans.push((from, to)),
+        }
+    }
+    Some(spans)
 }
 
 /// The threads of `pid`.
@@ -520,7 +604,7 @@ mod tests {
             .unwrap();
         let pid = child.id();
         std::thread::sleep(Duration::from_millis(100));
-        let snapshot = Snapshot::take(pid, &[], Buffers::prepare(pid, &[])).unwrap();
+        let snapshot = Snapshot::take(pid, &[], Buffers::prepare(pid, &[]), None).unwrap();
         assert_eq!(snapshot.threads.len(), 1);
         assert_eq!(snapshot.threads[0].tid, pid);
         let stack = snapshot.maps.iter().find(|m| m.name == "[stack]").unwrap();
@@ -536,12 +620,67 @@ mod tests {
         assert!(status.success(), "{status:?}");
     }
 
+    fn mapping(start: u64, end: u64, name: &str) -> Mapping {
+        Mapping {
+            start,
+            end,
+            read: true,
+            write: true,
+            exec: false,
+            shared: false,
+            inode: 0,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn of_the_heap_only_the_blocks_are_copied_neighbours_merged() {
+        let heap = 0x55_0000_0000u64;
+        let table = BlockTable::new(vec![
+            (heap + 0x10, 24),
+            (heap + 0x30, 100),
+            // More than a page after the one before: a span of its own.
+            (heap + 0x3000, 8),
+        ])
+        .unwrap();
+        let nothing = |_| None;
+        let spans = heap_spans(&mapping(heap, heap + 0x10_0000, "[heap]"), &table, nothing);
+        assert_eq!(
+            spans,
+            Some(vec![
+                (heap + 0x10, heap + 0x98),
+                (heap + 0x3000, heap + 0x3008)
+            ])
+        );
+        // Memory that holds no block and is no glibc heap: copied whole.
+        let other = 0x7f00_0000_0000u64;
+        assert_eq!(
+            heap_spans(&mapping(other, other + 4096, ""), &table, nothing),
+            None
+        );
+        // A thread arena's heap without blocks: its header only.
+        let arena = 0x7f10_0000_0000u64;
+        let header = |at: u64| match at - arena {
+            0 => Some(arena + 0x30),
+            8 => Some(0),
+            16 => Some(0x2_1000),
+            24 => Some(0x2_1000),
+            _ => None,
+        };
+        assert_eq!(
+            heap_spans(&mapping(arena, arena + 0x2_1000, ""), &table, header),
+            Some(vec![(arena, arena + 32)])
+        );
+    }
+
     #[test]
     fn a_process_that_is_gone_is_said_to_be() {
         let mut child = Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        let err = Snapshot::take(pid, &[], Buffers::default()).err().unwrap();
+        let err = Snapshot::take(pid, &[], Buffers::default(), None)
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             format!("process {pid} ended before its memory could be read")

@@ -191,17 +191,31 @@ fn is_heap(mapping: &Mapping, table: &BlockTable, memory: &dyn Memory) -> bool {
     if mapping.name == "[heap]" || table.any_start_in(mapping.start, mapping.end) {
         return true;
     }
-    if !mapping.name.is_empty()
-        || !mapping.start.is_multiple_of(ARENA_HEAP)
-        || mapping.len() > ARENA_HEAP
-    {
+    if !may_be_arena_heap(mapping) {
         return false;
     }
-    // heap_info: ar_ptr, prev, size, mprotect_size.
-    let Some(info) = memory.words(mapping.start, mapping.start + 32) else {
+    memory
+        .words(mapping.start, mapping.start + ARENA_HEADER)
+        .is_some_and(is_arena_header)
+}
+
+/// Bytes of a glibc arena heap's `heap_info` that tell it apart.
+pub(crate) const ARENA_HEADER: u64 = 32;
+
+/// Whether an anonymous `mapping` could be a glibc arena heap by where it
+/// is (its header still to be read and judged by [`is_arena_header`]).
+pub(crate) fn may_be_arena_heap(mapping: &Mapping) -> bool {
+    mapping.name.is_empty()
+        && mapping.start.is_multiple_of(ARENA_HEAP)
+        && mapping.len() <= ARENA_HEAP
+}
+
+/// Whether the first words of a mapping are a plausible `heap_info`:
+/// ar_ptr, prev, size, mprotect_size.
+pub(crate) fn is_arena_header(info: &[u64]) -> bool {
+    let &[arena, _, size, protected, ..] = info else {
         return false;
     };
-    let (arena, size, protected) = (info[0], info[2], info[3]);
     arena != 0 && size > 0 && size <= protected && protected <= ARENA_HEAP
 }
 

@@ -393,7 +393,9 @@ impl Background {
                         }
                     }
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                // Woken early by `finish`: at the program's exit the scan
+                // waits for this thread, and a sleep would add to that.
+                std::thread::park_timeout(Duration::from_millis(100));
             }
             follower
         });
@@ -404,6 +406,7 @@ impl Background {
     /// followed).
     pub fn finish(self) -> Option<Follower> {
         self.stop.store(true, std::sync::atomic::Ordering::Release);
+        self.thread.thread().unpark();
         self.thread.join().ok().flatten()
     }
 }

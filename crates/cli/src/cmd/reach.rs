@@ -226,7 +226,8 @@ fn scan(
         exiting: Some(question.exiting),
     };
     exclusions.ranges.extend(tracer_segments(&analysis));
-    let snapshot = Snapshot::take(pid, &exclusions.ranges, buffers).map_err(|e| e.to_string())?;
+    let snapshot = Snapshot::take(pid, &exclusions.ranges, buffers, Some(&table))
+        .map_err(|e| e.to_string())?;
     let classified = heapwise_reach::classify(&table, &snapshot, &exclusions);
     let unread_bytes = snapshot.unread.iter().map(|(s, e, _)| e - s).sum();
     let copied_bytes = snapshot.copied_bytes;
