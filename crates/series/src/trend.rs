@@ -137,16 +137,22 @@ pub(crate) fn trend_of(times: &[f64], values: &[f64], alpha: f64) -> Option<Tren
     let c = z_crit * corrected.max(0.0).sqrt();
     let m1 = ((count - c) / 2.0).floor();
     let m2 = ((count + c) / 2.0).ceil();
+    // `median_in_place` left the slopes split around the middle one: each
+    // bound is found in its half only.
+    let mid = slopes.len() / 2;
+    let mut bound = |k: usize| -> Option<f64> {
+        match k.cmp(&mid) {
+            std::cmp::Ordering::Less => order_statistic(&mut slopes[..mid], k),
+            std::cmp::Ordering::Equal => slopes.get(mid).copied(),
+            std::cmp::Ordering::Greater => order_statistic(slopes.get_mut(mid + 1..)?, k - mid - 1),
+        }
+    };
     let lower = if m1 >= 1.0 {
-        order_statistic(&mut slopes, m1 as usize - 1)
+        bound(m1 as usize - 1)
     } else {
         None
     };
-    let upper = if m2 < count {
-        order_statistic(&mut slopes, m2 as usize)
-    } else {
-        None
-    };
+    let upper = if m2 < count { bound(m2 as usize) } else { None };
 
     Some(Trend {
         theil_sen: TheilSen {
