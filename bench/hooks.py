@@ -9,6 +9,11 @@ instructions per malloc/free pair against the plain run.
     bench/hooks.py                  # 200,000 pairs
     bench/hooks.py --pairs 500000
     bench/hooks.py --timed 9        # also the CPU time of 10 M pairs, 9 interleaved rounds
+    bench/hooks.py --python 10000   # also CPython (PYTHONMALLOC=malloc), marginal cost
+
+With `--python N`, CPython runs bench/real/json_records.py with N and with 2N records, plain, under
+the bare forwarder and sampled (512 KiB); the marginal instructions (2N's less N's) cancel the
+interpreter's start-up, and PYTHONHASHSEED=0 keeps the runs identical.
 
 Results go to stdout and to bench/out/hooks.md. Benchmarks are never run in CI.
 """
@@ -45,6 +50,8 @@ def main():
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--timed", type=int, default=0, metavar="ROUNDS",
                         help="also time 10 M pairs natively, ROUNDS interleaved rounds")
+    parser.add_argument("--python", type=int, default=0, metavar="N",
+                        help="also CPython's JSON of N and 2N records, plain, bare and sampled")
     args = parser.parse_args()
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--locked", "-p", "heapwise-preload"], cwd=ROOT, check=True)
@@ -106,6 +113,24 @@ def main():
         for name, _ in modes:
             c = statistics.median(cpu[name])
             say(f"| {name} | {c:.3f} s | {c / plain_cpu:.3f} |")
+    if args.python:
+        python = ["/usr/bin/python3.11", str(ROOT / "bench" / "real" / "json_records.py")]
+        py_env = {**base, "PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
+        say(f"\nCPython: `json_records.py` with {args.python:,} and {2 * args.python:,} records, "
+            "`PYTHONMALLOC=malloc`, under callgrind; the marginal instructions (the larger run's less "
+            "the smaller's):\n")
+        say("| mode | instructions, N | instructions, 2N | marginal | × plain |")
+        say("|---|---|---|---|---|")
+        plain_marginal = None
+        for name, extra in modes[:2] + modes[3:4]:
+            counts = []
+            for n in (args.python, 2 * args.python):
+                for old in OUT.glob("*.hwt*"):
+                    old.unlink()
+                counts.append(instructions(python + [str(n)], {**py_env, **extra}))
+            marginal = counts[1] - counts[0]
+            plain_marginal = plain_marginal or marginal
+            say(f"| {name} | {counts[0]:,} | {counts[1]:,} | {marginal:,} | {marginal / plain_marginal:.4f} |")
     (OUT.parent / "hooks.md").write_text("\n".join(lines) + "\n")
 
 

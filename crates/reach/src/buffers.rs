@@ -33,7 +33,8 @@ pub(crate) fn wanted(maps: &[Mapping], skip: &[(u64, u64)]) -> Vec<(u64, u64)> {
 impl Buffers {
     /// Buffers for every mapping of `pid` a snapshot would copy now (see
     /// `wanted`), faulted in — but glibc's heaps, of which a snapshot
-    /// copies only the blocks (`Snapshot::take`). Nothing is prepared if
+    /// copies only the blocks, and mappings it reads in pieces
+    /// (`Snapshot::take`). Nothing is prepared if
     /// its maps cannot be read: the snapshot then makes its buffers as it
     /// copies.
     pub fn prepare(pid: u32, skip: &[(u64, u64)]) -> Buffers {
@@ -45,7 +46,9 @@ impl Buffers {
             let heap = maps.iter().find(|m| m.start == start).is_some_and(|m| {
                 crate::process::is_glibc_heap(m, |at| crate::process::read_remote_word(pid, at))
             });
-            if !heap {
+            // Large mappings that are no heap are read in pieces, not
+            // copied (`process::STREAMED_FROM`).
+            if !heap && end - start < crate::process::STREAMED_FROM {
                 ready.insert(start, fresh(((end - start) / 8) as usize, true));
             }
         }

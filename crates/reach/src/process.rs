@@ -116,7 +116,10 @@ pub struct Snapshot {
     pub threads: Vec<Thread>,
     /// Ranges that could not be read, with why.
     pub unread: Vec<(u64, u64, String)>,
-    /// Bytes copied.
+    /// Mappings too large to copy that are no heap: roots, which the scan
+    /// reads in pieces while the process is stopped ([`STREAMED_FROM`]).
+    pub streamed: Vec<(u64, u64)>,
+    /// Bytes copied, and to be read in pieces.
     pub copied_bytes: u64,
     stopped: Vec<Stopped>,
     since: Instant,
@@ -167,6 +170,7 @@ impl Snapshot {
             regions: Vec::new(),
             threads: Vec::new(),
             unread: Vec::new(),
+            streamed: Vec::new(),
             copied_bytes: 0,
             stopped: Vec::new(),
             since,
@@ -217,6 +221,11 @@ impl Snapshot {
                 heap_spans(mapping, table, |at| snapshot.read_word(at))
             });
             let Some(spans) = spans else {
+                if table.is_some() && end - start >= STREAMED_FROM {
+                    snapshot.streamed.push((start, end));
+                    snapshot.copied_bytes += end - start;
+                    continue;
+                }
                 let words = buffers.take(start, ((end - start) / 8) as usize);
                 let region = snapshot.copy(start, end, words);
                 snapshot.copied_bytes += end - start;
@@ -352,49 +361,8 @@ impl Snapshot {
 
     /// Rule 4: copies `[start, end)` in large reads, skipping pages that
     /// cannot be read.
-    fn copy(&mut self, start: u64, end: u64, mut words: Vec<u64>) -> Region {
-        const CHUNK: u64 = 64 << 20;
-        const PAGE: u64 = 4096;
-        let len = ((end - start) / 8) as usize;
-        // Read straight into the vector's memory (empty, with room for
-        // `len` words): zeroing it first would touch every page twice.
-        debug_assert!(words.is_empty() && words.capacity() >= len);
-        let base = words.as_mut_ptr();
-        let mut at = start;
-        while at < end {
-            let want = (end - at).min(CHUNK);
-            let offset = ((at - start) / 8) as usize;
-            let local = libc::iovec {
-                // SAFETY: inside the vector's capacity.
-                iov_base: unsafe { base.add(offset) }.cast(),
-                iov_len: want as usize,
-            };
-            let remote = libc::iovec {
-                iov_base: at as *mut libc::c_void,
-                iov_len: want as usize,
-            };
-            // SAFETY: `local` is inside `words`; the kernel checks `remote`.
-            let n = unsafe { libc::process_vm_readv(self.pid as i32, &local, 1, &remote, 1, 0) };
-            if n > 0 {
-                at += n as u64;
-                continue;
-            }
-            let why = io::Error::last_os_error();
-            // Skip the page that failed, and say so (merged with the range
-            // skipped just before); it reads as zeros.
-            let next = ((at / PAGE) + 1) * PAGE;
-            let zeros = ((next.min(end) - at) / 8) as usize;
-            // SAFETY: inside the vector's capacity.
-            unsafe { base.add(offset).write_bytes(0, zeros) };
-            match self.unread.last_mut() {
-                Some((_, last_end, _)) if *last_end == at => *last_end = next.min(end),
-                _ => self.unread.push((at, next.min(end), plain(&why))),
-            }
-            at = next;
-        }
-        // SAFETY: every word was written, by the kernel or with zeros.
-        unsafe { words.set_len(len) };
-        Region { start, words }
+    fn copy(&mut self, start: u64, end: u64, words: Vec<u64>) -> Region {
+        read_into(self.pid, start, end, words, &mut self.unread)
     }
 
     /// Reads one word of the process (it is stopped), from the copy if it
@@ -461,6 +429,60 @@ impl Probe for Snapshot {
     }
 }
 
+/// Reads `[start, end)` of process `pid` into `words` (empty, with room
+/// for it); a page that cannot be read reads as zeros and is added to
+/// `unread` (merged with the range skipped just before), with why.
+pub(crate) fn read_into(
+    pid: u32,
+    start: u64,
+    end: u64,
+    mut words: Vec<u64>,
+    unread: &mut Vec<(u64, u64, String)>,
+) -> Region {
+    const CHUNK: u64 = 64 << 20;
+    const PAGE: u64 = 4096;
+    let len = ((end - start) / 8) as usize;
+    // Read straight into the vector's memory (empty, with room for
+    // `len` words): zeroing it first would touch every page twice.
+    debug_assert!(words.is_empty() && words.capacity() >= len);
+    let base = words.as_mut_ptr();
+    let mut at = start;
+    while at < end {
+        let want = (end - at).min(CHUNK);
+        let offset = ((at - start) / 8) as usize;
+        let local = libc::iovec {
+            // SAFETY: inside the vector's capacity.
+            iov_base: unsafe { base.add(offset) }.cast(),
+            iov_len: want as usize,
+        };
+        let remote = libc::iovec {
+            iov_base: at as *mut libc::c_void,
+            iov_len: want as usize,
+        };
+        // SAFETY: `local` is inside `words`; the kernel checks `remote`.
+        let n = unsafe { libc::process_vm_readv(pid as i32, &local, 1, &remote, 1, 0) };
+        if n > 0 {
+            at += n as u64;
+            continue;
+        }
+        let why = io::Error::last_os_error();
+        // Skip the page that failed, and say so (merged with the range
+        // skipped just before); it reads as zeros.
+        let next = ((at / PAGE) + 1) * PAGE;
+        let zeros = ((next.min(end) - at) / 8) as usize;
+        // SAFETY: inside the vector's capacity.
+        unsafe { base.add(offset).write_bytes(0, zeros) };
+        match unread.last_mut() {
+            Some((_, last_end, _)) if *last_end == at => *last_end = next.min(end),
+            _ => unread.push((at, next.min(end), plain(&why))),
+        }
+        at = next;
+    }
+    // SAFETY: every word was written, by the kernel or with zeros.
+    unsafe { words.set_len(len) };
+    Region { start, words }
+}
+
 /// One word of process `pid`'s memory, read with `process_vm_readv`.
 pub(crate) fn read_remote_word(pid: u32, address: u64) -> Option<u64> {
     let mut word = 0u64;
@@ -489,6 +511,13 @@ pub(crate) fn is_glibc_heap(mapping: &Mapping, read: impl Fn(u64) -> Option<u64>
             header.is_some_and(|h| crate::roots::is_arena_header(&h))
         }
 }
+
+/// Mappings of at least this many bytes that are no heap are not copied
+/// but read in pieces by the scan: roots are scanned once, in address
+/// order, so they need no copy, and memory for a copy must be faulted in
+/// first (cc1plus's 137 MB of garbage-collected pools took 0.87 s to
+/// prepare buffers for, while the program waited).
+pub const STREAMED_FROM: u64 = 16 << 20;
 
 /// Blocks closer than this are copied as one span (fewer regions to look
 /// words up in, and about the cost of a page's copy).

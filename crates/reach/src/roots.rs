@@ -29,13 +29,15 @@ use std::time::{Duration, Instant};
 use crate::blocks::BlockTable;
 use crate::heuristics::Heuristic;
 use crate::maps::Mapping;
-use crate::process::{Snapshot, Thread};
+use crate::process::{Snapshot, Thread, read_into};
 use crate::scan::Scan;
 use crate::{Kind, Memory};
 
 /// glibc's largest non-main arena heap (`HEAP_MAX_SIZE` on 64-bit), also
 /// their alignment.
 const ARENA_HEAP: u64 = 64 << 20;
+/// Bytes of a large root mapping read at a time (`Snapshot::streamed`).
+const ROOT_PIECE: u64 = 8 << 20;
 /// The x86-64 red zone below the stack pointer.
 const RED_ZONE: u64 = 128;
 
@@ -100,6 +102,9 @@ pub struct Classified {
     pub threads: usize,
     /// Blocks whose memory could not be read (scanned as holding nothing).
     pub unreadable_blocks: u64,
+    /// Root memory read in pieces that could not be read (as
+    /// `Snapshot::unread`).
+    pub unread: Vec<(u64, u64, String)>,
     /// How long the scan took (after the memory was copied).
     pub duration: Duration,
 }
@@ -118,8 +123,14 @@ pub fn classify(table: &BlockTable, snapshot: &Snapshot, exclusions: &Exclusions
         Some((tid, sp)) if tid == t.tid && sp != 0 => sp & !7,
         _ => t.sp.saturating_sub(RED_ZONE) & !7,
     };
-    for region in &snapshot.regions {
-        let Some(mapping) = snapshot.maps.iter().find(|m| m.start == region.start) else {
+    // Copied mappings, then those read in pieces (`Snapshot::streamed`):
+    // the outcome does not depend on the order roots are scanned in.
+    let mut unread = Vec::new();
+    let mut piece: Vec<u64> = Vec::new();
+    let copied = snapshot.regions.iter().map(|r| (r.start, r.end(), true));
+    let streamed = snapshot.streamed.iter().map(|&(s, e)| (s, e, false));
+    for (region_start, region_end, is_copy) in copied.chain(streamed) {
+        let Some(mapping) = snapshot.maps.iter().find(|m| m.start == region_start) else {
             continue;
         };
         if is_heap(mapping, table, snapshot) {
@@ -137,10 +148,7 @@ pub fn classify(table: &BlockTable, snapshot: &Snapshot, exclusions: &Exclusions
             }
         };
         let libc = is_libc(mapping);
-        for (start, end) in exclusions.subtract(from, region.end()) {
-            let Some(words) = snapshot.words(start, end) else {
-                continue;
-            };
+        let mut roots = |words: &[u64]| {
             if libc {
                 let kept: Vec<u64> = words
                     .iter()
@@ -149,6 +157,30 @@ pub fn classify(table: &BlockTable, snapshot: &Snapshot, exclusions: &Exclusions
                 scan.roots(&kept, snapshot, snapshot);
             } else {
                 scan.roots(words, snapshot, snapshot);
+            }
+        };
+        for (start, end) in exclusions.subtract(from, region_end) {
+            if is_copy {
+                if let Some(words) = snapshot.words(start, end) {
+                    roots(words);
+                }
+                continue;
+            }
+            let mut at = start;
+            while at < end {
+                let to = (at + ROOT_PIECE).min(end);
+                piece.clear();
+                piece.reserve(((to - at) / 8) as usize);
+                let read = read_into(
+                    snapshot.pid,
+                    at,
+                    to,
+                    std::mem::take(&mut piece),
+                    &mut unread,
+                );
+                roots(&read.words);
+                piece = read.words;
+                at = to;
             }
         }
     }
@@ -167,6 +199,7 @@ pub fn classify(table: &BlockTable, snapshot: &Snapshot, exclusions: &Exclusions
         block_bytes: scan.block_bytes,
         threads: threads.len(),
         unreadable_blocks: scan.unreadable_blocks,
+        unread,
         ..Classified::default()
     };
     for index in 0..table.len() as u32 {

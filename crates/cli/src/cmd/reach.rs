@@ -229,7 +229,12 @@ fn scan(
     let snapshot = Snapshot::take(pid, &exclusions.ranges, buffers, Some(&table))
         .map_err(|e| e.to_string())?;
     let classified = heapwise_reach::classify(&table, &snapshot, &exclusions);
-    let unread_bytes = snapshot.unread.iter().map(|(s, e, _)| e - s).sum();
+    let unread_bytes = snapshot
+        .unread
+        .iter()
+        .chain(&classified.unread)
+        .map(|(s, e, _)| e - s)
+        .sum();
     let copied_bytes = snapshot.copied_bytes;
     let held = snapshot.release();
     let lost = (0..table.len() as u32)

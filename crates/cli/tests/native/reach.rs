@@ -207,8 +207,9 @@ fn dtv_blocks(valgrind: &Valgrind) -> u64 {
         .sum()
 }
 
-const C_CASES: [&str; 16] = [
+const C_CASES: [&str; 17] = [
     "held_by_global",
+    "held_by_big_mapping",
     "thread_stack_main",
     "thread_tls_main",
     "held_by_main_tls",

@@ -16,6 +16,9 @@
  *   interior_then_start_*     200 B reached through an interior pointer, and
  *                             the 210 B it points to               possibly / possibly
  *   lost_small                24 B, the last block carved          definitely lost
+ *   held_by_big_mapping       1700 B  pointer 20 MiB into a 32 MiB
+ *                                     anonymous mapping (a root the
+ *                                     scan reads in pieces)        still reachable
  *
  * Before exit the main thread clears the stack below it, so that no stale
  * copy of a pointer stays where exit's frames do not overwrite it:
@@ -25,6 +28,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
@@ -197,6 +201,16 @@ NOINLINE void lost_small(void) {
     say("lost_small: 24 bytes, dropped\n");
 }
 
+NOINLINE void held_by_big_mapping(void) {
+    char *area = mmap(NULL, 32 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED) return;
+    void *block = malloc(1700);
+    memset(block, 0, 1700);
+    memcpy(area + (20 << 20), &block, sizeof block);
+    block = NULL;
+    say("held_by_big_mapping: 1700 bytes, pointer 20 MiB into a 32 MiB mapping\n");
+}
+
 /* Clears the stack below the caller. */
 NOINLINE void clear_stack(void) {
     volatile char area[64 << 10];
@@ -221,6 +235,7 @@ static const struct {
     {"lost_cycle", lost_cycle, 0},
     {"lost_chain", lost_chain, 0},
     {"lost_small", lost_small, 0},
+    {"held_by_big_mapping", held_by_big_mapping, 0},
 };
 
 int main(int argc, char **argv) {
