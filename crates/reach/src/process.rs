@@ -216,12 +216,19 @@ impl Snapshot {
             },
         })?;
         for (start, end) in crate::buffers::wanted(&snapshot.maps, skip) {
-            let spans = table.and_then(|table| {
-                let mapping = snapshot.maps.iter().find(|m| m.start == start)?;
-                heap_spans(mapping, table, |at| snapshot.read_word(at))
-            });
+            // A heap prepared whole is copied whole (`Buffers::prepare`).
+            let prepared = buffers.prepared(start);
+            let mapping = snapshot.maps.iter().find(|m| m.start == start);
+            let spans = match (table, mapping) {
+                (Some(table), Some(mapping)) if !prepared => {
+                    heap_spans(mapping, table, |at| snapshot.read_word(at))
+                }
+                _ => None,
+            };
             let Some(spans) = spans else {
-                if table.is_some() && end - start >= STREAMED_FROM {
+                // A root mapping (no heap: `heap_spans` said so) too large
+                // to copy is read in pieces by the scan.
+                if table.is_some() && !prepared && end - start >= STREAMED_FROM {
                     snapshot.streamed.push((start, end));
                     snapshot.copied_bytes += end - start;
                     continue;
@@ -633,7 +640,7 @@ mod tests {
             .unwrap();
         let pid = child.id();
         std::thread::sleep(Duration::from_millis(100));
-        let snapshot = Snapshot::take(pid, &[], Buffers::prepare(pid, &[]), None).unwrap();
+        let snapshot = Snapshot::take(pid, &[], Buffers::default(), None).unwrap();
         assert_eq!(snapshot.threads.len(), 1);
         assert_eq!(snapshot.threads[0].tid, pid);
         let stack = snapshot.maps.iter().find(|m| m.name == "[stack]").unwrap();

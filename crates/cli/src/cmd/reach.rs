@@ -17,6 +17,8 @@ use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use heapwise_native::Analysis;
@@ -207,11 +209,28 @@ fn scan(
     let pid = question.pid;
     // While the trace is replayed, the other core prepares the buffers the
     // memory will be copied into (heapwise_reach::buffers says why).
-    let own = question.regions.clone();
-    let prepare = std::thread::spawn(move || Buffers::prepare(pid, &own));
+    // Two threads: the heap's buffers are only worth it if the heap is
+    // mostly full, which the replay tells (`Buffers::prepare`).
+    let heap_bytes = Arc::new(AtomicU64::new(u64::MAX));
+    let cancel = Arc::new(AtomicBool::new(false));
+    let prepare = |heaps: bool| {
+        let (own, heap_bytes, cancel) =
+            (question.regions.clone(), heap_bytes.clone(), cancel.clone());
+        std::thread::spawn(move || Buffers::prepare(pid, &own, heaps, &heap_bytes, &cancel))
+    };
+    let (roots, heaps) = (prepare(false), prepare(true));
     let analysis =
         replayed(&trace, followed).map_err(|e| format!("its trace could not be read: {e}"));
-    let buffers = prepare.join().unwrap_or_default();
+    let mut buffers = roots.join().unwrap_or_default();
+    let live = analysis.as_ref().map_or(0, |a| a.replay.live_bytes);
+    let heap = heap_bytes.load(Ordering::Acquire);
+    // (Its size not read yet: waited for, as the heap may be full.)
+    if heap == u64::MAX || live >= heap / 4 {
+        buffers.extend(heaps.join().unwrap_or_default());
+    } else {
+        // Left to stop at its next huge page, and drop what it made.
+        cancel.store(true, Ordering::Release);
+    }
     let analysis = analysis?;
     if analysis.replay.weigh.sampled() {
         return Err("the trace is sampled: reachability needs every block".into());
