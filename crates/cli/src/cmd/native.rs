@@ -307,27 +307,32 @@ pub(crate) fn own_allocator(exe: &str) -> Option<heapwise_native::model::OwnAllo
     })
 }
 
-/// Renders `analysis` in `format` to `out`.
+/// Renders `analysis` in `format` to `out`. JSON and HTML list
+/// `max_leaks` leak groups, or every one.
+#[allow(clippy::too_many_arguments)]
 pub fn render(
     out: &mut dyn Write,
     analysis: &Analysis,
     format: ReportFormat,
     metric: MetricArg,
     text: &heapwise_render::native::TextOptions,
+    max_leaks: Option<usize>,
     min_age: Option<std::time::Duration>,
     suppressions: Option<&SuppressionList>,
 ) -> Result<()> {
+    let listed = max_leaks.unwrap_or(0);
     match format {
         ReportFormat::Text => text::write(
             out,
             &report(analysis, text.max_leaks.max(1000), min_age, suppressions),
             text,
         )?,
-        ReportFormat::Json => {
-            heapwise_render::output::write_json(out, &report(analysis, 0, min_age, suppressions))?
-        }
+        ReportFormat::Json => heapwise_render::output::write_json(
+            out,
+            &report(analysis, listed, min_age, suppressions),
+        )?,
         ReportFormat::Html => {
-            let report = report(analysis, 0, min_age, suppressions);
+            let report = report(analysis, listed, min_age, suppressions);
             let mut symbolizer = TraceSymbolizer::new(analysis);
             let profile = heapwise_native::profile(analysis, &mut symbolizer);
             let mut svg = Vec::new();

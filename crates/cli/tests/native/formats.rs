@@ -46,6 +46,25 @@ fn the_text_report_shows_totals_sizes_and_leaks_largest_first() {
     );
 }
 
+/// JSON lists every leak group unless `--max-leaks` is given; the totals
+/// count every group either way.
+#[test]
+fn json_lists_every_leak_group_or_as_many_as_asked() {
+    let json = |extra: &[&str]| -> serde_json::Value {
+        serde_json::from_slice(&report("json", extra)).unwrap()
+    };
+    let all = json(&[]);
+    let leaks = all["leaks"].as_array().unwrap();
+    // sites.c leaks from three functions (and the runtime may hold more).
+    assert!(leaks.len() >= 3, "{leaks:?}");
+    let two = json(&["--max-leaks", "2"]);
+    assert_eq!(two["leaks"].as_array().unwrap().len(), 2);
+    assert_eq!(two["leaks"][0], leaks[0]);
+    assert_eq!(two["leaks"][1], leaks[1]);
+    assert_eq!(two["summary"], all["summary"]);
+    assert_eq!(two["verdict"], all["verdict"]);
+}
+
 #[test]
 fn collapsed_stacks_carry_the_leaked_bytes() {
     let text = String::from_utf8(report("collapsed", &[])).unwrap();
