@@ -221,15 +221,8 @@ pub fn classify(table: &BlockTable, snapshot: &Snapshot, exclusions: &Exclusions
 
 /// Whether `mapping` is the allocator's heap (see the module docs).
 fn is_heap(mapping: &Mapping, table: &BlockTable, memory: &dyn Memory) -> bool {
-    if mapping.name == "[heap]" || table.any_start_in(mapping.start, mapping.end) {
-        return true;
-    }
-    if !may_be_arena_heap(mapping) {
-        return false;
-    }
-    memory
-        .words(mapping.start, mapping.start + ARENA_HEADER)
-        .is_some_and(is_arena_header)
+    table.any_start_in(mapping.start, mapping.end)
+        || crate::process::is_glibc_heap(mapping, |at| memory.words(at, at + 8).map(|w| w[0]))
 }
 
 /// Bytes of a glibc arena heap's `heap_info` that tell it apart.
