@@ -38,7 +38,7 @@ const _: () = assert!(std::mem::size_of::<Tls>() == 48);
 unsafe extern "C" {
     /// The calling thread's block (`shim.c`): a thread-local in the
     /// initial-exec model, only ever reached through [`get`].
-    static heapwise_tls_block: Tls;
+    pub(crate) static heapwise_tls_block: Tls;
 }
 
 /// The calling thread's state. A fixed offset from the thread pointer (two

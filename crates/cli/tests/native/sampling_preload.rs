@@ -145,6 +145,8 @@ fn a_sampled_run_records_blocks_with_probability_one_minus_e_to_the_minus_z_over
         &program,
         &[],
     );
+    // 0: every realloc kept the block's bytes and every calloc's block was
+    // zero (the program checks), sampled or not.
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (header, recorded) = read(&dir.join("s.hwt"));
     assert_eq!(header.sample_interval, 65_536);
