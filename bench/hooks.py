@@ -10,6 +10,7 @@ instructions per malloc/free pair against the plain run.
     bench/hooks.py --pairs 500000
     bench/hooks.py --timed 9        # also the CPU time of 10 M pairs, 9 interleaved rounds
     bench/hooks.py --python 10000   # also CPython (PYTHONMALLOC=malloc), marginal cost
+    bench/hooks.py --python 10000 --timed 15   # and CPython's CPU time with 40,000 records
 
 With `--python N`, CPython runs bench/real/json_records.py with N and with 2N records, plain, under
 the bare forwarder and sampled (512 KiB); the marginal instructions (2N's less N's) cancel the
@@ -44,6 +45,33 @@ def instructions(cmd, env):
         return int(totals.group(1))
 
 
+def timed_table(say, cmd, modes, env, rounds):
+    """Runs `cmd` under every mode, `rounds` rounds in a shuffled order each, and prints the median
+    CPU time (user and system, every thread) of each mode against the first's."""
+    cpu = {name: [] for name, _ in modes}
+    for _ in range(rounds):
+        order = list(modes)
+        random.shuffle(order)
+        for name, extra in order:
+            for old in OUT.glob("*.hwt*"):
+                old.unlink()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(cmd, env={**env_base(), **env, **extra}, capture_output=True, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    first = statistics.median(cpu[modes[0][0]])
+    say("| mode | CPU | × plain |")
+    say("|---|---|---|")
+    for name, _ in modes:
+        c = statistics.median(cpu[name])
+        say(f"| {name} | {c:.3f} s | {c / first:.3f} |")
+
+
+def env_base():
+    """This environment without heapwise's settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("HEAPWISE_") and k != "LD_PRELOAD"}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=200_000)
@@ -65,7 +93,7 @@ def main():
     cmd = [str(bench), "1", str(args.pairs)]
     control = OUT / "paused.control"
     control.write_text("off\n")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("HEAPWISE_") and k != "LD_PRELOAD"}
+    base = env_base()
     modes = [
         ("plain glibc", {}),
         ("bare forwarder", {"LD_PRELOAD": str(bare)}),
@@ -94,25 +122,9 @@ def main():
         say(f"| {name} | {count:,} | {count / plain:.3f} | {(count - plain) / args.pairs:.1f} |")
     if args.timed:
         timed_cmd = [str(bench), "1", "10000000"]
-        cpu = {name: [] for name, _ in modes}
-        for _ in range(args.timed):
-            order = list(modes)
-            random.shuffle(order)
-            for name, extra in order:
-                for old in OUT.glob("*.hwt*"):
-                    old.unlink()
-                before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                subprocess.run(timed_cmd, env={**base, **extra}, capture_output=True, check=True)
-                after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        plain_cpu = statistics.median(cpu["plain glibc"])
         say(f"\nTimed: `alloc_bench 1 10000000`, {args.timed} interleaved rounds, median CPU time "
             "(the process's threads together):\n")
-        say("| mode | CPU | × plain |")
-        say("|---|---|---|")
-        for name, _ in modes:
-            c = statistics.median(cpu[name])
-            say(f"| {name} | {c:.3f} s | {c / plain_cpu:.3f} |")
+        timed_table(say, timed_cmd, modes, {}, args.timed)
     if args.python:
         python = ["/usr/bin/python3.11", str(ROOT / "bench" / "real" / "json_records.py")]
         py_env = {**base, "PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}
@@ -131,6 +143,11 @@ def main():
             marginal = counts[1] - counts[0]
             plain_marginal = plain_marginal or marginal
             say(f"| {name} | {counts[0]:,} | {counts[1]:,} | {marginal:,} | {marginal / plain_marginal:.4f} |")
+        if args.timed:
+            records = 4 * args.python
+            say(f"\nTimed: CPython's `json_records.py` with {records:,} records, {args.timed} interleaved "
+                "rounds, median CPU time (start-up included):\n")
+            timed_table(say, python + [str(records)], modes[:2] + modes[3:], py_env, args.timed)
     (OUT.parent / "hooks.md").write_text("\n".join(lines) + "\n")
 
 
