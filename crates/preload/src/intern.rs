@@ -7,6 +7,8 @@
 //! hashes are never confused. A miss walks the trie from the root, creating
 //! (and emitting) the nodes that are new.
 
+use std::mem::MaybeUninit;
+
 /// A trie node: its parent and its instruction pointer.
 #[derive(Clone, Copy)]
 struct Node {
@@ -74,9 +76,11 @@ impl Interner {
         self.stack_count = 0;
     }
 
-    /// The leaf node of a known stack.
+    /// The leaf node of a known stack; `path[i]` is set to the node of
+    /// frame `i` (innermost first) and everything outside it (`path` is at
+    /// least as long as `ips`).
     #[inline(always)]
-    pub fn lookup(&self, ips: &[u64], hash: u64) -> Option<u32> {
+    pub fn lookup(&self, ips: &[u64], hash: u64, path: &mut [MaybeUninit<u32>]) -> Option<u32> {
         let mask = self.stacks.len() - 1;
         let mut i = slot_of(hash, mask);
         loop {
@@ -84,7 +88,10 @@ impl Interner {
             if slot.leaf == 0 {
                 return None;
             }
-            if slot.hash == hash && slot.len as usize == ips.len() && self.matches(slot.leaf, ips) {
+            if slot.hash == hash
+                && slot.len as usize == ips.len()
+                && self.matches(slot.leaf, ips, path)
+            {
                 return Some(slot.leaf);
             }
             i = (i + 1) & mask;
@@ -92,9 +99,10 @@ impl Interner {
     }
 
     #[inline(always)]
-    fn matches(&self, leaf: u32, ips: &[u64]) -> bool {
+    fn matches(&self, leaf: u32, ips: &[u64], path: &mut [MaybeUninit<u32>]) -> bool {
         let mut node = leaf;
-        for &ip in ips {
+        for (&ip, on_path) in ips.iter().zip(&mut path[..ips.len()]) {
+            on_path.write(node);
             let n = self.nodes[node as usize];
             if n.ip != ip {
                 return false;
@@ -105,10 +113,17 @@ impl Interner {
     }
 
     /// Interns a stack that [`Interner::lookup`] did not find; `emit` is
-    /// called for every new node (parent, ip), parents first, in id order.
-    pub fn insert(&mut self, ips: &[u64], hash: u64, mut emit: impl FnMut(u32, u64)) -> u32 {
+    /// called for every new node (parent, ip), parents first, in id order;
+    /// `path` is set as by [`Interner::lookup`].
+    pub fn insert(
+        &mut self,
+        ips: &[u64],
+        hash: u64,
+        path: &mut [MaybeUninit<u32>],
+        mut emit: impl FnMut(u32, u64),
+    ) -> u32 {
         let mut parent = 0u32;
-        for &ip in ips.iter().rev() {
+        for (&ip, on_path) in ips.iter().zip(&mut path[..ips.len()]).rev() {
             parent = match self.child(parent, ip) {
                 Some(child) => child,
                 None => {
@@ -119,6 +134,7 @@ impl Interner {
                     id
                 }
             };
+            on_path.write(parent);
         }
         if self.stack_count * 2 >= self.stacks.len() {
             self.grow_stacks();
@@ -147,7 +163,9 @@ impl Interner {
         (ip ^ (u64::from(parent) << 40) ^ u64::from(parent)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
-    fn child(&self, parent: u32, ip: u64) -> Option<u32> {
+    /// The node of `ip` called from the stack `parent`, if it is known.
+    #[inline(always)]
+    pub fn child(&self, parent: u32, ip: u64) -> Option<u32> {
         let mask = self.children.len() - 1;
         let mut i = (Self::child_hash(parent, ip) >> 20) as usize & mask;
         loop {
@@ -160,6 +178,18 @@ impl Interner {
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// Defines the node of `ip` called from the stack `parent`, which
+    /// [`Interner::child`] does not know; `emit` is called for it as by
+    /// [`Interner::insert`]. (The stack is not entered in the table of
+    /// whole stacks: a later [`Interner::insert`] of it finds its nodes.)
+    pub fn push(&mut self, parent: u32, ip: u64, emit: impl FnOnce(u32, u64)) -> u32 {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node { parent, ip });
+        self.add_child(parent, ip, id);
+        emit(parent, ip);
+        id
     }
 
     fn add_child(&mut self, parent: u32, ip: u64, child: u32) {
@@ -200,21 +230,40 @@ impl Interner {
 mod tests {
     use super::*;
 
+    fn path<const N: usize>() -> [MaybeUninit<u32>; N] {
+        [MaybeUninit::new(0); N]
+    }
+
+    fn read<const N: usize>(path: [MaybeUninit<u32>; N]) -> [u32; N] {
+        // SAFETY: every entry was initialised by `path`.
+        path.map(|node| unsafe { node.assume_init() })
+    }
+
     #[test]
     fn stacks_are_interned_once_and_share_prefixes() {
         let mut interner = Interner::new();
         let mut emitted = Vec::new();
         let a = [0x30, 0x20, 0x10];
         let b = [0x31, 0x20, 0x10];
-        assert_eq!(interner.lookup(&a, hash_frames(&a)), None);
-        let leaf_a = interner.insert(&a, hash_frames(&a), |p, ip| emitted.push((p, ip)));
-        let leaf_b = interner.insert(&b, hash_frames(&b), |p, ip| emitted.push((p, ip)));
+        assert_eq!(interner.lookup(&a, hash_frames(&a), &mut path::<8>()), None);
+        let leaf_a = interner.insert(&a, hash_frames(&a), &mut path::<8>(), |p, ip| {
+            emitted.push((p, ip))
+        });
+        let leaf_b = interner.insert(&b, hash_frames(&b), &mut path::<8>(), |p, ip| {
+            emitted.push((p, ip))
+        });
         assert_eq!(emitted, vec![(0, 0x10), (1, 0x20), (2, 0x30), (2, 0x31)]);
-        assert_eq!(interner.lookup(&a, hash_frames(&a)), Some(leaf_a));
-        assert_eq!(interner.lookup(&b, hash_frames(&b)), Some(leaf_b));
+        assert_eq!(
+            interner.lookup(&a, hash_frames(&a), &mut path::<8>()),
+            Some(leaf_a)
+        );
+        assert_eq!(
+            interner.lookup(&b, hash_frames(&b), &mut path::<8>()),
+            Some(leaf_b)
+        );
         // A suffix of a known stack is a different stack.
         let c = [0x20, 0x10];
-        assert_eq!(interner.lookup(&c, hash_frames(&c)), None);
+        assert_eq!(interner.lookup(&c, hash_frames(&c), &mut path::<8>()), None);
     }
 
     #[test]
@@ -222,15 +271,21 @@ mod tests {
         let mut interner = Interner::new();
         let stacks: Vec<[u64; 2]> = (0..3000u64).map(|i| [0x1000 + i, 0x10]).collect();
         for s in &stacks {
-            interner.insert(s, hash_frames(s), |_, _| {});
+            interner.insert(s, hash_frames(s), &mut path::<8>(), |_, _| {});
         }
         interner.clear();
         assert_eq!(interner.node_count(), 1);
-        assert_eq!(interner.lookup(&stacks[7], hash_frames(&stacks[7])), None);
+        assert_eq!(
+            interner.lookup(&stacks[7], hash_frames(&stacks[7]), &mut path::<8>()),
+            None
+        );
         let mut emitted = Vec::new();
-        let leaf = interner.insert(&stacks[7], hash_frames(&stacks[7]), |p, ip| {
-            emitted.push((p, ip))
-        });
+        let leaf = interner.insert(
+            &stacks[7],
+            hash_frames(&stacks[7]),
+            &mut path::<8>(),
+            |p, ip| emitted.push((p, ip)),
+        );
         assert_eq!(emitted, vec![(0, 0x10), (1, 0x1007)]);
         assert_eq!(leaf, 2);
     }
@@ -240,9 +295,41 @@ mod tests {
         let mut interner = Interner::new();
         let a = [1, 2, 3];
         let b = [4, 5, 6];
-        let leaf = interner.insert(&a, 42, |_, _| {});
-        assert_eq!(interner.lookup(&b, 42), None);
-        assert_eq!(interner.lookup(&a, 42), Some(leaf));
+        let leaf = interner.insert(&a, 42, &mut path::<8>(), |_, _| {});
+        assert_eq!(interner.lookup(&b, 42, &mut path::<8>()), None);
+        assert_eq!(interner.lookup(&a, 42, &mut path::<8>()), Some(leaf));
+    }
+
+    #[test]
+    fn lookup_and_insert_give_every_frame_its_node_and_push_extends_a_stack() {
+        let mut interner = Interner::new();
+        let a = [0x30, 0x20, 0x10];
+        let mut inserted = path::<3>();
+        let leaf = interner.insert(&a, hash_frames(&a), &mut inserted, |_, _| {});
+        let inserted = read(inserted);
+        // Frame i's node is the stack from frame i outwards.
+        let suffix = [0x20, 0x10];
+        let inner = interner.insert(&suffix, hash_frames(&suffix), &mut path::<2>(), |_, _| {});
+        assert_eq!(inserted, [leaf, inner, interner.child(0, 0x10).unwrap()]);
+        let mut looked_up = path::<3>();
+        assert_eq!(
+            interner.lookup(&a, hash_frames(&a), &mut looked_up),
+            Some(leaf)
+        );
+        assert_eq!(read(looked_up), inserted);
+        // A stack grown from a known one by push is the stack insert would
+        // have made, and a later insert of it defines nothing.
+        let mut emitted = Vec::new();
+        let deeper = interner.push(leaf, 0x40, |p, ip| emitted.push((p, ip)));
+        assert_eq!(emitted, vec![(leaf, 0x40)]);
+        let b = [0x40, 0x30, 0x20, 0x10];
+        assert_eq!(interner.child(leaf, 0x40), Some(deeper));
+        let mut grown = path::<4>();
+        let again = interner.insert(&b, hash_frames(&b), &mut grown, |_, _| {
+            panic!("defined twice")
+        });
+        assert_eq!(again, deeper);
+        assert_eq!(read(grown), [deeper, leaf, inner, inserted[2]]);
     }
 
     #[test]
@@ -251,10 +338,13 @@ mod tests {
         let stacks: Vec<[u64; 2]> = (0..5000u64).map(|i| [0x1000 + i, 0x10]).collect();
         let leaves: Vec<u32> = stacks
             .iter()
-            .map(|s| interner.insert(s, hash_frames(s), |_, _| {}))
+            .map(|s| interner.insert(s, hash_frames(s), &mut path::<8>(), |_, _| {}))
             .collect();
         for (s, leaf) in stacks.iter().zip(leaves) {
-            assert_eq!(interner.lookup(s, hash_frames(s)), Some(leaf));
+            assert_eq!(
+                interner.lookup(s, hash_frames(s), &mut path::<8>()),
+                Some(leaf)
+            );
         }
         assert_eq!(interner.node_count(), 5002);
     }

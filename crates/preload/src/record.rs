@@ -123,37 +123,107 @@ fn rearm(tls: *mut Tls, stream: &Stream, epoch: u32) -> bool {
 #[inline(always)]
 fn stack_node(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Regs) -> u32 {
     p.unwind.check_generation();
-    if let Some(leaf) = p.unwind.recall(caller) {
-        return leaf;
-    }
     unwind_and_intern(tls, stream, p, caller)
 }
 
+/// Unwinds the stack from `caller` and returns its interned leaf node:
+/// onto the previous stack's frames where the two meet (`unwind.rs`'s
+/// trail: only the new inner frames are interned, as children of the
+/// trail's node), else looked up whole by its hash (defined if new).
 #[inline(never)]
 fn unwind_and_intern(tls: *mut Tls, stream: &Stream, p: &mut StreamPrivate, caller: Regs) -> u32 {
     let mut frames = [MaybeUninit::<u64>::uninit(); MAX_FRAMES];
     // SAFETY: the calling thread's TLS.
     let stack = unsafe { &raw const (*tls).stack };
-    let n = p.unwind.backtrace(stack, caller, &mut frames);
-    // SAFETY: `backtrace` initialised the first `n` frames.
-    let ips = unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), n) };
-    let hash = hash_frames(ips);
-    let leaf = match p.interner.lookup(ips, hash) {
-        Some(leaf) => leaf,
-        None => new_stack(stream, p, ips, hash),
+    let unwound = p.unwind.backtrace(stack, caller, &mut frames);
+    // SAFETY: `backtrace` initialised the first `new` frames.
+    let ips = unsafe { std::slice::from_raw_parts(frames.as_ptr().cast::<u64>(), unwound.new) };
+    let mut path = [MaybeUninit::<u32>::uninit(); MAX_FRAMES];
+    let (leaf, base) = match unwound.splice {
+        Some(depth) => {
+            let outer = p.unwind.spliced_node(depth);
+            (extend_stack(stream, p, outer, ips, &mut path), depth + 1)
+        }
+        None => {
+            let hash = hash_frames(ips);
+            let leaf = match p.interner.lookup(ips, hash, &mut path) {
+                Some(leaf) => leaf,
+                None => new_stack(stream, p, ips, hash, &mut path),
+            };
+            (leaf, 0)
+        }
     };
-    p.unwind.remember(caller, leaf);
+    // SAFETY: the lookup, the definition or the extension of the stack
+    // set the node of every one of its frames.
+    let nodes = unsafe { std::slice::from_raw_parts(path.as_ptr().cast::<u32>(), ips.len()) };
+    p.unwind.keep_trail(base, ips, nodes);
     leaf
 }
 
+/// The node of the inner frames `ips` called from the stack `outer`:
+/// known children looked up, the first unknown one and those inside it
+/// defined (and written to the stream).
+#[inline(always)]
+fn extend_stack(
+    stream: &Stream,
+    p: &mut StreamPrivate,
+    outer: u32,
+    ips: &[u64],
+    path: &mut [MaybeUninit<u32>; MAX_FRAMES],
+) -> u32 {
+    let mut node = outer;
+    let mut i = ips.len();
+    while i > 0 {
+        match p.interner.child(node, ips[i - 1]) {
+            Some(child) => {
+                node = child;
+                path[i - 1].write(child);
+                i -= 1;
+            }
+            None => break,
+        }
+    }
+    if i > 0 {
+        node = push_nodes(stream, p, node, &ips[..i], path);
+    }
+    node
+}
+
 #[cold]
-fn new_stack(stream: &Stream, p: &mut StreamPrivate, ips: &[u64], hash: u64) -> u32 {
+fn push_nodes(
+    stream: &Stream,
+    p: &mut StreamPrivate,
+    mut node: u32,
+    ips: &[u64],
+    path: &mut [MaybeUninit<u32>; MAX_FRAMES],
+) -> u32 {
     let buf = p.reserve(stream, ips.len() * NODE_RECORD_LEN + MAX_RECORD_LEN);
     let mut pos = p.pos();
     let enc = &mut p.enc;
-    let leaf = p
-        .interner
-        .insert(ips, hash, |parent, ip| pos = enc.node(buf, pos, parent, ip));
+    for i in (0..ips.len()).rev() {
+        node = p.interner.push(node, ips[i], |parent, ip| {
+            pos = enc.node(buf, pos, parent, ip)
+        });
+        path[i].write(node);
+    }
+    p.commit(pos);
+    node
+}
+
+#[cold]
+fn new_stack(
+    stream: &Stream,
+    p: &mut StreamPrivate,
+    ips: &[u64],
+    hash: u64,
+    path: &mut [MaybeUninit<u32>; MAX_FRAMES],
+) -> u32 {
+    let buf = p.reserve(stream, ips.len() * NODE_RECORD_LEN + MAX_RECORD_LEN);
+    let mut pos = p.pos();
+    let enc = &mut p.enc;
+    let leaf = p.interner.insert(ips, hash, path, |parent, ip| {
+        pos = enc.node(buf, pos, parent, ip)
+    });
     p.commit(pos);
     leaf
 }

@@ -52,9 +52,12 @@ fn a_stream_re_armed_for_a_new_trace_starts_over_and_the_old_one_is_not_read() {
     let stack = [0x10u64, 0x20];
     let hash = crate::intern::hash_frames(&stack);
     // SAFETY: the test's thread owns the stream.
-    unsafe { stream.private() }
-        .interner
-        .insert(&stack, hash, |_, _| {});
+    unsafe { stream.private() }.interner.insert(
+        &stack,
+        hash,
+        &mut [std::mem::MaybeUninit::new(0); 2],
+        |_, _| {},
+    );
     let old = records(&drained(stream));
     assert!(
         matches!(old[0], StreamRecord::Thread { tid: t } if t == tid),
@@ -86,7 +89,11 @@ fn a_stream_re_armed_for_a_new_trace_starts_over_and_the_old_one_is_not_read() {
     // No stack is known to the new trace.
     // SAFETY: as above.
     assert_eq!(
-        unsafe { stream.private() }.interner.lookup(&stack, hash),
+        unsafe { stream.private() }.interner.lookup(
+            &stack,
+            hash,
+            &mut [std::mem::MaybeUninit::new(0); 2]
+        ),
         None
     );
 }

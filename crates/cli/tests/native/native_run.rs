@@ -695,3 +695,49 @@ fn a_trace_damaged_while_the_program_runs_is_left_whole() {
         "the trace was {scribbled} bytes when damaged and is {kept} now"
     );
 }
+
+#[test]
+fn stacks_alike_in_their_inner_frames_keep_their_own_outer_frames() {
+    // splice.c allocates alternately through twins (via_a, via_b: the
+    // same frames at the same stack addresses but one return address) and
+    // through a recursion of 1 to 7 levels: the unwinder's reuse of the
+    // previous stack's outer frames must give each allocation its own.
+    let n = 7 * 300;
+    let dir = test_dir("splice");
+    let out = run_traced(&dir, "splice.hwt", &program("splice.c"), &[&n.to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = report_json(&dir.join("splice.hwt"));
+    let groups = report["leaks"].as_array().unwrap();
+    let with = |outer: &[&str]| -> Vec<&Value> {
+        groups
+            .iter()
+            .filter(|g| {
+                let names = functions(g);
+                let to_main = names.iter().position(|f| f == "main").map_or(0, |m| m + 1);
+                names[..to_main] == *outer
+            })
+            .collect::<Vec<_>>()
+    };
+    for (via, size) in [("via_a", 100), ("via_b", 200)] {
+        let found = with(&["leaf", "middle", via, "main"]);
+        assert_eq!(found.len(), 1, "{via}: {groups:#?}");
+        assert_eq!(
+            (u(&found[0]["allocations"]), u(&found[0]["bytes"])),
+            (n, n * size),
+            "{via}"
+        );
+    }
+    for k in 0..7 {
+        let mut frames = vec!["leaf"];
+        frames.extend(std::iter::repeat_n("deep", k + 1));
+        frames.push("main");
+        let found = with(&frames);
+        assert_eq!(found.len(), 1, "depth {k}: {groups:#?}");
+        assert_eq!(
+            (u(&found[0]["allocations"]), u(&found[0]["bytes"])),
+            (n / 7, n / 7 * 300),
+            "depth {k}"
+        );
+    }
+    assert_eq!(u(&report["summary"]["leaked_allocations"]), 3 * n);
+}

@@ -89,60 +89,64 @@ fn pack(rule: &Rule) -> u64 {
     (rule.cfa_off as u32 as u64) | (bp << 32)
 }
 
-/// Stack words a memoized unwind may depend on (two per frame).
-const MEMO_READS: usize = 2 * MAX_FRAMES;
-/// Memoized unwinds per stream (distinct call sites alternating).
-const MEMOS: usize = 4;
-
-/// A previous unwind and everything it depended on. An unwind is a pure
-/// function of the starting registers, the unwind rules (fixed per address
-/// until the module list changes) and the stack words it read; if those are
-/// all the same, so is the stack, and its interned node can be reused
-/// without walking, hashing or looking it up again. Only unwinds that never
-/// left the fast path (CFA = RSP + n in every frame) are memoized, and
-/// those depend on neither RBP nor the saved RBP values: the memo keys on
-/// IP and SP and checks the return-address slots.
-struct Memo {
-    ip: u64,
-    sp: u64,
-    generation: u32,
-    /// Interned leaf node of the stack; 0 = empty memo.
-    leaf: u32,
-    reads: u16,
-    words: [(u64, u64); MEMO_READS],
+/// The last stack unwound, outermost frame first, and everything its
+/// frames depended on. An unwind step is a pure function of the frame's
+/// IP and SP, its unwind rule (fixed per address until the module list
+/// changes) and the return-address slot it reads; so when a new unwind
+/// reaches a frame with the IP and SP of one of the trail's, and every
+/// slot the trail read from that frame outwards still holds what it held,
+/// the rest of the new stack is the trail's — not walked, hashed or looked
+/// up again: its interned node is the trail's at that depth, and only the
+/// new inner frames are interned, as its children. Checking a slot is a
+/// load and a compare where a step is a cache probe, a bounds check and a
+/// load; an interpreter's allocations differ from the previous one in a
+/// few inner frames under fifty or more alike, and CPython spent half its
+/// traced thread's instructions walking, hashing and verifying those.
+/// Only fast-path frames (CFA = RSP + n) go into the trail: they depend on
+/// neither RBP nor the saved RBP values.
+struct Trail {
+    /// Frames (0: nothing to splice onto).
+    len: usize,
+    /// The end of the stack window the trail was read through.
+    hi: u64,
+    ips: [u64; MAX_FRAMES],
+    sps: [u64; MAX_FRAMES],
+    /// The return-address slot each frame's step read and its value
+    /// (`(0, 0)`: the step read none).
+    reads: [(u64, u64); MAX_FRAMES],
+    /// Interned node of the stack from the outermost frame to this one.
+    nodes: [u32; MAX_FRAMES],
 }
 
-/// Stack words read by one unwind, for its memo.
-struct Reads {
+/// What one unwind read, innermost frame first, for the trail.
+struct Scratch {
+    /// Frames whose step read a slot (they come first).
     count: usize,
-    words: [MaybeUninit<(u64, u64)>; MEMO_READS],
-    /// False once a step left the memoizable fast path.
-    memoizable: bool,
+    words: [MaybeUninit<(u64, u64)>; MAX_FRAMES],
+    sps: [MaybeUninit<u64>; MAX_FRAMES],
+    /// False once a step left the fast path or the stack was cut at
+    /// [`MAX_FRAMES`]: then the unwind is not kept as a trail.
+    fast: bool,
+    /// The end of the window the unwind read through (0: not only this
+    /// thread's stack).
+    hi: u64,
 }
 
-impl Reads {
-    #[inline(always)]
-    fn note(&mut self, addr: u64, value: u64) {
-        if self.count < MEMO_READS {
-            self.words[self.count].write((addr, value));
-            self.count += 1;
-        } else {
-            self.memoizable = false;
-        }
-    }
-
-    fn as_slice(&self) -> &[(u64, u64)] {
-        // SAFETY: the first `count` words were written by `note`.
-        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast(), self.count) }
-    }
+/// The outcome of [`UnwindState::backtrace`].
+#[derive(Clone, Copy, Debug)]
+pub struct Unwound {
+    /// Frames written to `out`, innermost first.
+    pub new: usize,
+    /// If set, the stack goes on with the trail's frames from this depth
+    /// outwards (see [`UnwindState::spliced_node`]).
+    pub splice: Option<usize>,
 }
 
 /// Per-stream unwinding state.
 pub struct UnwindState {
     cache: Box<[CacheEntry; CACHE_SIZE]>,
-    memos: Box<[Memo; MEMOS]>,
-    /// The stack words the last unwind read.
-    reads: Box<Reads>,
+    trail: Box<Trail>,
+    scratch: Box<Scratch>,
     /// Full rules of the addresses whose rule is not the common shape.
     general: Box<[(u64, Rule); GENERAL_SIZE]>,
     generation: u32,
@@ -157,111 +161,92 @@ impl UnwindState {
             pc: 0,
             packed: GENERAL,
         };
-        // SAFETY: all-zero memos are empty (leaf 0).
-        let memos = unsafe { Box::<[Memo; MEMOS]>::new_zeroed().assume_init() };
-        // SAFETY: an empty list: zero count; the words are never read
-        // beyond it.
-        let reads = unsafe { Box::<Reads>::new_zeroed().assume_init() };
+        // SAFETY: all zeros is an empty trail (no frames).
+        let trail = unsafe { Box::<Trail>::new_zeroed().assume_init() };
+        // SAFETY: zero frames; the words are never read beyond `count`.
+        let scratch = unsafe { Box::<Scratch>::new_zeroed().assume_init() };
         UnwindState {
             // (Built in place: 64 KiB is too much for a small thread stack.)
             cache: vec![empty; CACHE_SIZE]
                 .into_boxed_slice()
                 .try_into()
                 .unwrap_or_else(|_| unreachable!()),
-            memos,
-            reads,
+            trail,
+            scratch,
             general: Box::new([(0, Rule::UNSUPPORTED); GENERAL_SIZE]),
             generation: modules::GENERATION.load(std::sync::atomic::Ordering::Acquire),
         }
     }
 
-    /// A new thread took over the stream: memos hold addresses in the
+    /// A new thread took over the stream: the trail holds addresses in the
     /// previous thread's stack.
     pub fn attach_thread(&mut self) {
-        self.memos.iter_mut().for_each(|m| m.leaf = 0);
+        self.trail.len = 0;
     }
 
-    fn memo_slot(regs: Regs) -> usize {
-        ((regs.ip ^ (regs.sp >> 4)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 62) as usize % MEMOS
-    }
-
-    /// The interned node of the stack starting at `regs`, if an earlier
-    /// unwind from the same registers read stack words that all still hold
-    /// the same values.
-    #[inline(always)]
-    pub fn recall(&self, regs: Regs) -> Option<u32> {
-        let memo = &self.memos[Self::memo_slot(regs)];
-        if memo.leaf == 0
-            || memo.ip != regs.ip
-            || memo.sp != regs.sp
-            || memo.generation != self.generation
-        {
-            return None;
-        }
-        let same = memo.words[..memo.reads as usize]
-            .iter()
-            .all(|&(addr, value)| {
-                // SAFETY: the memo was made by this thread (memos are cleared
-                // when a stream changes threads) from reads at addresses at or
-                // above this same stack pointer, all inside its stack.
-                unsafe { (addr as *const u64).read() == value }
-            });
-        same.then_some(memo.leaf)
-    }
-
-    /// Remembers that the stack from `regs` of the last
-    /// [`UnwindState::backtrace`] is interned as `leaf`.
-    #[inline(always)]
-    pub fn remember(&mut self, regs: Regs, leaf: u32) {
-        let reads = &self.reads;
-        if !reads.memoizable {
-            return;
-        }
-        let memo = &mut self.memos[Self::memo_slot(regs)];
-        memo.ip = regs.ip;
-        memo.sp = regs.sp;
-        memo.generation = self.generation;
-        memo.leaf = leaf;
-        let words = reads.as_slice();
-        memo.reads = words.len() as u16;
-        memo.words[..words.len()].copy_from_slice(words);
-    }
-
-    /// Drops cached rules and memos if the module list changed.
+    /// Drops cached rules and the trail if the module list changed.
     #[inline(always)]
     pub fn check_generation(&mut self) {
         let generation = modules::GENERATION.load(std::sync::atomic::Ordering::Acquire);
         if generation != self.generation {
             self.cache.iter_mut().for_each(|e| e.pc = 0);
             self.general.iter_mut().for_each(|e| e.0 = 0);
-            self.memos.iter_mut().for_each(|m| m.leaf = 0);
+            self.trail.len = 0;
             self.generation = generation;
         }
     }
 
-    /// Captures the stack from `regs` into `out`, innermost first; returns
-    /// the number of frames. The return-address slots read are kept for
-    /// [`UnwindState::remember`]. Call [`UnwindState::check_generation`]
-    /// first.
+    /// Captures the stack from `regs`: its frames innermost first into
+    /// `out`, until it reaches a frame of the trail from which on the
+    /// stack is the trail's (then `splice` says at which depth). Call
+    /// [`UnwindState::check_generation`] first, and after interning the
+    /// stack [`UnwindState::keep_trail`] or [`UnwindState::spliced_node`].
     #[inline(always)]
     pub fn backtrace(
         &mut self,
         stack: *const StackBounds,
         regs: Regs,
         out: &mut [MaybeUninit<u64>; MAX_FRAMES],
-    ) -> usize {
-        let reads = &mut *self.reads;
-        reads.count = 0;
-        reads.memoizable = true;
+    ) -> Unwound {
+        let scratch = &mut *self.scratch;
+        let trail = &*self.trail;
+        scratch.count = 0;
+        scratch.fast = true;
         let window = StackWindow::new(stack, regs.sp);
+        scratch.hi = window.hi();
         let Regs {
             mut ip,
             mut sp,
             mut bp,
         } = regs;
+        // The trail's frame to compare with next: the innermost whose SP
+        // is not below this frame's (frames' SPs grow outwards). None once
+        // a comparison failed (one try per unwind bounds the checking).
+        let mut cursor = if trail.len > 0 && scratch.hi == trail.hi {
+            Some(trail.len - 1)
+        } else {
+            None
+        };
         let mut n = 0;
         // The common case inline: cached, RSP-based frames.
         while n < MAX_FRAMES && ip != 0 {
+            if let Some(mut d) = cursor {
+                while trail.sps[d] < sp && d > 0 {
+                    d -= 1;
+                }
+                cursor = Some(d);
+                if trail.sps[d] == sp && trail.ips[d] == ip {
+                    if d + 1 + n <= MAX_FRAMES && trail_holds(trail, d) {
+                        return Unwound {
+                            new: n,
+                            splice: Some(d),
+                        };
+                    }
+                    cursor = None;
+                } else if trail.sps[d] < sp {
+                    cursor = None;
+                }
+            }
             let pc = ip - 1;
             let slot = &mut self.cache
                 [(pc.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - CACHE_BITS)) as usize];
@@ -274,27 +259,35 @@ impl UnwindState {
             let packed = slot.packed;
             if packed & (GENERAL | END) != 0 {
                 if packed & END != 0 {
+                    scratch.sps[n].write(sp);
                     out[n].write(ip);
-                    return n + 1;
+                    return Unwound {
+                        new: n + 1,
+                        splice: None,
+                    };
                 }
                 // Hand the rest of the stack to the general walker (its
-                // reads are not tracked: such stacks are not memoized).
-                reads.memoizable = false;
+                // reads are not tracked: such stacks are no trail).
+                scratch.fast = false;
                 let general = &mut self.general;
-                return n + walk(Regs { ip, sp, bp }, &mut out[n..], &window, |pc| {
+                let new = n + walk(Regs { ip, sp, bp }, &mut out[n..], &window, |pc| {
                     let slot = &mut general[(pc as usize ^ (pc as usize >> 6)) % GENERAL_SIZE];
                     if slot.0 != pc {
                         *slot = (pc, lookup_rule(pc, true));
                     }
                     slot.1
                 });
+                return Unwound { new, splice: None };
             }
             let frame = sp.wrapping_add(packed as u32 as i32 as i64 as u64);
             let ra_at = frame.wrapping_sub(8);
             let Some(ra) = window.read(ra_at) else {
                 break;
             };
-            reads.note(ra_at, ra);
+            // One read per frame, in order: frame `n` read word `n`.
+            scratch.words[n].write((ra_at, ra));
+            scratch.sps[n].write(sp);
+            scratch.count = n + 1;
             let bp_off = (packed >> 32) as u16 as i16;
             if bp_off != 0 {
                 // Only an RBP-based frame (the general path) uses RBP.
@@ -311,11 +304,74 @@ impl UnwindState {
             sp = frame;
         }
         if n < MAX_FRAMES && ip != 0 {
+            scratch.sps[n].write(sp);
             out[n].write(ip);
             n += 1;
+        } else if ip != 0 {
+            // Cut at MAX_FRAMES: a stack spliced onto it would be cut
+            // elsewhere.
+            scratch.fast = false;
         }
-        n
+        Unwound {
+            new: n,
+            splice: None,
+        }
     }
+
+    /// The interned node of the trail's stack from its outermost frame to
+    /// depth `d` (a splice point [`UnwindState::backtrace`] returned).
+    #[inline(always)]
+    pub fn spliced_node(&self, d: usize) -> u32 {
+        self.trail.nodes[d]
+    }
+
+    /// Makes the stack just unwound the trail: its `new` frames (in
+    /// `ips`, innermost first) at depths `base + new − 1` down to `base`
+    /// (`base` = 0 for a whole stack, the splice depth + 1 for a spliced
+    /// one, whose outer frames the trail holds already), with their nodes
+    /// (`nodes[i]`: the node of frame `i` of `ips` and everything outside
+    /// it).
+    #[inline(always)]
+    pub fn keep_trail(&mut self, base: usize, ips: &[u64], nodes: &[u32]) {
+        let scratch = &*self.scratch;
+        let trail = &mut *self.trail;
+        let new = ips.len();
+        if !scratch.fast || scratch.hi == 0 || base + new > MAX_FRAMES || (base == 0 && new == 0) {
+            trail.len = 0;
+            return;
+        }
+        for i in 0..new {
+            let depth = base + new - 1 - i;
+            trail.ips[depth] = ips[i];
+            // SAFETY: `backtrace` wrote the SP of every frame it returned
+            // and the word of the first `count`.
+            unsafe {
+                trail.sps[depth] = scratch.sps[i].assume_init();
+                trail.reads[depth] = if i < scratch.count {
+                    scratch.words[i].assume_init()
+                } else {
+                    (0, 0)
+                };
+            }
+            trail.nodes[depth] = nodes[i];
+        }
+        trail.len = base + new;
+        trail.hi = scratch.hi;
+    }
+}
+
+/// Whether every return-address slot the trail's frames from depth `d`
+/// outwards read still holds the value it held.
+#[inline(always)]
+fn trail_holds(trail: &Trail, d: usize) -> bool {
+    trail.reads[..=d].iter().all(|&(addr, value)| {
+        // SAFETY: the trail was read by this thread (it is cleared when a
+        // stream changes threads) through a window of this same stack
+        // (same end), at addresses at or above the SP of frame `d`, which
+        // the current unwind has reached: inside the stack, above the
+        // current stack pointer.
+        addr == 0 || unsafe { (addr as *const u64).read() } == value
+    })
 }
 
 /// Captures a stack without touching any cache or lock: for signal handlers
@@ -361,6 +417,16 @@ struct StackWindow {
 }
 
 impl StackWindow {
+    /// The end of the window if it is one range of the thread's stack
+    /// (or of the page an unknown stack was entered on), else 0.
+    fn hi(&self) -> u64 {
+        if self.ranges[1] == (0, 0) {
+            self.ranges[0].1
+        } else {
+            0
+        }
+    }
+
     fn new(stack: *const StackBounds, sp: u64) -> StackWindow {
         // SAFETY: the calling thread's bounds, in its TLS.
         let (lo, hi) = unsafe { ((*stack).lo, (*stack).hi) };
