@@ -48,7 +48,9 @@
 //!    write the trace switches recording off and says so once on stderr;
 //!    the target's `errno`, return values and output are untouched.
 //! 7. **Keep the hot path small.** Cached unwind rules per instruction
-//!    address (`unwind/`), stacks interned per stream (`intern.rs`), events
+//!    address (`unwind/`), a stack spliced onto the thread's previous one
+//!    where their outer frames are provably the same (`unwind/`'s trail),
+//!    stacks interned per stream (`intern.rs`), events
 //!    delta-encoded into per-thread blocks: no system call and no shared
 //!    cache line per event. In a sampled trace, an allocation that is not
 //!    sampled costs a TLS countdown and a free of a block that was not one
