@@ -53,6 +53,65 @@ pub struct Regs {
 const CACHE_BITS: u32 = 12;
 const CACHE_SIZE: usize = 1 << CACHE_BITS;
 
+/// Entries of the second-level cache (512 KiB).
+const SECOND_BITS: u32 = 15;
+/// First-level misses after which a stream gets its second level.
+const SECOND_AFTER: u32 = 8192;
+
+/// Behind the first-level cache, for the threads that miss it often: a
+/// program whose allocations return through more addresses than it holds
+/// (cc1plus: tens of thousands) would compute their rules again and again
+/// — a fifth of its traced time with 4,096 entries. A stream allocates its
+/// 32,768 entries only after 8,192 misses, so that the many threads of a
+/// server that allocate from a few places do not each hold half a
+/// megabyte.
+struct SecondLevel {
+    cache: Option<Box<[CacheEntry; 1 << SECOND_BITS]>>,
+    misses: u32,
+}
+
+impl SecondLevel {
+    /// The rule of `pc`, which the first level does not hold.
+    #[cold]
+    #[inline(never)]
+    fn entry(&mut self, pc: u64) -> CacheEntry {
+        let Some(cache) = &mut self.cache else {
+            self.misses += 1;
+            if self.misses >= SECOND_AFTER {
+                let empty = CacheEntry {
+                    pc: 0,
+                    packed: GENERAL,
+                };
+                self.cache = vec![empty; 1 << SECOND_BITS]
+                    .into_boxed_slice()
+                    .try_into()
+                    .ok();
+            }
+            return CacheEntry {
+                pc,
+                packed: pack(&lookup_rule(pc, true)),
+            };
+        };
+        // (Another hash than the first level's, so that addresses that
+        // collide there do not collide here too.)
+        let slot = &mut cache[((pc ^ (pc >> 17)).wrapping_mul(0xff51_afd7_ed55_8ccd)
+            >> (64 - SECOND_BITS)) as usize];
+        if slot.pc != pc {
+            *slot = CacheEntry {
+                pc,
+                packed: pack(&lookup_rule(pc, true)),
+            };
+        }
+        *slot
+    }
+
+    fn clear(&mut self) {
+        if let Some(cache) = &mut self.cache {
+            cache.iter_mut().for_each(|e| e.pc = 0);
+        }
+    }
+}
+
 /// A cached rule. The common shape — CFA = RSP + n, return address at
 /// CFA − 8, RBP unchanged or saved at CFA + m — is packed so that a step
 /// is one 16-byte load; anything else points to the general path.
@@ -145,6 +204,7 @@ pub struct Unwound {
 /// Per-stream unwinding state.
 pub struct UnwindState {
     cache: Box<[CacheEntry; CACHE_SIZE]>,
+    second: SecondLevel,
     trail: Box<Trail>,
     scratch: Box<Scratch>,
     /// Full rules of the addresses whose rule is not the common shape.
@@ -173,6 +233,10 @@ impl UnwindState {
                 .unwrap_or_else(|_| unreachable!()),
             trail,
             scratch,
+            second: SecondLevel {
+                cache: None,
+                misses: 0,
+            },
             general: Box::new([(0, Rule::UNSUPPORTED); GENERAL_SIZE]),
             generation: modules::GENERATION.load(std::sync::atomic::Ordering::Acquire),
         }
@@ -190,6 +254,7 @@ impl UnwindState {
         let generation = modules::GENERATION.load(std::sync::atomic::Ordering::Acquire);
         if generation != self.generation {
             self.cache.iter_mut().for_each(|e| e.pc = 0);
+            self.second.clear();
             self.general.iter_mut().for_each(|e| e.0 = 0);
             self.trail.len = 0;
             self.generation = generation;
@@ -251,10 +316,7 @@ impl UnwindState {
             let slot = &mut self.cache
                 [(pc.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - CACHE_BITS)) as usize];
             if slot.pc != pc {
-                *slot = CacheEntry {
-                    pc,
-                    packed: pack(&lookup_rule(pc, true)),
-                };
+                *slot = self.second.entry(pc);
             }
             let packed = slot.packed;
             if packed & (GENERAL | END) != 0 {
