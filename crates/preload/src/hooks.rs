@@ -70,7 +70,7 @@ macro_rules! trampoline {
 /// and the argument registers the trampoline then sets (`$sp`, `$bp`).
 #[cfg(all(not(test), target_arch = "x86_64"))]
 macro_rules! fast_path {
-    ($name:literal, $target:path, $sp:literal, $bp:literal, [$($fast:literal),* $(,)?], $($operands:tt)*) => {
+    ($name:literal, $target:path, $sp:literal, $bp:literal, [$($fast:expr),* $(,)?], $($operands:tt)*) => {
         core::arch::global_asm!(
             concat!(".globl ", $name),
             concat!(".type ", $name, ",@function"),
@@ -109,14 +109,42 @@ mod exported {
     use crate::live::{FILTER, FILTER_GRAIN, FILTER_MASK};
     use crate::tls::{Tls, heapwise_tls_block};
 
+    // To `2:` unless the thread's countdown (in `$left`, through
+    // `$tls`) stays above the size in `$size` (then it is lowered).
+    #[rustfmt::skip]
+    macro_rules! countdown {
+        ($tls:literal, $left:literal, $size:literal) => {
+            concat!(
+                "mov ", $tls, ", qword ptr [rip + {tls}@GOTTPOFF]\n",
+                "mov ", $left, ", qword ptr fs:[", $tls, " + {left}]\n",
+                "sub ", $left, ", ", $size, "\n",
+                "jbe 2f\n",
+                "mov qword ptr fs:[", $tls, " + {left}], ", $left,
+            )
+        };
+    }
+    // To `2:` in a full trace (no filter) or if the filter's counter of
+    // the granule of the block in `$ptr` is set (it may be sampled).
+    #[rustfmt::skip]
+    macro_rules! not_sampled {
+        ($ptr:literal) => {
+            concat!(
+                "mov rax, qword ptr [rip + {filter}]\n",
+                "test rax, rax\n",
+                "je 2f\n",
+                "mov rcx, ", $ptr, "\n",
+                "shr rcx, {grain}\n",
+                "and ecx, {mask}\n",
+                "cmp byte ptr [rax + rcx], 0\n",
+                "jne 2f",
+            )
+        };
+    }
+
     fast_path!("malloc", super::hw_malloc, "rsi", "rdx", [
         "cmp qword ptr [rip + {filter}], 0",
         "je 2f",
-        "mov rax, qword ptr [rip + {tls}@GOTTPOFF]",
-        "mov rcx, qword ptr fs:[rax + {left}]",
-        "sub rcx, rdi",
-        "jbe 2f",
-        "mov qword ptr fs:[rax + {left}], rcx",
+        countdown!("rax", "rcx", "rdi"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
     ],
         filter = sym FILTER,
@@ -125,14 +153,7 @@ mod exported {
         glibc = sym __libc_malloc,
     );
     fast_path!("free", super::hw_free, "rsi", "rdx", [
-        "mov rax, qword ptr [rip + {filter}]",
-        "test rax, rax",
-        "je 2f",
-        "mov rcx, rdi",
-        "shr rcx, {grain}",
-        "and ecx, {mask}",
-        "cmp byte ptr [rax + rcx], 0",
-        "jne 2f",
+        not_sampled!("rdi"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
     ],
         filter = sym FILTER,
@@ -148,11 +169,7 @@ mod exported {
         "mov rax, rdi",
         "mul rsi",
         "jo 2f",
-        "mov rdx, qword ptr [rip + {tls}@GOTTPOFF]",
-        "mov rcx, qword ptr fs:[rdx + {left}]",
-        "sub rcx, rax",
-        "jbe 2f",
-        "mov qword ptr fs:[rdx + {left}], rcx",
+        countdown!("rdx", "rcx", "rax"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
     ],
         filter = sym FILTER,
@@ -163,19 +180,8 @@ mod exported {
     // The old block is not sampled (`free`'s test) and the new one is
     // skipped (`malloc`'s).
     fast_path!("realloc", super::hw_realloc, "rdx", "rcx", [
-        "mov rax, qword ptr [rip + {filter}]",
-        "test rax, rax",
-        "je 2f",
-        "mov rcx, rdi",
-        "shr rcx, {grain}",
-        "and ecx, {mask}",
-        "cmp byte ptr [rax + rcx], 0",
-        "jne 2f",
-        "mov rax, qword ptr [rip + {tls}@GOTTPOFF]",
-        "mov rcx, qword ptr fs:[rax + {left}]",
-        "sub rcx, rsi",
-        "jbe 2f",
-        "mov qword ptr fs:[rax + {left}], rcx",
+        not_sampled!("rdi"),
+        countdown!("rax", "rcx", "rsi"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
     ],
         filter = sym FILTER,
