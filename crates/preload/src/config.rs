@@ -288,11 +288,12 @@ pub fn trace_path() -> String {
 }
 
 /// In a forked child (fork's child handler: the only thread): the parent's
-/// trace is the one this process was writing, forked now.
-pub fn forked() {
+/// trace is the one this process was writing, forked at `tick` (taken
+/// before the fork, after the forking thread's last event; the parent
+/// stamps what it does after the fork later).
+pub fn forked(tick: u64) {
     TRACE_PATH.lock.force_unlock();
     FORKED_FROM.lock.force_unlock();
-    let tick = sys::ticks();
     let parent = TRACE_PATH.with(0, std::mem::take).unwrap_or_default();
     FORKED_FROM.with(0, |f| *f = (parent, tick));
 }
@@ -337,7 +338,7 @@ pub fn header(
         argv,
         exe,
         tick_source: if sys::TICKS_ARE_TSC {
-            TickSource::TscCoarse
+            TickSource::TscSubMs
         } else {
             TickSource::MonotonicNs
         },

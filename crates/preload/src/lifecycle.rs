@@ -48,7 +48,12 @@ pub fn install() {
     }
 }
 
+/// The tick of the last `fork`, taken by its prepare handler after every
+/// event the forking thread recorded before it: the child's `fork_tick`.
+static FORK_TICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 extern "C" fn fork_prepare() {
+    FORK_TICK.store(sys::ticks(), std::sync::atomic::Ordering::Relaxed);
     crate::attach::lock_for_fork();
     writer::PASS_LOCK.lock_raw();
     modules::REFRESH_LOCK.lock_raw();
@@ -77,6 +82,17 @@ extern "C" fn fork_parent() {
     modules::REFRESH_LOCK.force_unlock();
     writer::PASS_LOCK.force_unlock();
     crate::attach::unlock_after_fork();
+    // The child's report takes the blocks this process held at the fork's
+    // tick for inherited (`heapwise_native::inherit`): what this thread
+    // does from now on must be stamped later. Ticks are coarse (about
+    // 0.4 ms), so wait for the next one — only when a child's trace will
+    // ask, and at most one tick.
+    let forked_at = FORK_TICK.load(std::sync::atomic::Ordering::Relaxed);
+    if crate::state::active() && crate::config::get().is_some_and(|c| c.follow_fork) {
+        while sys::ticks() <= forked_at {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 extern "C" fn fork_child() {
@@ -90,7 +106,7 @@ extern "C" fn fork_child() {
     crate::control::reset_after_fork();
     stream::reset_after_fork();
     crate::spill::reset_after_fork();
-    crate::config::forked();
+    crate::config::forked(FORK_TICK.load(std::sync::atomic::Ordering::Relaxed));
     writer::reset_after_fork();
     let tls = tls::get();
     // SAFETY: the calling (and only) thread's TLS.

@@ -5,27 +5,32 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// The event clock: the invariant TSC on x86-64 (≈10 ns to read here, no
-/// shared cache line, monotonic across cores) divided by 65,536 — about
-/// 25 µs of resolution (`TickSource::TscCoarse`) — and `CLOCK_MONOTONIC`
+/// shared cache line, monotonic across cores) divided by 2^20 — about
+/// 0.4 ms of resolution (`TickSource::TscSubMs`) — and `CLOCK_MONOTONIC`
 /// elsewhere. Coarse on purpose: events are ordered by their streams and,
 /// across threads, by the merge (frees first at equal ticks, which is the
 /// only order a freed address can be handed out again in), so finer stamps
-/// only add bytes — a busy thread's consecutive stamps are now mostly
-/// equal, which compression removes (on CPython, the stamps took 4.8 MB of a
-/// 20 MB trace at TSC ÷ 64 and take about 0.1 MB now). Ages, timelines
-/// and the peak's time need no finer than this.
+/// only add bytes — a busy thread's consecutive stamps are mostly equal,
+/// which compression removes (on CPython, the stamps took 4.8 MB of a
+/// 20 MB trace at TSC ÷ 64, about 150 kB at TSC ÷ 65,536 and take 40 kB
+/// now). Ages, timelines and the peak's time need no finer than this
+/// (heaptrack stamps every 10 ms); a `fork` waits for the next tick in the
+/// parent (`lifecycle.rs`), so the child's inherited blocks stay exact.
 #[inline(always)]
 pub fn ticks() -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: rdtsc has no preconditions on x86-64.
-        unsafe { core::arch::x86_64::_rdtsc() >> 16 }
+        unsafe { core::arch::x86_64::_rdtsc() >> TSC_SHIFT }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         monotonic_ns()
     }
 }
+
+/// The TSC's cycles per tick: 2^`TSC_SHIFT`.
+pub const TSC_SHIFT: u32 = 20;
 
 /// Whether [`ticks`] counts TSC cycles (else monotonic nanoseconds).
 pub const TICKS_ARE_TSC: bool = cfg!(target_arch = "x86_64");

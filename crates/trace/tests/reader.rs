@@ -136,17 +136,19 @@ fn files_that_are_not_traces_are_refused() {
         Err(TraceError::NotATrace)
     ));
     let mut newer = sample_trace(dir.path(), 1).0;
-    newer[8] = 5;
+    let next = heapwise_trace::FORMAT_VERSION + 1;
+    newer[8..10].copy_from_slice(&next.to_le_bytes());
     assert!(matches!(
         read(dir.path(), &newer),
         Err(TraceError::UnsupportedVersion {
-            found: 5,
-            supported: 4
-        })
+            found,
+            supported: heapwise_trace::FORMAT_VERSION
+        }) if found == next
     ));
     // Older traces are still read: version 1 (full traces, before
-    // sampling), 2 (before checkpoints), 3 (before packed segments).
-    for version in [1, 2, 3] {
+    // sampling), 2 (before checkpoints), 3 (before packed segments), 4
+    // (before the coarser tick source).
+    for version in [1, 2, 3, 4] {
         let mut older = sample_trace(dir.path(), 1).0;
         older[8] = version;
         assert!(read(dir.path(), &older).is_ok());
