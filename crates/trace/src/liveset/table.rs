@@ -15,9 +15,23 @@ struct Slot<V> {
     value: V,
 }
 
+/// The table is this many tables (by the top bits of a key's hash), each
+/// growing on its own: when one doubles, the memory of its old and new
+/// slots is held at once, and a sixteenth of the table is a sixteenth of
+/// that (CPython's report held 128 MB of old slots beside 256 MB of new
+/// ones when its one table grew to 8 M slots).
+const SHARD_BITS: u32 = 4;
+
 /// See the module documentation.
 #[derive(Clone, Debug)]
 pub struct Table<V> {
+    shards: Vec<Shard<V>>,
+    len: usize,
+}
+
+/// One of a [`Table`]'s tables: open addressing, linear probing.
+#[derive(Clone, Debug)]
+struct Shard<V> {
     slots: Vec<Slot<V>>,
     /// `slots.len() - 1` (a power of two minus one), 0 while empty.
     mask: usize,
@@ -27,18 +41,30 @@ pub struct Table<V> {
 impl<V> Default for Table<V> {
     fn default() -> Table<V> {
         Table {
-            slots: Vec::new(),
-            mask: 0,
+            shards: (0..1 << SHARD_BITS)
+                .map(|_| Shard {
+                    slots: Vec::new(),
+                    mask: 0,
+                    len: 0,
+                })
+                .collect(),
             len: 0,
         }
     }
 }
 
-/// The home slot of `key` in a table of `mask + 1` slots.
+/// `key`'s hash: blocks are 16-byte aligned, so drop those bits, then a
+/// Fibonacci hash. Its top bits choose the shard, bits 32 and up the home
+/// slot in it.
 #[inline(always)]
-fn home(key: u64, mask: usize) -> usize {
-    // Blocks are 16-byte aligned: drop those bits, then a Fibonacci hash.
-    ((key >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+fn hash(key: u64) -> u64 {
+    (key >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The home slot of a key of hash `hash` in a shard of `mask + 1` slots.
+#[inline(always)]
+fn home(hash: u64, mask: usize) -> usize {
+    (hash >> 32) as usize & mask
 }
 
 impl<V: Copy + Default> Table<V> {
@@ -52,25 +78,96 @@ impl<V: Copy + Default> Table<V> {
         self.len == 0
     }
 
-    /// Starts loading the cache line where `key` would be (a hint only).
     #[inline(always)]
-    pub fn prefetch(&self, key: u64) {
-        #[cfg(target_arch = "x86_64")]
-        if !self.slots.is_empty() {
-            let slot = &self.slots[home(key, self.mask)] as *const Slot<V>;
-            // SAFETY: prefetching is a hint; the address is in the table.
-            unsafe {
-                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(slot.cast())
-            };
+    fn shard(&self, hash: u64) -> &Shard<V> {
+        // SAFETY: the top SHARD_BITS bits index one of the 2^SHARD_BITS shards.
+        unsafe {
+            self.shards
+                .get_unchecked((hash >> (64 - SHARD_BITS)) as usize)
         }
     }
 
     #[inline(always)]
-    fn find(&self, key: u64) -> Option<usize> {
+    fn shard_mut(&mut self, hash: u64) -> &mut Shard<V> {
+        // SAFETY: as in `shard`.
+        unsafe {
+            self.shards
+                .get_unchecked_mut((hash >> (64 - SHARD_BITS)) as usize)
+        }
+    }
+
+    /// Starts loading the cache line where `key` would be (a hint only).
+    #[inline(always)]
+    pub fn prefetch(&self, key: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let hash = hash(key);
+            let shard = self.shard(hash);
+            if !shard.slots.is_empty() {
+                let slot = &shard.slots[home(hash, shard.mask)] as *const Slot<V>;
+                // SAFETY: prefetching is a hint; the address is in the table.
+                unsafe {
+                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                        slot.cast(),
+                    )
+                };
+            }
+        }
+    }
+
+    /// The value at `key`.
+    #[inline(always)]
+    pub fn get(&self, key: u64) -> Option<&V> {
+        let hash = hash(key);
+        let shard = self.shard(hash);
+        shard.find(hash, key).map(|i| &shard.slots[i].value)
+    }
+
+    /// Whether `key` is in.
+    #[inline(always)]
+    pub fn contains(&self, key: u64) -> bool {
+        let hash = hash(key);
+        self.shard(hash).find(hash, key).is_some()
+    }
+
+    /// Puts `value` at `key` (not 0); returns the value it replaces.
+    #[inline(always)]
+    pub fn insert(&mut self, key: u64, value: V) -> Option<V> {
+        debug_assert!(key != 0);
+        let hash = hash(key);
+        let replaced = self.shard_mut(hash).insert(hash, key, value);
+        self.len += usize::from(replaced.is_none());
+        replaced
+    }
+
+    /// Takes the value at `key` out.
+    #[inline(always)]
+    pub fn remove(&mut self, key: u64) -> Option<V> {
+        let hash = hash(key);
+        let removed = self.shard_mut(hash).remove(hash, key);
+        self.len -= usize::from(removed.is_some());
+        removed
+    }
+
+    /// Every entry.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
+        self.shards.iter().flat_map(|shard| {
+            shard
+                .slots
+                .iter()
+                .filter(|slot| slot.key != 0)
+                .map(|slot| (slot.key, &slot.value))
+        })
+    }
+}
+
+impl<V: Copy + Default> Shard<V> {
+    #[inline(always)]
+    fn find(&self, hash: u64, key: u64) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let mut i = home(key, self.mask);
+        let mut i = home(hash, self.mask);
         loop {
             let slot = &self.slots[i];
             if slot.key == key {
@@ -83,26 +180,12 @@ impl<V: Copy + Default> Table<V> {
         }
     }
 
-    /// The value at `key`.
     #[inline(always)]
-    pub fn get(&self, key: u64) -> Option<&V> {
-        self.find(key).map(|i| &self.slots[i].value)
-    }
-
-    /// Whether `key` is in.
-    #[inline(always)]
-    pub fn contains(&self, key: u64) -> bool {
-        self.find(key).is_some()
-    }
-
-    /// Puts `value` at `key` (not 0); returns the value it replaces.
-    #[inline(always)]
-    pub fn insert(&mut self, key: u64, value: V) -> Option<V> {
-        debug_assert!(key != 0);
+    fn insert(&mut self, hash: u64, key: u64, value: V) -> Option<V> {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        let mut i = home(key, self.mask);
+        let mut i = home(hash, self.mask);
         loop {
             let slot = &mut self.slots[i];
             if slot.key == key {
@@ -117,10 +200,9 @@ impl<V: Copy + Default> Table<V> {
         }
     }
 
-    /// Takes the value at `key` out.
     #[inline(always)]
-    pub fn remove(&mut self, key: u64) -> Option<V> {
-        let mut hole = self.find(key)?;
+    fn remove(&mut self, hash: u64, key: u64) -> Option<V> {
+        let mut hole = self.find(hash, key)?;
         let value = self.slots[hole].value;
         self.len -= 1;
         // Shift back every following slot that may sit in the hole: those
@@ -131,7 +213,7 @@ impl<V: Copy + Default> Table<V> {
             if key == 0 {
                 break;
             }
-            let h = home(key, self.mask);
+            let h = home(self::hash(key), self.mask);
             let stays = if hole <= i {
                 hole < h && h <= i
             } else {
@@ -150,16 +232,10 @@ impl<V: Copy + Default> Table<V> {
         Some(value)
     }
 
-    /// Every entry.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
-        self.slots
-            .iter()
-            .filter(|slot| slot.key != 0)
-            .map(|slot| (slot.key, &slot.value))
-    }
-
     fn grow(&mut self) {
-        let capacity = (self.slots.len() * 2).max(1024);
+        // 64 slots a shard at first: a table of a few blocks (the tracer's
+        // tally of a sampled trace keeps one) stays small.
+        let capacity = (self.slots.len() * 2).max(64);
         let mut slots = Vec::with_capacity(capacity);
         huge_pages(
             slots.as_ptr() as usize,
@@ -177,7 +253,7 @@ impl<V: Copy + Default> Table<V> {
         self.len = 0;
         for slot in old {
             if slot.key != 0 {
-                self.insert(slot.key, slot.value);
+                self.insert(hash(slot.key), slot.key, slot.value);
             }
         }
     }
@@ -189,7 +265,7 @@ impl<V: Copy + Default> Table<V> {
 /// walk (CPython's 21 M-event report spent half its replay there).
 fn huge_pages(start: usize, len: usize) {
     const HUGE: usize = 2 << 20;
-    if len < 4 * HUGE {
+    if len < 2 * HUGE {
         return;
     }
     let from = start.next_multiple_of(HUGE);
