@@ -71,6 +71,14 @@ impl Compactor {
 /// remaining blocks as they are. Returns the number of blocks copied.
 pub fn compact_file(input: &Path, output: &Path, split: usize) -> Result<usize, TraceError> {
     let mut reader = TraceReader::open(input)?;
+    if reader.version() != crate::FORMAT_VERSION {
+        // Its blocks, copied as they are, would be read as this format's.
+        return Err(TraceError::BadHeader(format!(
+            "cannot compact a trace of format {}: only format {}",
+            reader.version(),
+            crate::FORMAT_VERSION
+        )));
+    }
     let header = reader.header().clone();
     let mut compactor = Compactor::new(&header);
     let damaged = |reason: String| TraceError::BadHeader(format!("cannot compact: {reason}"));

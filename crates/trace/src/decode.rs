@@ -38,12 +38,23 @@ pub struct SegmentDecoder {
     started: bool,
     /// Whether a whole checkpoint was decoded.
     checkpointed: bool,
+    /// Whether the trace is of format 4 or before: its packed runs
+    /// predict pointers without size classes (`record::packed`).
+    format4: bool,
 }
 
 impl SegmentDecoder {
     /// A decoder at the start of a trace.
     pub fn new() -> SegmentDecoder {
         SegmentDecoder::default()
+    }
+
+    /// A decoder at the start of a trace of format `version`.
+    pub fn for_version(version: u16) -> SegmentDecoder {
+        SegmentDecoder {
+            format4: version <= 4,
+            ..SegmentDecoder::default()
+        }
     }
 
     /// Whether the trace began with a checkpoint, decoded whole.
@@ -231,7 +242,7 @@ impl SegmentDecoder {
             }
             state.consumed += part.row_bytes;
             let stacks = &mut self.stacks;
-            let mut predictor = Predictor::default();
+            let mut predictor = Predictor::new(!self.format4);
             for _ in 0..part.records {
                 let record = state
                     .decoder

@@ -34,12 +34,23 @@ pub struct Packer {
     decoders: Vec<StreamDecoder>,
     columns: Columns,
     parts: Vec<(u32, u64, u64)>,
+    /// Packs as format 4 did (tests of the readers of older traces).
+    format4: bool,
 }
 
 impl Packer {
     /// A packer at the start of a trace.
     pub fn new() -> Packer {
         Packer::default()
+    }
+
+    /// A packer that writes format 4's packed runs.
+    #[cfg(test)]
+    fn format4() -> Packer {
+        Packer {
+            format4: true,
+            ..Packer::default()
+        }
     }
 
     fn decoder(&mut self, stream: u32) -> &mut StreamDecoder {
@@ -72,8 +83,8 @@ impl Packer {
                 return Ok(());
             }
             let mut columns = std::mem::take(&mut self.columns);
+            let mut predictor = Predictor::new(!self.format4);
             let decoder = self.decoder(stream);
-            let mut predictor = Predictor::default();
             let mut pos = 0;
             let mut records = 0u64;
             let result: Result<(), String> = (|| {
@@ -324,8 +335,10 @@ mod tests {
         ) {
             let rows = payloads(&ops, per_payload);
             // Some payloads packed, some left as rows (a block the writer
-            // stored while the program kept every core busy).
-            let mut packer = Packer::new();
+            // stored while the program kept every core busy); as this
+            // format packs them and as format 4 did.
+            for format in [crate::FORMAT_VERSION, 4] {
+            let mut packer = if format == 4 { Packer::format4() } else { Packer::new() };
             let mut mixed = Vec::new();
             for (i, payload) in rows.iter().enumerate() {
                 if i % stored_every == 0 {
@@ -338,13 +351,14 @@ mod tests {
                 }
             }
             let expected = events(&mut SegmentDecoder::new(), &rows);
-            let mut decoder = SegmentDecoder::new();
+            let mut decoder = SegmentDecoder::for_version(format);
             prop_assert_eq!(events(&mut decoder, &mixed), expected);
             // What each stream holds is counted in rows either way.
             let consumed = |d: &SegmentDecoder| d.stream_states().iter().map(|s| (s.id, s.consumed)).collect::<Vec<_>>();
             let mut row_decoder = SegmentDecoder::new();
             events(&mut row_decoder, &rows);
             prop_assert_eq!(consumed(&decoder), consumed(&row_decoder));
+            }
         }
     }
 }

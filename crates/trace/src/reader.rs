@@ -147,6 +147,8 @@ pub struct TraceReader {
     identity: (u64, u64),
     path: PathBuf,
     header: Header,
+    /// The format version in the fixed header.
+    version: u16,
     offset: u64,
     stored: Vec<u8>,
     raw: Vec<u8>,
@@ -181,6 +183,7 @@ impl TraceReader {
             });
         }
         let (payload_len, crc) = Header::parse_fixed(&fixed)?;
+        let version = u16::from_le_bytes([fixed[8], fixed[9]]);
         let mut payload = vec![0u8; payload_len as usize];
         let got = read_at_most(&file, &mut payload, FIXED_HEADER_LEN as u64).map_err(io)?;
         if got < payload.len() {
@@ -197,11 +200,12 @@ impl TraceReader {
             identity,
             path,
             header,
+            version,
             offset,
             stored: Vec::new(),
             raw: Vec::new(),
             blocks,
-            decoder: SegmentDecoder::new(),
+            decoder: SegmentDecoder::for_version(version),
             status: ReadStatus {
                 bytes_read: offset,
                 ..ReadStatus::default()
@@ -220,6 +224,11 @@ impl TraceReader {
     /// The trace's header.
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The trace's format version.
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     /// The file being read.

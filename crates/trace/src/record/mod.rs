@@ -200,7 +200,13 @@ struct DeltaState {
     /// Pointer of allocation number `seq`, at `seq % HISTORY`.
     history: [u64; HISTORY],
     freed: [u64; CLASSES],
+    /// The size class of the block the last [`DeltaState::freed`] found in
+    /// the recent table ([`NO_CLASS`] if it was not there).
+    freed_class: u8,
 }
+
+/// In [`DeltaState::freed_class`]: the freed block's size is not known.
+const NO_CLASS: u8 = u8::MAX;
 
 impl Default for DeltaState {
     fn default() -> DeltaState {
@@ -213,6 +219,7 @@ impl Default for DeltaState {
             recent: [Recent::default(); RECENT_SLOTS],
             history: [0; HISTORY],
             freed: [0; CLASSES],
+            freed_class: NO_CLASS,
         }
     }
 }
@@ -240,10 +247,13 @@ impl DeltaState {
         let entry = self.recent[slot];
         self.ptr = ptr;
         if entry.ptr != ptr || ptr == 0 {
+            self.freed_class = NO_CLASS;
             return None;
         }
         self.recent[slot].ptr = 0;
-        self.freed[size_class(entry.size)] = ptr;
+        let class = size_class(entry.size);
+        self.freed[class] = ptr;
+        self.freed_class = class as u8;
         Some(self.seq.wrapping_sub(entry.seq))
     }
 
@@ -570,6 +580,13 @@ impl StreamDecoder {
     /// (`ALLOC*` or `REALLOC`; counting from 1, wrapping).
     pub fn alloc_seq(&self) -> u32 {
         self.state.seq
+    }
+
+    /// The size class of the block the last free record (`FREE`,
+    /// `FREE_RECENT`, `FREE_NEAR`) found in the recent table, if it did.
+    #[inline(always)]
+    pub(crate) fn freed_class(&self) -> Option<usize> {
+        (self.state.freed_class != NO_CLASS).then_some(usize::from(self.state.freed_class))
     }
 
     /// For a free written by distance (`FREE_NEAR`, `FREE_RECENT`): the
