@@ -90,7 +90,9 @@
 //! library stays mapped, dormant, and so does the address space (not the
 //! pages) of the last trace's spill mapping, which a later attach unmaps
 //! once no thread can write to it, and of the table of sampled blocks,
-//! which the next sampled attach uses again. At the end of a full trace
+//! which the next sampled attach uses again. A `fork` returns in the
+//! parent up to one tick (about 0.4 ms) later, so that what the parent
+//! does after it is stamped after the fork's tick (`lifecycle.rs`). At the end of a full trace
 //! under `heapwise run`, the exiting thread waits while heapwise stops the
 //! process with ptrace and reads its memory for the reachability scan
 //! (`reach.rs`): for that moment the process has a tracer, and its exit

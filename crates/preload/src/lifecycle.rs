@@ -86,10 +86,12 @@ extern "C" fn fork_parent() {
     // tick for inherited (`heapwise_native::inherit`): what this thread
     // does from now on must be stamped later. Ticks are coarse (about
     // 0.4 ms), so wait for the next one — only when a child's trace will
-    // ask, and at most one tick.
+    // ask, and at most one tick (or 2 ms: a TSC that lags on this core
+    // must not hold the program).
     let forked_at = FORK_TICK.load(std::sync::atomic::Ordering::Relaxed);
     if crate::state::active() && crate::config::get().is_some_and(|c| c.follow_fork) {
-        while sys::ticks() <= forked_at {
+        let deadline = sys::monotonic_ns().saturating_add(2_000_000);
+        while sys::ticks() <= forked_at && sys::monotonic_ns() < deadline {
             std::hint::spin_loop();
         }
     }
