@@ -22,8 +22,8 @@
 //!             function: None,
 //!             file: None,
 //!             line: None,
-//!             module: Some(module.path.clone()),
-//!             address: format!("{ip:#x}"),
+//!             module: Some(module.path.as_str().into()),
+//!             address: format!("{ip:#x}").into(),
 //!             inlined: false,
 //!         };
 //!         addresses.iter().map(|ip| vec![frame(ip)]).collect()

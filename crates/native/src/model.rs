@@ -4,6 +4,7 @@
 
 use heapwise_series::{Pattern, Verdict};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// The schema string of [`NativeReport`].
 pub const SCHEMA: &str = "heapwise.native-report/1";
@@ -506,19 +507,22 @@ pub struct Leak {
     pub suppressed: Option<String>,
 }
 
-/// One stack frame.
+/// One stack frame. Its strings are shared (`Arc`): a report holds the
+/// frames of every leak group, and the same few functions, files and
+/// modules recur in most of them (cc1plus's 23,107 groups hold 930 k
+/// frames; cloned strings took most of its report's 401 MB).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Frame {
     /// Demangled function name; `null` when unknown.
-    pub function: Option<String>,
+    pub function: Option<Arc<str>>,
     /// Source file; `null` without debug information.
-    pub file: Option<String>,
+    pub file: Option<Arc<str>>,
     /// Source line; `null` without debug information.
     pub line: Option<u32>,
     /// The module (executable or library) holding the code.
-    pub module: Option<String>,
+    pub module: Option<Arc<str>>,
     /// The instruction address in the traced process, hexadecimal.
-    pub address: String,
+    pub address: Arc<str>,
     /// Whether the function was inlined into the next frame.
     pub inlined: bool,
 }

@@ -2,6 +2,8 @@
 //! recorded, one symbolization batch per module, and the allocator's own
 //! frames trimmed so that `frames[0]` is the caller of the allocation API.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use heapwise_trace::{ModuleLoad, StackId, StackTable};
@@ -107,8 +109,8 @@ fn unknown_frame(ip: u64, module: Option<&str>) -> Frame {
         function: None,
         file: None,
         line: None,
-        module: module.filter(|m| !m.is_empty()).map(str::to_string),
-        address: format!("{ip:#x}"),
+        module: module.filter(|m| !m.is_empty()).map(Arc::from),
+        address: format!("{ip:#x}").into(),
         inlined: false,
     }
 }

@@ -25,11 +25,11 @@ impl Symbolize for Addresses {
             .iter()
             .map(|ip| {
                 vec![Frame {
-                    function: Some(format!("f{ip:x}")),
+                    function: Some(format!("f{ip:x}").into()),
                     file: None,
                     line: None,
-                    module: Some(module.path.clone()),
-                    address: format!("{ip:#x}"),
+                    module: Some(module.path.as_str().into()),
+                    address: format!("{ip:#x}").into(),
                     inlined: false,
                 }]
             })
@@ -188,7 +188,7 @@ fn leaks(r: &NativeReport) -> Vec<(String, u64, u64)> {
     let mut out: Vec<_> = r
         .leaks
         .iter()
-        .map(|l| (l.frames[0].address.clone(), l.bytes, l.allocations))
+        .map(|l| (l.frames[0].address.to_string(), l.bytes, l.allocations))
         .collect();
     out.sort();
     out
@@ -198,7 +198,7 @@ fn growth_of(r: &NativeReport, ip: u64) -> (String, bool) {
     let g = r
         .growth
         .iter()
-        .find(|g| g.frames.first().map(|f| f.address.as_str()) == Some(&format!("{ip:#x}")))
+        .find(|g| g.frames.first().map(|f| &*f.address) == Some(&format!("{ip:#x}")))
         .unwrap_or_else(|| panic!("no growth entry for {ip:#x}"));
     (format!("{:?}", g.pattern), g.leak)
 }

@@ -1,6 +1,8 @@
 //! Adapts `heapwise-symbols` to the analysis' `Symbolize` trait.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use heapwise_native::model::Frame;
 use heapwise_native::{Analysis, Symbolize};
@@ -11,6 +13,21 @@ use heapwise_trace::ModuleLoad;
 pub struct TraceSymbolizer {
     inner: Symbolizer,
     exe: String,
+    /// Every function, file and module name given out, once each: the
+    /// frames of a report share them.
+    names: HashSet<Arc<str>>,
+}
+
+impl TraceSymbolizer {
+    /// `name`, shared with every frame that has it.
+    fn shared(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.names.insert(shared.clone());
+        shared
+    }
 }
 
 impl TraceSymbolizer {
@@ -24,6 +41,7 @@ impl TraceSymbolizer {
         TraceSymbolizer {
             inner: Symbolizer::new(options),
             exe,
+            names: HashSet::new(),
         }
     }
 
@@ -39,22 +57,23 @@ impl TraceSymbolizer {
 
 impl Symbolize for TraceSymbolizer {
     fn symbolize(&mut self, module: &ModuleLoad, addresses: &[u64]) -> Vec<Vec<Frame>> {
-        self.inner
-            .symbolize(module, addresses)
+        let symbolized = self.inner.symbolize(module, addresses);
+        symbolized
             .into_iter()
             .map(|frames| {
                 frames
                     .into_iter()
                     .map(|f| Frame {
-                        function: f.function,
-                        file: f.file,
+                        function: f.function.map(|name| self.shared(&name)),
+                        file: f.file.map(|file| self.shared(&file)),
                         line: f.line,
                         module: Some(if f.module.is_empty() {
-                            self.exe.clone()
+                            let exe = self.exe.clone();
+                            self.shared(&exe)
                         } else {
-                            f.module
+                            self.shared(&f.module)
                         }),
-                        address: format!("{:#x}", f.address),
+                        address: format!("{:#x}", f.address).into(),
                         inlined: f.inlined,
                     })
                     .collect()

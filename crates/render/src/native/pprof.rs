@@ -56,7 +56,7 @@ impl Builder {
 
     fn function(&mut self, frame: &Frame) -> u64 {
         let name = frame.text().name();
-        let file = frame.file.clone().unwrap_or_default();
+        let file = frame.file.as_deref().unwrap_or_default().to_string();
         if let Some(&id) = self.functions.get(&(name.clone(), file.clone())) {
             return id;
         }

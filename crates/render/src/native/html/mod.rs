@@ -61,11 +61,11 @@ mod tests {
 
     fn frame(function: Option<&str>, file: Option<&str>, line: Option<u32>) -> Frame {
         Frame {
-            function: function.map(str::to_string),
-            file: file.map(str::to_string),
+            function: function.map(Into::into),
+            file: file.map(Into::into),
             line,
-            module: Some("/usr/bin/server".to_string()),
-            address: "0x401136".to_string(),
+            module: Some("/usr/bin/server".into()),
+            address: "0x401136".into(),
             inlined: false,
         }
     }
