@@ -189,3 +189,20 @@ proptest! {
         prop_assert!(count % 100 == 0 && total == 100 * (count / 100) * (count / 100 + 1) / 2);
     }
 }
+
+/// `compact_file` writes this format's header over the blocks it copies,
+/// so a trace of an older format is refused in one sentence, not misread.
+#[test]
+fn compacting_a_trace_of_an_older_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut older = sample_trace(dir.path(), 3).0;
+    older[8..10].copy_from_slice(&4u16.to_le_bytes());
+    let input = dir.path().join("older.hwt");
+    std::fs::write(&input, &older).unwrap();
+    let output = dir.path().join("compacted.hwt");
+    match heapwise_trace::compact::compact_file(&input, &output, 1) {
+        Err(TraceError::BadHeader(why)) => assert!(why.contains("format 4"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(!output.exists(), "nothing is written");
+}
