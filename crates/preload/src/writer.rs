@@ -97,10 +97,50 @@ struct Writer {
     last_modules_ns: u64,
     last_threads_ns: u64,
     failed: bool,
-    /// The previous pass wrote events: this one ends with a `SYNC` even if
-    /// it has none, so readers release them now rather than whenever the
-    /// program allocates again (a live view of an idle program).
-    unreleased: bool,
+    /// Which passes end with a `SYNC`.
+    syncs: Syncs,
+}
+
+/// Which writer passes end with a `SYNC` record.
+///
+/// A reader releases the events stamped before the tick of the *previous*
+/// `SYNC` (heapwise-native's `merge`): a record a thread had stamped but not
+/// yet committed when a pass began may still come in the next pass. A pass
+/// that copied events therefore ends with a `SYNC`, and so do the passes
+/// after it, events or not, until the reader's release point has passed
+/// every tick those events can carry — otherwise the last events before the
+/// program goes idle would wait for its next allocation (a live view of an
+/// idle program would stop short). Ticks are coarse (about 0.4 ms), so an
+/// event is often stamped in the very tick its pass starts in: the `SYNC`
+/// right after it does not release it, the one after a later-stamped
+/// `SYNC` does.
+#[derive(Default)]
+struct Syncs {
+    /// The newest tick an event copied so far can carry (the tick read
+    /// after the copy).
+    copied_until: Option<u64>,
+    /// The ticks of the last two `SYNC`s written: the reader has released
+    /// what is stamped before `released`.
+    last: u64,
+    released: u64,
+}
+
+impl Syncs {
+    /// After a pass that began at tick `start` and copied events (or not)
+    /// up to tick `now`: whether it ends with a `SYNC` (stamped `start`).
+    fn due(&mut self, copied: bool, start: u64, now: u64) -> bool {
+        if copied {
+            self.copied_until = Some(now);
+        }
+        let due = copied
+            || self
+                .copied_until
+                .is_some_and(|until| self.released <= until);
+        if due {
+            self.released = std::mem::replace(&mut self.last, start);
+        }
+        due
+    }
 }
 
 // SAFETY: the raw block pointers are only used by the writer thread.
@@ -203,7 +243,7 @@ fn open_and_spawn() -> bool {
         drained: Vec::new(),
         pool: Vec::new(),
         last_write_ns: sys::monotonic_ns(),
-        unreleased: false,
+        syncs: Syncs::default(),
         last_counters_ns: 0,
         counter_cost_ns: 0,
         last_modules_ns: sys::monotonic_ns(),
@@ -385,10 +425,9 @@ impl Writer {
         // The pass's own records go through the control queue too, so that
         // the trace's stream 0 is exactly the queue's records (which is how
         // a reader of the spill file knows what is missing).
-        if copied || self.unreleased {
+        if self.syncs.due(copied, pass_start, sys::ticks()) {
             control::push(&ControlRecord::Sync { tick: pass_start });
         }
-        self.unreleased = copied;
         let now = sys::monotonic_ns();
         let due = force
             || self.payload.len() >= self.block_target
@@ -691,4 +730,52 @@ pub fn reset_after_fork() {
 fn complain(message: &str) {
     let line = format!("heapwise: {message}\n");
     let _ = sys::write_all(2, line.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Syncs;
+
+    /// Passes starting at the given ticks, the first copying an event
+    /// stamped at `event` (up to tick `copied_until`); then idle. Returns
+    /// the tick the reader's release point reaches (it releases what is
+    /// stamped before the previous `SYNC`'s tick) and how many `SYNC`s the
+    /// idle passes wrote.
+    fn idle_after(event: u64, copied_until: u64, starts: &[u64]) -> (u64, usize) {
+        let mut syncs = Syncs::default();
+        let mut written = vec![];
+        assert!(syncs.due(true, event, copied_until));
+        written.push(event);
+        for &start in starts {
+            if syncs.due(false, start, start) {
+                written.push(start);
+            }
+        }
+        let released = written.len().checked_sub(2).map_or(0, |i| written[i]);
+        (released, written.len() - 1)
+    }
+
+    #[test]
+    fn an_event_stamped_in_its_pass_tick_is_released_while_the_program_idles() {
+        // The event and the pass share tick 10: the next SYNC (also in tick
+        // 10) releases nothing new, nor does one at 11; at 12 the reader's
+        // point is 11 > 10.
+        let (released, idle_syncs) = idle_after(10, 10, &[10, 11, 12, 13, 14, 15]);
+        assert!(released > 10, "released up to {released}");
+        assert_eq!(idle_syncs, 3);
+    }
+
+    #[test]
+    fn an_event_committed_during_its_pass_is_released_too() {
+        // Copied at tick 12 though the pass began at 10.
+        let (released, idle_syncs) = idle_after(10, 12, &[20, 30, 40, 50]);
+        assert!(released > 12, "released up to {released}");
+        assert_eq!(idle_syncs, 2);
+    }
+
+    #[test]
+    fn a_program_that_never_allocated_gets_no_syncs() {
+        let mut syncs = Syncs::default();
+        assert!((0..100).all(|t| !syncs.due(false, t, t)));
+    }
 }
