@@ -184,14 +184,30 @@ pub(crate) fn autocorrelation(values: &[f64], max_lag: usize) -> Option<Vec<f64>
     let max_lag = max_lag.min(n - 1);
     let mut acf = Vec::with_capacity(max_lag + 1);
     for lag in 0..=max_lag {
-        let sum: f64 = centered[..n - lag]
-            .iter()
-            .zip(&centered[lag..])
-            .map(|(a, b)| a * b)
-            .sum();
-        acf.push(sum / denom);
+        acf.push(dot(&centered[..n - lag], &centered[lag..]) / denom);
     }
     Some(acf)
+}
+
+/// `Σ a[i]·b[i]` over the shorter length, in four running sums (so that it
+/// is vector code: one sum in order is a chain of dependent additions).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut sums = [0.0; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = a4
+        .remainder()
+        .iter()
+        .zip(b4.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a4.zip(b4) {
+        for k in 0..4 {
+            sums[k] += x[k] * y[k];
+        }
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail
 }
 
 /// Coefficient of variation (standard deviation / mean) of positive values.
