@@ -82,19 +82,26 @@ impl ReachListener {
     /// (`trace_of` finds its trace).
     /// `followed`, if the trace is being replayed while the program runs,
     /// spares the scan a replay of its own.
+    /// `exit`, a pidfd of the program, ends the wait as soon as the program
+    /// does.
     pub fn poll(
         &mut self,
         timeout: Duration,
+        exit: Option<&std::os::fd::OwnedFd>,
         trace_of: &dyn Fn(u32) -> Option<PathBuf>,
         followed: &mut Option<Background>,
     ) {
-        let mut fds = [libc::pollfd {
-            fd: self.listener.as_raw_fd(),
+        let watch = |fd: i32| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
-        }];
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(fds.as_mut_ptr(), 1, timeout.as_millis() as i32) };
+        };
+        let mut fds = [
+            watch(self.listener.as_raw_fd()),
+            watch(exit.map_or(-1, |fd| fd.as_raw_fd())),
+        ];
+        // SAFETY: two valid pollfds (a negative fd is ignored).
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout.as_millis() as i32) };
         while let Ok((stream, _)) = self.listener.accept() {
             self.answer(stream, trace_of, followed);
         }

@@ -87,11 +87,22 @@ pub fn report(
 ) -> NativeReport {
     let leaking = analysis.leaking_stacks();
     let timeline = memory::timeline(analysis);
-    let mut chosen = stacks::Chosen::of(analysis, &timeline, &options.growth, options.max_stacks);
-
     let first_tick = |s: StackId| analysis.first_tick(s);
     let mut resolver = analysis.resolver(&first_tick);
-    resolver.prepare(leaking.iter().copied().chain(chosen.stacks()), symbolizer);
+    // The stacks' growth verdicts (a few milliseconds of series analysis
+    // each, on every core) and the symbolizing of the leaking stacks (reading
+    // the modules' debug info, on this thread: the symbolizer is not `Send`)
+    // are each a good part of a small program's report: side by side. The
+    // stacks judged for growth are among the leaking ones.
+    let mut chosen = std::thread::scope(|scope| {
+        let verdicts = scope
+            .spawn(|| stacks::Chosen::of(analysis, &timeline, &options.growth, options.max_stacks));
+        resolver.prepare(leaking.iter().copied(), symbolizer);
+        verdicts
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    resolver.prepare(chosen.stacks(), symbolizer);
 
     let leaks = leaks::section(
         analysis,
