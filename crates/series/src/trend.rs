@@ -285,7 +285,9 @@ impl<'a> Slopes<'a> {
         };
         let mut sample = Vec::with_capacity(SAMPLE);
         for _ in 0..SAMPLE {
-            let (a, b) = ((next() % n) as usize, (next() % n) as usize);
+            // In [0, n) by a multiply and a shift rather than a division.
+            let mut below_n = || ((u128::from(next()) * u128::from(n)) >> 64) as usize;
+            let (a, b) = (below_n(), below_n());
             if a != b
                 && let Some(slope) = self.slope(a.min(b), a.max(b))
             {
