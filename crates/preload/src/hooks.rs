@@ -96,45 +96,59 @@ macro_rules! fast_path {
 /// The four calls a program makes by the million have a fast path of their
 /// own in a sampled trace, written out in assembly because every
 /// instruction on it costs CPython about 0.1 % of its instructions: a
-/// `malloc` the countdown skips is 7 instructions and the jump to glibc
-/// (the filter's pointer is not null, the thread's countdown stays above
-/// zero), a `free` the filter clears 8 and the jump (the filter's counter
-/// of the address's granule is 0) — against 13 and 15 when the trampoline
-/// led to the same tests compiled from Rust. A full trace (the filter's
-/// pointer is null) and every call the fast path does not finish go
-/// through the trampoline to the hooks below, which test everything again.
+/// `malloc` the countdown skips is 5 instructions and the jump to glibc
+/// (the filter's pointer is not null, the thread's countdown lowered by the
+/// size stays above zero), a `free` the filter clears 7 and the jump (the
+/// filter's counter of the address's granule is 0) — against 13 and 15 when
+/// the trampoline led to the same tests compiled from Rust. A full trace
+/// (the filter's pointer is null) and every call the fast path does not
+/// finish go through the trampoline to the hooks below, which test
+/// everything again.
 #[cfg(all(not(test), target_arch = "x86_64"))]
 mod exported {
     use crate::alloc::{__libc_calloc, __libc_free, __libc_malloc, __libc_realloc};
-    use crate::live::{FILTER, FILTER_GRAIN, FILTER_MASK};
+    use crate::live::{FILTER, FILTER_GRAIN};
     use crate::tls::{Tls, heapwise_tls_block};
 
-    // To `2:` unless the thread's countdown (in `$left`, through
-    // `$tls`) stays above the size in `$size` (then it is lowered).
+    // To `3:` unless the thread's countdown (through `$tls`), lowered by
+    // the size in `$size`, stays above zero. The countdown is lowered in
+    // place, so `3:` raises it back ([`restore!`]) before the trampoline:
+    // the hooks see it as it was. (A signal handler that allocates between
+    // the two only finds a countdown that skips it.)
     #[rustfmt::skip]
     macro_rules! countdown {
-        ($tls:literal, $left:literal, $size:literal) => {
+        ($tls:literal, $size:literal) => {
             concat!(
                 "mov ", $tls, ", qword ptr [rip + {tls}@GOTTPOFF]\n",
-                "mov ", $left, ", qword ptr fs:[", $tls, " + {left}]\n",
-                "sub ", $left, ", ", $size, "\n",
-                "jbe 2f\n",
-                "mov qword ptr fs:[", $tls, " + {left}], ", $left,
+                "sub qword ptr fs:[", $tls, " + {left}], ", $size, "\n",
+                "jbe 3f",
+            )
+        };
+    }
+    // `3:`, where [`countdown!`] goes when the countdown runs out: the
+    // countdown back as it was, then on to the trampoline at `2:`.
+    #[rustfmt::skip]
+    macro_rules! restore {
+        ($tls:literal, $size:literal) => {
+            concat!(
+                "3:\n",
+                "add qword ptr fs:[", $tls, " + {left}], ", $size,
             )
         };
     }
     // To `2:` in a full trace (no filter) or if the filter's counter of
-    // the granule of the block in `$ptr` is set (it may be sampled).
+    // the granule of the block in `$ptr32` (a pointer's low 32 bits: the
+    // counter's index once shifted, see `live::FILTER_LOG2`) is set (it
+    // may be sampled).
     #[rustfmt::skip]
     macro_rules! not_sampled {
-        ($ptr:literal) => {
+        ($ptr32:literal) => {
             concat!(
                 "mov rax, qword ptr [rip + {filter}]\n",
                 "test rax, rax\n",
                 "je 2f\n",
-                "mov rcx, ", $ptr, "\n",
-                "shr rcx, {grain}\n",
-                "and ecx, {mask}\n",
+                "mov ecx, ", $ptr32, "\n",
+                "shr ecx, {grain}\n",
                 "cmp byte ptr [rax + rcx], 0\n",
                 "jne 2f",
             )
@@ -144,8 +158,9 @@ mod exported {
     fast_path!("malloc", super::hw_malloc, "rsi", "rdx", [
         "cmp qword ptr [rip + {filter}], 0",
         "je 2f",
-        countdown!("rax", "rcx", "rdi"),
+        countdown!("rax", "rdi"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
+        restore!("rax", "rdi"),
     ],
         filter = sym FILTER,
         tls = sym heapwise_tls_block,
@@ -153,12 +168,11 @@ mod exported {
         glibc = sym __libc_malloc,
     );
     fast_path!("free", super::hw_free, "rsi", "rdx", [
-        not_sampled!("rdi"),
+        not_sampled!("edi"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
     ],
         filter = sym FILTER,
         grain = const FILTER_GRAIN,
-        mask = const FILTER_MASK,
         glibc = sym __libc_free,
     );
     // `mul` sets the overflow flag when the product does not fit in 64
@@ -169,8 +183,9 @@ mod exported {
         "mov rax, rdi",
         "mul rsi",
         "jo 2f",
-        countdown!("rdx", "rcx", "rax"),
+        countdown!("rdx", "rax"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
+        restore!("rdx", "rax"),
     ],
         filter = sym FILTER,
         tls = sym heapwise_tls_block,
@@ -180,13 +195,13 @@ mod exported {
     // The old block is not sampled (`free`'s test) and the new one is
     // skipped (`malloc`'s).
     fast_path!("realloc", super::hw_realloc, "rdx", "rcx", [
-        not_sampled!("rdi"),
-        countdown!("rax", "rcx", "rsi"),
+        not_sampled!("edi"),
+        countdown!("rax", "rsi"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
+        restore!("rax", "rsi"),
     ],
         filter = sym FILTER,
         grain = const FILTER_GRAIN,
-        mask = const FILTER_MASK,
         tls = sym heapwise_tls_block,
         left = const std::mem::offset_of!(Tls, sample_left),
         glibc = sym __libc_realloc,

@@ -29,8 +29,12 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
 
 /// Slots of the process's table (log2).
 const SLOTS_LOG2: u32 = 20;
-/// Counters of the process's filter (log2).
-const FILTER_LOG2: u32 = 18;
+/// Counters of the process's filter (log2): 4 Mi counters, one per KiB of
+/// the low 4 GiB of every 4 GiB of address space, so that `hooks.rs` finds
+/// a pointer's counter in two instructions (its low 32 bits, shifted).
+/// Only the counters of granules that held a sampled block are ever
+/// written; the rest of the mapping stays the kernel's zero page.
+const FILTER_LOG2: u32 = 32 - FILTER_GRAIN;
 /// Slots per bucket: one cache line of addresses.
 const BUCKET: usize = 8;
 /// A counter that reached this value is never decremented.
@@ -58,8 +62,9 @@ pub struct Table {
 /// (`hooks.rs` computes [`filter_index`] in three instructions: `mov`,
 /// `shr`, `and`).
 pub const FILTER_GRAIN: u32 = 10;
-/// The process's filter index's mask (`hooks.rs`).
-pub const FILTER_MASK: u32 = (1 << FILTER_LOG2) - 1;
+// `hooks.rs` takes a pointer's counter as its low 32 bits shifted right by
+// the grain, which is the index only when the two cover 32 bits.
+const _: () = assert!(FILTER_GRAIN + FILTER_LOG2 == 32);
 
 /// The filter's counter of `ptr`: its granule, modulo the counters.
 #[inline(always)]
