@@ -13,8 +13,10 @@
 //! block is not sampled ([`Table::insert`] fails) and counted; the writer
 //! says so once in the trace.
 //!
-//! In front of the table a counting filter of 2^18 one-byte counters, one
-//! per 1 KiB granule of address space (modulo 256 MiB), holds how many
+//! In front of the table a counting filter of 2^22 one-byte counters, one
+//! per 1 KiB granule of address space (modulo 4 GiB: the counter's index is
+//! a pointer's low 32 bits, shifted, two instructions in `hooks.rs`; the
+//! 4 MiB are mapped but only the pages written become resident), holds how many
 //! sampled blocks start in each: a free whose counter is 0 (nearly every
 //! free in a sampled trace) is not of a sampled block, which costs one
 //! byte load. A counter that reaches 255 stays there. Granules, not a
