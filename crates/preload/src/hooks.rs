@@ -112,27 +112,32 @@ mod exported {
 
     // To `3:` unless the thread's countdown (through `$tls`), lowered by
     // the size in `$size`, stays above zero. The countdown is lowered in
-    // place, so `3:` raises it back ([`restore!`]) before the trampoline:
-    // the hooks see it as it was. (A signal handler that allocates between
-    // the two only finds a countdown that skips it.)
+    // place, so one that runs out is left below zero (countdowns are under
+    // 2^62, so as a signed number): `3:` ([`ran_out!`]) sets it to 0 before
+    // the trampoline, and the hooks draw the next one as they would have
+    // from what was left (draws are memoryless, `sample.rs`). A signal
+    // handler that allocates between the two instructions finds the
+    // countdown below zero too — the signed test (`jle`) sends it down the
+    // hooks' path, which samples it, as `sample::skip` treats a negative
+    // countdown as run out.
     #[rustfmt::skip]
     macro_rules! countdown {
         ($tls:literal, $size:literal) => {
             concat!(
                 "mov ", $tls, ", qword ptr [rip + {tls}@GOTTPOFF]\n",
                 "sub qword ptr fs:[", $tls, " + {left}], ", $size, "\n",
-                "jbe 3f",
+                "jle 3f",
             )
         };
     }
     // `3:`, where [`countdown!`] goes when the countdown runs out: the
-    // countdown back as it was, then on to the trampoline at `2:`.
+    // countdown to 0, then on to the trampoline at `2:`.
     #[rustfmt::skip]
-    macro_rules! restore {
-        ($tls:literal, $size:literal) => {
+    macro_rules! ran_out {
+        ($tls:literal) => {
             concat!(
                 "3:\n",
-                "add qword ptr fs:[", $tls, " + {left}], ", $size,
+                "mov qword ptr fs:[", $tls, " + {left}], 0",
             )
         };
     }
@@ -160,7 +165,7 @@ mod exported {
         "je 2f",
         countdown!("rax", "rdi"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
-        restore!("rax", "rdi"),
+        ran_out!("rax"),
     ],
         filter = sym FILTER,
         tls = sym heapwise_tls_block,
@@ -185,7 +190,7 @@ mod exported {
         "jo 2f",
         countdown!("rdx", "rax"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
-        restore!("rdx", "rax"),
+        ran_out!("rdx"),
     ],
         filter = sym FILTER,
         tls = sym heapwise_tls_block,
@@ -198,7 +203,7 @@ mod exported {
         not_sampled!("edi"),
         countdown!("rax", "rsi"),
         "jmp qword ptr [rip + {glibc}@GOTPCREL]",
-        restore!("rax", "rsi"),
+        ran_out!("rax"),
     ],
         filter = sym FILTER,
         grain = const FILTER_GRAIN,

@@ -62,10 +62,12 @@ pub fn on() -> bool {
 pub fn skip(tls: *mut Tls, size: u64) -> bool {
     // SAFETY: the calling thread's TLS. A signal handler that interrupts
     // this between the load and the store only makes its own bytes count
-    // once less.
+    // once less. A countdown below zero as a signed number is one the fast
+    // path in `hooks.rs` found run out and has not set to 0 yet (this is a
+    // signal handler that interrupted it): run out here too.
     unsafe {
         let left = (*tls).sample_left;
-        if left > size {
+        if (left as i64) > 0 && left > size {
             (*tls).sample_left = left - size;
             return true;
         }
