@@ -4,7 +4,9 @@ move with the machine's load): bench/alloc_bench.c (one thread, PAIRS malloc/fre
 under a bare forwarding shim (bench/hooks/bare_forwarder.c: the floor of any interposer), and
 under heapwise's preload tracing every allocation, sampling one per 512 KiB, and sampling but
 paused by its control file (`off`). Prints the whole program's instructions and the extra
-instructions per malloc/free pair against the plain run.
+instructions per malloc/free pair against the plain run, in all and in the program's own threads
+(the tracer's writer thread wakes every 50 ms of wall time, so its share moves with the host's
+load under callgrind; the program's threads do not).
 
     bench/hooks.py                  # 200,000 pairs
     bench/hooks.py --pairs 500000
@@ -35,14 +37,23 @@ OUT = ROOT / "bench" / "out" / "hooks"
 
 
 def instructions(cmd, env):
-    """Instructions the whole program executed (callgrind's total)."""
+    """Instructions the whole program executed (callgrind's total, every thread), and those of the
+    program's own threads (all but the tracer's writer, the thread that ran `writer_main`). The
+    second does not move with the host's load: the writer wakes every 50 ms of wall time, which
+    callgrind stretches about fifty-fold, so its share of the total grows when the host is busy."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
-        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd,
-                       env=env, capture_output=True, check=True)
-        text = out.read_text()
-        totals = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
-        return int(totals.group(1))
+        subprocess.run(["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                        f"--callgrind-out-file={out}"] + cmd, env=env, capture_output=True, check=True)
+        total = own = 0
+        for part in Path(tmp).glob("callgrind.out*"):
+            text = part.read_text()
+            totals = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
+            count = int(totals.group(1)) if totals else 0
+            total += count
+            if "writer_main" not in text:
+                own += count
+        return total, own
 
 
 def timed_table(say, cmd, modes, env, rounds):
@@ -111,15 +122,16 @@ def main():
 
     say("# Hook cost in instructions\n")
     say(f"`{' '.join(sys.argv)}`: `alloc_bench 1 {args.pairs}` under `valgrind --tool=callgrind`.\n")
-    say("| mode | instructions | × plain | extra per malloc/free pair |")
-    say("|---|---|---|---|")
+    say("| mode | instructions | × plain | extra per malloc/free pair | the program's threads: extra per pair |")
+    say("|---|---|---|---|---|")
     plain = None
     for name, extra in modes:
         for old in OUT.glob("*.hwt*"):
             old.unlink()
-        count = instructions(cmd, {**base, **extra})
-        plain = plain or count
-        say(f"| {name} | {count:,} | {count / plain:.3f} | {(count - plain) / args.pairs:.1f} |")
+        count, own = instructions(cmd, {**base, **extra})
+        plain = plain or (count, own)
+        say(f"| {name} | {count:,} | {count / plain[0]:.3f} | {(count - plain[0]) / args.pairs:.1f} | "
+            f"{(own - plain[1]) / args.pairs:.1f} |")
     if args.timed:
         timed_cmd = [str(bench), "1", "10000000"]
         say(f"\nTimed: `alloc_bench 1 10000000`, {args.timed} interleaved rounds, median CPU time "
@@ -131,8 +143,9 @@ def main():
         say(f"\nCPython: `json_records.py` with {args.python:,} and {2 * args.python:,} records, "
             "`PYTHONMALLOC=malloc`, under callgrind; the marginal instructions (the larger run's less "
             "the smaller's):\n")
-        say("| mode | instructions, N | instructions, 2N | marginal | × plain |")
-        say("|---|---|---|---|---|")
+        say("| mode | instructions, N | instructions, 2N | marginal | × plain | the program's threads: marginal "
+            "| × plain |")
+        say("|---|---|---|---|---|---|---|")
         plain_marginal = None
         for name, extra in modes[:2] + modes[3:4]:
             counts = []
@@ -140,9 +153,10 @@ def main():
                 for old in OUT.glob("*.hwt*"):
                     old.unlink()
                 counts.append(instructions(python + [str(n)], {**py_env, **extra}))
-            marginal = counts[1] - counts[0]
+            marginal = (counts[1][0] - counts[0][0], counts[1][1] - counts[0][1])
             plain_marginal = plain_marginal or marginal
-            say(f"| {name} | {counts[0]:,} | {counts[1]:,} | {marginal:,} | {marginal / plain_marginal:.4f} |")
+            say(f"| {name} | {counts[0][0]:,} | {counts[1][0]:,} | {marginal[0]:,} | "
+                f"{marginal[0] / plain_marginal[0]:.4f} | {marginal[1]:,} | {marginal[1] / plain_marginal[1]:.4f} |")
         if args.timed:
             records = 4 * args.python
             say(f"\nTimed: CPython's `json_records.py` with {records:,} records, {args.timed} interleaved "
