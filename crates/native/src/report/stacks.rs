@@ -125,9 +125,18 @@ pub(crate) fn sampling_errors(analysis: &Analysis) -> Option<rustc_hash::FxHashM
 /// `error`: with one recorded block the estimate is about that block's
 /// weight and the error as large, and a handful of recorded blocks is what
 /// separates growth from the luck of the draw.
+///
+/// The growth weighed is the trend's (its slope over the time judged) when
+/// that is less than the fit's net change: a cache filled in the first
+/// samples has a fit that rises by all it holds, while a slope drawn from
+/// its sampling noise alone rises by a fraction of the error.
 pub(crate) fn within_sampling_error(verdict: &mut Verdict, live: f64, error: f64) {
     let growth_error = std::f64::consts::SQRT_2 * error;
-    let growth = verdict.growth_bytes.unwrap_or(live);
+    let fitted = verdict.growth_bytes.unwrap_or(live);
+    let trend = verdict
+        .slope_bytes_per_s
+        .map_or(f64::INFINITY, |slope| slope * verdict.duration_s);
+    let growth = fitted.min(trend);
     if verdict.leak && (live <= 2.0 * error || growth <= 2.0 * growth_error) {
         verdict.leak = false;
         verdict.reason = format!(
@@ -362,6 +371,30 @@ mod tests {
         // ± 0.4 MB: twice 0.57 MB is 1.13 MB, below the growth.
         let mut verdict = leaking();
         within_sampling_error(&mut verdict, 2.0e6, 0.4e6);
+        assert!(verdict.leak, "{}", verdict.reason);
+    }
+
+    #[test]
+    fn a_filled_cache_whose_slope_is_sampling_noise_is_not_a_leak() {
+        // A cache filled in the first sample, then 1 MB with a drift of
+        // 5 kB/s over 2 s (10 kB): the fit rises by about the whole 1 MB,
+        // the trend by 10 kB.
+        let series = Series::from_pairs((0..200).map(|i| {
+            let t = f64::from(i) * 0.01;
+            (t, if i == 0 { 0.0 } else { 1e6 + 5e3 * t })
+        }));
+        let mut verdict = analyze(&series, &heapwise_series::Options::default());
+        assert!(verdict.growth_bytes.unwrap() > 5e5, "{verdict:?}");
+        let trend = verdict.slope_bytes_per_s.unwrap() * verdict.duration_s;
+        assert!((trend - 1e4).abs() < 1e3, "{trend}");
+        // Forced a leak, as a noisy sampled series can be judged: with an
+        // end error of ± 60 kB the 10 kB trend is noise.
+        verdict.leak = true;
+        within_sampling_error(&mut verdict, 1.01e6, 6e4);
+        assert!(!verdict.leak, "{}", verdict.reason);
+        // With ± 3 kB it is beyond twice the error of a difference (8.5 kB).
+        verdict.leak = true;
+        within_sampling_error(&mut verdict, 1.01e6, 3e3);
         assert!(verdict.leak, "{}", verdict.reason);
     }
 }
