@@ -227,18 +227,12 @@ fn note_order(verdict: &mut Verdict, axis: TimeAxis) {
 }
 
 /// The growth a verdict vouches for, to weigh against the sampling
-/// error: for a `linear` series the least trend its slope's confidence
-/// interval allows over the observation (lower bound × span: a warm-up
-/// before it does not count, nor a slope the luck of a few samples
-/// steepened), else last minus first.
-fn claimed_growth(verdict: &Verdict, values: &[u64], span: f64) -> f64 {
-    let slope = verdict
-        .slope_lower_bytes_per_s
-        .or(verdict.slope_bytes_per_s);
-    match (verdict.pattern, slope) {
-        (Pattern::Linear, Some(slope)) => slope * span,
-        _ => values[values.len() - 1] as f64 - values[0] as f64,
-    }
+/// error: for a `linear` series [`Verdict::linear_growth_bytes`], else
+/// last minus first.
+fn claimed_growth(verdict: &Verdict, values: &[u64]) -> f64 {
+    verdict
+        .linear_growth_bytes()
+        .unwrap_or(values[values.len() - 1] as f64 - values[0] as f64)
 }
 
 /// The profiles in order: (inputs in order, their times, the axis,
@@ -361,7 +355,7 @@ pub fn analyze(
         let growth = values[n - 1] as f64 - values[0] as f64;
         let sampling_error = rate.map(|_| growth_error(&variance[i]));
         if let Some(error) = sampling_error {
-            let claimed = claimed_growth(&verdict, values, span);
+            let claimed = claimed_growth(&verdict, values);
             within_sampling_error(&mut verdict, claimed, error);
         }
         note_order(&mut verdict, axis);
@@ -401,7 +395,7 @@ pub fn analyze(
         .collect();
     let heap_error = rate.map(|_| growth_error(&heap_variance));
     if let Some(error) = heap_error {
-        let claimed = claimed_growth(&heap_verdict, &heap_values, span);
+        let claimed = claimed_growth(&heap_verdict, &heap_values);
         within_sampling_error(&mut heap_verdict, claimed, error);
     }
     note_order(&mut heap_verdict, axis);

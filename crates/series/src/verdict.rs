@@ -135,4 +135,19 @@ impl Verdict {
         let rate = self.slope_upper_bytes_per_s.or(self.slope_bytes_per_s)?;
         time_to_limit(current_bytes, rate, limit_bytes)
     }
+
+    /// The growth a `linear` verdict vouches for: the lower bound of the
+    /// slope's confidence interval (the slope without one) times the time
+    /// judged, so that neither a warm-up before the trend (a cache filled
+    /// in the first samples) nor a slope the luck of a few samples made
+    /// steeper counts. `None` for the other patterns, whose growth is their
+    /// net change. What a sampled series' growth is weighed by against its
+    /// sampling error (docs/statistics.md, docs/profiles.md).
+    pub fn linear_growth_bytes(&self) -> Option<f64> {
+        if self.pattern != Pattern::Linear {
+            return None;
+        }
+        let slope = self.slope_lower_bytes_per_s.or(self.slope_bytes_per_s)?;
+        Some(slope * self.duration_s)
+    }
 }

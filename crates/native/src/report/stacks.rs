@@ -126,17 +126,17 @@ pub(crate) fn sampling_errors(analysis: &Analysis) -> Option<rustc_hash::FxHashM
 /// weight and the error as large, and a handful of recorded blocks is what
 /// separates growth from the luck of the draw.
 ///
-/// The growth weighed is the trend's (its slope over the time judged) when
-/// that is less than the fit's net change: a cache filled in the first
-/// samples has a fit that rises by all it holds, while a slope drawn from
-/// its sampling noise alone rises by a fraction of the error.
+/// The growth weighed is the one the verdict vouches for
+/// ([`Verdict::linear_growth_bytes`] for a `linear` one, else the fit's net
+/// change): a cache filled in the first samples has a fit that rises by all
+/// it holds, while a slope drawn from its sampling noise alone rises by a
+/// fraction of the error.
 pub(crate) fn within_sampling_error(verdict: &mut Verdict, live: f64, error: f64) {
     let growth_error = std::f64::consts::SQRT_2 * error;
-    let fitted = verdict.growth_bytes.unwrap_or(live);
-    let trend = verdict
-        .slope_bytes_per_s
-        .map_or(f64::INFINITY, |slope| slope * verdict.duration_s);
-    let growth = fitted.min(trend);
+    let growth = verdict
+        .linear_growth_bytes()
+        .or(verdict.growth_bytes)
+        .unwrap_or(live);
     if verdict.leak && (live <= 2.0 * error || growth <= 2.0 * growth_error) {
         verdict.leak = false;
         verdict.reason = format!(
@@ -384,8 +384,9 @@ mod tests {
             (t, if i == 0 { 0.0 } else { 1e6 + 5e3 * t })
         }));
         let mut verdict = analyze(&series, &heapwise_series::Options::default());
+        assert_eq!(verdict.pattern, heapwise_series::Pattern::Linear);
         assert!(verdict.growth_bytes.unwrap() > 5e5, "{verdict:?}");
-        let trend = verdict.slope_bytes_per_s.unwrap() * verdict.duration_s;
+        let trend = verdict.linear_growth_bytes().unwrap();
         assert!((trend - 1e4).abs() < 1e3, "{trend}");
         // Forced a leak, as a noisy sampled series can be judged: with an
         // end error of ± 60 kB the 10 kB trend is noise.
