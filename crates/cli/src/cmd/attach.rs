@@ -151,7 +151,7 @@ pub fn run(args: AttachArgs) -> Result<ExitCode> {
         End::Ended => {}
     }
     let analysis = native::analyze(&actual)?;
-    let report = native::summary_report(&analysis, args.top, None);
+    let report = native::summary_report(&analysis, args.top, None, None);
     let mut stderr = std::io::stderr().lock();
     heapwise_render::native::summary::write(&mut stderr, &report, &actual, args.top)?;
     let _ = stderr.flush();

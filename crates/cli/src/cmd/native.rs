@@ -15,7 +15,7 @@ use heapwise_native::suppress::SuppressionList;
 use heapwise_native::{Analysis, AnalyzeOptions, ReportOptions};
 use heapwise_render::native::{Metric, collapsed, flamegraph, html, pprof, text};
 
-use super::symbols::TraceSymbolizer;
+use super::symbols::{ReportSymbolizer, TraceSymbolizer};
 use crate::tui::trace::{self as trace_view, LiveTrace, ViewContext};
 use crate::tui::{self, Closed, Screen};
 
@@ -243,7 +243,7 @@ pub fn report(
     min_age: Option<std::time::Duration>,
     suppressions: Option<&SuppressionList>,
 ) -> NativeReport {
-    report_framing(analysis, (max_leaks, 0), min_age, suppressions)
+    report_framing(analysis, (max_leaks, 0), min_age, suppressions, None)
 }
 
 /// [`report`] for the end-of-run summary: every leak group counted, the
@@ -252,8 +252,9 @@ pub fn summary_report(
     analysis: &Analysis,
     top: usize,
     suppressions: Option<&SuppressionList>,
+    symbolizer: Option<&mut dyn ReportSymbolizer>,
 ) -> NativeReport {
-    report_framing(analysis, (0, top.max(1)), None, suppressions)
+    report_framing(analysis, (0, top.max(1)), None, suppressions, symbolizer)
 }
 
 fn report_framing(
@@ -261,11 +262,19 @@ fn report_framing(
     (max_leaks, framed_per_kind): (usize, usize),
     min_age: Option<std::time::Duration>,
     suppressions: Option<&SuppressionList>,
+    symbolizer: Option<&mut dyn ReportSymbolizer>,
 ) -> NativeReport {
-    let mut symbolizer = TraceSymbolizer::new(analysis);
+    let mut own;
+    let symbolizer: &mut dyn ReportSymbolizer = match symbolizer {
+        Some(given) => given,
+        None => {
+            own = TraceSymbolizer::new(analysis);
+            &mut own
+        }
+    };
     let mut report = heapwise_native::report(
         analysis,
-        &mut symbolizer,
+        symbolizer,
         &ReportOptions {
             max_leaks,
             framed_per_kind,
@@ -278,7 +287,7 @@ fn report_framing(
             ..ReportOptions::default()
         },
     );
-    report.warnings.extend(symbolizer.warnings());
+    report.warnings.extend(symbolizer.said());
     report
 }
 
@@ -383,8 +392,13 @@ pub struct Background {
 }
 
 impl Background {
-    /// Follows `trace` (which may not exist yet) until [`Background::finish`].
-    pub fn follow(trace: std::path::PathBuf) -> Background {
+    /// Follows `trace` (which may not exist yet) until [`Background::finish`],
+    /// handing `feeder` the stacks it replays (to warm the summary's
+    /// symbolizer with).
+    pub fn follow(
+        trace: std::path::PathBuf,
+        mut feeder: Option<super::symbols::Feeder>,
+    ) -> Background {
         use std::sync::atomic::Ordering;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopping = stop.clone();
@@ -400,6 +414,9 @@ impl Background {
                             // The summary reads the trace itself and says
                             // what is wrong with it.
                             return None;
+                        }
+                        if let Some(feeder) = &mut feeder {
+                            feeder.feed(&f.analysis);
                         }
                     }
                 }

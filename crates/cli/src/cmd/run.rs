@@ -29,6 +29,7 @@ use super::launch::{check_traceable, locate_preload, resolve_command};
 use super::native;
 use super::pty::{Pty, Relay};
 use super::reach::{self, ReachListener};
+use super::symbols::ReportSymbolizer;
 use crate::tui::trace::{self as trace_view, LiveTrace, ViewContext};
 use crate::tui::{self, Closed, Screen};
 
@@ -191,6 +192,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .to_string_lossy()
             .replace("{pid}", &pid.to_string()),
     );
+    // The summary's symbolizer, warmed while the program runs.
+    let mut symbolizer = None;
     let (status, followed) = match pty {
         Some(mut pty) => {
             pty.spawned();
@@ -207,7 +210,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         None => {
             // Replayed while it runs: the scan at exit and the summary are
             // then nearly ready when the program ends.
-            let mut followed = Some(native::Background::follow(first_trace.clone()));
+            let (warmed, feeder) = super::symbols::Warmed::start();
+            symbolizer = Some(warmed);
+            let mut followed = Some(native::Background::follow(
+                first_trace.clone(),
+                Some(feeder),
+            ));
             let status = wait(&mut child, listener, &trace_of, &mut followed)?;
             (status, followed.and_then(native::Background::finish))
         }
@@ -240,8 +248,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         &mut stderr,
         &analysis,
         &main.path,
-        args.top,
-        suppressions.as_ref(),
+        (args.top, suppressions.as_ref()),
+        symbolizer.as_mut(),
     ) else {
         return Ok(exit_code(ended));
     };
@@ -787,11 +795,12 @@ fn summarize(
     out: &mut dyn Write,
     analysis: &Analysis,
     path: &Path,
-    top: usize,
-    suppressions: Option<&SuppressionList>,
+    (top, suppressions): (usize, Option<&SuppressionList>),
+    symbolizer: Option<&mut super::symbols::Warmed>,
 ) -> Result<bool> {
     // Every leak group: the summary counts them and lists the top ones.
-    let report = native::summary_report(analysis, top, suppressions);
+    let symbolizer = symbolizer.map(|s| s.for_report(analysis) as &mut dyn ReportSymbolizer);
+    let report = native::summary_report(analysis, top, suppressions, symbolizer);
     heapwise_render::native::summary::write(out, &report, path, top)?;
     Ok(report.verdict.leak)
 }

@@ -83,6 +83,59 @@ fn run_exits_with_the_programs_status_and_prints_a_summary_on_stderr() {
     assert!(text.contains("trace written to"), "{text}");
 }
 
+/// The run's summary symbolizes with a symbolizer warmed while the program
+/// ran (`cmd/symbols.rs` `Warmed`: the stacks' addresses symbolized then
+/// and remembered); the report with one made afresh. Every frame the
+/// summary shows must be the report's, in the program (DWARF) and in libc.
+#[test]
+fn the_summary_symbolized_while_the_program_ran_shows_the_reports_frames() {
+    let dir = test_dir("warmed");
+    // 800 ms: the follower replays and hands over stacks every 100 ms.
+    let out = run_traced_with(
+        &dir,
+        "warmed.hwt",
+        &["--no-tui", "--top", "5"],
+        &program("bounded.c"),
+        &["800", "0"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = stderr(&out);
+    let report = heapwise()
+        .arg("report")
+        .arg(dir.join("warmed.hwt"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&report.stdout).into_owned();
+    let report_lines: Vec<&str> = report.lines().map(str::trim).collect();
+    let mut compared = 0;
+    for line in summary.lines().filter(|l| l.contains("  <-  ")) {
+        // "1.1 MiB in 18,552 blocks  still reachable  leak_session  file:24  <-  main  …"
+        let frames: Vec<&str> = line.split("  <-  ").map(str::trim).collect();
+        let kind_end = [
+            "still reachable",
+            "definitely lost",
+            "indirectly lost",
+            "possibly lost",
+        ]
+        .iter()
+        .find_map(|kind| frames[0].find(kind).map(|at| at + kind.len()))
+        .unwrap_or_else(|| panic!("a leak kind in {line}"));
+        let first = frames[0][kind_end..].trim();
+        // The report lists a group's frames one per line, innermost first.
+        let found = report_lines.windows(frames.len()).any(|window| {
+            window[0] == first && window[1..].iter().zip(&frames[1..]).all(|(a, b)| a == b)
+        });
+        assert!(
+            found,
+            "summary frames {frames:?} ({first}) not in the report:\n{report}"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 2, "{summary}");
+    assert!(summary.contains("leak_session"), "{summary}");
+    assert!(summary.contains("libc_start_call_main"), "{summary}");
+}
+
 #[test]
 fn four_threads_leak_exactly_amid_churn_and_cross_thread_frees() {
     let dir = test_dir("threads");
