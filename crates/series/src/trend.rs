@@ -97,8 +97,26 @@ pub(crate) fn trend_of(times: &[f64], values: &[f64], alpha: f64) -> Option<Tren
     };
     let z_crit = normal_quantile(1.0 - alpha / 2.0);
 
+    // Rank-based interval (Sen 1968; Gilbert 1987 §16.5): with N slopes and
+    // C = z · √Var(S), the bounds are the M1-th and (M2+1)-th smallest slopes,
+    // M1 = (N − C)/2, M2 = (N + C)/2. We use the autocorrelation-corrected
+    // variance, so the interval widens exactly as much as the test weakens,
+    // and round outwards. The correction depends on the median slope (it
+    // detrends by it), so the ranks are known only with the median:
+    // `Slopes::median_and_ranks` guesses them from a sample's median to find
+    // all three in one pass over the pairs.
+    let variance = s_variance(values);
+    let bounds = |count: usize, slope: f64| {
+        let inflation = hamed_rao_inflation(times, values, slope, z_crit);
+        let c = z_crit * (variance * inflation).max(0.0).sqrt();
+        let m1 = ((count as f64 - c) / 2.0).floor();
+        let m2 = ((count as f64 + c) / 2.0).ceil();
+        let lower_rank = (m1 >= 1.0).then(|| m1 as usize - 1);
+        let upper_rank = (m2 < count as f64).then_some(m2 as usize);
+        (inflation, [lower_rank, upper_rank])
+    };
     let slopes = Slopes::new(times, values);
-    let (count, slope) = slopes.median()?;
+    let (slope, inflation, [lower, upper]) = slopes.median_and_ranks(bounds)?;
     let mut offsets: Vec<f64> = times
         .iter()
         .zip(values)
@@ -107,8 +125,6 @@ pub(crate) fn trend_of(times: &[f64], values: &[f64], alpha: f64) -> Option<Tren
     let intercept = median_in_place(&mut offsets)?;
 
     let s = kendall_s(values);
-    let variance = s_variance(values);
-    let inflation = hamed_rao_inflation(times, values, slope, z_crit);
     let corrected = variance * inflation;
     let z = if corrected > 0.0 {
         (s - s.signum()) / corrected.sqrt()
@@ -124,18 +140,6 @@ pub(crate) fn trend_of(times: &[f64], values: &[f64], alpha: f64) -> Option<Tren
         z,
         p_value: two_sided_p(z),
     };
-
-    // Rank-based interval (Sen 1968; Gilbert 1987 §16.5): with N slopes and
-    // C = z · √Var(S), the bounds are the M1-th and (M2+1)-th smallest slopes,
-    // M1 = (N − C)/2, M2 = (N + C)/2. We use the autocorrelation-corrected
-    // variance, so the interval widens exactly as much as the test weakens,
-    // and round outwards.
-    let c = z_crit * corrected.max(0.0).sqrt();
-    let m1 = ((count as f64 - c) / 2.0).floor();
-    let m2 = ((count as f64 + c) / 2.0).ceil();
-    let lower_rank = (m1 >= 1.0).then(|| m1 as usize - 1);
-    let upper_rank = (m2 < count as f64).then_some(m2 as usize);
-    let [lower, upper] = slopes.ranks([lower_rank, upper_rank]);
 
     Some(Trend {
         theil_sen: TheilSen {
@@ -222,14 +226,69 @@ impl<'a> Slopes<'a> {
 
     fn median_bracketed(&self) -> Option<(usize, f64)> {
         let bracket = bracket(self.sample(), 0.5)?;
-        let (count, [mut found, _]) = self.pass([Some(bracket), None]);
-        let mid = count / 2;
-        let upper = found.rank(mid)?;
-        if count % 2 == 1 {
-            return Some((count, upper));
+        let (count, [mut found]) = self.pass([Some(bracket)]);
+        Some((count, found.median(count)?))
+    }
+
+    /// The median slope, and the slopes at the two ranks that
+    /// `ranks_of(count, median)` names (with what else it returns): the
+    /// ranks of a confidence interval, which depend on the median. Where
+    /// the slopes are bracketed, the ranks are first guessed from the
+    /// sample's median and bracketed too, so that one pass over the pairs
+    /// finds all three; a guess whose bracket misses the exact rank (the
+    /// ranks move little with the median) costs a second pass. The
+    /// answers are exactly [`Slopes::median`]'s and [`Slopes::ranks`]'.
+    fn median_and_ranks<T>(
+        &self,
+        ranks_of: impl Fn(usize, f64) -> (T, [Option<usize>; 2]),
+    ) -> Option<(f64, T, [Option<f64>; 2])> {
+        if self.pairs() > LISTED_PAIRS
+            && let Some(found) = self.together(&ranks_of)
+        {
+            return Some(found);
         }
-        let lower = found.rank(mid.checked_sub(1)?)?;
-        Some((count, lower / 2.0 + upper / 2.0))
+        let (count, median) = self.median()?;
+        let (extra, ranks) = ranks_of(count, median);
+        Some((median, extra, self.ranks(ranks)))
+    }
+
+    fn together<T>(
+        &self,
+        ranks_of: &impl Fn(usize, f64) -> (T, [Option<usize>; 2]),
+    ) -> Option<(f64, T, [Option<f64>; 2])> {
+        let sample = self.sample();
+        let guess = *sample.get(sample.len() / 2)?;
+        let pairs = self.pairs();
+        let (_, guessed) = ranks_of(pairs, guess);
+        let at = |rank: Option<usize>| rank.and_then(|r| bracket(sample, r as f64 / pairs as f64));
+        let brackets = [Some(bracket(sample, 0.5)?), at(guessed[0]), at(guessed[1])];
+        let (count, [mut middle, lower, upper]) = self.pass(brackets);
+        let median = middle.median(count)?;
+        let (extra, ranks) = ranks_of(count, median);
+        let mut answers = [None, None];
+        let mut missed = [None, None];
+        for (((rank, mut found), answer), missed) in ranks
+            .into_iter()
+            .zip([lower, upper])
+            .zip(&mut answers)
+            .zip(&mut missed)
+        {
+            match rank {
+                Some(rank) if rank < count => match found.rank(rank) {
+                    Some(slope) => *answer = Some(slope),
+                    None => *missed = Some(rank),
+                },
+                _ => {}
+            }
+        }
+        if missed.iter().any(Option::is_some) {
+            for (answer, again) in answers.iter_mut().zip(self.ranks(missed)) {
+                if again.is_some() {
+                    *answer = again;
+                }
+            }
+        }
+        Some((median, extra, answers))
     }
 
     /// The slopes at the given ranks (0-based, in ascending order), each
@@ -300,7 +359,7 @@ impl<'a> Slopes<'a> {
 
     /// One pass over every pair: how many slopes there are, and where they
     /// fall around each bracket.
-    fn pass(&self, brackets: [Option<(f64, f64)>; 2]) -> (usize, [Found; 2]) {
+    fn pass<const N: usize>(&self, brackets: [Option<(f64, f64)>; N]) -> (usize, [Found; N]) {
         let mut found = brackets.map(|bracket| {
             let (low, high) = bracket.unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
             Found {
@@ -324,7 +383,7 @@ impl<'a> Slopes<'a> {
 /// in the same order, so the same results.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn rows_avx2(times: &[f64], values: &[f64], found: &mut [Found; 2]) -> usize {
+fn rows_avx2<const N: usize>(times: &[f64], values: &[f64], found: &mut [Found; N]) -> usize {
     rows(times, values, found)
 }
 
@@ -332,7 +391,7 @@ fn rows_avx2(times: &[f64], values: &[f64], found: &mut [Found; 2]) -> usize {
 /// over them without branches (both vector code), then the few inside a
 /// bracket picked out. Returns how many slopes there are.
 #[inline(always)]
-fn rows(times: &[f64], values: &[f64], found: &mut [Found; 2]) -> usize {
+fn rows<const N: usize>(times: &[f64], values: &[f64], found: &mut [Found; N]) -> usize {
     let n = times.len().min(values.len());
     let mut count = 0;
     let mut row = vec![0.0; n];
@@ -400,6 +459,18 @@ struct Found {
 }
 
 impl Found {
+    /// The median of all `count` slopes (the mean of the two middle ones
+    /// for an even count), if the bracket holds it.
+    fn median(&mut self, count: usize) -> Option<f64> {
+        let mid = count / 2;
+        let upper = self.rank(mid)?;
+        if count % 2 == 1 {
+            return Some(upper);
+        }
+        let lower = self.rank(mid.checked_sub(1)?)?;
+        Some(lower / 2.0 + upper / 2.0)
+    }
+
     /// The slope of rank `rank` (0-based) among all, if the bracket holds
     /// it.
     fn rank(&mut self, rank: usize) -> Option<f64> {
@@ -620,6 +691,19 @@ mod tests {
             proptest::prop_assert_eq!(a.map(f64::to_bits), all.get(low).map(|v| v.to_bits()));
             proptest::prop_assert_eq!(b.map(f64::to_bits), all.get(high).map(|v| v.to_bits()));
             proptest::prop_assert_eq!(slopes.ranks([None, Some(all.len())]), [None, None]);
+            // Ranks that move with the median, as a confidence interval's
+            // do: the guess from the sample's median then names other
+            // ranks, some outside its brackets (the second pass).
+            let moving = |count: usize, median: f64| {
+                let shift = (median.to_bits() % 9973) as usize;
+                (shift, [Some((low + shift) % count.max(1)), high.checked_sub(shift)])
+            };
+            let (median2, shift, [a, b]) = slopes.median_and_ranks(moving).unwrap();
+            proptest::prop_assert_eq!(median2.to_bits(), expected.to_bits());
+            let (exact_shift, [x, y]) = moving(all.len(), expected);
+            proptest::prop_assert_eq!(shift, exact_shift);
+            proptest::prop_assert_eq!(a.map(f64::to_bits), x.and_then(|r| all.get(r)).map(|v| v.to_bits()));
+            proptest::prop_assert_eq!(b.map(f64::to_bits), y.and_then(|r| all.get(r)).map(|v| v.to_bits()));
         }
     }
 }
