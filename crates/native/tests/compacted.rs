@@ -321,3 +321,38 @@ fn listing_fewer_leak_groups_or_fewer_frames_keeps_the_rest_of_the_report() {
     assert!(framed_one.leaks[1..].iter().all(|l| l.frames.is_empty()));
     assert_eq!(framed_one.verdict.headline, full.verdict.headline);
 }
+
+/// The end-of-run summary (`ReportOptions::summary`) of a program whose
+/// live heap keeps growing judges no stack — the verdict names the heap's
+/// growth whatever the stacks' — and says what the full report says: the
+/// same verdict, the same leak groups.
+#[test]
+fn the_summary_of_a_growing_heap_judges_no_stack_and_gives_the_reports_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.hwt");
+    write_program(&path, 0);
+    let analysis = analyze(&path, &AnalyzeOptions::default()).unwrap();
+    let full = report(&analysis, &mut Addresses, &ReportOptions::default());
+    let summary = report(
+        &analysis,
+        &mut Addresses,
+        &ReportOptions {
+            summary: true,
+            ..ReportOptions::default()
+        },
+    );
+    assert!(full.memory.live.leak, "the live heap grows");
+    assert!(!full.growth.is_empty());
+    assert!(summary.growth.is_empty(), "no stack judged");
+    assert_eq!(
+        format!("{:?}", summary.verdict),
+        format!("{:?}", full.verdict)
+    );
+    assert!(
+        summary.verdict.headline.contains("live heap keeps growing"),
+        "{:?}",
+        summary.verdict
+    );
+    assert_eq!(leaks(&summary), leaks(&full));
+    assert_eq!(summary.memory.live, full.memory.live);
+}

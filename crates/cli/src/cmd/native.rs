@@ -243,7 +243,7 @@ pub fn report(
     min_age: Option<std::time::Duration>,
     suppressions: Option<&SuppressionList>,
 ) -> NativeReport {
-    report_framing(analysis, (max_leaks, 0), min_age, suppressions, None)
+    report_framing(analysis, (max_leaks, 0, false), min_age, suppressions, None)
 }
 
 /// [`report`] for the end-of-run summary: every leak group counted, the
@@ -254,12 +254,19 @@ pub fn summary_report(
     suppressions: Option<&SuppressionList>,
     symbolizer: Option<&mut dyn ReportSymbolizer>,
 ) -> NativeReport {
-    report_framing(analysis, (0, top.max(1)), None, suppressions, symbolizer)
+    let summary = true;
+    report_framing(
+        analysis,
+        (0, top.max(1), summary),
+        None,
+        suppressions,
+        symbolizer,
+    )
 }
 
 fn report_framing(
     analysis: &Analysis,
-    (max_leaks, framed_per_kind): (usize, usize),
+    (max_leaks, framed_per_kind, summary): (usize, usize, bool),
     min_age: Option<std::time::Duration>,
     suppressions: Option<&SuppressionList>,
     symbolizer: Option<&mut dyn ReportSymbolizer>,
@@ -284,6 +291,7 @@ fn report_framing(
             },
             allocator: own_allocator(&analysis.header.exe),
             suppressions: suppressions.cloned(),
+            summary,
             ..ReportOptions::default()
         },
     );

@@ -88,7 +88,7 @@ fn run_exits_with_the_programs_status_and_prints_a_summary_on_stderr() {
 /// and remembered); the report with one made afresh. Every frame the
 /// summary shows must be the report's, in the program (DWARF) and in libc.
 #[test]
-fn the_summary_symbolized_while_the_program_ran_shows_the_reports_frames() {
+fn the_summary_symbolized_while_the_program_ran_shows_the_reports_frames_and_verdict() {
     let dir = test_dir("warmed");
     // 800 ms: the follower replays and hands over stacks every 100 ms.
     let out = run_traced_with(
@@ -132,6 +132,15 @@ fn the_summary_symbolized_while_the_program_ran_shows_the_reports_frames() {
         compared += 1;
     }
     assert!(compared >= 2, "{summary}");
+    // Its heap grows, so the summary judged no stack (`summary` in
+    // `ReportOptions`): its verdict is still the report's.
+    let verdict = summary.lines().nth(1).unwrap_or_default();
+    assert_eq!(
+        Some(verdict.trim_start_matches("heapwise: ")),
+        report.lines().nth(1),
+        "{summary}"
+    );
+    assert!(verdict.contains("the live heap keeps growing"), "{summary}");
     assert!(summary.contains("leak_session"), "{summary}");
     assert!(summary.contains("libc_start_call_main"), "{summary}");
 }

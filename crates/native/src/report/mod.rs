@@ -43,6 +43,12 @@ pub struct ReportOptions {
     pub allocator: Option<OwnAllocator>,
     /// Known leaks to set apart (`--suppressions FILE`).
     pub suppressions: Option<SuppressionList>,
+    /// Only what the end-of-run summary shows, the verdict and the leak
+    /// groups: when the live heap as a whole keeps growing, the verdict
+    /// says so whatever the stacks' growth verdicts, so the stacks are not
+    /// judged (a few milliseconds each, up to 200 of them: most of a small
+    /// program's summary) and the time-based sections are left empty.
+    pub summary: bool,
 }
 
 impl Default for ReportOptions {
@@ -54,6 +60,7 @@ impl Default for ReportOptions {
             growth: GrowthOptions::default(),
             allocator: None,
             suppressions: None,
+            summary: false,
         }
     }
 }
@@ -94,9 +101,20 @@ pub fn report(
     // the modules' debug info, on this thread: the symbolizer is not `Send`)
     // are each a good part of a small program's report: side by side. The
     // stacks judged for growth are among the leaking ones.
+    let heap_first = options
+        .summary
+        .then(|| memory::section(analysis, &timeline, &[]));
+    let heap_grows = heap_first
+        .as_ref()
+        .is_some_and(|(memory, _)| memory.live.leak);
     let mut chosen = std::thread::scope(|scope| {
-        let verdicts = scope
-            .spawn(|| stacks::Chosen::of(analysis, &timeline, &options.growth, options.max_stacks));
+        let verdicts = scope.spawn(|| {
+            if heap_grows {
+                stacks::Chosen::none()
+            } else {
+                stacks::Chosen::of(analysis, &timeline, &options.growth, options.max_stacks)
+            }
+        });
         resolver.prepare(leaking.iter().copied(), symbolizer);
         verdicts
             .join()
@@ -112,7 +130,10 @@ pub fn report(
         options.suppressions.as_ref(),
     );
     let growth = chosen.growth(analysis, &resolver);
-    let (memory, recommendations) = memory::section(analysis, &timeline, &growth);
+    let (memory, recommendations) = match heap_first {
+        Some(first) if heap_grows => first,
+        _ => memory::section(analysis, &timeline, &growth),
+    };
 
     let mut warnings = Vec::new();
     let inherited = match inherit::section(analysis, symbolizer, options.max_leaks) {

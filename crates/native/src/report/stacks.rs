@@ -253,6 +253,19 @@ impl Chosen {
         }
     }
 
+    /// No stack judged nor chosen (the summary of a growing heap).
+    pub fn none() -> Chosen {
+        Chosen {
+            growth: Vec::new(),
+            growing: 0,
+            peak: Vec::new(),
+            min_age_s: 0.0,
+            old_total: (0, 0),
+            old: Vec::new(),
+            temporary: Vec::new(),
+        }
+    }
+
     /// Every stack listed.
     pub fn stacks(&self) -> impl Iterator<Item = StackId> + '_ {
         self.growth
