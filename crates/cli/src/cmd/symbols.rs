@@ -327,8 +327,12 @@ impl Feeder {
             if self.budget == 0 {
                 break;
             }
-            let ip = stacks.ip(node as heapwise_trace::StackId);
-            let Some(index) = modules.iter().position(|m| m.load.contains(ip)) else {
+            let node = node as heapwise_trace::StackId;
+            let ip = stacks.ip(node);
+            // The module the report's `Resolver` will pick, so that what is
+            // remembered is what it asks for.
+            let Some(index) = heapwise_native::module_at(modules, ip, analysis.first_tick(node))
+            else {
                 continue;
             };
             let sent = self.sent.entry(modules[index].load.id).or_default();
