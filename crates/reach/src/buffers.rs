@@ -1,5 +1,5 @@
-//! Where the copy of a process's memory goes: one buffer per mapping, in
-//! huge pages, faulted in before the process is stopped.
+//! Where the copy of a process's memory goes: one buffer per mapping,
+//! faulted in before the process is stopped.
 //!
 //! The first touch of fresh memory costs the kernel a zeroed page, and in
 //! a virtual machine more than the copy itself (measured: 2.6 s of the
@@ -109,27 +109,58 @@ impl Buffers {
     }
 }
 
-/// An empty vector with room for `len` words, in huge pages; with
-/// `touched`, every page faulted in.
+/// An empty vector with room for `len` words; with `touched`, every page
+/// faulted in.
 pub(crate) fn fresh(len: usize, touched: bool) -> Vec<u64> {
     let cancel = AtomicBool::new(!touched);
     fresh_until(len, &cancel)
 }
 
-/// An empty vector with room for `len` words, in huge pages, its pages
-/// faulted in until `cancel` is set.
+/// Memory faulted in at a time (a huge page's worth), between two looks at
+/// the cancel flag.
+const STRIDE: usize = 2 << 20;
+
+/// An empty vector with room for `len` words, its pages faulted in until
+/// `cancel` is set.
+///
+/// In ordinary pages, not huge ones: a huge page the kernel must first
+/// compact memory for (its default `defrag` setting for memory that asks
+/// for huge pages) took from 17 ms to 360 ms for perl's 133 MB, where
+/// ordinary pages take 57–75 ms every time, and the scan reading the copy
+/// was no faster in huge pages (235 ms either way; docs/performance.md).
+/// The pages are faulted in by `MADV_POPULATE_WRITE` (one system call a
+/// stride, not a fault a page: 57 ms against 75 ms), or touched one by one
+/// where the kernel is older than 5.14.
 fn fresh_until(len: usize, cancel: &AtomicBool) -> Vec<u64> {
     let mut words: Vec<u64> = Vec::with_capacity(len);
-    crate::huge::advise(words.as_ptr() as usize, len * 8);
-    let base = words.as_mut_ptr();
-    for at in (0..len).step_by(512) {
-        // Every 2 MiB (a huge page).
-        if at % (1 << 18) == 0 && cancel.load(Ordering::Relaxed) {
+    let base = words.as_mut_ptr().cast::<u8>();
+    let bytes = len * 8;
+    let mut populate = true;
+    for at in (0..bytes).step_by(STRIDE) {
+        if cancel.load(Ordering::Relaxed) {
             break;
         }
-        // SAFETY: inside the capacity; the vector stays empty, so the
-        // value written is never read as part of it.
-        unsafe { base.add(at).write(0) };
+        let n = STRIDE.min(bytes - at);
+        // SAFETY: inside the vector's capacity.
+        let chunk = unsafe { base.add(at) };
+        let page = chunk as usize & !4095;
+        // SAFETY: advice on memory we own; it fills nothing but zeroes the
+        // vector never reads as its own (it stays empty).
+        populate = populate
+            && unsafe {
+                libc::madvise(
+                    page as *mut libc::c_void,
+                    chunk as usize + n - page,
+                    libc::MADV_POPULATE_WRITE,
+                )
+            } == 0;
+        if !populate {
+            for offset in (0..n).step_by(4096) {
+                // SAFETY: inside the capacity; the vector stays empty, so
+                // the value written is never read as part of it.
+                unsafe { chunk.add(offset).write(0) };
+            }
+        }
     }
     words
 }

@@ -141,7 +141,7 @@ mod tests {
         pub blocks: Vec<(u64, u64)>,
         pub words: BTreeMap<u64, u64>,
         next: u64,
-        cache: std::cell::RefCell<Vec<Box<[u64]>>>,
+        cache: std::sync::Mutex<Vec<Box<[u64]>>>,
     }
 
     impl Heap {
@@ -182,7 +182,7 @@ mod tests {
                 .collect::<Option<_>>()?;
             let boxed = words.into_boxed_slice();
             let ptr: *const [u64] = &*boxed;
-            self.cache.borrow_mut().push(boxed);
+            self.cache.lock().unwrap().push(boxed);
             // SAFETY: the box lives in `cache` as long as `self`, and is
             // never moved out or dropped before.
             Some(unsafe { &*ptr })

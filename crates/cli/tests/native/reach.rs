@@ -257,6 +257,28 @@ fn c_blocks_held_every_way_are_split_as_valgrind_splits_them() {
     assert_eq!(report["verdict"]["level"], "leak");
 }
 
+/// A heap large enough that step 2 of the scan runs on every core
+/// (heapwise_reach's `PARALLEL_FROM` is 4,096 blocks): 20,000 blocks in
+/// chains, every 100th chain lost, and 20,000 whose every word points to a
+/// block (most blocks' states rise, several threads raise the same ones).
+/// `reach_heap.c` is `bench/reach_bench.c`, the reachability benchmark's
+/// program.
+#[test]
+fn a_heap_scanned_on_every_core_is_split_as_valgrind_splits_it() {
+    let dir = test_dir("reach-parallel");
+    let heap = program("reach_heap.c");
+    for shape in ["chains", "dense"] {
+        let trace = format!("{shape}.hwt");
+        let out = run_traced(&dir, &trace, &heap, &["20000", shape]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let report = report_json(&dir.join(&trace));
+        let oracle = valgrind(&heap, &["20000", shape]);
+        assert_eq!(totals(&report), oracle.totals, "{shape}");
+        let lost: u64 = totals(&report)[..2].iter().map(|k| k.1).sum();
+        assert!(lost > 0, "{shape}: some chains are lost");
+    }
+}
+
 const CPP_CASES: [&str; 8] = [
     "cookie_array",
     "second_base",

@@ -1,0 +1,1 @@
+../../../../bench/reach_bench.c
