@@ -1,9 +1,10 @@
-//! Large tables and copies of memory in huge pages. The scan reads them in
-//! no order (a block, then whatever it points to): with 4 KiB pages nearly
-//! every read of a gigabyte-sized copy or of the block table misses the
-//! TLB. Transparent huge pages are asked for with `madvise` (the kernel's
-//! default, `madvise` mode, gives them only to who asks); where the kernel
-//! gives none, nothing else changes.
+//! Large tables in huge pages. The scan reads the block table and the
+//! blocks' states in no order (a block, then whatever it points to): with
+//! 4 KiB pages nearly every read of them misses the TLB. Transparent huge
+//! pages are asked for with `madvise` (the kernel's default, `madvise`
+//! mode, gives them only to who asks); where the kernel gives none,
+//! nothing else changes. (The copies of the process's memory are in
+//! ordinary pages: `buffers.rs` says why.)
 
 use std::mem::size_of;
 
