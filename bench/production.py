@@ -135,6 +135,22 @@ def main():
     say(f"\nAttached (`heapwise attach --sample {args.sample}` from second {attach_from} for {attach_for} s): "
         f"before {before:,.0f}/s, while attached {during:,.0f}/s ({during / before * 100:.1f} %), "
         f"after the detach {after:,.0f}/s ({after / before * 100:.1f} %).")
+    # The same seconds of the plain runs: how much a run's rate moves from one stretch to the next
+    # with nothing attached (the noise the attached figures are read against).
+    def phases(e):
+        first = rate(e["windows"], warm, attach_from)
+        return (rate(e["windows"], attach_from + 1, attach_from + attach_for) / first,
+                rate(e["windows"], attach_from + attach_for + 1, end) / first)
+    ratios = [phases(e) for e in results["attached"]]
+    controls = [phases(e) for e in results["plain"]]
+    say("Per round, while attached and after, of the same run's rate before: "
+        + ", ".join(f"{d * 100:.1f} % / {a * 100:.1f} %" for d, a in ratios)
+        + ". The plain runs over the same seconds: "
+        + ", ".join(f"{d * 100:.1f} % / {a * 100:.1f} %" for d, a in controls) + ".")
+    plain_during = statistics.median(rate(e["windows"], attach_from + 1, attach_from + attach_for) for e in results["plain"])
+    plain_after = statistics.median(rate(e["windows"], attach_from + attach_for + 1, end) for e in results["plain"])
+    say(f"Against the plain runs' same seconds (medians): while attached {during / plain_during * 100:.1f} %, "
+        f"after the detach {after / plain_after * 100:.1f} %.")
     # The sampled report against the truth.
     say("\nSampled report against the program's own figures:\n")
     say("| round | leak found | pattern | rate (est.) | rate (truth) | error | leaked (est.) | leaked (truth) | error | other stacks called leaks |")
