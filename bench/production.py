@@ -8,6 +8,7 @@ trace's size, and how the sampled report's leak compares with the program's own 
 
     bench/production.py                    # 2 threads, 12 s runs, 3 rounds
     bench/production.py --seconds 30 --rounds 5 --sample 512KiB
+    bench/production.py --precision 150    # and 3 sampled runs of 150 s, for the estimates' precision
 
 Results go to stdout and to bench/out/production.md. Benchmarks are never run in CI.
 """
@@ -53,12 +54,42 @@ def leak_of(report):
     return None
 
 
+def precision_table(say, runs, what):
+    """The sampled reports of `runs` against the program's own figures, with the report's own
+    standard error of its leaked bytes (how far off chance alone puts them)."""
+    say(f"\nSampled report against the program's own figures, {what}:\n")
+    say("| round | leak found | pattern | rate (est.) | rate (truth) | error | leaked (est.) | leaked (truth) | error | "
+        "in standard errors | other stacks called leaks |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|")
+    for i, e in enumerate(runs):
+        report, fact = e.get("report"), e["facts"]
+        if not report:
+            continue
+        leak = leak_of(report)
+        truth_rate = fact.get("leak_rate_bytes_per_s", 0)
+        truth_leaked = fact.get("leaked_bytes", 0) + fact.get("cache_bytes", 0)
+        est = report["summary"]["leaked_bytes"]
+        se = (report.get("sampling") or {}).get("leaked_bytes_standard_error") or 0
+        z = f"{(est - truth_leaked) / se:+.1f}" if se else ""
+        others = sum(1 for g in report.get("growth", []) if g.get("leak") and g is not leak)
+        if leak:
+            r = leak.get("slope_bytes_per_s") or 0
+            say(f"| {i} | {'yes' if leak['leak'] else 'no'} | {leak['pattern']} | {r:,.0f} B/s | {truth_rate:,.0f} B/s | "
+                f"{(r / truth_rate - 1) * 100:+.1f} % | {est:,} | {truth_leaked:,.0f} | {(est / truth_leaked - 1) * 100:+.1f} % | "
+                f"{z} | {others} |")
+        else:
+            say(f"| {i} | no stack | | | {truth_rate:,.0f} B/s | | {est:,} | {truth_leaked:,.0f} | | {z} | {others} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sample", default="512KiB")
+    parser.add_argument("--precision", type=int, default=0, metavar="SECONDS",
+                        help="also sampled runs this long, for the estimates' precision (0: none)")
+    parser.add_argument("--precision-rounds", type=int, default=3)
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     if not args.no_build:
@@ -107,6 +138,18 @@ def main():
                     entry["report"] = report
             results[mode].append(entry)
 
+    precision = []
+    for round_ in range(args.precision_rounds if args.precision else 0):
+        trace = OUT / f"precision-{round_}.hwt"
+        for old in OUT.glob(f"precision-{round_}*.hwt"):
+            old.unlink()
+        cmd = [str(heapwise), "run", "--no-tui", "-o", str(trace), "--sample", args.sample, "--",
+               str(bench), str(args.threads), str(args.precision)]
+        _, fact = parse(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        report = json.loads(subprocess.run([str(heapwise), "report", "--format", "json", str(trace)],
+                                           capture_output=True, text=True, check=True).stdout)
+        precision.append({"facts": fact, "report": report})
+
     lines = []
 
     def say(text=""):
@@ -152,24 +195,9 @@ def main():
     say(f"Against the plain runs' same seconds (medians): while attached {during / plain_during * 100:.1f} %, "
         f"after the detach {after / plain_after * 100:.1f} %.")
     # The sampled report against the truth.
-    say("\nSampled report against the program's own figures:\n")
-    say("| round | leak found | pattern | rate (est.) | rate (truth) | error | leaked (est.) | leaked (truth) | error | other stacks called leaks |")
-    say("|---|---|---|---|---|---|---|---|---|---|")
-    for i, e in enumerate(results["sampled"]):
-        report, fact = e.get("report"), e["facts"]
-        if not report:
-            continue
-        leak = leak_of(report)
-        truth_rate = fact.get("leak_rate_bytes_per_s", 0)
-        truth_leaked = fact.get("leaked_bytes", 0) + fact.get("cache_bytes", 0)
-        est = report["summary"]["leaked_bytes"]
-        others = sum(1 for g in report.get("growth", []) if g.get("leak") and g is not leak)
-        if leak:
-            r = leak.get("slope_bytes_per_s") or 0
-            say(f"| {i} | {'yes' if leak['leak'] else 'no'} | {leak['pattern']} | {r:,.0f} B/s | {truth_rate:,.0f} B/s | "
-                f"{(r / truth_rate - 1) * 100:+.1f} % | {est:,} | {truth_leaked:,.0f} | {(est / truth_leaked - 1) * 100:+.1f} % | {others} |")
-        else:
-            say(f"| {i} | no stack | | | {truth_rate:,.0f} B/s | | {est:,} | {truth_leaked:,.0f} | | {others} |")
+    precision_table(say, results["sampled"], f"{args.seconds} s runs")
+    if precision:
+        precision_table(say, precision, f"{args.precision} s runs (`--precision`)")
     (OUT.parent / "production.md").write_text("\n".join(lines) + "\n")
 
 

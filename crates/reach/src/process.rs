@@ -474,23 +474,35 @@ pub(crate) fn read_into(
             .map(|i| (start + i * part, (start + (i + 1) * part).min(end)))
             .filter(|&(from, to)| from < to)
             .collect();
+        let read = move |bounds: (u64, u64)| {
+            let mut unread = Vec::new();
+            // SAFETY: `base` has room for `[start, end)`, and the parts do
+            // not overlap.
+            unsafe { read_part(pid, bounds, start, base, &mut unread) };
+            unread
+        };
         let parts: Vec<Vec<(u64, u64, String)>> = std::thread::scope(|scope| {
-            let readers: Vec<_> = bounds
+            // The first part on this thread; a part whose thread the
+            // system will not start, too, after it.
+            let readers: Vec<_> = bounds[1..]
                 .iter()
-                .map(|&bounds| {
-                    scope.spawn(move || {
-                        let mut unread = Vec::new();
-                        // SAFETY: `base` has room for `[start, end)`, and
-                        // the parts do not overlap.
-                        unsafe { read_part(pid, bounds, start, base, &mut unread) };
-                        unread
-                    })
+                .map(|&part| {
+                    std::thread::Builder::new()
+                        .name("heapwise-copy".into())
+                        .spawn_scoped(scope, move || read(part))
+                        .map_err(|_| part)
                 })
                 .collect();
-            readers
-                .into_iter()
-                .map(|r| r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+            let mut parts = vec![read(bounds[0])];
+            for reader in readers {
+                parts.push(match reader {
+                    Ok(reader) => reader
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                    Err(part) => read(part),
+                });
+            }
+            parts
         });
         for (from, to, why) in parts.into_iter().flatten() {
             match unread.last_mut() {

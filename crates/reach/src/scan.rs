@@ -194,25 +194,39 @@ impl<'t> Scan<'t> {
         } else {
             let pool = Pool::new(std::mem::take(&mut self.stack), threads);
             let marks = &self.marks;
+            let work = |pool: &Pool| {
+                let _quit = QuitOnPanic(pool);
+                let mut counts = Counts::default();
+                let mut stack = Vec::new();
+                while pool.get(&mut stack) {
+                    marks.drain(&mut stack, &mut counts, memory, probe, Some(pool));
+                }
+                counts
+            };
             std::thread::scope(|scope| {
-                let workers: Vec<_> = (0..threads)
-                    .map(|_| {
+                // This thread is one of the workers; a helper the system
+                // will not start is one worker fewer (said to the pool
+                // before this thread asks it for work, so that the pool
+                // never waits for it).
+                let helpers: Vec<_> = (1..threads)
+                    .filter_map(|_| {
                         let pool = &pool;
-                        scope.spawn(move || {
-                            let _quit = QuitOnPanic(pool);
-                            let mut counts = Counts::default();
-                            let mut stack = Vec::new();
-                            while pool.get(&mut stack) {
-                                marks.drain(&mut stack, &mut counts, memory, probe, Some(pool));
-                            }
-                            counts
-                        })
+                        let started = std::thread::Builder::new()
+                            .name("heapwise-scan".into())
+                            .spawn_scoped(scope, move || work(pool));
+                        if started.is_err() {
+                            pool.one_fewer();
+                        }
+                        started.ok()
                     })
                     .collect();
-                workers
-                    .into_iter()
-                    .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
+                let mut counts = vec![work(&pool)];
+                counts.extend(
+                    helpers
+                        .into_iter()
+                        .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+                );
+                counts
             })
         };
         for c in counts {
@@ -507,7 +521,8 @@ struct Pool {
     /// Threads waiting for blocks (read without the lock, to decide
     /// whether to share).
     hungry: AtomicUsize,
-    threads: usize,
+    /// Threads that work from the pool.
+    threads: AtomicUsize,
 }
 
 struct Shared {
@@ -526,7 +541,7 @@ impl Pool {
             }),
             ready: Condvar::new(),
             hungry: AtomicUsize::new(0),
-            threads,
+            threads: AtomicUsize::new(threads),
         }
     }
 
@@ -541,7 +556,10 @@ impl Pool {
         let mut shared = self.lock();
         loop {
             if !shared.blocks.is_empty() {
-                let n = shared.blocks.len().div_ceil(self.threads);
+                let n = shared
+                    .blocks
+                    .len()
+                    .div_ceil(self.threads.load(Relaxed).max(1));
                 let from = shared.blocks.len() - n;
                 stack.extend(shared.blocks.drain(from..));
                 return true;
@@ -550,7 +568,7 @@ impl Pool {
                 return false;
             }
             shared.waiting += 1;
-            if shared.waiting == self.threads {
+            if shared.waiting >= self.threads.load(Relaxed) {
                 // No thread holds blocks, and only a thread holding some
                 // can add any.
                 shared.done = true;
@@ -565,6 +583,12 @@ impl Pool {
             shared.waiting -= 1;
             self.hungry.store(shared.waiting, Relaxed);
         }
+    }
+
+    /// One thread fewer works from the pool (it could not be started).
+    fn one_fewer(&self) {
+        let _shared = self.lock();
+        self.threads.fetch_sub(1, Relaxed);
     }
 
     /// Gives half of `stack` to the pool if a thread waits for work.
