@@ -467,8 +467,8 @@ pub(crate) fn read_into(
         // SAFETY: `base` has room for `[start, end)`.
         unsafe { read_part(pid, (start, end), start, base, unread) };
     } else {
-        // Parts of whole pages, so that a page that cannot be read is
-        // said once.
+        // Parts of whole pages from `start` (a range that cannot be read
+        // across two parts is merged back into one below).
         let part = ((end - start) / threads as u64).next_multiple_of(PAGE);
         let bounds: Vec<(u64, u64)> = (0..threads as u64)
             .map(|i| (start + i * part, (start + (i + 1) * part).min(end)))

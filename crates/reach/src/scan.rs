@@ -241,7 +241,7 @@ impl<'t> Scan<'t> {
     fn cliques(&mut self, memory: &dyn Memory) {
         let marks = &self.marks;
         let mut counts = Counts::default();
-        let mut batch: Vec<(u32, &[u64])> = Vec::with_capacity(WINDOW);
+        let mut batch: Vec<(bool, &[u64])> = Vec::with_capacity(WINDOW);
         let mut hits = [(
             Hit {
                 index: 0,
@@ -303,10 +303,10 @@ impl Marks<'_> {
         probe: &dyn Probe,
         pool: Option<&Pool>,
     ) {
-        let mut batch: Vec<(u32, &[u64])> = Vec::with_capacity(WINDOW);
+        let mut batch: Vec<(bool, &[u64])> = Vec::with_capacity(WINDOW);
         while self.take(stack, &mut batch, counts, memory) {
             for &(definite, words) in &batch {
-                self.words(words, definite != 0, memory, probe, stack);
+                self.words(words, definite, memory, probe, stack);
             }
             if let Some(pool) = pool {
                 pool.share(stack);
@@ -315,13 +315,13 @@ impl Marks<'_> {
     }
 
     /// Pops up to [`WINDOW`] blocks from `stack` into `batch` with their
-    /// words, prefetching them; each with whether it was scanned as
-    /// definitely reached (1) or not (0), as its state said when it was
-    /// popped. False when the stack was empty.
+    /// words, prefetching them; each with whether it is scanned as
+    /// definitely reached, as its state said when it was popped. False
+    /// when the stack was empty.
     fn take<'m>(
         &self,
         stack: &mut Vec<u32>,
-        batch: &mut Vec<(u32, &'m [u64])>,
+        batch: &mut Vec<(bool, &'m [u64])>,
         counts: &mut Counts,
         memory: &'m dyn Memory,
     ) -> bool {
@@ -336,7 +336,7 @@ impl Marks<'_> {
             let state = self.flag(index).fetch_and(!PENDING, Relaxed) & STATE;
             if let Some(words) = self.block_words(index, counts, memory) {
                 prefetch(words);
-                batch.push((u32::from(state != POSSIBLE), words));
+                batch.push((state != POSSIBLE, words));
             }
         }
         popped
