@@ -59,6 +59,15 @@ const WINDOW: usize = 16;
 /// Words of a block looked up together (see [`Marks::words`]).
 const LOOKUPS: usize = 16;
 
+/// Room for the hits of [`LOOKUPS`] words, none found yet.
+const NO_HITS: [(Hit, u64); LOOKUPS] = [(
+    Hit {
+        index: 0,
+        start: false,
+    },
+    0,
+); LOOKUPS];
+
 /// Step 2 runs on one thread when fewer blocks than this are live: a
 /// thread costs more than it saves on a small heap.
 const PARALLEL_FROM: usize = 4096;
@@ -242,13 +251,7 @@ impl<'t> Scan<'t> {
         let marks = &self.marks;
         let mut counts = Counts::default();
         let mut batch: Vec<(bool, &[u64])> = Vec::with_capacity(WINDOW);
-        let mut hits = [(
-            Hit {
-                index: 0,
-                start: false,
-            },
-            0u64,
-        ); LOOKUPS];
+        let mut hits = NO_HITS;
         for leader in 0..marks.table.len() as u32 {
             if marks.state(leader) != UNREACHED {
                 continue;
@@ -354,13 +357,7 @@ impl Marks<'_> {
         probe: &dyn Probe,
         stack: &mut Vec<u32>,
     ) {
-        let mut hits = [(
-            Hit {
-                index: 0,
-                start: false,
-            },
-            0u64,
-        ); LOOKUPS];
+        let mut hits = NO_HITS;
         for chunk in words.chunks(LOOKUPS) {
             let found = self.look_up(chunk, &mut hits);
             for &(hit, word) in &hits[..found] {
