@@ -6,7 +6,7 @@ attached: a plain run that `heapwise attach --sample` traces in the middle of it
 leaves. Interleaved rounds, medians. Prints requests per second against the plain run's, the
 trace's size, and how the sampled report's leak compares with the program's own truth.
 
-    bench/production.py                    # 2 threads, 12 s runs, 3 rounds
+    bench/production.py                    # 2 threads, 40 s runs, 3 rounds (about 9 minutes)
     bench/production.py --seconds 30 --rounds 5 --sample 512KiB
     bench/production.py --precision 150    # and 3 sampled runs of 150 s, for the estimates' precision
 
@@ -84,7 +84,7 @@ def precision_table(say, runs, what):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=12)
+    parser.add_argument("--seconds", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sample", default="512KiB")
     parser.add_argument("--precision", type=int, default=0, metavar="SECONDS",
