@@ -93,6 +93,7 @@ impl Follower {
         let header = reader.header().clone();
         let mut replay = Replay::new(ClockFit::new(header.tick_source, header.start));
         replay.weigh = crate::weigh::Weigh::new(header.sample_interval);
+        replay.grow_on_a_thread();
         let clock = replay.clock.clock();
         let analysis = Analysis {
             path: path.display().to_string(),

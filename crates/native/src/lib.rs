@@ -96,6 +96,7 @@ pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, Nativ
     let header = reader.header().clone();
     let mut replay = Replay::new(ClockFit::new(header.tick_source, header.start));
     replay.weigh = weigh::Weigh::new(header.sample_interval);
+    replay.grow_on_a_thread();
     let mut merger = merge::Merger::new();
     let read = pipeline::run(reader, &mut merger, &mut replay)?;
     merger.finish(&mut replay);

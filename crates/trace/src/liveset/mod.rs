@@ -85,6 +85,14 @@ impl<V> Default for LiveSet<V> {
     }
 }
 
+impl<V: Stamped + Send + 'static> LiveSet<V> {
+    /// The table's large parts get their new memory from a thread of its
+    /// own ([`Table::grow_on_a_thread`]); whether that thread runs.
+    pub fn grow_on_a_thread(&mut self) -> bool {
+        self.live.grow_on_a_thread()
+    }
+}
+
 impl<V: Stamped> LiveSet<V> {
     /// Number of live blocks.
     pub fn len(&self) -> usize {
