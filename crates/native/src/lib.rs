@@ -42,6 +42,7 @@ mod error;
 pub mod follow;
 pub mod grid;
 pub mod inherit;
+pub mod json;
 pub mod merge;
 pub mod model;
 pub mod ops;

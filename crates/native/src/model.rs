@@ -511,7 +511,7 @@ pub struct Leak {
 /// frames of every leak group, and the same few functions, files and
 /// modules recur in most of them (cc1plus's 23,107 groups hold 930 k
 /// frames; cloned strings took most of its report's 401 MB).
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// Demangled function name; `null` when unknown.
     pub function: Option<Arc<str>>,
@@ -525,6 +525,19 @@ pub struct Frame {
     pub address: Arc<str>,
     /// Whether the function was inlined into the next frame.
     pub inlined: bool,
+}
+
+/// Field by field, or within [`crate::json::write_pretty`] as rendered
+/// once for every frame equal to it.
+impl Serialize for Frame {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match crate::json::serialize_rendered(self, serializer) {
+            crate::json::Rendered::Written(result) => result,
+            crate::json::Rendered::Not(serializer) => {
+                crate::json::Fields(self).serialize(serializer)
+            }
+        }
+    }
 }
 
 impl Frame {

@@ -349,7 +349,7 @@ pub fn render(
             &report(analysis, text.max_leaks.max(1000), min_age, suppressions),
             text,
         )?,
-        ReportFormat::Json => heapwise_render::output::write_json(
+        ReportFormat::Json => heapwise_native::json::write_pretty(
             out,
             &report(analysis, listed, min_age, suppressions),
         )?,
