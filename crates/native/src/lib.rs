@@ -99,8 +99,10 @@ pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, Nativ
     replay.weigh = weigh::Weigh::new(header.sample_interval);
     replay.grow_on_a_thread();
     let mut merger = merge::Merger::new();
-    let read = pipeline::run(reader, &mut merger, &mut replay)?;
+    let mut read = pipeline::run(reader, &mut merger, &mut replay)?;
     merger.finish(&mut replay);
+    // Every stack is read: what follows looks nodes up, never adds any.
+    read.stacks.forget_index();
     let clock = replay.clock.clock();
     Ok(Analysis {
         path: path.display().to_string(),

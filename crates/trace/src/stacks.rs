@@ -46,8 +46,18 @@ impl StackTable {
         self.parents.len() == 1
     }
 
+    /// Frees the index that interning uses, once every stack is read
+    /// (cc1plus's 608 k nodes: 26 MB of index beside 7 MB of nodes); a
+    /// later [`StackTable::intern`] builds it again.
+    pub fn forget_index(&mut self) {
+        self.index = FxHashMap::default();
+    }
+
     /// The node for `ip` called from the stack `parent`, created if new.
     pub fn intern(&mut self, parent: StackId, ip: u64) -> StackId {
+        if self.index.len() + 1 < self.parents.len() {
+            self.index_again();
+        }
         let next = self.parents.len() as StackId;
         let parents = &mut self.parents;
         let ips = &mut self.ips;
@@ -56,6 +66,13 @@ impl StackTable {
             ips.push(ip);
             next
         })
+    }
+
+    #[cold]
+    fn index_again(&mut self) {
+        self.index = (1..self.parents.len())
+            .map(|id| ((self.parents[id], self.ips[id]), id as StackId))
+            .collect();
     }
 
     /// Interns a whole stack given innermost frame first.
@@ -125,5 +142,12 @@ mod tests {
         assert_eq!(table.intern_frames(&[0x30, 0x20, 0x10]), a);
         assert_eq!(table.len(), 5);
         assert_eq!(table.frames(0).count(), 0);
+        // Without its index, the table finds the same nodes again.
+        table.forget_index();
+        assert_eq!(table.frames(b).collect::<Vec<_>>(), vec![0x31, 0x20, 0x10]);
+        assert_eq!(table.intern_frames(&[0x31, 0x20, 0x10]), b);
+        assert_eq!(table.len(), 5);
+        let c = table.intern_frames(&[0x32, 0x20, 0x10]);
+        assert_eq!((c, table.len()), (5, 6));
     }
 }
