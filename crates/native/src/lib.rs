@@ -226,10 +226,7 @@ impl Analysis {
 
     /// When stack `stack` was first used.
     pub fn first_tick(&self, stack: StackId) -> u64 {
-        self.replay
-            .stacks
-            .get(stack as usize)
-            .map_or(0, |s| s.first_tick)
+        self.replay.stacks.get(stack).map_or(0, |s| s.first_tick)
     }
 
     /// A resolver for this trace's stacks.

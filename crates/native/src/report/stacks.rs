@@ -184,9 +184,8 @@ pub fn temporary_stacks(analysis: &Analysis) -> Vec<(StackId, u64)> {
         .replay
         .stacks
         .iter()
-        .enumerate()
         .filter(|(_, s)| s.temporary > 0)
-        .map(|(i, s)| (i as StackId, s.temporary))
+        .map(|(stack, s)| (stack, s.temporary))
         .collect();
     stacks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     stacks
