@@ -267,13 +267,16 @@ impl<V: Copy + Default> Table<V> {
                     ahead.grown += 1;
                 } else if shard.full() {
                     ahead.forget(index);
-                    shard.rehash_into(empty_slots(capacity));
+                    shard.rehash_into(empty_slots(capacity, Memory::Mapped));
                 } else {
                     ahead.ask(index, capacity);
                 }
             }
-            _ => {
-                shard.rehash_into(empty_slots(capacity));
+            Some(_) => {
+                shard.rehash_into(empty_slots(capacity, Memory::Mapped));
+            }
+            None => {
+                shard.rehash_into(empty_slots(capacity, Memory::Heap));
             }
         }
     }
@@ -401,8 +404,9 @@ impl<V: Copy + Default> Shard<V> {
 /// Slots of this many bytes or more are mapped for themselves.
 const MAPPED_FROM: usize = 1 << 20;
 
-/// A shard's slots. A large shard's are in memory mapped for them alone,
-/// so that freeing them gives the memory back to the system at once: the
+/// A shard's slots. In a table with a helper thread, a large shard's are
+/// in memory mapped for them alone (see [`Memory`]), so that freeing them
+/// gives the memory back to the system at once: the
 /// C allocator keeps what is freed in a thread's arena for later, and the
 /// slots the helper thread prepares would come from its arena (perl's
 /// report held 7 MB more so).
@@ -475,14 +479,27 @@ fn mapped_bytes<V>(len: usize) -> usize {
     (len * std::mem::size_of::<Slot<V>>()).next_multiple_of(4096)
 }
 
+/// Where [`empty_slots`] takes memory from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Memory {
+    /// The global allocator's: always so in a table without a helper
+    /// thread, such as the tracer's tally inside the traced process, whose
+    /// allocator lists every mapping it makes (the scan at exit must not
+    /// take the tracer's own memory for the program's roots).
+    Heap,
+    /// A mapping of their own, if they are large (a table with a helper
+    /// thread: the report's and `heapwise run`'s).
+    Mapped,
+}
+
 /// `capacity` empty slots, their pages touched.
-fn empty_slots<V: Copy + Default>(capacity: usize) -> Slots<V> {
+fn empty_slots<V: Copy + Default>(capacity: usize, memory: Memory) -> Slots<V> {
     let empty = Slot {
         key: 0,
         value: V::default(),
     };
     #[cfg(unix)]
-    if capacity * std::mem::size_of::<Slot<V>>() >= MAPPED_FROM {
+    if memory == Memory::Mapped && capacity * std::mem::size_of::<Slot<V>>() >= MAPPED_FROM {
         let bytes = mapped_bytes::<V>(capacity);
         // SAFETY: a new private anonymous mapping, no file, no address
         // asked for.
@@ -538,7 +555,10 @@ impl<V: Copy + Default + Send + 'static> Ahead<V> {
             .name("heapwise-grow".into())
             .spawn(move || {
                 for (shard, capacity) in inbox {
-                    if outbox.send((shard, empty_slots(capacity))).is_err() {
+                    if outbox
+                        .send((shard, empty_slots(capacity, Memory::Mapped)))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -670,6 +690,36 @@ mod tests {
         let mut hurried = Table::default();
         assert!(hurried.grow_on_a_thread());
         agrees_with_a_hash_map(&mut hurried, 3_000_000, 1_200_000, false);
+    }
+
+    #[test]
+    fn only_a_table_with_a_helper_maps_memory_of_its_own() {
+        // The tracer's tally keeps a table inside the traced process, whose
+        // allocator lists every mapping the tracer makes; a mapping made
+        // behind its back would be scanned as the program's roots at exit.
+        let mapped = |t: &Table<u64>| {
+            t.shards
+                .iter()
+                .filter(|s| !matches!(s.slots, Slots::Heap(_)))
+                .count()
+        };
+        let fill = |t: &mut Table<u64>| {
+            for i in 1..=1_500_000u64 {
+                t.insert(0x4000_0000 + i * 16, i);
+            }
+        };
+        let mut alone = Table::default();
+        fill(&mut alone);
+        assert_eq!(mapped(&alone), 0);
+        let mut helped = Table::default();
+        assert!(helped.grow_on_a_thread());
+        fill(&mut helped);
+        assert_eq!(helped.len(), 1_500_000);
+        assert_eq!(
+            mapped(&helped),
+            SHARDS,
+            "1.5 M entries: every shard past 1 MiB"
+        );
     }
 
     #[test]
