@@ -2,6 +2,7 @@
 //! --follow`, the live view of `heapwise run`).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use heapwise_series::Verdict;
@@ -77,7 +78,7 @@ pub struct LiveStack {
     /// The stack.
     pub stack: StackId,
     /// Its frames, innermost (the caller of the allocation API) first.
-    pub frames: Vec<Frame>,
+    pub frames: Vec<Arc<Frame>>,
     /// Bytes it holds now.
     pub live_bytes: u64,
     /// Blocks it holds now.

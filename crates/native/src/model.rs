@@ -492,7 +492,7 @@ pub struct Leak {
     pub allocations: u64,
     /// The call stack, `frames[0]` being the function that called the
     /// allocation API.
-    pub frames: Vec<Frame>,
+    pub frames: Vec<Arc<Frame>>,
     /// Set when the C/C++ runtime holds these blocks until exit by design
     /// (a stdio buffer, the loader's records): what they are. `null` for
     /// the program's own.
@@ -658,7 +658,7 @@ pub struct TimelinePoint {
 #[derive(Clone, Debug, Serialize)]
 pub struct Growth {
     /// The call stack.
-    pub frames: Vec<Frame>,
+    pub frames: Vec<Arc<Frame>>,
     /// `stable`, `plateau`, `sawtooth`, `linear`, `step`, `periodic`, `spike`.
     pub pattern: Pattern,
     /// Growth that does not level off and is statistically significant.
@@ -724,7 +724,7 @@ pub struct StackBytes {
     /// Bytes.
     pub bytes: u64,
     /// The call stack.
-    pub frames: Vec<Frame>,
+    pub frames: Vec<Arc<Frame>>,
 }
 
 /// Old blocks still live at the end.
@@ -748,7 +748,7 @@ pub struct StackBlocks {
     /// Bytes.
     pub bytes: u64,
     /// The call stack.
-    pub frames: Vec<Frame>,
+    pub frames: Vec<Arc<Frame>>,
 }
 
 /// Temporary allocations.
@@ -768,5 +768,5 @@ pub struct StackCount {
     /// How many.
     pub allocations: u64,
     /// The call stack.
-    pub frames: Vec<Frame>,
+    pub frames: Vec<Arc<Frame>>,
 }

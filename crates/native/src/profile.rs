@@ -2,6 +2,7 @@
 //! profile-shaped outputs (pprof, flame graphs, folded stacks).
 
 use heapwise_trace::StackId;
+use std::sync::Arc;
 
 use crate::model::Frame;
 use crate::{Analysis, Symbolize};
@@ -10,7 +11,7 @@ use crate::{Analysis, Symbolize};
 #[derive(Clone, Debug)]
 pub struct ProfileStack {
     /// Frames, innermost first (allocator frames trimmed).
-    pub frames: Vec<Frame>,
+    pub frames: Vec<Arc<Frame>>,
     /// Allocations made from it.
     pub allocations: u64,
     /// Bytes they requested.

@@ -23,7 +23,10 @@ pub struct Resolver<'a> {
     stacks: &'a StackTable,
     modules: &'a [ModuleSpan],
     first_tick: &'a dyn Fn(StackId) -> u64,
-    cache: FxHashMap<u64, Vec<Frame>>,
+    /// Each address's frames, shared by every stack through it (a report
+    /// holds the frames of thousands of stacks: cc1plus's, 932 k of 7,450
+    /// distinct ones).
+    cache: FxHashMap<u64, Vec<Arc<Frame>>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -70,26 +73,27 @@ impl<'a> Resolver<'a> {
             let frames = symbolizer.symbolize(load, &addresses);
             for (ip, frames) in addresses.into_iter().zip(frames) {
                 let frames = if frames.is_empty() {
-                    vec![unknown_frame(ip, Some(&load.path))]
+                    vec![Arc::new(unknown_frame(ip, Some(&load.path)))]
                 } else {
-                    frames
+                    frames.into_iter().map(Arc::new).collect()
                 };
                 self.cache.insert(ip, frames);
             }
         }
         for ip in unknown {
-            self.cache.insert(ip, vec![unknown_frame(ip, None)]);
+            self.cache
+                .insert(ip, vec![Arc::new(unknown_frame(ip, None))]);
         }
     }
 
     /// The frames of `stack`, innermost first, allocator frames trimmed.
     /// Call [`Resolver::prepare`] with the stack first.
-    pub fn frames(&self, stack: StackId) -> Vec<Frame> {
-        let mut frames: Vec<Frame> = Vec::new();
+    pub fn frames(&self, stack: StackId) -> Vec<Arc<Frame>> {
+        let mut frames: Vec<Arc<Frame>> = Vec::new();
         for ip in self.stacks.frames(stack) {
             match self.cache.get(&ip) {
                 Some(list) if !list.is_empty() => frames.extend(list.iter().cloned()),
-                _ => frames.push(unknown_frame(ip, None)),
+                _ => frames.push(Arc::new(unknown_frame(ip, None))),
             }
         }
         // heapwise's own frames appear below a signal frame when a handler

@@ -3,6 +3,8 @@
 //! counted (they are allocated when the trace ends); reports set them
 //! apart with a note saying what they are.
 
+use std::sync::Arc;
+
 use crate::model::Frame;
 
 /// (function name fragment, what it is).
@@ -42,7 +44,7 @@ const LIBSTDCXX_START_UP: &str =
     "libstdc++'s start-up allocation (its emergency exception pool), made while it was loaded";
 
 /// A note for a leak group held by the runtime, if it is one.
-pub fn note(frames: &[Frame]) -> Option<&'static str> {
+pub fn note(frames: &[Arc<Frame>]) -> Option<&'static str> {
     // Allocated by libstdc++ itself, called from the loader running its
     // constructors: only a stripped libstdc++ hides the pool's name.
     let in_libstdcxx = frames.first().is_some_and(|f| {
@@ -82,37 +84,44 @@ mod tests {
         Frame::named(name)
     }
 
+    fn arcs(frames: impl IntoIterator<Item = Frame>) -> Vec<Arc<Frame>> {
+        frames.into_iter().map(Arc::new).collect()
+    }
+
     #[test]
     fn a_stripped_libstdcxx_allocating_while_loaded_is_its_start_up_pool() {
         let mut pool = frame("?");
         pool.function = None;
         pool.module = Some("/lib/x86_64-linux-gnu/libstdc++.so.6".into());
         let loader = [pool.clone(), frame("call_init"), frame("_dl_init")];
-        assert_eq!(note(&loader), Some(LIBSTDCXX_START_UP));
+        assert_eq!(note(&arcs(loader)), Some(LIBSTDCXX_START_UP));
         // A plugin's constructor, also run by the loader, is the program's.
         let mut plugin = pool.clone();
         plugin.module = Some("/opt/app/libplugin.so".into());
-        assert_eq!(note(&[plugin, frame("call_init")]), None);
+        assert_eq!(note(&arcs([plugin, frame("call_init")])), None);
         // libstdc++ called from the program later is the program's too.
-        assert_eq!(note(&[pool, frame("main")]), None);
+        assert_eq!(note(&arcs([pool, frame("main")])), None);
     }
 
     #[test]
     fn stdio_buffers_and_loader_records_are_recognised() {
         assert!(
-            note(&[
+            note(&arcs([
                 frame("__GI__IO_file_doallocate"),
                 frame("puts"),
                 frame("main")
-            ])
+            ]))
             .unwrap()
             .contains("stdio")
         );
         assert!(
-            note(&[frame("allocate_dtv"), frame("__GI__dl_allocate_tls")])
-                .unwrap()
-                .contains("thread-local")
+            note(&arcs([
+                frame("allocate_dtv"),
+                frame("__GI__dl_allocate_tls")
+            ]))
+            .unwrap()
+            .contains("thread-local")
         );
-        assert_eq!(note(&[frame("leak_small"), frame("main")]), None);
+        assert_eq!(note(&arcs([frame("leak_small"), frame("main")])), None);
     }
 }

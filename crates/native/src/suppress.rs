@@ -37,6 +37,7 @@
 //! ...) are valid in such files and ignored; `#` starts a comment.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::model::{Frame, LeakKind};
 
@@ -193,7 +194,7 @@ impl SuppressionList {
 
     /// The index of the first entry that suppresses a leak group with
     /// these frames and kind (`None`: not scanned, every kind).
-    pub fn matching(&self, frames: &[Frame], kind: Option<LeakKind>) -> Option<usize> {
+    pub fn matching(&self, frames: &[Arc<Frame>], kind: Option<LeakKind>) -> Option<usize> {
         self.entries.iter().position(|s| s.matches(frames, kind))
     }
 }
@@ -319,7 +320,7 @@ fn leak_kinds(list: &str) -> Result<Vec<LeakKind>, String> {
 }
 
 impl Suppression {
-    fn matches(&self, frames: &[Frame], kind: Option<LeakKind>) -> bool {
+    fn matches(&self, frames: &[Arc<Frame>], kind: Option<LeakKind>) -> bool {
         if let (Some(kinds), Some(kind)) = (&self.kinds, kind)
             && !kinds.contains(&kind)
         {
@@ -357,7 +358,7 @@ impl Suppression {
 
 /// valgrind's frame matching: the patterns match the start of the stack;
 /// `...` matches any number of frames.
-fn frames_match(patterns: &[FramePattern], frames: &[Frame]) -> bool {
+fn frames_match(patterns: &[FramePattern], frames: &[Arc<Frame>]) -> bool {
     match patterns.split_first() {
         None => true,
         Some((FramePattern::Any, rest)) => {
@@ -469,12 +470,15 @@ mod tests {
         }
     }
 
-    fn stack() -> Vec<Frame> {
-        vec![
+    fn stack() -> Vec<Arc<Frame>> {
+        [
             frame("cache_fill", "/src/cache.c", "/usr/lib/libcache.so.1"),
             frame("app::init(int)", "/src/app.cpp", "/usr/bin/app"),
             frame("main", "/src/main.c", "/usr/bin/app"),
         ]
+        .into_iter()
+        .map(Arc::new)
+        .collect()
     }
 
     fn one(text: &str) -> SuppressionList {

@@ -68,7 +68,8 @@ pub(crate) fn section(
     for group in &groups {
         *groups_left.entry(group.stack).or_default() += 1;
     }
-    let mut frames_of: FxHashMap<StackId, Vec<crate::model::Frame>> = FxHashMap::default();
+    let mut frames_of: FxHashMap<StackId, Vec<std::sync::Arc<crate::model::Frame>>> =
+        FxHashMap::default();
     let mut all: Vec<Leak> = Vec::with_capacity(groups.len());
     // When only some groups will be listed, a group's frames are dropped
     // once it is classified, and only the listed groups' are resolved

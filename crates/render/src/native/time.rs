@@ -58,7 +58,7 @@ pub fn write<W: Write + ?Sized>(
 }
 
 /// The first frame of a stack, where it is.
-fn first_place(frames: &[heapwise_native::model::Frame]) -> String {
+fn first_place(frames: &[std::sync::Arc<heapwise_native::model::Frame>]) -> String {
     frames.first().map(|f| f.text().place()).unwrap_or_default()
 }
 

@@ -43,6 +43,8 @@ mod tests {
     use heapwise_native::{Profile, ProfileStack, report::memory::live_verdict, verdict};
     use heapwise_series::{Options, Series, analyze};
 
+    use std::sync::Arc;
+
     use heapwise_native::model::{Exit, Frame, Leak, TimelinePoint};
 
     use super::view::rate;
@@ -70,8 +72,8 @@ mod tests {
         }
     }
 
-    fn cpp_stack() -> Vec<Frame> {
-        vec![
+    fn cpp_stack() -> Vec<Arc<Frame>> {
+        [
             Frame {
                 inlined: true,
                 ..frame(
@@ -87,12 +89,15 @@ mod tests {
             ),
             frame(Some("main"), Some("/src/main.cpp"), Some(10)),
         ]
+        .into_iter()
+        .map(Arc::new)
+        .collect()
     }
 
-    fn c_stack() -> Vec<Frame> {
+    fn c_stack() -> Vec<Arc<Frame>> {
         vec![
-            frame(Some("leak_small"), None, None),
-            frame(None, None, None),
+            Arc::new(frame(Some("leak_small"), None, None)),
+            Arc::new(frame(None, None, None)),
         ]
     }
 
@@ -226,7 +231,7 @@ mod tests {
             Leak {
                 bytes: 4096,
                 allocations: 1,
-                frames: vec![frame(Some("_IO_file_doallocate"), None, None)],
+                frames: vec![Arc::new(frame(Some("_IO_file_doallocate"), None, None))],
                 note: Some("the stdio buffer of a FILE stream"),
                 kind: None,
                 suppressed: None,
@@ -611,13 +616,13 @@ mod tests {
     #[test]
     fn a_long_run_with_many_leaks_stays_small() {
         let mut report = leaky_report(2000);
-        let deep: Vec<Frame> = (0..20)
+        let deep: Vec<Arc<Frame>> = (0..20)
             .map(|i| {
-                frame(
+                Arc::new(frame(
                     Some(&format!("handler_{i}")),
                     Some("/src/handlers.c"),
                     Some(i),
-                )
+                ))
             })
             .collect();
         report.leaks = (0..20)

@@ -3,6 +3,8 @@
 //! so `templates/native/report.html` only lays it out. This is the one
 //! place the HTML report calls the shared wording helpers.
 
+use std::sync::Arc;
+
 use askama::Template;
 use heapwise_native::model::{Exit, Frame, Leak, NativeReport};
 use heapwise_series::Verdict;
@@ -412,7 +414,7 @@ fn figures(report: &NativeReport) -> Vec<Figure> {
 
 /// `frames` as a table cell: `summary` (the top frame by default) that
 /// opens onto every frame, after `note`.
-fn stack(frames: &[Frame], summary: Option<String>, note: Option<&str>) -> Option<Stack> {
+fn stack(frames: &[Arc<Frame>], summary: Option<String>, note: Option<&str>) -> Option<Stack> {
     let first = frames.first()?;
     Some(Stack {
         summary: summary.unwrap_or_else(|| first.text().place()),
@@ -423,7 +425,7 @@ fn stack(frames: &[Frame], summary: Option<String>, note: Option<&str>) -> Optio
 
 fn stack_table<'f>(
     columns: &'static [&'static str],
-    rows: impl IntoIterator<Item = (Vec<Amount>, &'f [Frame])>,
+    rows: impl IntoIterator<Item = (Vec<Amount>, &'f [Arc<Frame>])>,
 ) -> StackTable {
     StackTable {
         columns,
