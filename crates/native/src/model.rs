@@ -507,10 +507,12 @@ pub struct Leak {
     pub suppressed: Option<String>,
 }
 
-/// One stack frame. Its strings are shared (`Arc`): a report holds the
-/// frames of every leak group, and the same few functions, files and
-/// modules recur in most of them (cc1plus's 23,107 groups hold 930 k
-/// frames; cloned strings took most of its report's 401 MB).
+/// One stack frame. A report holds the frames of every leak group, and
+/// the same frames recur in most of them (cc1plus's 23,107 groups hold
+/// 932 k frames of 7,450 distinct ones): the stacks share them
+/// (`Arc<Frame>`, one per frame the symbolizer gave) and they share their
+/// strings (`Arc<str>`). Copies of both took most of cc1plus's report's
+/// 401 MB, then 90 MB of its 266.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// Demangled function name; `null` when unknown.
