@@ -3,14 +3,14 @@
 use heapwise_trace::{ClockSync, TickSource};
 
 /// Maps ticks to seconds, fitted on the clock samples of the trace.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TickClock {
     start_tick: u64,
     ns_per_tick: f64,
 }
 
 /// Collects clock samples while a trace is read.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ClockFit {
     source: TickSource,
     first: ClockSync,

@@ -10,8 +10,9 @@ use heapwise_trace::{ExitStatus, StackId, TraceReader};
 
 use crate::GrowthOptions;
 use crate::clock::ClockFit;
-use crate::merge::{Feed, Merger};
+use crate::merge::Merger;
 use crate::model::{Fragmentation, Frame, TimelinePoint};
+use crate::pipeline::{Collecting, Collector};
 use crate::replay::Replay;
 use crate::report::{memory, stacks};
 use crate::{Analysis, NativeError, Symbolize};
@@ -19,6 +20,9 @@ use crate::{Analysis, NativeError, Symbolize};
 /// A trace being read as it grows.
 pub struct Follower {
     reader: TraceReader,
+    /// The batch being gathered (as the report's reading thread gathers
+    /// them, so that following a trace replays it as the report does).
+    collecting: Collecting,
     merger: Merger,
     /// Everything read so far. Events of the last writer pass wait in the
     /// merger until the next `SYNC` (a fraction of a second).
@@ -105,6 +109,7 @@ impl Follower {
             clock,
         };
         Ok(Follower {
+            collecting: Collecting::new(reader.header()),
             reader,
             merger: Merger::new(),
             analysis,
@@ -126,19 +131,22 @@ impl Follower {
             let path = std::path::PathBuf::from(&self.analysis.path);
             let fresh = Follower::open(&path)?;
             self.reader = fresh.reader;
+            self.collecting = fresh.collecting;
             self.merger = fresh.merger;
             self.analysis = fresh.analysis;
         }
         let before = self.reader.status().blocks;
         std::mem::swap(self.reader.stacks_mut(), &mut self.analysis.stacks);
-        let mut feed = Feed {
-            merger: &mut self.merger,
-            replay: &mut self.analysis.replay,
-        };
+        let mut collector = Collector::direct(
+            std::mem::take(&mut self.collecting),
+            &mut self.merger,
+            &mut self.analysis.replay,
+        );
         let result = (|| {
-            while self.reader.read_block(&mut feed)? {}
+            while self.reader.read_block(&mut collector)? {}
             Ok::<(), NativeError>(())
         })();
+        self.collecting = collector.into_state();
         std::mem::swap(self.reader.stacks_mut(), &mut self.analysis.stacks);
         result?;
         self.analysis.status = self.reader.status().clone();
@@ -154,7 +162,8 @@ impl Follower {
         matches!(
             self.analysis.replay.exit,
             Some(ExitStatus::Code(_) | ExitStatus::Signal(_))
-        ) || self.analysis.status.damage.is_some()
+        ) || self.collecting.records_an_end()
+            || self.analysis.status.damage.is_some()
     }
 
     /// Everything a live view shows, from what was read so far: `stacks`
@@ -237,6 +246,13 @@ impl Follower {
     /// no more data will come.
     pub fn finish(&mut self) {
         if !self.finished {
+            let mut collector = Collector::direct(
+                std::mem::take(&mut self.collecting),
+                &mut self.merger,
+                &mut self.analysis.replay,
+            );
+            collector.send();
+            self.collecting = collector.into_state();
             self.merger.finish(&mut self.analysis.replay);
             self.finished = true;
         }

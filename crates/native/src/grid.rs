@@ -21,7 +21,7 @@ pub const MAX_STACK_POINTS: usize = 256;
 const FIRST_WIDTH_NS: f64 = 1_600_000.0;
 
 /// One bucket of the global timeline.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Bucket {
     /// Live bytes at the end of the bucket.
     pub live_bytes: u64,
@@ -48,7 +48,7 @@ impl Bucket {
 }
 
 /// The global timeline.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TimeGrid {
     start_tick: u64,
     /// The first bucket width in ticks, as a power of two.
@@ -133,7 +133,7 @@ impl TimeGrid {
 }
 
 /// A stack's live bytes on the global grid, where they changed.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct StackSeries {
     /// (bucket index at `level`, live bytes at the end of that bucket).
     pub points: Vec<(u32, u64)>,

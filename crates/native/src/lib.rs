@@ -53,6 +53,7 @@ pub mod replay;
 pub mod report;
 mod resolve;
 pub mod runtime;
+pub mod saved;
 pub mod suppress;
 pub mod verdict;
 /// What one recorded block stands for (moved to the format crate: the tracer weighs blocks too).
@@ -73,7 +74,11 @@ pub use report::{GrowthOptions, ReportOptions, report};
 
 /// Options of [`analyze`].
 #[derive(Clone, Debug, Default)]
-pub struct AnalyzeOptions {}
+pub struct AnalyzeOptions {
+    /// Read and replay the trace even when an analysis of it is saved
+    /// beside it ([`saved`]).
+    pub ignore_saved: bool,
+}
 
 /// A replayed trace.
 pub struct Analysis {
@@ -92,7 +97,12 @@ pub struct Analysis {
 }
 
 /// Reads and replays a whole trace.
-pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, NativeError> {
+pub fn analyze(path: &Path, options: &AnalyzeOptions) -> Result<Analysis, NativeError> {
+    if !options.ignore_saved
+        && let Some(analysis) = saved::load(path)
+    {
+        return Ok(analysis);
+    }
     let reader = TraceReader::open(path)?;
     let header = reader.header().clone();
     let mut replay = Replay::new(ClockFit::new(header.tick_source, header.start));
@@ -112,6 +122,30 @@ pub fn analyze(path: &Path, _options: &AnalyzeOptions) -> Result<Analysis, Nativ
         replay,
         clock,
     })
+}
+
+/// Reads on in `analysis`'s trace, at `path`, from where its reading
+/// stopped: what was appended since (`heapwise run` appends how the program
+/// ended and what its scan at exit found), applied as [`analyze`] would
+/// apply it reading the whole trace.
+pub fn read_on(analysis: &mut Analysis, path: &Path) -> Result<(), NativeError> {
+    let mut reader = TraceReader::resume(path, &analysis.status)?;
+    std::mem::swap(reader.stacks_mut(), &mut analysis.stacks);
+    let mut merger = merge::Merger::new();
+    let mut collector = pipeline::Collector::direct(
+        pipeline::Collecting::new(&analysis.header),
+        &mut merger,
+        &mut analysis.replay,
+    );
+    let result = reader.read_all(&mut collector);
+    collector.send();
+    drop(collector);
+    merger.finish(&mut analysis.replay);
+    std::mem::swap(reader.stacks_mut(), &mut analysis.stacks);
+    analysis.status = reader.status().clone();
+    analysis.clock = analysis.replay.clock.clock();
+    result?;
+    Ok(())
 }
 
 impl Analysis {

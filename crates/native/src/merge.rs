@@ -39,7 +39,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use heapwise_trace::{ControlRecord, Event, StackTable, Visitor};
+use heapwise_trace::ControlRecord;
 
 use crate::ops::{self, Queued};
 use crate::replay::Replay;
@@ -231,31 +231,6 @@ impl Merger {
 // the block is returned, an allocation after it was handed out, so a tie
 // between two threads can only mean the free came first. (Within one
 // stream, order is kept by the queue.)
-
-/// A merger and the replay it feeds, as one trace visitor.
-pub struct Feed<'a> {
-    /// Orders the events.
-    pub merger: &'a mut Merger,
-    /// Receives them in order.
-    pub replay: &'a mut Replay,
-}
-
-impl Visitor for Feed<'_> {
-    #[inline]
-    fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
-        let merger = &mut *self.merger;
-        if ops::split(&event, |queued, _| merger.push_queued(queued)) {
-            return;
-        }
-        match event {
-            Event::Thread { .. } => self.replay.threads += 1,
-            Event::Lost { count, .. } => self.replay.lost += count,
-            Event::Control(record) => self.merger.control(record, self.replay),
-            Event::Checkpoint(checkpoint) => self.replay.seed(checkpoint),
-            Event::Alloc { .. } | Event::Free { .. } | Event::Realloc { .. } => {}
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

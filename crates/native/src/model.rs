@@ -346,7 +346,9 @@ impl ReachabilityTotals {
 }
 
 /// valgrind's leak kinds (`leaks[].kind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LeakKind {
     /// No pointer to the block anywhere (or only from the lost blocks it

@@ -1,9 +1,8 @@
 //! Trace events as replay operations: the one place that turns a decoded
 //! [`Event`] into the [`Queued`] operations the merge orders and the replay
-//! applies. Both ways of reading a trace go through [`split`]: the
-//! two-thread pipeline (`pipeline.rs`, which also pairs frees with their
-//! allocations) and the one-thread feed of a trace still being written
-//! (`merge::Feed`).
+//! applies, through [`split`]: `pipeline.rs` gathers them in batches (and
+//! pairs frees with their allocations), for the report's two threads and
+//! for the follower of a trace still being written alike.
 
 use heapwise_trace::{Event, StackId};
 

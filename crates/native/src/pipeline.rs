@@ -17,7 +17,8 @@ use std::sync::mpsc;
 
 use heapwise_trace::checkpoint::Checkpoint;
 use heapwise_trace::{
-    ControlRecord, Event, Header, ReadStatus, StackTable, TraceError, TraceReader, Visitor,
+    ControlRecord, Event, ExitStatus, Header, ReadStatus, StackTable, TraceError, TraceReader,
+    Visitor,
 };
 
 use crate::merge::Merger;
@@ -121,61 +122,161 @@ impl Batch {
 /// A batch is sent early if it grows beyond this many events (a very long
 /// writer pass); pairing then spans less, nothing else changes.
 const MAX_BATCH: usize = 1 << 16;
-/// Batches in flight.
 const DEPTH: usize = 4;
 
-struct Collector {
+/// A collector's batch being filled, kept between reads of a trace that
+/// grows ([`crate::follow::Follower`]).
+#[derive(Default)]
+pub struct Collecting {
     batch: Batch,
     events: usize,
-    /// (stream, index in `batch.runs`) of the last event: streams come in
-    /// segments, so this spares most lookups.
     current: Option<(u32, usize)>,
-    full: mpsc::SyncSender<Batch>,
-    empty: mpsc::Receiver<Batch>,
-    /// A sampled trace: no pairing (a paired free would not know the
-    /// weight its allocation was given, see `crate::weigh`).
     sampled: bool,
 }
 
-impl Collector {
-    fn send(&mut self) {
-        let next = self.empty.try_recv().unwrap_or_default();
-        let batch = std::mem::replace(&mut self.batch, next);
-        self.events = 0;
-        self.current = None;
-        // The replay thread only hangs up if it failed; reading stops then.
-        let _ = self.full.send(batch);
+impl Collecting {
+    /// For a trace with `header` (a sampled trace's frees are not paired).
+    pub fn new(header: &Header) -> Collecting {
+        Collecting {
+            sampled: header.sample_interval > 0,
+            ..Collecting::default()
+        }
+    }
+}
+
+impl Collecting {
+    /// Whether the batch being filled records the process's end (its
+    /// controls are applied with the batch).
+    pub fn records_an_end(&self) -> bool {
+        self.batch.controls.iter().any(|record| {
+            matches!(
+                record,
+                ControlRecord::Exit {
+                    status: ExitStatus::Code(_) | ExitStatus::Signal(_),
+                    ..
+                }
+            )
+        })
+    }
+}
+
+/// Where a collector's batches go.
+enum Sink<'a> {
+    /// To the replaying thread ([`run`]), buffers coming back.
+    Channel {
+        full: mpsc::SyncSender<Batch>,
+        empty: mpsc::Receiver<Batch>,
+    },
+    /// Applied at once, on the reading thread: the follower of a growing
+    /// trace, and what `heapwise run` appends, read on. The same batches
+    /// in the same order as [`run`]'s, so the same replay.
+    Direct {
+        merger: &'a mut Merger,
+        replay: &'a mut Replay,
+    },
+}
+
+/// Gathers decoded events into batches (see the module documentation).
+pub struct Collector<'a> {
+    state: Collecting,
+    sink: Sink<'a>,
+}
+
+impl<'a> Collector<'a> {
+    /// A collector that applies each batch to `merger` and `replay` as it
+    /// is complete, going on from `state`.
+    pub fn direct(state: Collecting, merger: &'a mut Merger, replay: &'a mut Replay) -> Self {
+        Collector {
+            state,
+            sink: Sink::Direct { merger, replay },
+        }
+    }
+
+    /// The batch being filled, to go on with later.
+    pub fn into_state(self) -> Collecting {
+        self.state
+    }
+
+    /// Sends the batch being filled, complete or not (the end of what
+    /// there is to read).
+    pub fn send(&mut self) {
+        let state = &mut self.state;
+        state.events = 0;
+        state.current = None;
+        match &mut self.sink {
+            Sink::Channel { full, empty } => {
+                let next = empty.try_recv().unwrap_or_default();
+                let batch = std::mem::replace(&mut state.batch, next);
+                // The replay thread only hangs up if it failed; reading
+                // stops then.
+                let _ = full.send(batch);
+            }
+            Sink::Direct { merger, replay } => {
+                apply(&mut state.batch, merger, replay);
+                state.batch.clear();
+            }
+        }
     }
 
     #[inline]
     fn run(&mut self, stream: u32) -> &mut StreamRun {
-        let index = match self.current {
+        let state = &mut self.state;
+        let index = match state.current {
             Some((current, index)) if current == stream => index,
             _ => {
-                let index = self.batch.run_index(stream);
-                self.current = Some((stream, index));
+                let index = state.batch.run_index(stream);
+                state.current = Some((stream, index));
                 index
             }
         };
-        &mut self.batch.runs[index]
+        &mut state.batch.runs[index]
     }
 
     #[inline]
     fn counted(&mut self) {
-        self.events += 1;
-        if self.events >= MAX_BATCH {
+        self.state.events += 1;
+        if self.state.events >= MAX_BATCH {
             self.send();
         }
     }
 }
 
-impl Visitor for Collector {
+/// Applies one batch: its controls, its checkpoint, its streams' events
+/// (to be merged), then its `SYNC`. Emptied event vectors get spare ones
+/// from the merger back, to be filled again without new page faults.
+fn apply(batch: &mut Batch, merger: &mut Merger, replay: &mut Replay) {
+    replay.lost += batch.lost;
+    replay.threads += batch.threads;
+    for record in &batch.controls {
+        merger.control(record, replay);
+    }
+    if let Some(checkpoint) = &batch.checkpoint {
+        replay.seed(checkpoint);
+    }
+    for run in &mut batch.runs {
+        if !run.events.is_empty() {
+            merger.take_run(run.stream, std::mem::take(&mut run.events));
+        }
+    }
+    if let Some(tick) = batch.sync {
+        merger.control(&ControlRecord::Sync { tick }, replay);
+    }
+    for run in &mut batch.runs {
+        if run.events.capacity() == 0
+            && let Some(spare) = merger.take_spare()
+        {
+            run.events = spare;
+        }
+    }
+}
+
+impl Visitor for Collector<'_> {
     // Inlined into the decoding loop: called once per event, and passing
     // the event through memory to a separate function cost a fifth of the
     // reading thread's time (bench/native.py: report 0.40 s → 0.35 s).
     #[inline(always)]
     fn event(&mut self, event: Event<'_>, _stacks: &StackTable) {
-        let sampled = self.sampled;
+        let sampled = self.state.sampled;
         let is_op = ops::split(&event, |queued, link| {
             let run = self.run(queued.stream());
             match link {
@@ -188,15 +289,15 @@ impl Visitor for Collector {
             return;
         }
         match event {
-            Event::Thread { .. } => self.batch.threads += 1,
-            Event::Lost { count, .. } => self.batch.lost += count,
+            Event::Thread { .. } => self.state.batch.threads += 1,
+            Event::Lost { count, .. } => self.state.batch.lost += count,
             Event::Control(ControlRecord::Sync { tick }) => {
-                self.batch.sync = Some(*tick);
+                self.state.batch.sync = Some(*tick);
                 self.send();
             }
-            Event::Control(record) => self.batch.controls.push(record.clone()),
+            Event::Control(record) => self.state.batch.controls.push(record.clone()),
             Event::Checkpoint(checkpoint) => {
-                self.batch.checkpoint = Some(Box::new(checkpoint.clone()));
+                self.state.batch.checkpoint = Some(Box::new(checkpoint.clone()));
             }
             Event::Alloc { .. } | Event::Free { .. } | Event::Realloc { .. } => {}
         }
@@ -222,14 +323,12 @@ pub fn run(
     std::thread::scope(|scope| {
         let reading = scope.spawn(move || {
             let mut reader = reader;
-            let sampled = reader.header().sample_interval > 0;
             let mut collector = Collector {
-                sampled,
-                batch: Batch::default(),
-                events: 0,
-                current: None,
-                full: full_tx,
-                empty: empty_rx,
+                state: Collecting::new(reader.header()),
+                sink: Sink::Channel {
+                    full: full_tx,
+                    empty: empty_rx,
+                },
             };
             let status = reader.read_all(&mut collector);
             collector.send();
@@ -241,30 +340,8 @@ pub fn run(
             })
         });
         for mut batch in full_rx {
-            replay.lost += batch.lost;
-            replay.threads += batch.threads;
-            for record in &batch.controls {
-                merger.control(record, replay);
-            }
-            if let Some(checkpoint) = &batch.checkpoint {
-                replay.seed(checkpoint);
-            }
-            for run in &mut batch.runs {
-                if !run.events.is_empty() {
-                    merger.take_run(run.stream, std::mem::take(&mut run.events));
-                }
-            }
-            if let Some(tick) = batch.sync {
-                merger.control(&ControlRecord::Sync { tick }, replay);
-            }
+            apply(&mut batch, merger, replay);
             batch.clear();
-            for run in &mut batch.runs {
-                if run.events.capacity() == 0
-                    && let Some(spare) = merger.take_spare()
-                {
-                    run.events = spare;
-                }
-            }
             let _ = empty_tx.try_send(batch);
         }
         reading

@@ -14,7 +14,7 @@ use heapwise_trace::{ControlRecord, ReachScan, Reachability};
 use crate::model::LeakKind;
 
 /// The reachability records of a trace.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Recorded {
     /// The scan, or why there was none; `None` when the trace says nothing
     /// (not written by `heapwise run`, or by an older heapwise).

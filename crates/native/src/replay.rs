@@ -36,7 +36,7 @@ struct Live {
 /// (the table is most of a report's memory: 6 M blocks at CPython's peak).
 /// Its count is computed again from its size, address and tick when it
 /// leaves ([`Weigh::count`] depends on nothing else).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Kept {
     tick: u64,
     /// The size; with [`BIG`] set, the index of the size in `Replay::big`.
@@ -72,7 +72,7 @@ pub struct LiveBlock {
 }
 
 /// Counters of one call stack.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct StackStats {
     /// Allocations made from this stack.
     pub allocations: u64,
@@ -99,7 +99,7 @@ pub struct StackStats {
 /// never allocate (cc1plus: 608,856 nodes, 104,452 of them allocating; a
 /// counter per node took 58 MB of its report). Indexing by a stack id that
 /// has none gives zeros.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct StackCounters {
     /// Per stack id, its counters' place in `stats` (`NONE`: none).
     place: Vec<u32>,
@@ -198,7 +198,7 @@ impl std::ops::Index<usize> for StackCounters {
 pub use heapwise_trace::checkpoint::{SIZE_CLASS_LIMITS, size_class};
 
 /// Counters of one size class.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClassStats {
     /// Allocations of this size.
     pub allocations: u64,
@@ -207,7 +207,7 @@ pub struct ClassStats {
 }
 
 /// A module and when it was seen unloaded.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ModuleSpan {
     /// The load record.
     pub load: ModuleLoad,
@@ -215,7 +215,8 @@ pub struct ModuleSpan {
     pub unloaded: Option<u64>,
 }
 
-/// Everything replay accumulates.
+/// Everything replay accumulates (saved whole beside a trace: `crate::saved`).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Replay {
     /// The live blocks (also: addresses freed here that were never
     /// allocated here — in a forked child, the parent's blocks it freed).
@@ -291,7 +292,7 @@ pub struct Replay {
 }
 
 /// What a compacted trace's checkpoint said of the time before it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Compacted {
     /// The records before this tick are known in summary only.
     pub tick: u64,
@@ -303,6 +304,29 @@ pub struct Compacted {
 }
 
 impl Replay {
+    /// Gives back the room its vectors grew into beyond their contents
+    /// (a loaded replay's vectors were read by doubling).
+    pub fn shrink_to_fit(&mut self) {
+        self.stacks.place.shrink_to_fit();
+        self.stacks.stats.shrink_to_fit();
+        for stats in &mut self.stacks.stats {
+            stats.series.points.shrink_to_fit();
+        }
+        self.grid.buckets.shrink_to_fit();
+    }
+
+    /// Whether every stack this replay names is one of `stacks`, and every
+    /// large size it refers to is kept: a loaded replay (`crate::saved`)
+    /// that is not is not used.
+    pub fn consistent_with(&self, stacks: &heapwise_trace::StackTable) -> bool {
+        let nodes = stacks.len();
+        self.stacks.len() <= nodes
+            && self.live.iter().all(|(_, kept)| {
+                (kept.stack as usize) < nodes
+                    && (kept.size & BIG == 0 || ((kept.size & !BIG) as usize) < self.big.len())
+            })
+    }
+
     /// The table of live blocks gets its new memory, as it grows, from a
     /// thread of its own (see `heapwise_trace::liveset::Table`): a
     /// replay of millions of live blocks spent about a sixth of its time

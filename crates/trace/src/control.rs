@@ -9,7 +9,7 @@ use crate::bytes::{Cursor, Writer};
 use crate::record::tag;
 
 /// One loadable segment of a module (an ELF `PT_LOAD` program header).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LoadSegment {
     /// `p_vaddr`: the segment's address before relocation.
     pub vaddr: u64,
@@ -24,7 +24,7 @@ pub struct LoadSegment {
 /// A module (the executable, a shared library, the vDSO) mapped into the
 /// process, recorded when it was first seen so that addresses inside it can
 /// be symbolized later even if it was unloaded before the end.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleLoad {
     /// Trace-wide module id, unique for the trace's lifetime.
     pub id: u32,
@@ -64,7 +64,7 @@ impl ModuleLoad {
 
 /// A tick count read together with the system clocks, so ticks can be
 /// converted to seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClockSync {
     /// Tick (the header's [`crate::TickSource`]).
     pub tick: u64,
@@ -75,7 +75,7 @@ pub struct ClockSync {
 }
 
 /// How a traced process image ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitStatus {
     /// `exit(code)` or return from `main`.
     Code(i32),
@@ -86,7 +86,7 @@ pub enum ExitStatus {
 }
 
 /// Process counters sampled by the tracer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     /// Tick of the sample.
     pub ts: u64,
@@ -183,7 +183,7 @@ pub enum ControlRecord {
 
 /// The reachability scan at exit: valgrind's four leak kinds of the blocks
 /// still allocated (`heapwise-reach`; docs/reachability.md).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Reachability {
     /// The process's memory was read and every live block classified.
     Scanned(ReachScan),
@@ -192,7 +192,7 @@ pub enum Reachability {
 }
 
 /// What a reachability scan found, and what it took.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReachScan {
     /// Bytes and blocks definitely lost, indirectly lost, possibly lost and
     /// still reachable, in that order.
@@ -223,7 +223,7 @@ pub struct ReachScan {
 }
 
 /// What a recovery from the spill file found.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recovery {
     /// Bytes of stream records recovered (appended to the trace).
     pub bytes: u64,

@@ -34,7 +34,7 @@ pub const FIXED_HEADER_LEN: usize = 20;
 pub const MAX_HEADER_PAYLOAD: u32 = 1 << 20;
 
 /// What the event timestamps count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TickSource {
     /// The x86-64 time-stamp counter (invariant TSC) divided by 64;
     /// converted to seconds through the trace's [`ClockSync`] records
@@ -79,7 +79,7 @@ impl TickSource {
 pub const ATTACH_SESSION: &str = "attach-";
 
 /// The trace header.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Header {
     /// Process id.
     pub pid: u32,

@@ -112,7 +112,7 @@ impl<F: FnMut(Event<'_>, &StackTable)> Visitor for F {
 }
 
 /// How far a trace could be read.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReadStatus {
     /// Complete blocks read.
     pub blocks: u64,
@@ -211,6 +211,19 @@ impl TraceReader {
                 ..ReadStatus::default()
             },
         })
+    }
+
+    /// Opens a trace to read on after `status`, the status a reader
+    /// reached in it before: the blocks after `status.bytes_read`, counted
+    /// on from `status`. The streams' decoding starts afresh, as it does
+    /// for blocks that a new writer appended ([`crate::TraceWriter::append_after`]).
+    pub fn resume(path: impl AsRef<Path>, status: &ReadStatus) -> Result<TraceReader, TraceError> {
+        let mut reader = TraceReader::open(path)?;
+        if status.bytes_read >= reader.offset {
+            reader.offset = status.bytes_read;
+            reader.status = status.clone();
+        }
+        Ok(reader)
     }
 
     /// Whether the path now names another file than the one being read:

@@ -31,6 +31,41 @@ struct Index {
     len: usize,
 }
 
+/// Saved as its nodes; the index that interning uses is built again by
+/// the first [`StackTable::intern`] after loading.
+impl serde::Serialize for StackTable {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (&self.parents, &self.ips).serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StackTable {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<StackTable, D::Error> {
+        let (mut parents, mut ips): (Vec<StackId>, Vec<u64>) =
+            serde::Deserialize::deserialize(deserializer)?;
+        // Read by doubling: no more room than the nodes need, kept.
+        parents.shrink_to_fit();
+        ips.shrink_to_fit();
+        let nodes = parents.len();
+        // The empty stack is node 0, and every node's parent comes before it.
+        if nodes == 0
+            || ips.len() != nodes
+            || parents
+                .iter()
+                .enumerate()
+                .skip(1)
+                .any(|(id, &parent)| parent as usize >= id)
+        {
+            return Err(serde::de::Error::custom("not a stack table"));
+        }
+        Ok(StackTable {
+            parents,
+            ips,
+            index: Index::default(),
+        })
+    }
+}
+
 impl Index {
     fn hash(parent: StackId, ip: u64) -> u64 {
         (ip ^ u64::from(parent).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)

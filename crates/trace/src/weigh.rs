@@ -14,7 +14,7 @@
 //! added.
 
 /// How much one recorded block stands for.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Weigh {
     /// R in bytes; 0 for a full trace.
     interval: f64,

@@ -180,8 +180,21 @@ impl tui::View for FollowView<'_> {
 /// Reads and replays a trace, after recovering what its process recorded
 /// but did not write before it died (see [`recover`]).
 pub fn analyze(path: &Path) -> Result<Analysis> {
+    analyze_with(path, &AnalyzeOptions::default())
+}
+
+/// [`analyze`] with options (`--replay`: not the analysis saved beside
+/// the trace).
+pub fn analyze_with(path: &Path, options: &AnalyzeOptions) -> Result<Analysis> {
     recover(path);
-    heapwise_native::analyze(path, &AnalyzeOptions::default())
+    heapwise_native::analyze(path, options)
+        .with_context(|| format!("while reading trace {}", path.display()))
+}
+
+/// Reads what was appended to `analysis`'s trace since it was read
+/// (`heapwise_native::read_on`).
+pub fn read_on(analysis: &mut Analysis, path: &Path) -> Result<()> {
+    heapwise_native::read_on(analysis, path)
         .with_context(|| format!("while reading trace {}", path.display()))
 }
 

@@ -62,6 +62,11 @@ pub struct ReportArgs {
     /// With --follow: no live view, just the report at the end.
     #[arg(long)]
     no_tui: bool,
+    /// Read and replay the whole trace, even when `heapwise run` saved its
+    /// analysis beside it (TRACE.analysis, used only by the heapwise build
+    /// that saved it and only while the trace is unchanged).
+    #[arg(long)]
+    replay: bool,
 }
 
 /// Runs `heapwise report`.
@@ -71,7 +76,10 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         super::interrupts::catch_interrupts();
         native::follow_to_end(&args.trace, !args.no_tui && crate::tui::on_terminal())?
     } else {
-        native::analyze(&args.trace)?
+        let options = heapwise_native::AnalyzeOptions {
+            ignore_saved: args.replay,
+        };
+        native::analyze_with(&args.trace, &options)?
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => {

@@ -244,13 +244,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let analysis = read_main_trace(&main.path, ended, scanned, followed, args.compress)?;
     // Only writing can fail here; a closed stderr (the terminal hung up)
     // must not change the exit status, which is the program's.
-    let Ok(leak) = summarize(
-        &mut stderr,
-        &analysis,
-        &main.path,
-        (args.top, suppressions.as_ref()),
-        symbolizer.as_mut(),
-    ) else {
+    // The analysis is saved on a thread of its own while the summary is
+    // judged and written.
+    let summarized = std::thread::scope(|scope| {
+        scope.spawn(|| save_analysis(&analysis, &main.path));
+        summarize(
+            &mut stderr,
+            &analysis,
+            &main.path,
+            (args.top, suppressions.as_ref()),
+            symbolizer.as_mut(),
+        )
+    });
+    let Ok(leak) = summarized else {
         return Ok(exit_code(ended));
     };
     let others: Vec<&SessionTrace> = traces.iter().filter(|t| t.path != main.path).collect();
@@ -473,7 +479,6 @@ fn read_main_trace(
             ts: 0,
             status: ended,
         });
-        analysis.replay.exit = Some(ended);
     }
     if let Some(scanned) = scanned {
         let (record, lost) = match scanned {
@@ -481,7 +486,6 @@ fn read_main_trace(
             Err(why) => (Reachability::NotScanned(why), Vec::new()),
         };
         records.extend(reach::records(&record, &lost));
-        analysis.replay.reachability.set(record, lost);
     }
     // Appending goes after the last block read, cutting off what follows.
     // After damage that is everything the reader could not get past —
@@ -489,8 +493,33 @@ fn read_main_trace(
     // damaged trace is left as it is, its end said only in this summary.
     if analysis.status.damage.is_none() {
         append(path, analysis.status.bytes_read, &records, compress)?;
+        // Read back as a report reads them, so that the analysis is the
+        // whole trace's (and can be saved for reports: `save_analysis`).
+        native::read_on(&mut analysis, path)?;
+    } else {
+        for record in &records {
+            analysis.replay.control(record);
+        }
     }
     Ok(analysis)
+}
+
+/// Saves the analysis beside its trace for the reports that follow
+/// (`heapwise_native::saved`), unless the trace is damaged (then the
+/// analysis is not the whole trace's); an analysis saved by an earlier run
+/// at the same path goes in any case.
+fn save_analysis(analysis: &Analysis, path: &Path) {
+    let saved = heapwise_native::saved::path_of(path);
+    std::fs::remove_file(&saved).ok();
+    if analysis.status.damage.is_some() || analysis.status.truncated() {
+        return;
+    }
+    if let Err(err) = heapwise_native::saved::save(analysis, path) {
+        eprintln!(
+            "heapwise: could not save the analysis beside the trace ({}): {err}; reports will read the trace",
+            saved.display()
+        );
+    }
 }
 
 /// One line for each other process's trace of this run.

@@ -11,5 +11,6 @@ mod native_run;
 mod pause;
 mod reach;
 mod sampling_preload;
+mod saved;
 pub mod util;
 mod verdict;

@@ -646,7 +646,9 @@ fn child_traces(dir: &Path, name: &str) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let file = p.file_name().unwrap().to_string_lossy().into_owned();
-            file.starts_with(&format!("{name}.")) && file != format!("{name}.hwt")
+            file.starts_with(&format!("{name}."))
+                && file.ends_with(".hwt")
+                && file != format!("{name}.hwt")
         })
         .collect()
 }

@@ -116,19 +116,57 @@ pub fn run_traced_with(
         .expect("heapwise runs")
 }
 
-/// `heapwise report --format json TRACE`, parsed.
+/// `heapwise report --format json TRACE`, parsed. When `heapwise run` saved
+/// its analysis beside the trace, the report must be byte for byte the one
+/// read from the trace alone (`--replay`): every test that reports on a
+/// run's trace checks the saved analysis too.
 pub fn report_json(trace: &Path) -> Value {
-    let out = heapwise()
-        .args(["report", "--format", "json"])
-        .arg(trace)
-        .output()
-        .expect("heapwise runs");
-    assert!(
-        out.status.success(),
-        "report failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("report is JSON")
+    let report = |replay: bool| {
+        let out = heapwise()
+            .args(["report", "--format", "json"])
+            .args(replay.then_some("--replay"))
+            .arg(trace)
+            .output()
+            .expect("heapwise runs");
+        assert!(
+            out.status.success(),
+            "report failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let stdout = report(false);
+    if saved_analysis(trace).exists() {
+        let replayed = report(true);
+        assert!(
+            stdout == replayed,
+            "the analysis saved beside {} reports otherwise than the trace:\n{}",
+            trace.display(),
+            first_difference(&stdout, &replayed)
+        );
+    }
+    serde_json::from_slice(&stdout).expect("report is JSON")
+}
+
+/// Where `heapwise run` saves its analysis of `trace`.
+pub fn saved_analysis(trace: &Path) -> std::path::PathBuf {
+    let mut name = trace.as_os_str().to_owned();
+    name.push(".analysis");
+    name.into()
+}
+
+/// The first line where two outputs differ, both ways.
+pub fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    match a
+        .lines()
+        .zip(b.lines())
+        .enumerate()
+        .find(|(_, (x, y))| x != y)
+    {
+        Some((line, (x, y))) => format!("line {}: {x:?} against {y:?}", line + 1),
+        None => format!("{} lines against {}", a.lines().count(), b.lines().count()),
+    }
 }
 
 /// The leak group whose first frame is `function`.

@@ -107,13 +107,20 @@ pub(crate) fn sampling_errors(analysis: &Analysis) -> Option<rustc_hash::FxHashM
     if !weigh.sampled() {
         return None;
     }
-    let mut variance: rustc_hash::FxHashMap<StackId, f64> = Default::default();
+    let mut terms: rustc_hash::FxHashMap<StackId, Vec<f64>> = Default::default();
     analysis.replay.for_each_live(|block| {
         let p = weigh.probability(block.size);
-        *variance.entry(block.stack).or_default() +=
-            (block.size as f64).powi(2) * (1.0 - p) / (p * p);
+        terms
+            .entry(block.stack)
+            .or_default()
+            .push((block.size as f64).powi(2) * (1.0 - p) / (p * p));
     });
-    Some(variance)
+    Some(
+        terms
+            .into_iter()
+            .map(|(stack, terms)| (stack, super::totals::ordered_sum(terms)))
+            .collect(),
+    )
 }
 
 /// A sampled series is a leak only if its growth is beyond twice its

@@ -68,11 +68,12 @@ pub(crate) fn sampling(analysis: &Analysis) -> Option<Sampling> {
     }
     // The Horvitz–Thompson variance estimate: Σ y² (1 − p) / p² over the
     // recorded live blocks, y their size.
-    let mut variance = 0.0;
+    let mut terms = Vec::new();
     replay.for_each_live(|block| {
         let p = weigh.probability(block.size);
-        variance += (block.size as f64).powi(2) * (1.0 - p) / (p * p);
+        terms.push((block.size as f64).powi(2) * (1.0 - p) / (p * p));
     });
+    let variance = ordered_sum(terms);
     Some(Sampling {
         mean_interval_bytes: weigh.interval() as u64,
         recorded_allocations: replay.recorded,
@@ -86,4 +87,13 @@ pub(crate) fn sampling(analysis: &Analysis) -> Option<Sampling> {
         paused_s: analysis.paused_s(),
         pauses: replay.paused.len() as u64,
     })
+}
+
+/// The sum of `terms` added smallest first: the same whatever order the
+/// live blocks were kept in (a replayed table and one loaded from a saved
+/// analysis list them in different orders, and floating-point addition is
+/// not associative).
+pub(crate) fn ordered_sum(mut terms: Vec<f64>) -> f64 {
+    terms.sort_unstable_by(f64::total_cmp);
+    terms.into_iter().sum()
 }

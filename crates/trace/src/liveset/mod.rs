@@ -26,7 +26,7 @@ pub trait Stamped: Copy + Default {
 }
 
 /// Something seen on one side only, waiting for its partner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Pending {
     /// The block allocated at `after` was freed by a free not read yet,
     /// which happened before `before` (when the address was handed out
@@ -82,6 +82,55 @@ impl<V> Default for LiveSet<V> {
             freed_unknown: FxHashMap::default(),
             reordered: 0,
         }
+    }
+}
+
+/// A saved live set: its blocks in the table's order, then what waits
+/// for a partner. Loading enters the blocks into a new table in that
+/// order.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved<V> {
+    blocks: Vec<(u64, V)>,
+    pending: Vec<(u64, Vec<Pending>)>,
+    freed_unknown: Vec<(u64, u32)>,
+    reordered: u64,
+}
+
+impl<V: Stamped + serde::Serialize> serde::Serialize for LiveSet<V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut pending: Vec<(u64, Vec<Pending>)> =
+            self.pending.iter().map(|(&k, v)| (k, v.clone())).collect();
+        pending.sort_unstable_by_key(|&(k, _)| k);
+        let mut freed_unknown: Vec<(u64, u32)> =
+            self.freed_unknown.iter().map(|(&k, &v)| (k, v)).collect();
+        freed_unknown.sort_unstable();
+        Saved {
+            blocks: self.live.iter().map(|(k, v)| (k, *v)).collect(),
+            pending,
+            freed_unknown,
+            reordered: self.reordered,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, V: Stamped + serde::Deserialize<'de>> serde::Deserialize<'de> for LiveSet<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<LiveSet<V>, D::Error> {
+        let saved = Saved::<V>::deserialize(deserializer)?;
+        let mut live = Table::default();
+        for (ptr, block) in saved.blocks {
+            if ptr == 0 || live.insert(ptr, block).is_some() {
+                return Err(serde::de::Error::custom(
+                    "a live set with an address twice, or 0",
+                ));
+            }
+        }
+        Ok(LiveSet {
+            live,
+            pending: saved.pending.into_iter().collect(),
+            freed_unknown: saved.freed_unknown.into_iter().collect(),
+            reordered: saved.reordered,
+        })
     }
 }
 

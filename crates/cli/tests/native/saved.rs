@@ -1,0 +1,121 @@
+//! The analysis `heapwise run` saves beside its trace: reports read it
+//! instead of the trace, give what the trace gives, and never use one that
+//! is not the trace's as it is now.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::util::*;
+
+fn report(trace: &Path, format: &str, replay: bool) -> std::process::Output {
+    heapwise()
+        .args(["report", "--format", format])
+        .args(replay.then_some("--replay"))
+        .arg(trace)
+        .output()
+        .expect("heapwise runs")
+}
+
+fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).expect("report is JSON")
+}
+
+/// `sites N`: leaks N × 100 bytes from `leak_malloc`.
+fn run_sites(dir: &Path, name: &str, n: &str) -> std::path::PathBuf {
+    let out = run_traced(dir, name, &program("sites.c"), &[n]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    dir.join(name)
+}
+
+fn malloc_leak(report: &Value) -> (u64, u64) {
+    let leak = leak_from(report, "leak_malloc");
+    (
+        leak["allocations"].as_u64().unwrap(),
+        leak["bytes"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn every_format_from_the_saved_analysis_is_the_traces() {
+    let dir = test_dir("saved-formats");
+    let trace = run_sites(&dir, "sites.hwt", "1000");
+    assert!(
+        saved_analysis(&trace).is_file(),
+        "heapwise run saves its analysis beside the trace"
+    );
+    for format in ["text", "json", "html", "collapsed", "flamegraph", "pprof"] {
+        let saved = report(&trace, format, false);
+        let replayed = report(&trace, format, true);
+        assert!(saved.status.success(), "{format}: {}", stderr(&saved));
+        assert!(
+            saved.stdout == replayed.stdout,
+            "{format}: {}",
+            first_difference(&saved.stdout, &replayed.stdout)
+        );
+    }
+}
+
+#[test]
+fn the_report_reads_the_saved_analysis_not_the_trace() {
+    let dir = test_dir("saved-used");
+    let trace = run_sites(&dir, "sites.hwt", "1000");
+    // Overwrite the trace's blocks with zeros in place, keeping its length,
+    // inode and modification time: only the saved analysis still knows
+    // what the program did.
+    let modified = std::fs::metadata(&trace).unwrap().modified().unwrap();
+    let file = OpenOptions::new().write(true).open(&trace).unwrap();
+    let len = file.metadata().unwrap().len();
+    let zeros = vec![0u8; (len - 200) as usize];
+    file.write_all_at(&zeros, 200).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    assert_eq!(
+        malloc_leak(&json(&report(&trace, "json", false))),
+        (1000, 1000 * 100),
+        "the saved analysis holds the exact leak"
+    );
+    let replayed = report(&trace, "json", true);
+    let lost = !replayed.status.success()
+        || serde_json::from_slice::<Value>(&replayed.stdout).is_ok_and(|r| {
+            r["leaks"].as_array().is_none_or(|leaks| {
+                leaks
+                    .iter()
+                    .all(|l| l["frames"][0]["function"] != "leak_malloc")
+            })
+        });
+    assert!(
+        lost,
+        "with --replay the zeroed trace is read, and the leak is not in it"
+    );
+}
+
+#[test]
+fn an_analysis_not_of_the_trace_as_it_is_is_not_used() {
+    let dir = test_dir("saved-stale");
+    let a = run_sites(&dir, "a.hwt", "1000");
+    let b = run_sites(&dir, "b.hwt", "10");
+    // Another trace's analysis.
+    std::fs::copy(saved_analysis(&b), saved_analysis(&a)).unwrap();
+    assert_eq!(malloc_leak(&report_json(&a)), (1000, 1000 * 100));
+    // Damaged: bytes of its compressed part changed, or cut short.
+    let _ = run_sites(&dir, "a.hwt", "1000");
+    let saved = saved_analysis(&a);
+    let bytes = std::fs::read(&saved).unwrap();
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    for byte in &mut flipped[middle..middle + 16] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&saved, &flipped).unwrap();
+    assert_eq!(malloc_leak(&report_json(&a)), (1000, 1000 * 100));
+    std::fs::write(&saved, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(malloc_leak(&report_json(&a)), (1000, 1000 * 100));
+    // An earlier run's analysis at the same path.
+    let _ = run_sites(&dir, "a.hwt", "1000");
+    std::fs::write(&saved, &bytes).unwrap();
+    assert_eq!(malloc_leak(&report_json(&a)), (1000, 1000 * 100));
+}
