@@ -3,7 +3,9 @@
 interleaved, several rounds, medians. Prints per program: the slowdowns (wall time against the
 plain run), the traces' sizes, how long `heapwise report --format json` and `heaptrack_print`
 take on them and their peak memory, and how long `heapwise run`'s end-of-run summary took after
-the program ended.
+the program ended. The report is timed twice: as a user gets it after `heapwise run` (from the
+analysis the run saved beside the trace, TRACE.analysis, whose size is listed too), and from the
+trace alone (`--replay`); the two outputs must be byte for byte the same.
 
 Programs (all on these machines): CPython 3.11 with PYTHONMALLOC=malloc building and
 round-tripping 150,000 dicts as JSON (bench/real/json_roundtrip.py), cc1plus compiling a
@@ -78,6 +80,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("HEAPWISE_") and k != "LD_PRELOAD"}
     results = {name: {"plain": [], "heapwise": [], "heaptrack": [], "summary": [], "report": [], "report_rss": [],
+                      "replay": [], "replay_rss": [], "saved_size": [],
                       "print": [], "print_rss": [], "hw_size": [], "ht_size": [], "events": 0}
                for name in args.only}
     for round_ in range(args.rounds):
@@ -104,6 +107,16 @@ def main():
                 wall, rss, out = timed([str(heapwise), "report", "--format", "json", str(trace)], stdout=report)
                 r["report"].append(wall)
                 r["report_rss"].append(rss)
+                saved = Path(str(trace) + ".analysis")
+                r["saved_size"].append(saved.stat().st_size if saved.exists() else 0)
+                replayed = OUT / f"{name}.replay.json"
+                wall, rss, out = timed([str(heapwise), "report", "--replay", "--format", "json", str(trace)],
+                                       stdout=replayed)
+                r["replay"].append(wall)
+                r["replay_rss"].append(rss)
+                if replayed.read_bytes() != report.read_bytes():
+                    sys.exit(f"{name}: the report from the saved analysis differs from the trace's")
+                replayed.unlink()
                 summary = json.loads(report.read_text())["summary"]
                 r["events"] = summary["allocations"] + summary["frees"]
             elif have_heaptrack:
@@ -133,8 +146,9 @@ def main():
     say("# Full tracing on real programs\n")
     say(f"`{' '.join(sys.argv)}`: {args.rounds} interleaved rounds, medians. Machine: {os.cpu_count()} cores.\n")
     say("| program | events | plain | heapwise | heaptrack | trace | heaptrack's | trace ratio | report | "
-        "heaptrack_print | speed ratio | report memory | print memory | run's summary |")
-    say("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        "heaptrack_print | speed ratio | report memory | print memory | run's summary | saved analysis | "
+        "report from the trace alone | its memory |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.only:
         r = results[name]
         plain = med(r["plain"])
@@ -150,9 +164,13 @@ def main():
             line += f" — | {med(r['hw_size']) / 1e6:.2f} MB | — | — | {med(r['report']):.2f} s | — | — | " \
                     f"{med(r['report_rss']) / 1024:.0f} MB | — |"
         line += f" {med(r['summary']):.2f} s ({med(r['summary']) / hw * 100:.0f} %) |"
+        line += (f" {med(r['saved_size']) / 1e6:.2f} MB | {med(r['replay']):.2f} s | "
+                 f"{med(r['replay_rss']) / 1024:.0f} MB |")
         say(line)
     say("\n(speed ratio: heaptrack_print's time over `heapwise report`'s — above 1, heapwise is faster; "
-        "run's summary: `heapwise run`'s time after the program ended, and its share of the traced run.)")
+        "run's summary: `heapwise run`'s time after the program ended, and its share of the traced run; "
+        "report: from the analysis `heapwise run` saved beside the trace; report from the trace alone: "
+        "`heapwise report --replay`.)")
     (OUT.parent / "real.md").write_text("\n".join(lines) + "\n")
 
 

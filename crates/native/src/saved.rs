@@ -104,8 +104,9 @@ pub fn save(analysis: &Analysis, trace: &Path) -> std::io::Result<(PathBuf, u64)
             replay: &analysis.replay,
         };
         postcard::to_io(&saving, &mut zstd).map_err(std::io::Error::other)?;
+        // Not synced to disk: a cache, and a file cut short by a crash
+        // fails its checksum and is not used.
         let file = zstd.finish()?.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all().ok();
         Ok(file.metadata()?.len())
     };
     match write() {

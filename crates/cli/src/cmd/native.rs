@@ -99,8 +99,16 @@ pub fn follow_to_end(path: &Path, view: bool) -> Result<Analysis> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    let ended = follower.ended();
     follower.finish();
-    Ok(follower.analysis)
+    let mut analysis = follower.analysis;
+    if ended {
+        // What follows the end record (`heapwise run` appends the scan
+        // at exit after it): the report of a trace followed to its end is
+        // the report of the trace.
+        read_on(&mut analysis, path)?;
+    }
+    Ok(analysis)
 }
 
 fn follow_on_screen(path: &Path, follower: Follower) -> Result<Analysis> {
