@@ -57,6 +57,19 @@ fn every_format_from_the_saved_analysis_is_the_traces() {
             first_difference(&saved.stdout, &replayed.stdout)
         );
     }
+    // Followed to its end, the trace reports the same too (what `heapwise
+    // run` appended after the end record included).
+    let followed = heapwise()
+        .args(["report", "--follow", "--no-tui", "--format", "json"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let replayed = report(&trace, "json", true);
+    assert!(
+        followed.stdout == replayed.stdout,
+        "--follow: {}",
+        first_difference(&followed.stdout, &replayed.stdout)
+    );
 }
 
 #[test]
