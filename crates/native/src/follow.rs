@@ -107,6 +107,7 @@ impl Follower {
             stacks: heapwise_trace::StackTable::new(),
             replay,
             clock,
+            symbols: None,
         };
         Ok(Follower {
             collecting: Collecting::new(reader.header()),

@@ -94,6 +94,9 @@ pub struct Analysis {
     pub replay: Replay,
     /// Tick to seconds.
     pub clock: TickClock,
+    /// What the report's symbolizer answered, when the analysis was
+    /// loaded from one saved with them ([`saved`]).
+    pub symbols: Option<saved::SavedSymbols>,
 }
 
 /// Reads and replays a whole trace.
@@ -121,6 +124,7 @@ pub fn analyze(path: &Path, options: &AnalyzeOptions) -> Result<Analysis, Native
         stacks: read.stacks,
         replay,
         clock,
+        symbols: None,
     })
 }
 

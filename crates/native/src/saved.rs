@@ -19,12 +19,16 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use heapwise_trace::{Header, ReadStatus, StackTable};
+use heapwise_trace::{Header, ModuleLoad, ReadStatus, StackTable};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Analysis;
+use crate::model::Frame;
 use crate::replay::Replay;
+use crate::resolve::Symbolize;
 
 /// The file's first bytes.
 const MAGIC: &[u8; 8] = b"HWSAVED\x01";
@@ -69,6 +73,7 @@ struct Saving<'a> {
     status: &'a ReadStatus,
     stacks: &'a StackTable,
     replay: &'a Replay,
+    symbols: Option<&'a SavedSymbols>,
 }
 
 #[derive(Deserialize)]
@@ -77,11 +82,167 @@ struct Loaded {
     status: ReadStatus,
     stacks: StackTable,
     replay: Replay,
+    symbols: Option<SavedSymbols>,
+}
+
+/// What the report's symbolizer answered, saved with the analysis: every
+/// batch of addresses it was given (by module) and the frames it gave,
+/// and what it said of the modules it could not read. A report from the
+/// saved analysis asks the same batches and gets the same frames without
+/// reading any module's symbols or debug info (cc1plus's report: its
+/// symbol table, 7 MB of the report's memory and more in mapped pages).
+#[derive(Default, Serialize, Deserialize)]
+pub struct SavedSymbols {
+    /// Every name a frame has (function, file, module, address), once.
+    names: Vec<String>,
+    /// Per module id, per address: its frames.
+    answers: Vec<(u32, u64, Vec<SavedFrame>)>,
+    /// What the symbolizer said, one sentence per module.
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    shared: Vec<Arc<str>>,
+    #[serde(skip)]
+    index: FxHashMap<(u32, u64), usize>,
+    #[serde(skip)]
+    named: FxHashMap<Arc<str>, u32>,
+}
+
+/// A [`Frame`] with its strings as indices in [`SavedSymbols::names`].
+#[derive(Serialize, Deserialize)]
+struct SavedFrame {
+    function: Option<u32>,
+    file: Option<u32>,
+    line: Option<u32>,
+    module: Option<u32>,
+    address: u32,
+    inlined: bool,
+}
+
+impl SavedSymbols {
+    fn name(&mut self, name: &Arc<str>) -> u32 {
+        if let Some(&index) = self.named.get(name) {
+            return index;
+        }
+        let index = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.named.insert(name.clone(), index);
+        index
+    }
+
+    /// Notes the frames given for `addresses` of `module`.
+    fn record(&mut self, module: &ModuleLoad, addresses: &[u64], frames: &[Vec<Frame>]) {
+        for (&address, frames) in addresses.iter().zip(frames) {
+            let saved = frames
+                .iter()
+                .map(|f| SavedFrame {
+                    function: f.function.as_ref().map(|n| self.name(n)),
+                    file: f.file.as_ref().map(|n| self.name(n)),
+                    line: f.line,
+                    module: f.module.as_ref().map(|n| self.name(n)),
+                    address: self.name(&f.address),
+                    inlined: f.inlined,
+                })
+                .collect();
+            self.answers.push((module.id, address, saved));
+        }
+    }
+
+    /// Makes the loaded answers ready to be given; `false` if they name
+    /// strings they do not have.
+    fn ready(&mut self) -> bool {
+        let names = self.names.len();
+        let valid = |i: &Option<u32>| i.is_none_or(|i| (i as usize) < names);
+        if !self.answers.iter().all(|(_, _, frames)| {
+            frames.iter().all(|f| {
+                valid(&f.function)
+                    && valid(&f.file)
+                    && valid(&f.module)
+                    && (f.address as usize) < names
+            })
+        }) {
+            return false;
+        }
+        self.shared = std::mem::take(&mut self.names)
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        self.index = self
+            .answers
+            .iter()
+            .enumerate()
+            .map(|(i, (module, address, _))| ((*module, *address), i))
+            .collect();
+        true
+    }
+
+    /// The frames saved for every one of `addresses` of `module`; `None`
+    /// if any of them was not asked when the analysis was saved.
+    pub fn answer(&self, module: &ModuleLoad, addresses: &[u64]) -> Option<Vec<Vec<Frame>>> {
+        let name = |i: u32| self.shared[i as usize].clone();
+        addresses
+            .iter()
+            .map(|&address| {
+                let &at = self.index.get(&(module.id, address))?;
+                Some(
+                    self.answers[at]
+                        .2
+                        .iter()
+                        .map(|f| Frame {
+                            function: f.function.map(name),
+                            file: f.file.map(name),
+                            line: f.line,
+                            module: f.module.map(name),
+                            address: name(f.address),
+                            inlined: f.inlined,
+                        })
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A symbolizer that also notes every answer, to be saved with the
+/// analysis ([`SavedSymbols`]).
+pub struct Recording<'a> {
+    inner: &'a mut dyn Symbolize,
+    saved: SavedSymbols,
+}
+
+impl<'a> Recording<'a> {
+    /// Notes what `inner` answers.
+    pub fn new(inner: &'a mut dyn Symbolize) -> Recording<'a> {
+        Recording {
+            inner,
+            saved: SavedSymbols::default(),
+        }
+    }
+
+    /// Everything answered, and `warnings`: what the symbolizer said.
+    pub fn finish(self, warnings: Vec<String>) -> SavedSymbols {
+        SavedSymbols {
+            warnings,
+            ..self.saved
+        }
+    }
+}
+
+impl Symbolize for Recording<'_> {
+    fn symbolize(&mut self, module: &ModuleLoad, addresses: &[u64]) -> Vec<Vec<Frame>> {
+        let frames = self.inner.symbolize(module, addresses);
+        self.saved.record(module, addresses, &frames);
+        frames
+    }
 }
 
 /// Saves `analysis`, which must be the whole of `trace` as the file is
-/// now, beside it. Returns the saved file's path and size.
-pub fn save(analysis: &Analysis, trace: &Path) -> std::io::Result<(PathBuf, u64)> {
+/// now, beside it, with what its report's symbolizer answered. Returns the
+/// saved file's path and size.
+pub fn save(
+    analysis: &Analysis,
+    symbols: Option<&SavedSymbols>,
+    trace: &Path,
+) -> std::io::Result<(PathBuf, u64)> {
     let key = Key::of(trace)?;
     let path = path_of(trace);
     // Written under another name and renamed: a report never reads half of
@@ -102,6 +263,7 @@ pub fn save(analysis: &Analysis, trace: &Path) -> std::io::Result<(PathBuf, u64)
             status: &analysis.status,
             stacks: &analysis.stacks,
             replay: &analysis.replay,
+            symbols,
         };
         postcard::to_io(&saving, &mut zstd).map_err(std::io::Error::other)?;
         // Not synced to disk: a cache, and a file cut short by a crash
@@ -149,7 +311,9 @@ pub fn load(trace: &Path) -> Option<Analysis> {
     let mut loaded: Loaded = postcard::from_bytes(&bytes).ok()?;
     drop(bytes);
     loaded.replay.shrink_to_fit();
-    if !loaded.replay.consistent_with(&loaded.stacks) {
+    if !loaded.replay.consistent_with(&loaded.stacks)
+        || loaded.symbols.as_mut().is_some_and(|s| !s.ready())
+    {
         return None;
     }
     let clock = loaded.replay.clock.clock();
@@ -160,5 +324,6 @@ pub fn load(trace: &Path) -> Option<Analysis> {
         stacks: loaded.stacks,
         replay: loaded.replay,
         clock,
+        symbols: loaded.symbols,
     })
 }

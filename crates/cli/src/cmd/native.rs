@@ -15,7 +15,7 @@ use heapwise_native::suppress::SuppressionList;
 use heapwise_native::{Analysis, AnalyzeOptions, ReportOptions};
 use heapwise_render::native::{Metric, collapsed, flamegraph, html, pprof, text};
 
-use super::symbols::{ReportSymbolizer, TraceSymbolizer};
+use super::symbols::{Replaying, ReportSymbolizer, TraceSymbolizer};
 use crate::tui::trace::{self as trace_view, LiveTrace, ViewContext};
 use crate::tui::{self, Closed, Screen};
 
@@ -293,31 +293,61 @@ fn report_framing(
     symbolizer: Option<&mut dyn ReportSymbolizer>,
 ) -> NativeReport {
     let mut own;
-    let symbolizer: &mut dyn ReportSymbolizer = match symbolizer {
-        Some(given) => given,
-        None => {
+    let mut replaying;
+    let symbolizer: &mut dyn ReportSymbolizer = match (symbolizer, &analysis.symbols) {
+        (Some(given), _) => given,
+        (None, Some(saved)) => {
+            replaying = Replaying::new(saved, analysis);
+            &mut replaying
+        }
+        (None, None) => {
             own = TraceSymbolizer::new(analysis);
             &mut own
         }
     };
-    let mut report = heapwise_native::report(
+    let options = report_options(
         analysis,
-        symbolizer,
-        &ReportOptions {
-            max_leaks,
-            framed_per_kind,
-            growth: heapwise_native::GrowthOptions {
-                min_age_s: min_age.map(|d| d.as_secs_f64()),
-                ..Default::default()
-            },
-            allocator: own_allocator(&analysis.header.exe),
-            suppressions: suppressions.cloned(),
-            summary,
-            ..ReportOptions::default()
-        },
+        (max_leaks, framed_per_kind, summary),
+        min_age,
+        suppressions,
     );
+    let mut report = heapwise_native::report(analysis, symbolizer, &options);
     report.warnings.extend(symbolizer.said());
     report
+}
+
+fn report_options(
+    analysis: &Analysis,
+    (max_leaks, framed_per_kind, summary): (usize, usize, bool),
+    min_age: Option<std::time::Duration>,
+    suppressions: Option<&SuppressionList>,
+) -> ReportOptions {
+    ReportOptions {
+        max_leaks,
+        framed_per_kind,
+        growth: heapwise_native::GrowthOptions {
+            min_age_s: min_age.map(|d| d.as_secs_f64()),
+            ..Default::default()
+        },
+        allocator: own_allocator(&analysis.header.exe),
+        suppressions: suppressions.cloned(),
+        summary,
+        ..ReportOptions::default()
+    }
+}
+
+/// Symbolizes what a report of `analysis` with the default options
+/// symbolizes (every leak group listed), keeping every answer: saved with
+/// the analysis, they spare the reports that follow reading any module's
+/// symbols (`heapwise_native::saved::SavedSymbols`).
+pub fn record_symbols(analysis: &Analysis) -> heapwise_native::saved::SavedSymbols {
+    let mut real = TraceSymbolizer::new(analysis);
+    let mut recording = heapwise_native::saved::Recording::new(&mut real);
+    let options = report_options(analysis, (usize::MAX, 0, false), None, None);
+    let _ = heapwise_native::report(analysis, &mut recording, &options);
+    let mut saved = recording.finish(Vec::new());
+    saved.warnings = real.said();
+    saved
 }
 
 /// An allocator linked into the traced executable, which the preload

@@ -514,7 +514,8 @@ fn save_analysis(analysis: &Analysis, path: &Path) {
     if analysis.status.damage.is_some() || analysis.status.truncated() {
         return;
     }
-    if let Err(err) = heapwise_native::saved::save(analysis, path) {
+    let symbols = native::record_symbols(analysis);
+    if let Err(err) = heapwise_native::saved::save(analysis, Some(&symbols), path) {
         eprintln!(
             "heapwise: could not save the analysis beside the trace ({}): {err}; reports will read the trace",
             saved.display()

@@ -100,6 +100,51 @@ impl ReportSymbolizer for TraceSymbolizer {
     }
 }
 
+/// Answers from the symbols saved with an analysis
+/// (`heapwise_native::saved::SavedSymbols`); a batch they do not hold (a
+/// report with other options than the one `heapwise run` saved for) goes
+/// to a symbolizer made then.
+pub struct Replaying<'a> {
+    saved: &'a heapwise_native::saved::SavedSymbols,
+    analysis: &'a Analysis,
+    fallback: Option<TraceSymbolizer>,
+}
+
+impl<'a> Replaying<'a> {
+    /// Answers from `saved`, else symbolizes `analysis`'s modules.
+    pub fn new(saved: &'a heapwise_native::saved::SavedSymbols, analysis: &'a Analysis) -> Self {
+        Replaying {
+            saved,
+            analysis,
+            fallback: None,
+        }
+    }
+}
+
+impl Symbolize for Replaying<'_> {
+    fn symbolize(&mut self, module: &ModuleLoad, addresses: &[u64]) -> Vec<Vec<Frame>> {
+        if let Some(frames) = self.saved.answer(module, addresses) {
+            return frames;
+        }
+        let analysis = self.analysis;
+        self.fallback
+            .get_or_insert_with(|| TraceSymbolizer::new(analysis))
+            .symbolize(module, addresses)
+    }
+}
+
+impl ReportSymbolizer for Replaying<'_> {
+    fn said(&mut self) -> Vec<String> {
+        let mut said = self.saved.warnings.clone();
+        for warning in self.fallback.as_mut().map(|f| f.said()).unwrap_or_default() {
+            if !said.contains(&warning) {
+                said.push(warning);
+            }
+        }
+        said
+    }
+}
+
 /// Addresses warmed in all (a few milliseconds of symbolizing): enough to
 /// have read every module's symbols and inflated and indexed its debug
 /// info, not so many that the symbolizing competes with the replay.

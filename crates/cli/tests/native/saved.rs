@@ -132,3 +132,41 @@ fn an_analysis_not_of_the_trace_as_it_is_is_not_used() {
     std::fs::write(&saved, &bytes).unwrap();
     assert_eq!(malloc_leak(&report_json(&a)), (1000, 1000 * 100));
 }
+
+#[test]
+fn the_saved_analysis_keeps_the_frames_of_a_program_deleted_since() {
+    let dir = test_dir("saved-symbols");
+    // A copy of the program of its own, deleted once it has run: only
+    // what the run symbolized and saved can still name its functions.
+    let binary = dir.join("sites");
+    std::fs::copy(program("sites.c"), &binary).unwrap();
+    let trace = run_sites_binary(&dir, &binary);
+    std::fs::remove_file(&binary).unwrap();
+    let saved = json(&report(&trace, "json", false));
+    let leak = leak_from(&saved, "leak_malloc");
+    assert_eq!(
+        (leak["allocations"].as_u64(), leak["bytes"].as_u64()),
+        (Some(1000), Some(1000 * 100))
+    );
+    assert_eq!(
+        leak["frames"][0]["line"].as_u64(),
+        Some(line_of("sites.c", "leak_malloc")),
+        "file and line from the saved symbols"
+    );
+    let replayed = json(&report(&trace, "json", true));
+    let named = replayed["leaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["frames"][0]["function"] == "leak_malloc");
+    assert!(
+        !named,
+        "read from the trace alone, the deleted program's frames have no names"
+    );
+}
+
+fn run_sites_binary(dir: &Path, binary: &Path) -> std::path::PathBuf {
+    let out = run_traced(dir, "sites.hwt", binary, &["1000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    dir.join("sites.hwt")
+}
