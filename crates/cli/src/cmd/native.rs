@@ -337,14 +337,15 @@ fn report_options(
 }
 
 /// Symbolizes what a report of `analysis` with the default options
-/// symbolizes (every leak group listed), keeping every answer: saved with
+/// symbolizes (every leak group listed; `symbolize_as_report`, which
+/// judges no stack's growth), keeping every answer: saved with
 /// the analysis, they spare the reports that follow reading any module's
 /// symbols (`heapwise_native::saved::SavedSymbols`).
 pub fn record_symbols(analysis: &Analysis) -> heapwise_native::saved::SavedSymbols {
     let mut real = TraceSymbolizer::new(analysis);
     let mut recording = heapwise_native::saved::Recording::new(&mut real);
     let options = report_options(analysis, (usize::MAX, 0, false), None, None);
-    let _ = heapwise_native::report(analysis, &mut recording, &options);
+    heapwise_native::report::symbolize_as_report(analysis, &mut recording, &options);
     let mut saved = recording.finish(Vec::new());
     saved.warnings = real.said();
     saved

@@ -153,6 +153,23 @@ fn the_saved_analysis_keeps_the_frames_of_a_program_deleted_since() {
         Some(line_of("sites.c", "leak_malloc")),
         "file and line from the saved symbols"
     );
+    // Every frame in the deleted program, in every section (leaks, peak,
+    // temporary, growth, old allocations), is named: the run saved the
+    // answers for all that the report asks.
+    let mut frames = Vec::new();
+    frames_in(&saved, &mut frames);
+    let ours: Vec<&Value> = frames
+        .into_iter()
+        .filter(|f| f["module"].as_str().is_some_and(|m| m.ends_with("/sites")))
+        .collect();
+    assert!(ours.len() > 3, "{ours:?}");
+    assert!(
+        ours.iter().all(|f| f["function"].is_string()),
+        "{:?}",
+        ours.iter()
+            .filter(|f| !f["function"].is_string())
+            .collect::<Vec<_>>()
+    );
     let replayed = json(&report(&trace, "json", true));
     let named = replayed["leaks"]
         .as_array()
@@ -169,4 +186,18 @@ fn run_sites_binary(dir: &Path, binary: &Path) -> std::path::PathBuf {
     let out = run_traced(dir, "sites.hwt", binary, &["1000"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     dir.join("sites.hwt")
+}
+
+/// Every frame object anywhere in a report.
+fn frames_in<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("address") && map.contains_key("module") {
+                out.push(value);
+            }
+            map.values().for_each(|v| frames_in(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| frames_in(v, out)),
+        _ => {}
+    }
 }

@@ -85,6 +85,35 @@ impl Default for GrowthOptions {
     }
 }
 
+/// Asks `symbolizer` what [`report`] with `options` asks it, in the same
+/// batches, without building the report: the leaking stacks, then the
+/// chosen ones not among them (the stacks at the peak and the temporaries'
+/// — those judged for growth and the old allocations' are leaking ones, so
+/// the growth verdicts, the report's costly part, are not needed), then
+/// the inherited section's. `heapwise run` records the answers this way
+/// to save them with the analysis (`crate::saved::SavedSymbols`).
+pub fn symbolize_as_report(
+    analysis: &Analysis,
+    symbolizer: &mut dyn Symbolize,
+    options: &ReportOptions,
+) {
+    let leaking = analysis.leaking_stacks();
+    let first_tick = |s: StackId| analysis.first_tick(s);
+    let mut resolver = analysis.resolver(&first_tick);
+    resolver.prepare(leaking.iter().copied(), symbolizer);
+    let mut peak = stacks::peak_stacks(analysis);
+    peak.truncate(options.max_stacks);
+    let mut temporary = stacks::temporary_stacks(analysis);
+    temporary.truncate(options.max_stacks);
+    resolver.prepare(
+        peak.iter()
+            .map(|p| p.0)
+            .chain(temporary.iter().map(|t| t.0)),
+        symbolizer,
+    );
+    let _ = inherit::section(analysis, symbolizer, options.max_leaks);
+}
+
 /// Builds the report: totals, size classes, the leak groups, and memory over
 /// time, with every stack it shows symbolized in one batch.
 pub fn report(
