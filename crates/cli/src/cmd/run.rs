@@ -246,16 +246,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     // must not change the exit status, which is the program's.
     // The analysis is saved on a thread of its own while the summary is
     // judged and written.
-    let summarized = std::thread::scope(|scope| {
-        scope.spawn(|| save_analysis(&analysis, &main.path));
-        summarize(
+    let (summarized, not_saved) = std::thread::scope(|scope| {
+        let saving = scope.spawn(|| save_analysis(&analysis, &main.path));
+        let summarized = summarize(
             &mut stderr,
             &analysis,
             &main.path,
             (args.top, suppressions.as_ref()),
             symbolizer.as_mut(),
-        )
+        );
+        (summarized, saving.join().unwrap_or(None))
     });
+    if let Some(why) = not_saved {
+        let _ = writeln!(stderr, "{why}");
+    }
     let Ok(leak) = summarized else {
         return Ok(exit_code(ended));
     };
@@ -507,20 +511,21 @@ fn read_main_trace(
 /// Saves the analysis beside its trace for the reports that follow
 /// (`heapwise_native::saved`), unless the trace is damaged (then the
 /// analysis is not the whole trace's); an analysis saved by an earlier run
-/// at the same path goes in any case.
-fn save_analysis(analysis: &Analysis, path: &Path) {
+/// at the same path goes in any case. Returns what to say if it could not
+/// be saved (said by the caller: this runs beside the summary, which holds
+/// stderr's lock until it is written).
+fn save_analysis(analysis: &Analysis, path: &Path) -> Option<String> {
     let saved = heapwise_native::saved::path_of(path);
     std::fs::remove_file(&saved).ok();
     if analysis.status.damage.is_some() || analysis.status.truncated() {
-        return;
+        return None;
     }
     let symbols = native::record_symbols(analysis);
-    if let Err(err) = heapwise_native::saved::save(analysis, Some(&symbols), path) {
-        eprintln!(
-            "heapwise: could not save the analysis beside the trace ({}): {err}; reports will read the trace",
-            saved.display()
-        );
-    }
+    let err = heapwise_native::saved::save(analysis, Some(&symbols), path).err()?;
+    Some(format!(
+        "heapwise: could not save the analysis beside the trace ({}): {err}; reports will read the trace",
+        saved.display()
+    ))
 }
 
 /// One line for each other process's trace of this run.

@@ -201,3 +201,22 @@ fn frames_in<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
         _ => {}
     }
 }
+
+#[test]
+fn a_run_that_cannot_save_its_analysis_says_so_and_ends_as_the_program() {
+    let dir = test_dir("saved-unwritable");
+    // Where the analysis is written before it is renamed: a directory.
+    std::fs::create_dir_all(dir.join("a.hwt.analysis.part")).unwrap();
+    let out = run_traced(&dir, "a.hwt", &program("sites.c"), &["1000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not save the analysis beside the trace"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!saved_analysis(&dir.join("a.hwt")).exists());
+    assert_eq!(
+        malloc_leak(&report_json(&dir.join("a.hwt"))),
+        (1000, 1000 * 100)
+    );
+}
